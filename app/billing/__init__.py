@@ -1,0 +1,1 @@
+"""billing layer of MeterDesk (see shared DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""hardware layer of MeterDesk (see shared DESIGN.md)."""

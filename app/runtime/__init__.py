@@ -1,0 +1,1 @@
+"""runtime layer of MeterDesk (see shared DESIGN.md)."""

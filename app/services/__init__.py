@@ -1,0 +1,1 @@
+"""services layer of MeterDesk (see shared DESIGN.md)."""

@@ -1,0 +1,137 @@
+"""Engine and session factory for SQLite (embedded default) and PostgreSQL.
+
+A ``Database`` is made once per process by the composition root (GUI or CLI) and passed to
+services, which open one transaction each with ``db.transaction()``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.store.errors import DatabaseUnreachable, DatabaseUnreadable, DataDirError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+DB_FILE_NAME = "meterdesk.sqlite3"
+
+
+def sqlite_url_for(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / DB_FILE_NAME).as_posix()}"
+
+
+def ensure_writable_dir(path: Path) -> None:
+    """Create ``path`` if needed and prove it can be written; explain the problem if not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DataDirError(
+            f"The data folder {path} cannot be written ({exc.strerror or exc}). "
+            "Fix its permissions or choose another folder with --data-dir."
+        ) from exc
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+class Database:
+    """One database, by SQLAlchemy URL. Thread-safe: each thread opens its own sessions."""
+
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.file_path: Path | None = None
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                self.file_path = Path(database)
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_name(self) -> str:
+        """Where the data lives, for the status bar and messages (never shows a password)."""
+        if self.file_path is not None:
+            return str(self.file_path)
+        return self.url.render_as_string(hide_password=True)
+
+    def check_readable(self) -> None:
+        """Open a connection and read the schema; explain an unreadable or unreachable database.
+
+        Reads only: a damaged file is left exactly as it was.
+        """
+        if self.file_path is not None and self.file_path.exists():
+            if not os.access(self.file_path, os.R_OK):
+                raise DatabaseUnreadable(
+                    f"The database file {self.file_path} cannot be read (permission denied). "
+                    "Fix its permissions or choose another folder with --data-dir."
+                )
+            if not os.access(self.file_path, os.W_OK):
+                raise DataDirError(
+                    f"The database file {self.file_path} is read-only. "
+                    "Fix its permissions or choose another folder with --data-dir."
+                )
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(
+                    text("SELECT count(*) FROM sqlite_master" if self.is_sqlite else "SELECT 1")
+                )
+                if self.is_sqlite:
+                    result = conn.execute(text("PRAGMA quick_check")).scalar()
+                    if result != "ok":
+                        raise DatabaseUnreadable(
+                            f"The database file {self.file_path} is damaged ({result}). "
+                            "It was left untouched: restore a backup, or choose another "
+                            "folder with --data-dir."
+                        )
+        except (OperationalError, DatabaseError) as exc:
+            self.engine.dispose()
+            reason = str(exc.orig) if exc.orig is not None else str(exc)
+            if self.is_sqlite:
+                raise DatabaseUnreadable(
+                    f"The database file {self.display_name} cannot be read ({reason}). "
+                    "It was left untouched: restore a backup, or choose another folder with "
+                    "--data-dir."
+                ) from exc
+            raise DatabaseUnreachable(
+                f"Cannot connect to the database {self.display_name} ({reason.strip()}). "
+                "Check that the server runs and the URL, user and password are right."
+            ) from exc
+
+    def session(self) -> Session:
+        """A new session; the caller closes it (use as a context manager)."""
+        return self._sessions()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,39 @@
+"""Store failures a person can act on. Each message says what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every database problem MeterDesk explains to the operator instead of crashing."""
+
+    exit_code = 3
+
+
+class DataDirError(StoreError):
+    """The data folder cannot be created or written."""
+
+    exit_code = 4
+
+
+class DatabaseUnreadable(StoreError):
+    """The database file exists but is not a readable SQLite/MeterDesk database."""
+
+    exit_code = 5
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer MeterDesk; this version must not touch it."""
+
+    exit_code = 6
+
+
+class DatabaseUnreachable(StoreError):
+    """A server database (PostgreSQL) cannot be reached or refused the login."""
+
+    exit_code = 7
+
+
+class NotMigrated(StoreError):
+    """The schema is older than this program; ``main.py db upgrade`` brings it up to date."""
+
+    exit_code = 8

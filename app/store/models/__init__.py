@@ -1,0 +1,73 @@
+"""SQLAlchemy 2 models of the whole MeterDesk domain. Import models from here."""
+
+from app.store.models.account_models import Account, AccountTariff, BalancePolicy
+from app.store.models.base import Base, utc_now
+from app.store.models.ledger_models import Counter, LedgerEntry, Receipt, Shift, UsageCharge
+from app.store.models.meter_models import (
+    Bus,
+    DailyUsage,
+    IntervalReading,
+    LoadGuardSetting,
+    LoadTrip,
+    Meter,
+    RelayCommand,
+)
+from app.store.models.operator_models import Alarm, AuditEvent, Operator
+from app.store.models.site_models import Building, Room, Site
+from app.store.models.tariff_models import TariffPlan, TariffVersion
+from app.vocabulary import (
+    AccountStatus,
+    AlarmSeverity,
+    AlarmState,
+    CommandState,
+    LedgerKind,
+    MeterStatus,
+    PaymentMethod,
+    ReadingQuality,
+    ReceiptKind,
+    RelayAction,
+    Role,
+    SupplyState,
+    Utility,
+)
+
+__all__ = [
+    "Account",
+    "AccountStatus",
+    "AccountTariff",
+    "Alarm",
+    "AlarmSeverity",
+    "AlarmState",
+    "AuditEvent",
+    "BalancePolicy",
+    "Base",
+    "Building",
+    "Bus",
+    "CommandState",
+    "Counter",
+    "DailyUsage",
+    "IntervalReading",
+    "LedgerEntry",
+    "LedgerKind",
+    "LoadGuardSetting",
+    "LoadTrip",
+    "Meter",
+    "MeterStatus",
+    "Operator",
+    "PaymentMethod",
+    "ReadingQuality",
+    "Receipt",
+    "ReceiptKind",
+    "RelayAction",
+    "RelayCommand",
+    "Role",
+    "Room",
+    "Shift",
+    "Site",
+    "SupplyState",
+    "TariffPlan",
+    "TariffVersion",
+    "UsageCharge",
+    "Utility",
+    "utc_now",
+]

@@ -1,0 +1,107 @@
+"""The append-only ledger, receipts with gap-free numbers, usage charges and cashier shifts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.store.models.base import Base, MinorUnits, UtcDateTime, enum_column, utc_now
+from app.vocabulary import LedgerKind, PaymentMethod, ReceiptKind
+
+
+class Counter(Base):
+    """Named sequences handed out inside the caller's transaction (gap-free receipt numbers).
+
+    A number is taken by incrementing the row in the same transaction that uses it, so a
+    rollback gives the number back and no gap appears.
+    """
+
+    __tablename__ = "counter"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LedgerEntry(Base):
+    """One change of an account's balance. Rows are only ever inserted, never updated.
+
+    ``amount_minor`` is signed (credit positive). ``balance_after_minor`` is the account balance
+    right after this entry. ``idempotency_key`` makes a recharge safe to retry.
+    """
+
+    __tablename__ = "ledger_entry"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    kind: Mapped[LedgerKind] = mapped_column(enum_column(LedgerKind))
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
+    balance_after_minor: Mapped[int] = mapped_column(MinorUnits)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    reference: Mapped[str] = mapped_column(String(80), default="")
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
+
+
+class Receipt(Base):
+    """A numbered receipt. Numbers come from ``Counter('receipt')``: gap-free, never reused."""
+
+    __tablename__ = "receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    kind: Mapped[ReceiptKind] = mapped_column(enum_column(ReceiptKind))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    ledger_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), nullable=True)
+    shift_id: Mapped[int | None] = mapped_column(ForeignKey("shift.id"), nullable=True)
+    method: Mapped[PaymentMethod | None] = mapped_column(enum_column(PaymentMethod), nullable=True)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
+    balance_before_minor: Mapped[int] = mapped_column(MinorUnits)
+    balance_after_minor: Mapped[int] = mapped_column(MinorUnits)
+    pdf_path: Mapped[str] = mapped_column(Text, default="")
+    print_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UsageCharge(Base):
+    """A priced slice of usage: which meter, when, how much, at which period, tier and price.
+
+    ``amount_exact`` is the exact decimal string before rounding; the consumption ledger entry
+    it was posted in carries the rounded cents (the rounding residue is carried forward).
+    """
+
+    __tablename__ = "usage_charge"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    quantity: Mapped[str] = mapped_column(String(32))  # exact decimal, kWh or m3
+    tariff_version_id: Mapped[int] = mapped_column(ForeignKey("tariff_version.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # energy | allowance | fee
+    period: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    tier: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    unit_price: Mapped[str] = mapped_column(String(32))
+    amount_exact: Mapped[str] = mapped_column(String(40))
+    ledger_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_entry.id"), nullable=True, index=True
+    )
+
+
+class Shift(Base):
+    """A cashier's shift: opened with a float in the drawer, closed with a report."""
+
+    __tablename__ = "shift"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    opening_float_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    counted_cash_minor: Mapped[int | None] = mapped_column(MinorUnits, nullable=True)
+    report_path: Mapped[str] = mapped_column(Text, default="")

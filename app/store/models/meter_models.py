@@ -1,0 +1,171 @@
+"""Buses (RS485 lines), meters, interval readings, relay commands and load-guard records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.store.models.base import Base, UtcDateTime, enum_column, utc_now
+from app.vocabulary import (
+    CommandState,
+    MeterStatus,
+    ReadingQuality,
+    RelayAction,
+    Utility,
+)
+
+if TYPE_CHECKING:
+    from app.store.models.account_models import Account
+    from app.store.models.site_models import Room
+
+
+class Bus(Base):
+    """One RS485 line, named by a pyserial URL (``/dev/ttyUSB0``, ``socket://``, ``sim://``...)."""
+
+    __tablename__ = "bus"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    url: Mapped[str] = mapped_column(String(255))
+    baudrate: Mapped[int] = mapped_column(Integer, default=9600)
+    bytesize: Mapped[int] = mapped_column(Integer, default=8)
+    parity: Mapped[str] = mapped_column(String(1), default="N")  # N | E | O
+    stopbits: Mapped[int] = mapped_column(Integer, default=1)
+    timeout_ms: Mapped[int] = mapped_column(Integer, default=300)
+    retries: Mapped[int] = mapped_column(Integer, default=1)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    meters: Mapped[list[Meter]] = relationship(back_populates="bus")
+
+
+class Meter(Base):
+    """A physical meter on a bus. It stays with its room; the room's account pays for it."""
+
+    __tablename__ = "meter"
+    __table_args__ = (UniqueConstraint("bus_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial: Mapped[str] = mapped_column(String(32), unique=True)  # nameplate number
+    utility: Mapped[Utility] = mapped_column(enum_column(Utility), index=True)
+    profile: Mapped[str] = mapped_column(String(64))  # resources/meters/<profile>.toml
+    bus_id: Mapped[int] = mapped_column(ForeignKey("bus.id"), index=True)
+    address: Mapped[str] = mapped_column(String(16))  # Modbus "17" or DL/T 645 12 digits
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    multiplier: Mapped[int] = mapped_column(Integer, default=1)  # CT ratio
+    rated_current_a: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[MeterStatus] = mapped_column(
+        enum_column(MeterStatus), default=MeterStatus.ACTIVE, index=True
+    )
+    relay_closed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    relay_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    installed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"), nullable=True)
+
+    bus: Mapped[Bus] = relationship(back_populates="meters")
+    room: Mapped[Room | None] = relationship()
+    account: Mapped[Account | None] = relationship(back_populates="meters")
+
+
+class IntervalReading(Base):
+    """A register reading at an interval boundary (default 15 min), not every poll.
+
+    ``register_units`` is the cumulative register in the meter's resolution: Wh for energy,
+    litres for volume. ``rate_registers`` holds per-TOU registers when the meter has them.
+    """
+
+    __tablename__ = "interval_reading"
+    __table_args__ = (UniqueConstraint("meter_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    register_units: Mapped[int] = mapped_column(BigInteger)
+    rate_registers: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    quality: Mapped[ReadingQuality] = mapped_column(
+        enum_column(ReadingQuality), default=ReadingQuality.GOOD
+    )
+
+
+class DailyUsage(Base):
+    """Per meter and site-local day: units used and the peak demand seen (rollup for history)."""
+
+    __tablename__ = "daily_usage"
+    __table_args__ = (UniqueConstraint("meter_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    day: Mapped[str] = mapped_column(String(10))  # ISO date, site-local
+    units: Mapped[int] = mapped_column(BigInteger, default=0)  # Wh or litres
+    peak_power_w: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class RelayCommand(Base):
+    """A request to switch a meter's relay or valve, and what the read-back verified."""
+
+    __tablename__ = "relay_command"
+    __table_args__ = (Index("ix_relay_command_meter_requested", "meter_id", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    action: Mapped[RelayAction] = mapped_column(enum_column(RelayAction))
+    reason: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), nullable=True)
+    state: Mapped[CommandState] = mapped_column(
+        enum_column(CommandState), default=CommandState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    verified_closed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class LoadGuardSetting(Base):
+    """Load-guard parameters (DOMAIN.md section 3) for a building, or site-wide when none.
+
+    ``params`` holds the mode settings: total-power limit and duration, increment bands with
+    their power-factor threshold and white-listed bands, restore delay and daily restore cap.
+    """
+
+    __tablename__ = "load_guard_setting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"), unique=True)
+    params: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class LoadTrip(Base):
+    """A load-guard trip with its evidence, to settle disputes."""
+
+    __tablename__ = "load_trip"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"), index=True)
+    tripped_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    mode: Mapped[str] = mapped_column(String(16))  # total | increment
+    power_w: Mapped[float] = mapped_column(Float)
+    delta_power_w: Mapped[float | None] = mapped_column(Float, nullable=True)
+    power_factor: Mapped[float | None] = mapped_column(Float, nullable=True)
+    band: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    window_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    restored_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    locked_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    restored_by_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,1 @@
+"""views layer of MeterDesk (see shared DESIGN.md)."""
