@@ -1,0 +1,37 @@
+"""Resolve the data folder and database from the options, and open the database safely."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from app.runtime.data_dir import default_data_dir, demo_data_dir
+from app.runtime.logging_setup import setup_logging
+from app.store.database import Database, ensure_writable_dir, sqlite_url_for
+
+
+def data_dir_of(args: argparse.Namespace, *, demo: bool = False) -> Path:
+    if getattr(args, "data_dir", None):
+        return Path(args.data_dir).expanduser().resolve()
+    return demo_data_dir() if demo else default_data_dir()
+
+
+def open_database(args: argparse.Namespace, data_dir: Path) -> Database:
+    """Prepare the data folder (writable, logging) and open the database handle.
+
+    Raises ``StoreError`` subclasses with messages for the operator; touches no data.
+    """
+    ensure_writable_dir(data_dir)
+    setup_logging(data_dir, console_level=logging.ERROR)
+    url = args.db or sqlite_url_for(data_dir)
+    db = Database(url)
+    db.check_readable()
+    return db
+
+
+def fail(message: str, code: int) -> int:
+    """Print one clear line to stderr and return the exit code."""
+    print(f"error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,74 @@
+"""``db upgrade`` and ``db status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from app.cli.context import data_dir_of, fail, open_database
+from app.store.errors import StoreError
+from app.store.migrate import schema_state, upgrade
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(title="db commands", metavar="COMMAND", required=True)
+    up = db_sub.add_parser(
+        "upgrade", parents=[common], help="create or upgrade the schema (never loses data)"
+    )
+    up.add_argument("--demo", action="store_true", help="the demo data folder")
+    up.set_defaults(handler=cmd_upgrade)
+    status = db_sub.add_parser("status", parents=[common], help="show the schema revision")
+    status.add_argument("--demo", action="store_true", help="the demo data folder")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(handler=cmd_status)
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    data_dir = data_dir_of(args, demo=args.demo)
+    try:
+        db = open_database(args, data_dir)
+        try:
+            before = schema_state(db)
+            after = upgrade(db)
+        finally:
+            db.dispose()
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    if before.current == after.current:
+        print(f"Database {db.display_name} is up to date (schema {after.current}).")
+    else:
+        print(
+            f"Database {db.display_name} upgraded from schema {before.current or 'empty'} "
+            f"to {after.current}."
+        )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    data_dir = data_dir_of(args, demo=args.demo)
+    try:
+        db = open_database(args, data_dir)
+        try:
+            state = schema_state(db)
+        finally:
+            db.dispose()
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "database": db.display_name,
+                    "current": state.current,
+                    "head": state.head,
+                    "up_to_date": state.is_current,
+                }
+            )
+        )
+    else:
+        verdict = "up to date" if state.is_current else "needs 'main.py db upgrade'"
+        print(
+            f"{db.display_name}: schema {state.current or 'empty'}, newest {state.head}: {verdict}."
+        )
+    return 0
