@@ -7,6 +7,7 @@ through it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -53,19 +54,34 @@ def round_to_minor(amount: Decimal, currency: str) -> int:
     return int(scaled)
 
 
+# What a person may type: digits, one optional sign and point, and thousands separators only
+# between groups of three digits ("12,50" typed with a decimal comma must not become 1250).
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
 def parse_decimal(text: str, what: str = "amount") -> Decimal:
-    """A Decimal from a person's text: digits, one optional sign and point; no exponents."""
-    cleaned = text.strip().replace(",", "")
-    if not cleaned:
+    """A Decimal from a person's text: digits, one optional sign and point; no exponents.
+
+    Commas are accepted only as thousands separators (``1,234.50``).
+    """
+    stripped = text.strip()
+    if not stripped:
         raise MoneyError(f"The {what} is empty; type a number such as 50 or 12.50.")
+    if "," in stripped and not _GROUPED_NUMBER.fullmatch(stripped):
+        raise MoneyError(
+            f"{stripped!r} has a misplaced thousands separator; "
+            "type it like 1,234.50 (a point before the decimals)."
+        )
+    cleaned = stripped.replace(",", "")
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise MoneyError(
-            f"{text.strip()!r} is not a number; type a number such as 12.50."
-        ) from None
+        raise MoneyError(f"{stripped!r} is not a number; type a number such as 12.50.") from None
     if not value.is_finite() or "e" in cleaned.lower():
-        raise MoneyError(f"{text.strip()!r} is not a plain number; type it like 12.50.")
+        raise MoneyError(f"{stripped!r} is not a plain number; type it like 12.50.")
+    if not _PLAIN_NUMBER.fullmatch(cleaned):
+        raise MoneyError(f"{stripped!r} is not a number; type a number such as 12.50.")
     return value
 
 

@@ -51,6 +51,7 @@ class MeterLine:
     address: str
     status: MeterStatus
     relay_closed: bool | None
+    last_seen_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +175,14 @@ def get_account_detail(db: Database, account_id: int) -> AccountDetail | None:
             tariffs=tuple((u, n) for u, n in tariffs),
             meters=tuple(
                 MeterLine(
-                    m.serial, m.utility, m.profile, bus_name, m.address, m.status, m.relay_closed
+                    m.serial,
+                    m.utility,
+                    m.profile,
+                    bus_name,
+                    m.address,
+                    m.status,
+                    m.relay_closed,
+                    m.last_seen_at,
                 )
                 for m, bus_name in meters
             ),

@@ -1,0 +1,119 @@
+"""Composition root of the GUI: QApplication, theme, database, main window; orderly start and
+shutdown. The only module that knows every part exists."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QLocale, QTimer, QTranslator
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import __version__
+from app.i18n import install_translator
+from app.runtime.crash_report import CrashNotice
+from app.runtime.startup import OpenedSite, open_site
+from app.store.errors import StoreError
+from app.ui.background import wait_for_background
+from app.ui.stall_monitor import StallMonitor
+from app.ui.theme import RESOURCES, apply_theme
+from app.views.main_window import MainWindow
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("Application", text)
+
+
+def make_application() -> QApplication:
+    """The QApplication, created once per process (tests reuse pytest-qt's)."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("MeterDesk")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("MeterDesk")
+    translator = QTranslator(app)
+    if translator.load(QLocale(), "meterdesk", "_", str(RESOURCES / "translations")):
+        app.installTranslator(translator)
+    install_translator(QCoreApplication.translate)
+    apply_theme(app)
+    return app
+
+
+def _show_crash_notice(notice: CrashNotice) -> None:
+    text = _tr(
+        "MeterDesk did not close normally last time ({when}). Work that was not saved was "
+        "rolled back by the database; nothing half-written was kept."
+    ).format(when=notice.ended_at)
+    box = QMessageBox(QMessageBox.Icon.Warning, _tr("Previous session ended unexpectedly"), text)
+    if notice.report_path is not None:
+        box.setInformativeText(
+            _tr("The error was: {summary}\nDetails are in {path}").format(
+                summary=notice.summary, path=notice.report_path
+            )
+        )
+    box.exec()
+
+
+def open_console(data_dir: Path, db_url: str | None, *, demo: bool) -> OpenedSite:
+    """Open the site (raises StoreError with a message for the operator)."""
+    return open_site(data_dir, db_url, demo=demo)
+
+
+def run_gui(
+    data_dir: Path, db_url: str | None, *, demo: bool = False, smoke_seconds: float | None = None
+) -> int:
+    app = make_application()
+    smoke = smoke_seconds is not None
+    try:
+        opened = open_console(data_dir, db_url, demo=demo)
+    except StoreError as exc:
+        if smoke:
+            print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        else:
+            QMessageBox.critical(None, _tr("MeterDesk cannot open its database"), str(exc))
+        return exc.exit_code
+
+    if opened.previous_crash is not None and not smoke:
+        _show_crash_notice(opened.previous_crash)
+    opened.crash_guard.acknowledge()
+    opened.crash_guard.start()
+    opened.crash_guard.add_cleanup(opened.db.dispose)
+
+    window = MainWindow(opened.db, opened.site, demo=demo)
+    monitor = StallMonitor(parent=window)
+    window.show()
+    window.reload()
+    monitor.start()
+    started = time.perf_counter()
+
+    if smoke:
+
+        def finish() -> None:
+            monitor.stop()
+            counts = window.loaded_counts
+            report = {
+                "ok": all(counts.values()),
+                "window": window.windowTitle(),
+                "screens": [key for key, _label, _page in window.pages],
+                "rows_loaded": counts,
+                "max_stall_ms": round(monitor.max_ms, 1),
+                "p99_stall_ms": round(monitor.percentile_ms(0.99), 1),
+                "seconds": round(time.perf_counter() - started, 2),
+                "database": opened.db.display_name,
+                "seeded_demo": opened.seeded_demo,
+            }
+            print(json.dumps(report, ensure_ascii=False), flush=True)  # noqa: T201
+            window.close()
+
+        QTimer.singleShot(int(smoke_seconds * 1000), finish)
+
+    code = app.exec()
+    window.close()
+    wait_for_background()
+    opened.db.dispose()
+    opened.crash_guard.stop()
+    if smoke and not all(window.loaded_counts.values()):
+        return 1
+    return int(code)

@@ -1,0 +1,78 @@
+"""Run blocking work (database queries, imports, scans) off the GUI thread.
+
+``run_in_background(fn, on_done, on_error)`` runs ``fn()`` on Qt's global thread pool and calls
+``on_done(result)`` or ``on_error(message)`` on the GUI thread (queued signal). Errors are logged
+with their traceback and reported, never lost. ``wait_for_background()`` lets shutdown and tests
+join every task so no thread outlives the window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
+
+
+class _Relay(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self._fn = fn
+        self._relay = relay
+
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except Exception as exc:
+            log.exception("background task failed")
+            self._relay.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self._relay.done.emit(result)
+
+
+_alive: set[_Relay] = set()
+
+
+def run_in_background(
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[str], None] | None = None,
+    *,
+    owner: QObject | None = None,
+) -> None:
+    """Run ``fn`` in the pool; deliver its result or error on the GUI thread.
+
+    ``owner`` (a widget) drops the delivery if it was destroyed meanwhile.
+    """
+    relay = _Relay(owner)
+    _alive.add(relay)
+
+    def finish() -> None:
+        _alive.discard(relay)
+        relay.deleteLater()
+
+    def deliver(result: object) -> None:
+        finish()
+        on_done(result)
+
+    def fail(message: str) -> None:
+        finish()
+        if on_error is not None:
+            on_error(message)
+
+    relay.done.connect(deliver)
+    relay.failed.connect(fail)
+    QThreadPool.globalInstance().start(_Task(fn, relay))
+
+
+def wait_for_background(timeout_ms: int = 10_000) -> bool:
+    """Block until every background task has finished (shutdown, tests)."""
+    return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))
