@@ -17,6 +17,7 @@ from app.runtime.crash_report import CrashNotice
 from app.runtime.startup import OpenedSite, open_site
 from app.store.errors import StoreError
 from app.ui.background import wait_for_background
+from app.ui.heap import tune_collector
 from app.ui.stall_monitor import StallMonitor
 from app.ui.theme import RESOURCES, apply_theme
 from app.views.main_window import MainWindow
@@ -82,6 +83,7 @@ def run_gui(
     opened.crash_guard.add_cleanup(opened.db.dispose)
 
     window = MainWindow(opened.db, opened.site, demo=demo)
+    tune_collector()
     monitor = StallMonitor(parent=window)
     window.show()
     window.reload()

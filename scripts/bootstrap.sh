@@ -1,7 +1,8 @@
 #!/bin/sh
 # Create the virtual environment and install the pinned dependencies. Says what is missing.
 set -eu
-VENV=${1:-.venv}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV=${1:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
@@ -24,7 +25,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "Installing the pinned dependencies into $VENV (first run downloads about 400 MB)..."
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -r requirements.lock
+"$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.lock"
 # Qt needs a few system libraries even offscreen; name the packages that provide them.
 if ! QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -c "from PySide6 import QtWidgets, QtGui" 2>/tmp/meterdesk-qt-check.$$; then
     cat /tmp/meterdesk-qt-check.$$ >&2

@@ -1,7 +1,9 @@
 """Run blocking work (database queries, imports, scans) off the GUI thread.
 
 ``run_in_background(fn, on_done, on_error)`` runs ``fn()`` on Qt's global thread pool and calls
-``on_done(result)`` or ``on_error(message)`` on the GUI thread (queued signal). Errors are logged
+``on_done(result)`` or ``on_error(message)`` on the GUI thread (queued signal). Tasks run one
+at a time on a pool of a single thread: Python work in two workers at once starves the GUI thread
+of the GIL, and database reads gain nothing from running side by side. Errors are logged
 with their traceback and reported, never lost. ``wait_for_background()`` lets shutdown and tests
 join every task so no thread outlives the window.
 """
@@ -39,6 +41,16 @@ class _Task(QRunnable):
 
 
 _alive: set[_Relay] = set()
+_pool: QThreadPool | None = None
+
+
+def _background_pool() -> QThreadPool:
+    global _pool
+    if _pool is None:
+        _pool = QThreadPool()
+        _pool.setMaxThreadCount(1)
+        _pool.setExpiryTimeout(-1)
+    return _pool
 
 
 def run_in_background(
@@ -70,9 +82,9 @@ def run_in_background(
 
     relay.done.connect(deliver)
     relay.failed.connect(fail)
-    QThreadPool.globalInstance().start(_Task(fn, relay))
+    _background_pool().start(_Task(fn, relay))
 
 
 def wait_for_background(timeout_ms: int = 10_000) -> bool:
     """Block until every background task has finished (shutdown, tests)."""
-    return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))
+    return bool(_background_pool().waitForDone(timeout_ms))

@@ -50,14 +50,34 @@ class Column:
 
 @dataclass(frozen=True)
 class PreparedRows:
-    """Rows with their lowercase search strings, built off the GUI thread."""
+    """Rows with their lowercase search strings and id index, built off the GUI thread."""
 
     rows: tuple[Any, ...]
     search_keys: tuple[str, ...]
+    positions: dict[int, int]  # row id -> index into rows
 
 
 def prepare_rows(rows: Sequence[Any], search_text: Callable[[Any], str]) -> PreparedRows:
-    return PreparedRows(tuple(rows), tuple(search_text(r).casefold() for r in rows))
+    frozen = tuple(rows)
+    return PreparedRows(
+        frozen,
+        tuple(search_text(r).casefold() for r in frozen),
+        {getattr(r, "id", i): i for i, r in enumerate(frozen)},
+    )
+
+
+# The roles data() answers; every other role returns None before any row lookup, since a view
+# asks for a dozen roles per painted cell.
+_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+        BADGE_ROLE,
+        ROW_ROLE,
+    }
+)
 
 
 class RowTableModel(QAbstractTableModel):
@@ -74,6 +94,7 @@ class RowTableModel(QAbstractTableModel):
         self._predicate: Callable[[Any], bool] | None = None
         self._sort_column = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
+        self._sort_keys: dict[int, list[Any]] = {}  # column -> key of every row, built on demand
 
     # --- loading and filtering -------------------------------------------------------------
 
@@ -82,7 +103,8 @@ class RowTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = prepared.rows
         self._keys = prepared.search_keys
-        self._position = {getattr(r, "id", i): i for i, r in enumerate(self._rows)}
+        self._position = prepared.positions
+        self._sort_keys = {}
         self._visible = self._compute_visible()
         self.endResetModel()
 
@@ -115,13 +137,19 @@ class RowTableModel(QAbstractTableModel):
         if predicate is not None:
             found = [i for i in found if predicate(rows[i])]
         if 0 <= self._sort_column < len(self._columns):
-            column = self._columns[self._sort_column]
-            key = column.sort_key or column.text
             found.sort(
-                key=lambda i: key(rows[i]),
+                key=self._keys_of(self._sort_column).__getitem__,
                 reverse=self._sort_order == Qt.SortOrder.DescendingOrder,
             )
         return found
+
+    def _keys_of(self, column: int) -> list[Any]:
+        keys = self._sort_keys.get(column)
+        if keys is None:
+            spec = self._columns[column]
+            key = spec.sort_key or spec.text
+            keys = self._sort_keys[column] = [key(row) for row in self._rows]
+        return keys
 
     # --- access ----------------------------------------------------------------------------
 
@@ -152,6 +180,9 @@ class RowTableModel(QAbstractTableModel):
         rows[position] = new_row
         keys[position] = search_text.casefold()
         self._rows, self._keys = tuple(rows), tuple(keys)
+        for column, column_keys in self._sort_keys.items():
+            spec = self._columns[column]
+            column_keys[position] = (spec.sort_key or spec.text)(new_row)
         display = self.row_of_id(new_row.id)
         if display is not None:
             self.dataChanged.emit(
@@ -168,7 +199,7 @@ class RowTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._columns)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._visible):
+        if role not in _ROLES or not index.isValid() or index.row() >= len(self._visible):
             return None
         row = self._rows[self._visible[index.row()]]
         column = self._columns[index.column()]
@@ -204,16 +235,18 @@ class RowTableModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if (column, order) == (self._sort_column, self._sort_order):
+            return  # QTableView.sortByColumn asks twice
         self.layoutAboutToBeChanged.emit()
-        old = list(self._visible)
+        old = self._visible
         persistent = self.persistentIndexList()
         self._sort_column, self._sort_order = column, order
         self._visible = self._compute_visible()
-        new_position = {source: display for display, source in enumerate(self._visible)}
         for index in persistent:
             source = old[index.row()] if index.row() < len(old) else None
-            display = new_position.get(source) if source is not None else None
-            if display is None:
+            try:
+                display = self._visible.index(source)
+            except ValueError:
                 self.changePersistentIndex(index, QModelIndex())
             else:
                 self.changePersistentIndex(index, self.index(display, index.column()))

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.badge_delegate import BadgeDelegate
+from app.ui.heap import settle_loaded_data
 from app.ui.row_table_model import Column, PreparedRows, RowTableModel
 
 
@@ -108,7 +109,10 @@ class SearchableTable(QWidget):
             if combo.currentData() is not None
         ]
         keep = self.current_id()
-        if active:
+        if len(active) == 1:
+            ((ok, value),) = active
+            self.model.set_predicate(lambda row: ok(row, value))
+        elif active:
             self.model.set_predicate(lambda row: all(ok(row, value) for ok, value in active))
         else:
             self.model.set_predicate(None)
@@ -123,6 +127,7 @@ class SearchableTable(QWidget):
             self._loaded = True
             self.table.resizeColumnsToContents()
         self._after_change(keep)
+        settle_loaded_data()
 
     def current_row(self) -> Any:
         index = self.table.currentIndex()

@@ -109,10 +109,9 @@ class AccountsView(QWidget):
 
 
 def _state_matches(row: AccountRow, wanted: str) -> bool:
-    if wanted == "closed":
-        return row.status is AccountStatus.CLOSED
-    if row.status is AccountStatus.CLOSED:
-        return False
+    closed = row.status is AccountStatus.CLOSED
+    if wanted == "closed" or closed:
+        return closed and wanted == "closed"
     if wanted == "low":
         return row.supply_state in LOW_STATES
-    return bool(row.supply_state.value == wanted)
+    return row.supply_state == wanted  # StrEnum equals its value
