@@ -27,8 +27,11 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(VENV)/bin/lint-imports
 
+# First the Qt-free layers with no Qt loaded at all (the run fails if PySide6 gets imported),
+# then the GUI tests with pytest-qt.
 pytest: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	METERDESK_TESTS_WITHOUT_QT=1 $(PY) -m pytest -p no:pytestqt tests/unit tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest tests/gui $(PYTEST_ARGS)
 
 smoke: $(STAMP)
 	$(PY) main.py --demo --data-dir "$$(mktemp -d)" --smoke 5

@@ -90,7 +90,8 @@ def run_gui(
     monitor.start()
     started = time.perf_counter()
 
-    if smoke:
+    if smoke_seconds is not None:
+        smoke_ms = round(smoke_seconds * 1000)
 
         def finish() -> None:
             monitor.stop()
@@ -109,7 +110,7 @@ def run_gui(
             print(json.dumps(report, ensure_ascii=False), flush=True)  # noqa: T201
             window.close()
 
-        QTimer.singleShot(int(smoke_seconds * 1000), finish)
+        QTimer.singleShot(smoke_ms, finish)
 
     code = app.exec()
     window.close()

@@ -19,16 +19,16 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-from app.application import make_application, open_console  # noqa: E402
-from app.services.demo_site import DemoSpec, seed_demo_site  # noqa: E402
-from app.store.database import Database, sqlite_url_for  # noqa: E402
-from app.store.migrate import upgrade  # noqa: E402
-from app.ui.background import wait_for_background  # noqa: E402
-from app.ui.heap import tune_collector  # noqa: E402
-from app.ui.stall_monitor import StallMonitor  # noqa: E402
-from app.views.main_window import MainWindow  # noqa: E402
+from app.application import make_application, open_console
+from app.services.demo_site import DemoSpec, seed_demo_site
+from app.store.database import Database, sqlite_url_for
+from app.store.migrate import upgrade
+from app.ui.background import wait_for_background
+from app.ui.heap import tune_collector
+from app.ui.stall_monitor import StallMonitor
+from app.views.main_window import MainWindow
 
 BOUND_MS = 50.0
 

@@ -13,11 +13,11 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer
 
-from app.application import make_application, open_console  # noqa: E402
-from app.ui.background import wait_for_background  # noqa: E402
-from app.views.main_window import MainWindow  # noqa: E402
+from app.application import make_application, open_console
+from app.ui.background import wait_for_background
+from app.views.main_window import MainWindow
 
 
 def settle(ms: int = 400) -> None:

@@ -93,7 +93,8 @@ def list_accounts(db: Database) -> list[AccountRow]:
             .order_by(Meter.serial)
             .execution_options(yield_per=YIELD_PER)
         ):
-            serials[account_id].append(serial)
+            if account_id is not None:
+                serials[account_id].append(serial)
         rows = session.execute(
             select(
                 Account.id,

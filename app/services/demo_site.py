@@ -10,11 +10,12 @@ Larger specs (``--buildings``, ``--floors``, ``--rooms-per-floor``) build sites 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.billing.credit_region import CreditThresholds, credit_region
@@ -234,7 +235,7 @@ def _seed_policies(session: Session) -> tuple[BalancePolicy, BalancePolicy]:
 def _seed_buses_and_meters(
     session: Session,
     spec: DemoSpec,
-    rooms: list,  # type: ignore[type-arg]
+    rooms: Sequence[Row[int, int, int, str]],
     building_index: dict[int, int],
     account_of_room: dict[int, int],
     now: datetime,
@@ -307,7 +308,7 @@ def _seed_buses_and_meters(
 def _seed_accounts(
     session: Session,
     rng: random.Random,
-    rooms: list,  # type: ignore[type-arg]
+    rooms: Sequence[Row[int, int, int, str]],
     building_index: dict[int, int],
     student: BalancePolicy,
     staff: BalancePolicy,
@@ -380,7 +381,8 @@ def _seed_accounts(
         )
     session.execute(insert(LedgerEntry), entries)
     session.execute(insert(AccountTariff), tariff_rows)
-    return {row["room_id"]: account_id for account_id, row in zip(ids, account_rows, strict=True)}
+    room_ids = [room_id for room_id, *_ in rooms]
+    return dict(zip(room_ids, ids, strict=True))
 
 
 def _demo_balance(rng: random.Random, policy: BalancePolicy) -> int:

@@ -243,7 +243,7 @@ class RowTableModel(QAbstractTableModel):
         self._sort_column, self._sort_order = column, order
         self._visible = self._compute_visible()
         for index in persistent:
-            source = old[index.row()] if index.row() < len(old) else None
+            source = old[index.row()] if index.row() < len(old) else -1
             try:
                 display = self._visible.index(source)
             except ValueError:
