@@ -30,7 +30,8 @@ layers: $(STAMP)
 # First the Qt-free layers with no Qt loaded at all (the run fails if PySide6 gets imported),
 # then the GUI tests with pytest-qt.
 pytest: $(STAMP)
-	METERDESK_TESTS_WITHOUT_QT=1 $(PY) -m pytest -p no:pytestqt tests/unit tests/integration $(PYTEST_ARGS)
+	METERDESK_TESTS_WITHOUT_QT=1 $(PY) -m pytest -p no:pytest-qt -W ignore::pytest.PytestConfigWarning \
+	    tests/unit tests/integration $(PYTEST_ARGS)
 	$(PY) -m pytest tests/gui $(PYTEST_ARGS)
 
 smoke: $(STAMP)

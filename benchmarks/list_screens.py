@@ -57,8 +57,10 @@ def main() -> int:
         upgrade(db)
         start = time.perf_counter()
         summary = seed_demo_site(db, DemoSpec(buildings=10, floors=20, rooms_per_floor=100))
-        print(f"seeded {summary.accounts} accounts, {summary.meters} meters "
-              f"in {time.perf_counter() - start:.1f} s")
+        print(
+            f"seeded {summary.accounts} accounts, {summary.meters} meters "
+            f"in {time.perf_counter() - start:.1f} s"
+        )
         db.dispose()
         opened = open_console(folder, None, demo=True)
         window = MainWindow(opened.db, opened.site, demo=True)
@@ -74,38 +76,76 @@ def main() -> int:
         window.reload()
         while sum(1 for v in window.loaded_counts.values() if v) < 2:
             pump(5)
-        print(f"loaded {window.loaded_counts} in {time.perf_counter() - load_start:.2f} s "
-              "(worker time, GUI stays live)")
+        print(
+            f"loaded {window.loaded_counts} in {time.perf_counter() - load_start:.2f} s "
+            "(worker time, GUI stays live)"
+        )
         pump(200)
         wait_for_background()
         results.append(("worst stall while loading in the background", monitor.max_ms))
         monitor.stalls_ms.clear()
         search = accounts.list.search
         for text in ("B", "B-", "B-1", "B-12", "B-120", "B-1205"):
-            results.append((f"accounts search keystroke {text!r}",
-                            timed(lambda t=text: (search.setText(t), app.processEvents()))))
-        results.append(("accounts clear search",
-                        timed(lambda: (search.clear(), app.processEvents()))))
+            results.append(
+                (
+                    f"accounts search keystroke {text!r}",
+                    timed(lambda t=text: (search.setText(t), app.processEvents())),
+                )
+            )
+        results.append(
+            ("accounts clear search", timed(lambda: (search.clear(), app.processEvents())))
+        )
         for text in ("z", "zh", "zha", "zhan", "zhang"):
-            results.append((f"accounts name keystroke {text!r}",
-                            timed(lambda t=text: (search.setText(t), app.processEvents()))))
+            results.append(
+                (
+                    f"accounts name keystroke {text!r}",
+                    timed(lambda t=text: (search.setText(t), app.processEvents())),
+                )
+            )
         search.clear()
         combo = accounts.state_filter
-        results.append(("accounts state filter 'Cut off'", timed(lambda: (
-            combo.setCurrentIndex(combo.findData("cut_off")), app.processEvents()))))
+        results.append(
+            (
+                "accounts state filter 'Cut off'",
+                timed(
+                    lambda: (combo.setCurrentIndex(combo.findData("cut_off")), app.processEvents())
+                ),
+            )
+        )
         combo.setCurrentIndex(0)
-        results.append(("accounts sort by balance", timed(lambda: (
-            accounts.list.table.sortByColumn(4, Qt.SortOrder.AscendingOrder),
-            app.processEvents()))))
-        results.append(("switch to Meters", timed(lambda: (window.show_page(1),
-                                                          app.processEvents()))))
+        results.append(
+            (
+                "accounts sort by balance",
+                timed(
+                    lambda: (
+                        accounts.list.table.sortByColumn(4, Qt.SortOrder.AscendingOrder),
+                        app.processEvents(),
+                    )
+                ),
+            )
+        )
+        results.append(
+            ("switch to Meters", timed(lambda: (window.show_page(1), app.processEvents())))
+        )
         msearch = meters.list.search
         for text in ("E", "EJ", "EJ2", "EJ20"):
-            results.append((f"meters search keystroke {text!r}",
-                            timed(lambda t=text: (msearch.setText(t), app.processEvents()))))
-        results.append(("meters sort by address", timed(lambda: (
-            meters.list.table.sortByColumn(6, Qt.SortOrder.DescendingOrder),
-            app.processEvents()))))
+            results.append(
+                (
+                    f"meters search keystroke {text!r}",
+                    timed(lambda t=text: (msearch.setText(t), app.processEvents())),
+                )
+            )
+        results.append(
+            (
+                "meters sort by address",
+                timed(
+                    lambda: (
+                        meters.list.table.sortByColumn(6, Qt.SortOrder.DescendingOrder),
+                        app.processEvents(),
+                    )
+                ),
+            )
+        )
         pump(300)
         wait_for_background()
         pump(100)

@@ -4,12 +4,14 @@ Databases: ``db_url`` runs a test on SQLite and on PostgreSQL. PostgreSQL comes 
 ``METERDESK_TEST_PG_URL`` (an admin URL, e.g. postgresql+psycopg://postgres:pw@127.0.0.1/postgres);
 each test gets a database of its own, dropped afterwards. Without the variable the PostgreSQL
 cases are skipped with the reason shown, except under CI=true, where that is a failure.
-Tests never touch the operator's data folder: METERDESK_DATA_DIR points into tmp_path.
+Tests never touch the operator's data folder: METERDESK_DATA_DIR points into tmp_path (and
+hypothesis keeps its files in pytest's tmp folder, not in the repository).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,15 @@ from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 
 PG_ENV = "METERDESK_TEST_PG_URL"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Hypothesis writes caches to ./.hypothesis, already while collecting: keep them in
+    pytest's tmp folder (the one ``tmp_path_factory`` hands out) instead of the repository."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    factory: pytest.TempPathFactory = session.config._tmp_path_factory  # type: ignore[attr-defined]
+    set_hypothesis_home_dir(factory.mktemp("hypothesis"))
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +91,15 @@ def db(db_url: str) -> Iterator[Database]:
     upgrade(database)
     yield database
     database.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With METERDESK_TESTS_WITHOUT_QT=1 (``make test`` runs unit and integration tests so), the
+    run fails if anything imported Qt: the Qt-free layers must work without it."""
+    if os.environ.get("METERDESK_TESTS_WITHOUT_QT") == "1":
+        leaked = sorted(m for m in sys.modules if m.split(".")[0] in {"PySide6", "shiboken6"})
+        if leaked:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"FAILED: Qt was imported by the Qt-free tests: {leaked[:5]}")

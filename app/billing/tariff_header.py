@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from app.billing.money import MINOR_UNITS
 
@@ -35,17 +35,17 @@ def read_tariff_header(text: str, source: str = "tariff") -> TariffHeader:
     if not isinstance(name, str) or not name.strip():
         raise TariffFileError(f"{source}: 'name' is missing; give the tariff a name.")
     utility = data.get("utility")
-    if utility not in UTILITY_UNITS:
+    if not isinstance(utility, str) or utility not in UTILITY_UNITS:
         raise TariffFileError(f"{source}: 'utility' is {utility!r}; use electricity, water or gas.")
     unit = data.get("unit")
-    if unit not in UTILITY_UNITS[utility]:
+    if not isinstance(unit, str) or unit not in UTILITY_UNITS[utility]:
         allowed = " or ".join(sorted(UTILITY_UNITS[utility]))
         raise TariffFileError(f"{source}: 'unit' is {unit!r}; {utility} is billed in {allowed}.")
     currency = data.get("currency")
-    if currency not in MINOR_UNITS:
+    if not isinstance(currency, str) or currency not in MINOR_UNITS:
         raise TariffFileError(f"{source}: 'currency' {currency!r} is not a known ISO 4217 code.")
     effective = data.get("effective_from")
-    if not isinstance(effective, date):
+    if not isinstance(effective, date) or isinstance(effective, datetime):  # a day, not a time
         raise TariffFileError(
             f"{source}: 'effective_from' must be a date written like 2026-09-01 (no quotes)."
         )

@@ -33,5 +33,6 @@ def open_database(args: argparse.Namespace, data_dir: Path) -> Database:
 
 def fail(message: str, code: int) -> int:
     """Print one clear line to stderr and return the exit code."""
-    print(f"error: {message}", file=sys.stderr)
+    one_line = " ".join(message.split())  # driver messages (libpq) carry newlines and tabs
+    print(f"error: {one_line}", file=sys.stderr)
     return code

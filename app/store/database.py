@@ -47,7 +47,8 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # No journal_mode here: switching to WAL rewrites the file header, and a file that may be
+        # damaged or foreign must stay untouched. ``Database.enable_wal`` does it (migrate.upgrade).
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
@@ -104,6 +105,7 @@ class Database:
                 if self.is_sqlite:
                     result = conn.execute(text("PRAGMA quick_check")).scalar()
                     if result != "ok":
+                        self.engine.dispose()
                         raise DatabaseUnreadable(
                             f"The database file {self.file_path} is damaged ({result}). "
                             "It was left untouched: restore a backup, or choose another "
@@ -122,6 +124,15 @@ class Database:
                 f"Cannot connect to the database {self.display_name} ({reason.strip()}). "
                 "Check that the server runs and the URL, user and password are right."
             ) from exc
+
+    def enable_wal(self) -> None:
+        """Put a SQLite file in write-ahead-log mode (stored in the file; no-op elsewhere).
+
+        Called once the file is known to be a MeterDesk database, never before: it writes.
+        """
+        if self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
 
     def session(self) -> Session:
         """A new session; the caller closes it (use as a context manager)."""

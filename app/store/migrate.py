@@ -69,6 +69,7 @@ def upgrade(db: Database) -> SchemaState:
     """Bring the schema to the newest revision; returns the state after the upgrade."""
     db.check_readable()
     schema_state(db)  # refuses foreign and newer schemas before anything is written
+    db.enable_wal()
     config = alembic_config()
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn

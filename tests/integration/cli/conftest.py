@@ -1,0 +1,123 @@
+"""Run ``main.py`` the way an operator or a script does: a separate process, from the repo root."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SETPRIV = Path("/usr/bin/setpriv")
+NOBODY = 65534
+
+RunMain = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _run(prefix: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("CI", None)  # the program must not behave differently under CI
+    return subprocess.run(
+        [*prefix, sys.executable, "main.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+@pytest.fixture
+def run_main() -> RunMain:
+    """``run_main("db", "upgrade", ...)``; METERDESK_DATA_DIR already points into tmp_path."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return _run([], *args)
+
+    return run
+
+
+def _open_the_way(tmp_path: Path, limit: Path) -> list[tuple[Path, int]]:
+    """Let others traverse (not list) tmp_path and its parents up to ``limit``; returns what to
+    restore. pytest makes these folders private (0700)."""
+    changed = []
+    folder = tmp_path
+    while True:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if not mode & stat.S_IXOTH and folder.stat().st_uid == os.geteuid():
+            folder.chmod(mode | stat.S_IXOTH)
+            changed.append((folder, mode))
+        if folder == limit or folder.parent == folder:
+            return changed
+        folder = folder.parent
+
+
+@pytest.fixture
+def run_main_unprivileged(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunMain]:
+    """Like ``run_main`` but as a user whom file permissions apply to.
+
+    Root ignores permission bits, and CI runs as root: there the program runs as ``nobody``
+    through ``setpriv``. As an ordinary user the program simply runs as that user.
+    """
+    if not hasattr(os, "geteuid"):
+        pytest.skip("permission bits are POSIX; this platform has ACLs instead")
+    if os.geteuid() != 0:
+        yield lambda *args: _run([], *args)
+        return
+    if not SETPRIV.exists():
+        pytest.skip("running as root and /usr/bin/setpriv is missing: cannot drop privileges")
+    prefix = [str(SETPRIV), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    changed = _open_the_way(tmp_path, tmp_path_factory.getbasetemp().parent)
+    try:
+        probe = subprocess.run(
+            [
+                *prefix,
+                sys.executable,
+                "-c",
+                "import sys, app.cli; open(sys.argv[1]).close()",
+                str(REPO / "main.py"),
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if probe.returncode != 0:
+            pytest.skip(f"user nobody cannot run MeterDesk from {REPO}: {probe.stderr.strip()}")
+        probe = subprocess.run(
+            [*prefix, sys.executable, "-c", "import os, sys; os.stat(sys.argv[1])", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if probe.returncode != 0:
+            pytest.skip(f"user nobody cannot reach {tmp_path}: {probe.stderr.strip()}")
+        yield lambda *args: _run(prefix, *args)
+    finally:
+        for folder, mode in reversed(changed):
+            folder.chmod(mode)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The failure is one ``error:`` line on stderr, never a traceback; returns the line."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: "), proc.stderr
+    assert proc.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture
+def one_line_error() -> Callable[[subprocess.CompletedProcess[str]], str]:
+    return assert_one_line_error
