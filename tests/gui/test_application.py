@@ -53,3 +53,50 @@ def test_unreadable_database_gives_a_message_and_is_left_alone(tmp_path: Path) -
     assert "cannot be read" in result.stderr
     assert "Traceback" not in result.stderr
     assert (data / "meterdesk.sqlite3").read_bytes() == garbage
+
+
+def test_previous_unclean_end_is_explained_on_the_next_start(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.application import _show_crash_notice, make_application, open_console
+
+    make_application()
+    data = tmp_path / "site"
+    data.mkdir()
+    # A session that was killed: its lock names a process that no longer exists, and it left
+    # a crash report behind.
+    (data / "session.lock").write_text('{"pid": 999999999, "started_at": "2026-11-27T08:00"}')
+    (data / "crashes").mkdir()
+    (data / "crashes" / "crash-20261127-080500-000001.txt").write_text(
+        "Traceback (most recent call last):\nRuntimeError: relay driver exploded\n"
+    )
+    opened = open_console(data, None, demo=True)
+    try:
+        notice = opened.previous_crash
+        assert notice is not None
+        assert notice.summary == "RuntimeError: relay driver exploded"
+        seen: list[str] = []
+
+        def read_and_close() -> None:
+            box = QApplication.activeModalWidget()
+            assert isinstance(box, QMessageBox)
+            seen.append(box.text() + "\n" + box.informativeText())
+            box.accept()
+
+        QTimer.singleShot(200, read_and_close)
+        _show_crash_notice(notice)
+        assert "did not close normally" in seen[0]
+        assert "relay driver exploded" in seen[0]
+        opened.crash_guard.acknowledge()
+    finally:
+        opened.db.dispose()
+    # Told once: the next start has nothing to report (the lock is still the dead one's, so
+    # start and stop a session cleanly as the console does).
+    opened.crash_guard.start()
+    opened.crash_guard.stop()
+    again = open_console(data, None, demo=True)
+    try:
+        assert again.previous_crash is None
+    finally:
+        again.db.dispose()
