@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import run_python
 
 
 def run_main(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", METERDESK_DATA_DIR=str(data_dir))
-    return subprocess.run(
-        [sys.executable, "main.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = {"QT_QPA_PLATFORM": "offscreen", "METERDESK_DATA_DIR": str(data_dir)}
+    return run_python(["main.py", *args], env=env, timeout=120)
 
 
 def test_demo_smoke_run_reports_what_it_saw(tmp_path: Path) -> None:

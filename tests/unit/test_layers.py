@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import run_python
+
 QT_FREE = ["app.billing", "app.hardware", "app.store", "app.services", "app.runtime", "app.cli"]
 
 PROBE = """
@@ -26,15 +23,7 @@ print(json.dumps({"imported": imported, "qt": qt}))
 
 
 def test_the_qt_free_packages_import_without_qt() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *QT_FREE],
-        cwd=REPO,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_python(["-c", PROBE, *QT_FREE], timeout=120)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["qt"] == []
@@ -67,14 +56,6 @@ def test_the_command_line_help_runs_without_qt() -> None:
         "        pass\n"
         "print(sorted(m for m in sys.modules if m.startswith('PySide6')))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_python(["-c", probe], timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

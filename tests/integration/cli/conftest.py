@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.support import REPO, run_python
+
 SETPRIV = Path("/usr/bin/setpriv")
 NOBODY = 65534
 
@@ -19,17 +20,8 @@ RunMain = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _run(prefix: list[str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("CI", None)  # the program must not behave differently under CI
-    return subprocess.run(
-        [*prefix, sys.executable, "main.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    # The program must not behave differently under CI.
+    return run_python(["main.py", *args], prefix=prefix, unset=["CI"])
 
 
 @pytest.fixture
@@ -76,20 +68,10 @@ def run_main_unprivileged(
     prefix = [str(SETPRIV), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     changed = _open_the_way(tmp_path, tmp_path_factory.getbasetemp().parent)
     try:
-        probe = subprocess.run(
-            [
-                *prefix,
-                sys.executable,
-                "-c",
-                "import sys, app.cli; open(sys.argv[1]).close()",
-                str(REPO / "main.py"),
-            ],
-            cwd=REPO,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-            capture_output=True,
-            text=True,
+        probe = run_python(
+            ["-c", "import sys, app.cli; open(sys.argv[1]).close()", str(REPO / "main.py")],
+            prefix=prefix,
             timeout=60,
-            check=False,
         )
         if probe.returncode != 0:
             pytest.skip(f"user nobody cannot run MeterDesk from {REPO}: {probe.stderr.strip()}")

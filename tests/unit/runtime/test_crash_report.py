@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,8 +14,7 @@ import pytest
 
 from app.runtime.crash_report import LOCK_NAME, CrashGuard
 from app.runtime.data_dir import crash_dir
-
-REPO = Path(__file__).resolve().parents[3]
+from tests.support import REPO, run_python
 
 
 @pytest.fixture
@@ -63,15 +61,8 @@ def _run_session(data_dir: Path, body: str) -> subprocess.CompletedProcess[str]:
         guard.start()
         """
     ) + textwrap.dedent(body)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [sys.executable, "-c", script, str(data_dir)],
-        cwd=data_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_python(
+        ["-c", script, str(data_dir)], cwd=data_dir, env={"PYTHONPATH": str(REPO)}, timeout=60
     )
 
 
