@@ -1,0 +1,149 @@
+"""One open RS485 line: send a request frame, receive one reply frame, keep the silent gap.
+
+A ``Link`` wraps any pyserial port object (a local port, ``socket://``, ``rfc2217://`` or our
+``sim://``). It is owned by one thread (the bus worker); it is not thread-safe. Every frame sent
+or received is reported to ``on_frame`` (the diagnostics ring buffer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.hardware.errors import FrameError, NoReply
+
+MAX_FRAME = 512  # no reply of any supported protocol is longer; longer means garbage
+
+
+class SerialPort(Protocol):
+    """The part of pyserial's ``SerialBase`` a Link uses."""
+
+    timeout: float | None
+
+    def write(self, data: bytes, /) -> int | None: ...
+    def read(self, size: int = 1, /) -> bytes: ...
+    def flush(self) -> None: ...
+    def reset_input_buffer(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LineSettings:
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"  # N | E | O
+    stopbits: int = 1
+    timeout_s: float = 0.3
+
+    @property
+    def bits_per_char(self) -> int:
+        return 1 + self.bytesize + (0 if self.parity == "N" else 1) + self.stopbits
+
+    @property
+    def char_time_s(self) -> float:
+        return self.bits_per_char / self.baudrate
+
+    @property
+    def silent_gap_s(self) -> float:
+        """Modbus RTU inter-frame gap: 3.5 characters, fixed 1.75 ms above 19200 baud."""
+        return 3.5 * self.char_time_s if self.baudrate <= 19200 else 0.00175
+
+    def wire_time_s(self, nbytes: int) -> float:
+        return nbytes * self.char_time_s
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """One frame on the wire, for the technician's frame log."""
+
+    wall_time: float  # time.time()
+    direction: str  # "tx" | "rx"
+    data: bytes
+    address: str = ""
+    note: str = ""  # decoded meaning, e.g. "read DI 02010100 (voltage A)"
+
+
+# How long the frame at the start of a buffer is: None while more bytes are needed.
+# Raises FrameError when the buffer cannot start a valid frame.
+FrameLength = Callable[[bytes], int | None]
+
+
+class Link:
+    def __init__(
+        self,
+        port: SerialPort,
+        settings: LineSettings,
+        on_frame: Callable[[FrameRecord], None] | None = None,
+    ) -> None:
+        self.port = port
+        self.settings = settings
+        self.on_frame = on_frame
+        self._quiet_from = 0.0  # monotonic time from which the line has been silent
+        self.port.timeout = settings.timeout_s
+        self.bytes_out = 0
+        self.bytes_in = 0
+
+    def send(self, frame: bytes, *, address: str = "", note: str = "") -> None:
+        """Wait for the silent gap, drop stale input, write the frame."""
+        wait = self._quiet_from + self.settings.silent_gap_s - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self.port.reset_input_buffer()
+        self.port.write(frame)
+        self.port.flush()
+        self.bytes_out += len(frame)
+        self._quiet_from = time.monotonic()
+        self._record("tx", frame, address, note)
+
+    def receive(
+        self,
+        frame_length: FrameLength,
+        *,
+        address: str = "",
+        note: str = "",
+        timeout_s: float | None = None,
+    ) -> bytes:
+        """Read exactly one frame. NoReply if nothing came; FrameError if it stopped short."""
+        timeout = self.settings.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout
+        buffer = b""
+        try:
+            while True:
+                needed = frame_length(buffer)
+                if needed is not None:
+                    if needed > MAX_FRAME:
+                        raise FrameError(f"frame length {needed} is beyond any valid reply")
+                    if len(buffer) >= needed:
+                        return buffer[:needed]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    if not buffer:
+                        raise NoReply(f"no reply within {timeout * 1000:.0f} ms")
+                    raise FrameError(
+                        f"reply stopped after {len(buffer)} bytes"
+                        + (f" of {needed}" if needed else "")
+                    )
+                self.port.timeout = remaining
+                want = needed - len(buffer) if needed is not None else 1
+                chunk = self.port.read(want)
+                buffer += chunk
+        finally:
+            self._quiet_from = time.monotonic()
+            if buffer:
+                self.bytes_in += len(buffer)
+                self._record("rx", buffer, address, note)
+
+    def transact(
+        self, frame: bytes, frame_length: FrameLength, *, address: str = "", note: str = ""
+    ) -> bytes:
+        self.send(frame, address=address, note=note)
+        return self.receive(frame_length, address=address)
+
+    def close(self) -> None:
+        self.port.close()
+
+    def _record(self, direction: str, data: bytes, address: str, note: str) -> None:
+        if self.on_frame is not None:
+            self.on_frame(FrameRecord(time.time(), direction, bytes(data), address, note))

@@ -1,0 +1,1 @@
+"""Simulated meters that answer real frames, on a serial port or on ``sim://``."""

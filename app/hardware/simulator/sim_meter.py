@@ -1,0 +1,249 @@
+"""A simulated meter with physics: a room's load, energy integrated from power over time, a relay
+(or valve) that really cuts the load, a drifting clock, and optional wire faults.
+
+Protocol responders read ``SimMeter.state()`` and encode it in their protocol's frames; they call
+``set_supply`` for relay/valve commands. Time runs ``SimClock.scale`` times faster than real time,
+so a demo can show a day in minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from app.hardware.profiles import Profile
+
+MAX_STEP_S = 30.0  # the load model changes at most this often (simulated seconds)
+# Four DL/T 645 rates (sharp, peak, flat, valley) by hour of the simulated day.
+RATE_OF_HOUR = (3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 1, 0, 0, 1, 3, 3)
+
+
+class SimClock:
+    """Simulated wall time: starts at ``start`` and runs ``scale`` times faster than real time."""
+
+    def __init__(self, scale: float = 1.0, start: datetime | None = None) -> None:
+        self.scale = scale
+        # Meters keep site-local wall time without a zone.
+        self.start = start or datetime.now().astimezone().replace(tzinfo=None, microsecond=0)
+        self._mono0 = time.monotonic()
+
+    def seconds(self) -> float:
+        """Simulated seconds since ``start``."""
+        return (time.monotonic() - self._mono0) * self.scale
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.seconds())
+
+
+@dataclass
+class SimFaults:
+    """Faults the line applies to this meter's replies (checked by the simulated line/server)."""
+
+    no_reply: float = 0.0  # probability that a request gets no reply
+    corrupt: float = 0.0  # probability that a reply's checksum is broken
+    slow_s: float = 0.0  # extra reply delay in seconds
+    dead: bool = False  # never answers
+
+
+@dataclass(frozen=True, slots=True)
+class SimState:
+    voltage_v: float
+    current_a: float
+    power_w: float
+    power_factor: float
+    frequency_hz: float
+    energy_import_kwh: float
+    energy_rate_kwh: tuple[float, float, float, float]  # sharp, peak, flat, valley
+    volume_m3: float
+    supply_on: bool
+
+
+@dataclass
+class Appliance:
+    name: str
+    power_w: float
+    power_factor: float
+    duty: float  # share of time on, at an ordinary hour
+    mean_on_s: float  # how long it stays on when switched on
+    evening_boost: float = 1.0  # duty multiplier from 18:00 to 23:00
+    on: bool = False
+
+
+def room_appliances(rng: random.Random) -> list[Appliance]:
+    """A dormitory room: fridge, lights, laptops, a fan; heaters come and go separately."""
+    return [
+        Appliance("fridge", rng.uniform(70, 120), 0.78, 0.35, 900),
+        Appliance("lights", rng.uniform(20, 60), 0.92, 0.25, 3600, evening_boost=3.0),
+        Appliance("laptops", rng.uniform(40, 150), 0.95, 0.35, 5400, evening_boost=2.0),
+        Appliance("fan", rng.uniform(30, 60), 0.85, 0.15, 2400),
+        Appliance("water dispenser", rng.uniform(400, 550), 0.98, 0.03, 240),
+    ]
+
+
+@dataclass
+class _Heater:
+    power_w: float
+    power_factor: float
+    until_s: float
+
+
+@dataclass
+class SimMeter:
+    """One simulated meter. Thread-safe: the simulated line and tests may touch it at once."""
+
+    address: str
+    profile: Profile
+    clock: SimClock = field(default_factory=SimClock)
+    seed: int = 0
+    faults: SimFaults = field(default_factory=SimFaults)
+    heater_rate_per_h: float = 0.03  # chance per simulated hour that a heater is switched on
+    clock_drift_s_per_day: float = 0.0
+    reply_delay_s: float | None = None  # None: the profile's typical delay
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(f"{self.seed}:{self.profile.name}:{self.address}")
+        self._lock = threading.Lock()
+        self._t = self.clock.seconds()
+        self._supply_on = True
+        self._energy_kwh = round(self._rng.uniform(150, 3000), 2)
+        self._rate_kwh = [self._energy_kwh * share for share in (0.08, 0.32, 0.35, 0.25)]
+        self._volume_m3 = round(self._rng.uniform(5, 400), 3)
+        self._appliances = room_appliances(self._rng)
+        self._heater: _Heater | None = None
+        self._flow_lps = 0.0
+        self._flow_until = 0.0
+        self._clock_offset_s = 0.0
+        self.params: dict[str, object] = {}  # meter-side parameters written by commands
+        self.rated_current_a = self.profile.rated_current_a or 60.0
+
+    # --- what responders call -------------------------------------------------------------
+
+    def state(self) -> SimState:
+        with self._lock:
+            self._advance(self.clock.seconds())
+            p, pf = self._load()
+            voltage = 220.0 + 2.0 * math.sin(self._t / 600) - 0.002 * p
+            current = p / (voltage * pf) if p > 0 else 0.0
+            return SimState(
+                voltage_v=round(voltage, 1),
+                current_a=round(current, 3),
+                power_w=round(p, 1),
+                power_factor=round(pf, 3),
+                frequency_hz=50.0,
+                energy_import_kwh=self._energy_kwh,
+                energy_rate_kwh=(
+                    self._rate_kwh[0],
+                    self._rate_kwh[1],
+                    self._rate_kwh[2],
+                    self._rate_kwh[3],
+                ),
+                volume_m3=self._volume_m3,
+                supply_on=self._supply_on,
+            )
+
+    def set_supply(self, on: bool) -> None:
+        with self._lock:
+            self._advance(self.clock.seconds())
+            self._supply_on = on
+
+    @property
+    def supply_on(self) -> bool:
+        return self._supply_on
+
+    def clock_now(self) -> datetime:
+        """The meter's own clock (site-local, naive), drifting from the simulated time."""
+        seconds = self.clock.seconds()
+        drift = self.clock_drift_s_per_day * seconds / 86400
+        return (self.clock.now() + timedelta(seconds=drift + self._clock_offset_s)).replace(
+            microsecond=0
+        )
+
+    def set_clock(self, when: datetime) -> None:
+        with self._lock:
+            seconds = self.clock.seconds()
+            drift = self.clock_drift_s_per_day * seconds / 86400
+            self._clock_offset_s = (when - self.clock.now()).total_seconds() - drift
+
+    def switch_on_heater(
+        self, power_w: float = 1500.0, power_factor: float = 0.99, duration_s: float = 900.0
+    ) -> None:
+        """Plug in a resistive heater now (tests and demos of the load guard)."""
+        with self._lock:
+            self._advance(self.clock.seconds())
+            self._heater = _Heater(power_w, power_factor, self._t + duration_s)
+
+    @property
+    def delay_s(self) -> float:
+        base = self.profile.reply_delay_s if self.reply_delay_s is None else self.reply_delay_s
+        return base + self.faults.slow_s
+
+    # --- physics ----------------------------------------------------------------------------
+
+    def _load(self) -> tuple[float, float]:
+        """Active power (W) and power factor of what is switched on now."""
+        if not self._supply_on or self.profile.utility != "electricity":
+            return 0.0, 1.0
+        active = 0.0
+        reactive = 0.0
+        parts = [(a.power_w, a.power_factor) for a in self._appliances if a.on]
+        if self._heater is not None:
+            parts.append((self._heater.power_w, self._heater.power_factor))
+        for power, pf in parts:
+            active += power
+            reactive += power * math.tan(math.acos(pf))
+        limit = 230.0 * self.rated_current_a
+        active = min(active, limit)
+        if active <= 0:
+            return 0.0, 1.0
+        return active, active / math.hypot(active, reactive)
+
+    def _advance(self, now_s: float) -> None:
+        while self._t < now_s:
+            step = min(MAX_STEP_S, now_s - self._t)
+            self._integrate(step)
+            self._t += step
+            self._switch_things(step)
+
+    def _integrate(self, dt: float) -> None:
+        if self.profile.utility == "electricity":
+            power, _ = self._load()
+            kwh = power * dt / 3_600_000
+            self._energy_kwh += kwh
+            hour = (self.clock.start + timedelta(seconds=self._t)).hour
+            self._rate_kwh[RATE_OF_HOUR[hour]] += kwh
+        elif self._supply_on and self._t < self._flow_until:
+            self._volume_m3 += self._flow_lps * dt / 1000
+
+    def _switch_things(self, dt: float) -> None:
+        rng = self._rng
+        hour = (self.clock.start + timedelta(seconds=self._t)).hour
+        evening = 18 <= hour < 23
+        night = hour < 7
+        for appliance in self._appliances:
+            duty = appliance.duty * (appliance.evening_boost if evening else 1.0)
+            duty = min(0.95, duty * (0.3 if night and appliance.name != "fridge" else 1.0))
+            if appliance.on:
+                if rng.random() < dt / appliance.mean_on_s:
+                    appliance.on = False
+            else:
+                mean_off = appliance.mean_on_s * (1 - duty) / max(duty, 0.01)
+                if rng.random() < dt / mean_off:
+                    appliance.on = True
+        if self._heater is not None and self._t >= self._heater.until_s:
+            self._heater = None
+        if self._heater is None and rng.random() < self.heater_rate_per_h * dt / 3600:
+            self._heater = _Heater(
+                rng.uniform(800, 2000), rng.uniform(0.97, 1.0), self._t + rng.uniform(300, 1200)
+            )
+        # Water or gas: a draw (shower, tap, stove) now and then, more in the evening.
+        if (
+            self.profile.utility != "electricity"
+            and self._t >= self._flow_until
+            and rng.random() < dt / (900 if evening else 3600)
+        ):
+            self._flow_lps = rng.uniform(0.05, 0.2)
+            self._flow_until = self._t + rng.uniform(60, 600)
