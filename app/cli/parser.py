@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import db_commands, demo_commands
+from app.cli import db_commands, demo_commands, field_commands
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -48,4 +48,5 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     db_commands.register(sub, common)
     demo_commands.register(sub, common)
+    field_commands.register(sub, common)
     return parser

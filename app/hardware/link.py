@@ -84,6 +84,7 @@ class Link:
         self.port.timeout = settings.timeout_s
         self.bytes_out = 0
         self.bytes_in = 0
+        self.mbap = False  # Modbus TCP gateway: MBAP framing instead of RTU (set by open_link)
 
     def send(self, frame: bytes, *, address: str = "", note: str = "") -> None:
         """Wait for the silent gap, drop stale input, write the frame."""

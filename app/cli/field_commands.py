@@ -1,0 +1,320 @@
+"""Technician commands on the wire: ``meter read``, ``meter relay``, ``bus scan``, ``simulate``.
+
+These need no database. Line settings default to the profile's and can be overridden.
+Exit codes: 0 done; 2 bad usage or address; 10 unknown or bad profile; 11 port cannot be
+opened; 12 no reply (timeout); 13 the meter refused the command; 14 the state did not change
+(not verified); 15 garbled reply (CRC/checksum or frame error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from dataclasses import replace
+from types import FrameType
+
+from app.cli.context import fail
+from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
+from app.hardware.errors import ProfileError
+from app.hardware.link import LineSettings
+from app.hardware.profiles import Profile, available_profiles, load_profile
+from app.hardware.snapshot import Quality
+from app.hardware.transport import PortUnavailable, open_link
+
+EXIT_PROFILE, EXIT_PORT, EXIT_TIMEOUT, EXIT_REFUSED, EXIT_UNVERIFIED, EXIT_GARBLED = (
+    10,
+    11,
+    12,
+    13,
+    14,
+    15,
+)
+WAIT_S = 60.0
+
+
+def line_options(parser: argparse.ArgumentParser, *, address: bool = True) -> None:
+    parser.add_argument(
+        "--port",
+        required=True,
+        metavar="URL",
+        help="/dev/ttyUSB0, COM3, socket://host:port, rfc2217://host:port, "
+        "modbus-tcp://host:502 or sim://NAME",
+    )
+    parser.add_argument(
+        "--profile",
+        required=True,
+        metavar="NAME",
+        help="meter profile: " + ", ".join(available_profiles()),
+    )
+    parser.add_argument("--baud", type=int, help="baud rate (default: the profile's)")
+    parser.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: profile's)")
+    parser.add_argument("--stopbits", type=int, choices=[1, 2], help="stop bits")
+    parser.add_argument("--timeout-ms", type=int, help="reply timeout in ms")
+    if address:
+        parser.add_argument(
+            "--address",
+            required=True,
+            help="Modbus unit 1-247, DL/T 645 12 digits, CJ/T 188 14 digits",
+        )
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    meter = sub.add_parser("meter", help="read or switch one meter on the wire")
+    meter_sub = meter.add_subparsers(title="meter commands", metavar="COMMAND", required=True)
+    read = meter_sub.add_parser("read", help="one reading")
+    line_options(read)
+    read.add_argument("--json", action="store_true", help="print one JSON object")
+    read.set_defaults(handler=cmd_read)
+    relay = meter_sub.add_parser("relay", help="switch the relay or valve and read it back")
+    line_options(relay)
+    relay.add_argument("state", choices=["on", "off"])
+    relay.set_defaults(handler=cmd_relay)
+
+    bus = sub.add_parser("bus", help="whole-bus tools")
+    bus_sub = bus.add_subparsers(title="bus commands", metavar="COMMAND", required=True)
+    scan = bus_sub.add_parser("scan", help="find the meters on a line")
+    line_options(scan, address=False)
+    scan.add_argument(
+        "--addresses",
+        help="e.g. 1-247 (default: 1-247 for Modbus; the wildcard "
+        "address request for DL/T 645 and CJ/T 188)",
+    )
+    scan.add_argument("--json", action="store_true", help="print one JSON object")
+    scan.set_defaults(handler=cmd_scan)
+
+    simulate = sub.add_parser("simulate", help="serve simulated meters on a serial port")
+    line_options(simulate, address=False)
+    simulate.add_argument("--addresses", required=True, help="e.g. 1-32")
+    simulate.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (default 1)",
+    )
+    simulate.add_argument("--delay-ms", type=int, help="reply delay (default: the profile's)")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed of the load model")
+    simulate.set_defaults(handler=cmd_simulate)
+
+
+def _profile_and_line(args: argparse.Namespace) -> tuple[Profile, LineSettings]:
+    profile = load_profile(args.profile)
+    line = profile.line
+    if args.baud:
+        line = replace(line, baudrate=args.baud)
+    if args.parity:
+        line = replace(line, parity=args.parity)
+    if args.stopbits:
+        line = replace(line, stopbits=args.stopbits)
+    if args.timeout_ms:
+        line = replace(line, timeout_s=args.timeout_ms / 1000)
+    return profile, line
+
+
+def _check_address(profile: Profile, address: str) -> str | None:
+    """None if fine, else what is wrong."""
+    if profile.protocol == "modbus-rtu":
+        if not address.isdigit() or not 1 <= int(address) <= 247:
+            return f"Modbus address {address!r} must be a number from 1 to 247"
+        return None
+    digits = 12 if profile.protocol == "dlt645-2007" else 14
+    if not address.isdigit() or len(address) != digits:
+        return f"{profile.protocol} address {address!r} must be {digits} digits"
+    return None
+
+
+def _worker(args: argparse.Namespace, address: str | None) -> tuple[BusWorker, Profile]:
+    profile, line = _profile_and_line(args)
+    link = open_link(args.port, line)  # raises PortUnavailable before any thread starts
+    meters = [BusMeter(0, address, profile)] if address else []
+    worker = BusWorker(
+        "cli",
+        args.port,
+        line,
+        meters,
+        lambda _s: None,
+        policy=PollPolicy(retries=1),
+        poll=False,
+        link_factory=lambda: link,
+    )
+    worker.start()
+    return worker, profile
+
+
+def _open(args: argparse.Namespace, address: str | None) -> tuple[BusWorker, Profile] | int:
+    try:
+        profile, _ = _profile_and_line(args)
+    except ProfileError as exc:
+        return fail(str(exc), EXIT_PROFILE)
+    if address is not None and (problem := _check_address(profile, address)):
+        return fail(problem + ".", 2)
+    try:
+        return _worker(args, address)
+    except PortUnavailable as exc:
+        return fail(f"{exc}. Check the port name, the cable or the gateway address.", EXIT_PORT)
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    opened = _open(args, args.address)
+    if isinstance(opened, int):
+        return opened
+    worker, profile = opened
+    try:
+        snapshot = worker.read_now(args.address).result(WAIT_S)
+        counters = worker.stats.meter(args.address)
+    finally:
+        worker.stop()
+    if snapshot.quality is Quality.FAILED:
+        code = (
+            EXIT_TIMEOUT
+            if counters.timeouts and not (counters.crc_errors or counters.frame_errors)
+            else EXIT_GARBLED
+        )
+        if counters.exceptions:
+            code = EXIT_REFUSED
+        return fail(f"meter {args.address} on {args.port}: {snapshot.error}.", code)
+    values = snapshot.values()
+    if profile.supply_kind != "relay":
+        values["relay_closed"] = None
+    if args.json:
+        out = {
+            "port": args.port,
+            "profile": profile.name,
+            "address": args.address,
+            "quality": snapshot.quality.value,
+            "read_at": snapshot.wall_time.isoformat(),
+            **values,
+            "status": snapshot.status,
+        }
+        if snapshot.error:
+            out["error"] = snapshot.error
+        print(json.dumps(out, default=str))
+    else:
+        print(f"{profile.title} at {args.address} on {args.port} ({snapshot.quality.value})")
+        for name, value in values.items():
+            if value is not None:
+                print(f"  {name:20s} {value}")
+        if snapshot.error:
+            print(f"  not read: {snapshot.error}")
+    return 0
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    opened = _open(args, args.address)
+    if isinstance(opened, int):
+        return opened
+    worker, profile = opened
+    want = args.state == "on"
+    try:
+        result = worker.switch_supply(args.address, want).result(WAIT_S)
+        counters = worker.stats.meter(args.address)
+    finally:
+        worker.stop()
+    kind = profile.supply_kind or "relay"
+    if result.verified:
+        state = "closed (supply on)" if result.supply_on else "open (supply off)"
+        if kind == "valve":
+            state = "open (supply on)" if result.supply_on else "closed (supply off)"
+        print(
+            f"{kind} of meter {args.address}: {state}, verified by read-back "
+            f"after {result.attempts} attempt(s)."
+        )
+        return 0
+    if profile.supply is None:
+        return fail(f"{profile.name} has no relay or valve to switch.", EXIT_REFUSED)
+    if counters.exceptions:
+        return fail(f"meter {args.address} refused the command: {result.error}.", EXIT_REFUSED)
+    if result.supply_on is not None:
+        return fail(
+            f"meter {args.address} accepted the command but its {kind} still reads "
+            f"{'on' if result.supply_on else 'off'}.",
+            EXIT_UNVERIFIED,
+        )
+    code = EXIT_TIMEOUT if counters.timeouts else EXIT_GARBLED
+    return fail(f"meter {args.address} on {args.port}: {result.error}.", code)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    opened = _open(args, None)
+    if isinstance(opened, int):
+        return opened
+    worker, profile = opened
+    addresses: list[str] | None
+    if args.addresses:
+        from app.hardware.simulator.sim_line import parse_addresses
+
+        try:
+            addresses = parse_addresses(args.addresses)
+        except ValueError as exc:
+            worker.stop()
+            return fail(f"--addresses: {exc}.", 2)
+    else:
+        addresses = [str(n) for n in range(1, 248)] if profile.protocol == "modbus-rtu" else None
+
+    def progress(done: int, total: int, found: list[str]) -> None:
+        if not args.json:
+            print(
+                f"\rscanned {done}/{total}, found {len(found)}", end="", file=sys.stderr, flush=True
+            )
+
+    try:
+        found = worker.scan(profile, addresses, progress).result(3600)
+    finally:
+        worker.stop()
+    if args.json:
+        print(json.dumps({"port": args.port, "profile": profile.name, "found": found}))
+    else:
+        if addresses is not None:
+            print(file=sys.stderr)
+        print(f"{len(found)} meter(s) found: {', '.join(found) if found else 'none'}")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from app.hardware.protocols import protocol_spec
+    from app.hardware.simulator.faults import Answerer
+    from app.hardware.simulator.server import SimServer
+    from app.hardware.simulator.sim_line import parse_addresses
+    from app.hardware.simulator.sim_meter import SimClock, SimMeter
+
+    try:
+        profile, line = _profile_and_line(args)
+    except ProfileError as exc:
+        return fail(str(exc), EXIT_PROFILE)
+    try:
+        addresses = parse_addresses(args.addresses)
+    except ValueError as exc:
+        return fail(f"--addresses: {exc}.", 2)
+    for address in addresses:
+        if problem := _check_address(profile, address):
+            return fail(problem + ".", 2)
+    try:
+        link = open_link(args.port, line)
+    except PortUnavailable as exc:
+        return fail(f"{exc}.", EXIT_PORT)
+    clock = SimClock(scale=args.time_scale)
+    delay = args.delay_ms / 1000 if args.delay_ms is not None else None
+    meters = {
+        a: SimMeter(a, profile, clock=clock, seed=args.seed, reply_delay_s=delay) for a in addresses
+    }
+    server = SimServer(link.port, line, Answerer(protocol_spec(profile.protocol), meters))
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(
+        f"Serving {len(meters)} simulated {profile.name} meter(s) on {args.port} at "
+        f"{line.baudrate} {line.bytesize}{line.parity}{line.stopbits}; Ctrl+C stops.",
+        flush=True,
+    )
+    try:
+        server.serve(stop)
+    finally:
+        link.close()
+    print(f"Stopped after {server.requests} requests and {server.replies} replies.")
+    return 0

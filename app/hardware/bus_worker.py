@@ -1,0 +1,369 @@
+"""One thread per RS485 line: it owns the port, polls its meters round-robin, and runs commands
+(relay, valve, clock) ahead of polls through a priority queue.
+
+RS485 is half-duplex and strictly sequential, so a plain thread running a blocking
+request/response loop is the natural model. Results leave through ``on_snapshot`` (called on
+this worker's thread; the receiver must only queue it). Wire faults are counted per meter,
+retried with a bound, and turn a meter offline after ``offline_after`` failed polls; an offline
+meter is probed every ``offline_probe_s`` until it answers. One bad meter never stalls the rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.hardware.bus_stats import BusStats
+from app.hardware.driver import MeterDriver, ReadResult
+from app.hardware.errors import CommandRefused, FieldFault
+from app.hardware.link import LineSettings, Link
+from app.hardware.profiles import Profile
+from app.hardware.protocols import protocol_spec
+from app.hardware.snapshot import VALUE_FIELDS, Quality, Snapshot
+from app.hardware.transport import PortUnavailable, open_link
+
+log = logging.getLogger(__name__)
+
+COMMAND_PRIORITY = 0  # relay and valve commands: restore supply seconds after a recharge
+CLOCK_PRIORITY = 1
+READ_PRIORITY = 2
+
+
+@dataclass(frozen=True)
+class BusMeter:
+    meter_id: int
+    address: str
+    profile: Profile
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    slow_every: int = 5  # read slow values (energy) on every Nth poll of a meter
+    retries: int = 1  # extra attempts of a failed request
+    offline_after: int = 3  # consecutive failed polls before a meter is marked offline
+    offline_probe_s: float = 30.0  # how often an offline meter is tried again
+    cycle_pause_s: float = 0.0  # rest after each full round (0: poll continuously)
+    reopen_after_s: float = 5.0  # wait before reopening a port that failed
+
+
+@dataclass(frozen=True)
+class SupplyResult:
+    address: str
+    requested_on: bool
+    verified: bool  # the read-back state equals the requested one
+    supply_on: bool | None  # what the read-back said
+    attempts: int
+    error: str = ""
+
+
+@dataclass(order=True)
+class _Queued:
+    priority: int
+    seq: int
+    run: Callable[[Link], None] = field(compare=False)
+
+
+class BusWorker:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        settings: LineSettings,
+        meters: list[BusMeter],
+        on_snapshot: Callable[[Snapshot], None],
+        *,
+        policy: PollPolicy | None = None,
+        poll: bool = True,
+        link_factory: Callable[[], Link] | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.settings = settings
+        self.meters = list(meters)
+        self.on_snapshot = on_snapshot
+        self.policy = policy or PollPolicy()
+        self.polling = poll
+        self._link_factory = link_factory
+        self.stats = BusStats([m.address for m in self.meters])
+        self._drivers: dict[str, MeterDriver] = {}
+        self._queue: queue.PriorityQueue[_Queued] = queue.PriorityQueue()
+        self._seq = itertools.count()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._poll_counts: dict[str, int] = {}
+        self._next_probe: dict[str, float] = {}
+        self.cycles = 0
+        self.port_error = ""
+
+    # --- life ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"bus {self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._queue.put(_Queued(-1, -1, lambda _link: None))  # wake the loop
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- commands (any thread) ---------------------------------------------------------------
+
+    def switch_supply(self, address: str, on: bool) -> Future[SupplyResult]:
+        """Switch the relay/valve, then read it back. Jumps ahead of every poll."""
+        future: Future[SupplyResult] = Future()
+        meter = self._meter(address)
+        self._submit(
+            COMMAND_PRIORITY, lambda link: future.set_result(self._switch(link, meter, on))
+        )
+        return future
+
+    def sync_clock(self, address: str | None, when: datetime) -> Future[None]:
+        """Set one meter's clock, or broadcast to all (address None)."""
+        future: Future[None] = Future()
+
+        def run(link: Link) -> None:
+            target = self._meter(address) if address is not None else self.meters[0]
+            try:
+                self._driver(target).sync_clock(link, address, when)
+            except FieldFault as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+        self._submit(CLOCK_PRIORITY, run)
+        return future
+
+    def read_now(self, address: str, slow: bool = True) -> Future[Snapshot]:
+        """Poll one meter now (ahead of the round-robin)."""
+        future: Future[Snapshot] = Future()
+        meter = self._meter(address)
+        self._submit(
+            READ_PRIORITY, lambda link: future.set_result(self._poll(link, meter, force_slow=slow))
+        )
+        return future
+
+    def scan(
+        self,
+        profile: Profile,
+        addresses: list[str] | None,
+        progress: Callable[[int, int, list[str]], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Future[list[str]]:
+        """Find meters of ``profile`` at ``addresses``; None asks the protocol's wildcard
+        (the one meter on the line tells its address). ``progress(done, total, found)``."""
+        future: Future[list[str]] = Future()
+
+        def run(link: Link) -> None:
+            driver = protocol_spec(profile.protocol).make_driver(profile)
+            found: list[str] = []
+            try:
+                if addresses is None:
+                    address = driver.discover(link)
+                    found = [address] if address else []
+                else:
+                    for done, address in enumerate(addresses, start=1):
+                        if cancel is not None and cancel.is_set():
+                            break
+                        try:
+                            if driver.probe(link, address):
+                                found.append(address)
+                        except FieldFault:
+                            pass
+                        if progress is not None:
+                            progress(done, len(addresses), found)
+            except FieldFault:
+                pass
+            future.set_result(found)
+
+        self._submit(READ_PRIORITY, run)
+        return future
+
+    def _submit(self, priority: int, run: Callable[[Link], None]) -> None:
+        self._queue.put(_Queued(priority, next(self._seq), run))
+
+    def _meter(self, address: str) -> BusMeter:
+        for meter in self.meters:
+            if meter.address == address:
+                return meter
+        raise KeyError(f"no meter at address {address} on bus {self.name}")
+
+    def _driver(self, meter: BusMeter) -> MeterDriver:
+        driver = self._drivers.get(meter.profile.name)
+        if driver is None:
+            driver = self._drivers[meter.profile.name] = protocol_spec(
+                meter.profile.protocol
+            ).make_driver(meter.profile)
+        return driver
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self._link_factory is not None:
+                    link = self._link_factory()
+                    link.on_frame = self.stats.record_frame
+                else:
+                    link = open_link(self.url, self.settings, self.stats.record_frame)
+            except PortUnavailable as exc:
+                self.port_error = str(exc)
+                log.warning("bus %s: %s", self.name, exc)
+                self._stop.wait(self.policy.reopen_after_s)
+                continue
+            self.port_error = ""
+            try:
+                self._serve(link)
+            except Exception:
+                log.exception("bus %s: unexpected error; reopening the port", self.name)
+                self._stop.wait(self.policy.reopen_after_s)
+            finally:
+                link.close()
+
+    def _serve(self, link: Link) -> None:
+        order = itertools.cycle(range(len(self.meters))) if self.meters else None
+        since_round = 0
+        while not self._stop.is_set():
+            queued = self._next_command(block=not self.polling or order is None)
+            if queued is not None:
+                if queued.priority >= 0:
+                    queued.run(link)
+                continue
+            if order is None:
+                continue
+            meter = self.meters[next(order)]
+            since_round += 1
+            if since_round >= len(self.meters):
+                since_round = 0
+                self.cycles += 1
+                self._rest(link, self.policy.cycle_pause_s)
+            counters = self.stats.meter(meter.address)
+            if counters.online is False and time.monotonic() < self._next_probe.get(
+                meter.address, 0.0
+            ):
+                continue
+            self._poll(link, meter)
+
+    def _rest(self, link: Link, seconds: float) -> None:
+        """Pause polling, but keep serving commands."""
+        until = time.monotonic() + seconds
+        while not self._stop.is_set() and (remaining := until - time.monotonic()) > 0:
+            try:
+                queued = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return
+            if queued.priority >= 0:
+                queued.run(link)
+
+    def _next_command(self, block: bool) -> _Queued | None:
+        try:
+            return self._queue.get(timeout=0.5) if block else self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
+    # --- polling -----------------------------------------------------------------------------
+
+    def _poll(self, link: Link, meter: BusMeter, force_slow: bool = False) -> Snapshot:
+        count = self._poll_counts.get(meter.address, 0)
+        self._poll_counts[meter.address] = count + 1
+        groups = {"fast"}
+        if force_slow or count % max(1, self.policy.slow_every) == 0:
+            groups.add("slow")
+        started = time.monotonic()
+        result: ReadResult | None = None
+        error = ""
+        for attempt in range(self.policy.retries + 1):
+            try:
+                result = self._driver(meter).read(link, meter.address, frozenset(groups))
+                break
+            except FieldFault as exc:
+                error = str(exc) or type(exc).__name__
+                self.stats.count_fault(meter.address, exc.counter, error)
+                if attempt == self.policy.retries:
+                    result = None
+        latency_ms = (time.monotonic() - started) * 1000
+        wall = time.time()
+        ok = result is not None
+        self.stats.poll_done(meter.address, ok, latency_ms if ok else None, wall)
+        self._update_online(meter.address, ok)
+        snapshot = self._snapshot(meter, result, started, error)
+        self.on_snapshot(snapshot)
+        return snapshot
+
+    def _update_online(self, address: str, ok: bool) -> None:
+        counters = self.stats.meter(address)
+        if ok:
+            if counters.online is not True:
+                self.stats.set_online(address, True)
+        elif counters.consecutive_failures >= self.policy.offline_after:
+            if counters.online is not False:
+                log.info("bus %s: meter %s offline (%s)", self.name, address, counters.last_error)
+                self.stats.set_online(address, False)
+            self._next_probe[address] = time.monotonic() + self.policy.offline_probe_s
+
+    def _snapshot(
+        self, meter: BusMeter, result: ReadResult | None, started: float, error: str
+    ) -> Snapshot:
+        wall = datetime.now().astimezone()
+        if result is None:
+            return Snapshot(
+                meter.meter_id, meter.address, started, wall, Quality.FAILED, error=error
+            )
+        values = {k: v for k, v in result.values.items() if k in VALUE_FIELDS}
+        supply = result.supply_on
+        kind = meter.profile.supply_kind
+        quality = Quality.PARTIAL if result.failures else Quality.GOOD
+        return Snapshot(
+            meter.meter_id,
+            meter.address,
+            started,
+            wall,
+            quality,
+            relay_closed=supply if kind == "relay" else None,
+            valve_open=supply if kind == "valve" else None,
+            status=dict(result.status),
+            error="; ".join(result.failures),
+            **values,  # type: ignore[arg-type]
+        )
+
+    # --- supply commands ---------------------------------------------------------------------
+
+    def _switch(self, link: Link, meter: BusMeter, on: bool) -> SupplyResult:
+        driver = self._driver(meter)
+        if meter.profile.supply is None:
+            return SupplyResult(
+                meter.address,
+                on,
+                False,
+                None,
+                0,
+                f"profile {meter.profile.name} has no relay or valve",
+            )
+        error = ""
+        state: bool | None = None
+        for attempt in range(1, self.policy.retries + 2):
+            try:
+                driver.set_supply(link, meter.address, on)
+                state = driver.read_supply(link, meter.address)
+            except CommandRefused as exc:
+                self.stats.count_fault(meter.address, exc.counter, str(exc))
+                return SupplyResult(meter.address, on, False, state, attempt, str(exc))
+            except FieldFault as exc:
+                error = str(exc) or type(exc).__name__
+                self.stats.count_fault(meter.address, exc.counter, error)
+                continue
+            if state is on:
+                return SupplyResult(meter.address, on, True, state, attempt)
+            error = "the read-back state did not change"
+        return SupplyResult(meter.address, on, False, state, self.policy.retries + 1, error)
