@@ -17,6 +17,7 @@ from dataclasses import replace
 from types import FrameType
 
 from app.cli.context import fail
+from app.hardware.addresses import address_problem, parse_addresses
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
 from app.hardware.errors import ProfileError
 from app.hardware.link import LineSettings
@@ -113,18 +114,6 @@ def _profile_and_line(args: argparse.Namespace) -> tuple[Profile, LineSettings]:
     return profile, line
 
 
-def _check_address(profile: Profile, address: str) -> str | None:
-    """None if fine, else what is wrong."""
-    if profile.protocol == "modbus-rtu":
-        if not address.isdigit() or not 1 <= int(address) <= 247:
-            return f"Modbus address {address!r} must be a number from 1 to 247"
-        return None
-    digits = 12 if profile.protocol == "dlt645-2007" else 14
-    if not address.isdigit() or len(address) != digits:
-        return f"{profile.protocol} address {address!r} must be {digits} digits"
-    return None
-
-
 def _worker(args: argparse.Namespace, address: str | None) -> tuple[BusWorker, Profile]:
     profile, line = _profile_and_line(args)
     link = open_link(args.port, line)  # raises PortUnavailable before any thread starts
@@ -148,7 +137,7 @@ def _open(args: argparse.Namespace, address: str | None) -> tuple[BusWorker, Pro
         profile, _ = _profile_and_line(args)
     except ProfileError as exc:
         return fail(str(exc), EXIT_PROFILE)
-    if address is not None and (problem := _check_address(profile, address)):
+    if address is not None and (problem := address_problem(profile.protocol, address)):
         return fail(problem + ".", 2)
     try:
         return _worker(args, address)
@@ -243,8 +232,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     worker, profile = opened
     addresses: list[str] | None
     if args.addresses:
-        from app.hardware.simulator.sim_line import parse_addresses
-
         try:
             addresses = parse_addresses(args.addresses)
         except ValueError as exc:
@@ -276,7 +263,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from app.hardware.protocols import protocol_spec
     from app.hardware.simulator.faults import Answerer
     from app.hardware.simulator.server import SimServer
-    from app.hardware.simulator.sim_line import parse_addresses
     from app.hardware.simulator.sim_meter import SimClock, SimMeter
 
     try:
@@ -288,7 +274,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(f"--addresses: {exc}.", 2)
     for address in addresses:
-        if problem := _check_address(profile, address):
+        if problem := address_problem(profile.protocol, address):
             return fail(problem + ".", 2)
     try:
         link = open_link(args.port, line)

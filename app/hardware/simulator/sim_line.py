@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from app.hardware.addresses import parse_addresses
 from app.hardware.errors import FrameError, ProfileError
 from app.hardware.profiles import Profile, load_profile
 from app.hardware.protocols import protocol_spec
@@ -113,27 +114,6 @@ def unregister_line(name: str) -> None:
 def registered_line(name: str) -> SimLine | None:
     with _registry_lock:
         return _lines.get(name)
-
-
-def parse_addresses(text: str) -> list[str]:
-    """``1-32``, ``1,5,9-12`` or 12/14-digit addresses separated by commas."""
-    addresses: list[str] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if "-" in part and len(part) < 12:
-            low, _, high = part.partition("-")
-            if not (low.isdigit() and high.isdigit()) or int(low) > int(high):
-                raise ValueError(f"{part!r} is not a range like 1-32")
-            addresses.extend(str(n) for n in range(int(low), int(high) + 1))
-        elif part.isdigit():
-            addresses.append(part)
-        else:
-            raise ValueError(f"{part!r} is not an address")
-    if not addresses:
-        raise ValueError("no address given")
-    return addresses
 
 
 def build_line(
