@@ -334,7 +334,7 @@ class BusWorker:
             valve_open=supply if kind == "valve" else None,
             status=dict(result.status),
             error="; ".join(result.failures),
-            **values,  # type: ignore[arg-type]
+            **values,
         )
 
     # --- supply commands ---------------------------------------------------------------------

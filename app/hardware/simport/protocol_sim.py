@@ -9,14 +9,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 from app.hardware.simulator.sim_line import SimLine, line_for_url
 
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
-class Serial(SerialBase):  # type: ignore[misc]
+
+class Serial(SerialBase):
     BAUDRATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -33,12 +36,12 @@ class Serial(SerialBase):  # type: ignore[misc]
     def open(self) -> None:
         if self.is_open:
             raise SerialException("Port is already open.")
-        if self._port is None:
+        if self.port is None:
             raise SerialException("Port must be configured before it can be used.")
         try:
-            self._line = line_for_url(str(self._port))
+            self._line = line_for_url(str(self.port))
         except (LookupError, ValueError) as exc:
-            raise SerialException(f"could not open port {self._port}: {exc}") from None
+            raise SerialException(f"could not open port {self.port}: {exc}") from None
         self.is_open = True
 
     def close(self) -> None:
@@ -101,7 +104,7 @@ class Serial(SerialBase):  # type: ignore[misc]
     def read(self, size: int = 1) -> bytes:
         if not self.is_open:
             raise PortNotOpenError()
-        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -118,7 +121,7 @@ class Serial(SerialBase):  # type: ignore[misc]
             assert ready_at is not None or deadline is None
             time.sleep(max(0.0, (ready_at if ready_at is not None else now + 0.01) - now))
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: Buffer, /) -> int:
         if not self.is_open or self._line is None:
             raise PortNotOpenError()
         payload = bytes(data)
