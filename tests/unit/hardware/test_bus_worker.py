@@ -147,3 +147,13 @@ def test_commands_jump_ahead_of_polls(harness) -> None:  # type: ignore[no-untyp
     with h.lock:
         polls_between = len(h.snapshots) - polls_before
     assert polls_between <= 1  # at most the poll already on the wire finished first
+
+
+def test_a_line_with_ten_percent_bad_replies_keeps_every_meter_polled(harness) -> None:  # type: ignore[no-untyped-def]
+    noisy = SimFaults(no_reply=0.05, corrupt=0.05)
+    h = harness(faults=dict.fromkeys(ADDRESSES, noisy))
+    h.wait_for(lambda: all(len(h.polled(a, Quality.GOOD)) >= 15 for a in ADDRESSES), 30)
+    counters = h.worker.stats.counters()
+    assert sum(c.timeouts for c in counters) > 0
+    assert sum(c.crc_errors for c in counters) > 0
+    assert all(c.online for c in counters)
