@@ -97,6 +97,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     simulate.add_argument("--delay-ms", type=int, help="reply delay (default: the profile's)")
     simulate.add_argument("--seed", type=int, default=0, help="random seed of the load model")
+    simulate.add_argument(
+        "--faults",
+        default="",
+        metavar="LIST",
+        help="wire faults of every meter, e.g. no_reply=0.1,corrupt=0.05,slow_ms=200 (or dead)",
+    )
     simulate.set_defaults(handler=cmd_simulate)
 
 
@@ -263,7 +269,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from app.hardware.protocols import protocol_spec
     from app.hardware.simulator.faults import Answerer
     from app.hardware.simulator.server import SimServer
-    from app.hardware.simulator.sim_meter import SimClock, SimMeter
+    from app.hardware.simulator.sim_meter import SimClock, SimFaults, SimMeter
 
     try:
         profile, line = _profile_and_line(args)
@@ -277,13 +283,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if problem := address_problem(profile.protocol, address):
             return fail(problem + ".", 2)
     try:
+        faults = SimFaults.parse(args.faults)
+    except ValueError as exc:
+        return fail(f"--faults: {exc}.", 2)
+    try:
         link = open_link(args.port, line)
     except PortUnavailable as exc:
         return fail(f"{exc}.", EXIT_PORT)
     clock = SimClock(scale=args.time_scale)
     delay = args.delay_ms / 1000 if args.delay_ms is not None else None
     meters = {
-        a: SimMeter(a, profile, clock=clock, seed=args.seed, reply_delay_s=delay) for a in addresses
+        a: SimMeter(
+            a, profile, clock=clock, seed=args.seed, reply_delay_s=delay, faults=replace(faults)
+        )
+        for a in addresses
     }
     server = SimServer(link.port, line, Answerer(protocol_spec(profile.protocol), meters))
     stop = threading.Event()

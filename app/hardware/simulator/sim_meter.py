@@ -41,12 +41,42 @@ class SimClock:
 
 @dataclass
 class SimFaults:
-    """Faults the line applies to this meter's replies (checked by the simulated line/server)."""
+    """Faults the line applies to this meter's replies (checked by the simulated line/server).
+
+    ``SimFaults.parse("no_reply=0.1,corrupt=0.05,slow_ms=200,dead")`` reads the command-line form.
+    """
 
     no_reply: float = 0.0  # probability that a request gets no reply
     corrupt: float = 0.0  # probability that a reply's checksum is broken
     slow_s: float = 0.0  # extra reply delay in seconds
     dead: bool = False  # never answers
+
+    @classmethod
+    def parse(cls, text: str) -> SimFaults:
+        faults = cls()
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            key, _, value = item.partition("=")
+            try:
+                if key in ("no_reply", "corrupt"):
+                    number = float(value)
+                    if not 0 <= number <= 1:
+                        raise ValueError
+                    setattr(faults, key, number)
+                elif key == "slow_ms":
+                    faults.slow_s = int(value) / 1000
+                elif key == "dead" and not value:
+                    faults.dead = True
+                else:
+                    raise KeyError(key)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r}: no_reply and corrupt take 0..1, slow_ms milliseconds"
+                ) from None
+            except KeyError:
+                raise ValueError(
+                    f"unknown fault {key!r}; use no_reply, corrupt, slow_ms or dead"
+                ) from None
+        return faults
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +131,7 @@ class SimMeter:
     seed: int = 0
     faults: SimFaults = field(default_factory=SimFaults)
     heater_rate_per_h: float = 0.03  # chance per simulated hour that a heater is switched on
-    clock_drift_s_per_day: float = 0.0
+    clock_drift_s_per_day: float | None = None  # None: a few seconds a day, either way
     reply_delay_s: float | None = None  # None: the profile's typical delay
 
     def __post_init__(self) -> None:
@@ -117,6 +147,8 @@ class SimMeter:
         self._flow_lps = 0.0
         self._flow_until = 0.0
         self._clock_offset_s = 0.0
+        if self.clock_drift_s_per_day is None:
+            self.clock_drift_s_per_day = round(self._rng.uniform(-3.0, 3.0), 2)
         self.params: dict[str, object] = {}  # meter-side parameters written by commands
         self.rated_current_a = self.profile.rated_current_a or 60.0
 
@@ -157,7 +189,7 @@ class SimMeter:
     def clock_now(self) -> datetime:
         """The meter's own clock (site-local, naive), drifting from the simulated time."""
         seconds = self.clock.seconds()
-        drift = self.clock_drift_s_per_day * seconds / 86400
+        drift = (self.clock_drift_s_per_day or 0.0) * seconds / 86400
         return (self.clock.now() + timedelta(seconds=drift + self._clock_offset_s)).replace(
             microsecond=0
         )
@@ -165,7 +197,7 @@ class SimMeter:
     def set_clock(self, when: datetime) -> None:
         with self._lock:
             seconds = self.clock.seconds()
-            drift = self.clock_drift_s_per_day * seconds / 86400
+            drift = (self.clock_drift_s_per_day or 0.0) * seconds / 86400
             self._clock_offset_s = (when - self.clock.now()).total_seconds() - drift
 
     def switch_on_heater(
