@@ -3,6 +3,8 @@ gateways (MBAP framing) and ``sim://`` simulated lines, all through pyserial."""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable
 
 import serial
@@ -14,6 +16,11 @@ if SIM_HANDLERS not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append(SIM_HANDLERS)
 
 MODBUS_TCP = "modbus-tcp://"
+log = logging.getLogger(__name__)
+
+
+def is_pseudo_terminal(url: str) -> bool:
+    return os.path.realpath(url).startswith("/dev/pts/")
 
 
 class PortUnavailable(Exception):
@@ -27,12 +34,18 @@ def open_link(
     marks the link for MBAP framing."""
     mbap = url.lower().startswith(MODBUS_TCP)
     target = "socket://" + url[len(MODBUS_TCP) :] if mbap else url
+    parity = settings.parity
+    if parity != "N" and is_pseudo_terminal(target):
+        # A pseudo-terminal carries bytes, not bits: there is no parity bit to send, and some
+        # kernels refuse to set one. The bytes are the same either way.
+        log.info("%s is a pseudo-terminal: opening it without parity", url)
+        parity = "N"
     try:
         port = serial.serial_for_url(
             target,
             baudrate=settings.baudrate,
             bytesize=settings.bytesize,
-            parity=settings.parity,
+            parity=parity,
             stopbits=settings.stopbits,
             timeout=settings.timeout_s,
         )
