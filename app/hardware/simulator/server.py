@@ -32,7 +32,9 @@ class SimServer:
         buffer = b""
         last_byte = time.monotonic()
         while not stop.is_set():
-            chunk = self.port.read(256)
+            chunk = self.port.read(1)  # waits up to the timeout for a first byte
+            if chunk:
+                chunk += self.port.read(self.port.in_waiting)
             now = time.monotonic()
             if chunk:
                 # A silence longer than the frame gap starts a new frame (RTU framing rule).
