@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
-from app.hardware.link import LineSettings
+from app.hardware.link import FrameRecord, LineSettings
 from app.hardware.profiles import load_profile
 from app.hardware.simulator.sim_line import build_line, register_line
 
@@ -47,16 +47,22 @@ def make_worker(name: str) -> BusWorker:
     )
 
 
-def wait_cycles(workers: list[BusWorker], count: int) -> float:
-    """Seconds taken by ``count`` full cycles of every worker (after the current one ends)."""
+def wait_cycles(workers: list[BusWorker], count: int) -> tuple[float, float]:
+    """Wall-clock window (start, end) of ``count`` full cycles of every worker, starting at
+    the next cycle boundary."""
     start_counts = [w.cycles for w in workers]
     while any(w.cycles == c for w, c in zip(workers, start_counts, strict=True)):
-        time.sleep(0.001)
-    begin = time.perf_counter()
+        time.sleep(0.0005)
+    begin = time.time()
     marks = [w.cycles for w in workers]
     while any(w.cycles < m + count for w, m in zip(workers, marks, strict=True)):
-        time.sleep(0.001)
-    return time.perf_counter() - begin
+        time.sleep(0.0005)
+    return begin, time.time()
+
+
+def tx_frames(worker: BusWorker, window: tuple[float, float]) -> list[FrameRecord]:
+    begin, end = window
+    return [f for f in worker.stats.frames() if begin <= f.wall_time <= end]
 
 
 def main() -> int:
@@ -64,18 +70,17 @@ def main() -> int:
     worker.start()
     try:
         wait_cycles([worker], 1)  # warm up: first slow reads, imports
-        wall0 = time.time()
-        elapsed = wait_cycles([worker], CYCLES)
-        wall1 = time.time()
+        window = wait_cycles([worker], CYCLES)
     finally:
         worker.stop()
-    frames = [f for f in worker.stats.frames() if wall0 <= f.wall_time <= wall1]
+    elapsed = window[1] - window[0]
+    frames = tx_frames(worker, window)
     requests = sum(1 for f in frames if f.direction == "tx")
     total_bytes = sum(len(f.data) for f in frames)
     bound = total_bytes * SETTINGS.char_time_s + requests * (SETTINGS.silent_gap_s + DELAY_S)
     cycle = elapsed / CYCLES
     bound_cycle = bound / CYCLES
-    ratio = (wall1 - wall0) / bound
+    ratio = elapsed / bound
     failures = sum(c.failures for c in worker.stats.counters())
     print(f"one line: {METERS} x {PROFILE} at 9600 8N1, reply delay {DELAY_S * 1000:.0f} ms")
     print(
@@ -86,7 +91,7 @@ def main() -> int:
         f"  measured cycle {cycle * 1000:.1f} ms, wire-time lower bound "
         f"{bound_cycle * 1000:.1f} ms, ratio {ratio:.3f} (target <= {RATIO_TARGET})"
     )
-    single_rate = requests / (wall1 - wall0)
+    single_rate = requests / elapsed
 
     workers = [make_worker(f"bench-8-{n}") for n in range(8)]
     for w in workers:
