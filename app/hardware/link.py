@@ -109,7 +109,9 @@ class Link:
         note: str = "",
         timeout_s: float | None = None,
     ) -> bytes:
-        """Read exactly one frame. NoReply if nothing came; FrameError if it stopped short."""
+        """Read exactly one frame. NoReply if nothing came within the timeout; FrameError if the
+        reply stalled for longer than the timeout before it was complete. (Once bytes flow, a long
+        reply gets the wire time it needs: the timeout bounds silence, not the frame.)"""
         timeout = self.settings.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
         buffer = b""
@@ -132,7 +134,9 @@ class Link:
                 self.port.timeout = remaining
                 want = needed - len(buffer) if needed is not None else 1
                 chunk = self.port.read(want)
-                buffer += chunk
+                if chunk:
+                    buffer += chunk
+                    deadline = max(deadline, time.monotonic() + timeout)
         finally:
             self._quiet_from = time.monotonic()
             if buffer:
