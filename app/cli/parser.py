@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import db_commands, demo_commands, field_commands
+from app.cli import db_commands, demo_commands, field_commands, ledger_commands
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -49,4 +49,5 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.register(sub, common)
     demo_commands.register(sub, common)
     field_commands.register(sub, common)
+    ledger_commands.register(sub, common)
     return parser

@@ -1,0 +1,177 @@
+"""``ledger verify``: prove the money invariants hold, and name what is wrong when they do not.
+
+Checked:
+- every account's cached balance equals the sum of its entries;
+- every entry's ``balance_after`` equals the running sum of the account's entries up to it;
+- a reversal names an earlier entry of the same account, undoes exactly its amount, and only once;
+- receipt numbers run 1..N with no gap and no duplicate, and each receipt agrees with its entry;
+- consumption entries agree with the usage charges posted in them: with the rounding residue
+  carried from posting to posting, an account's consumption entries always add up to the rounded
+  sum of the exact amounts of its charges.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.money import round_to_minor
+from app.store.database import Database
+from app.store.models import Account, LedgerEntry, Receipt, Site, UsageCharge
+
+
+@dataclass(frozen=True)
+class Problem:
+    what: str  # short key: balance, running_balance, reversal, receipt_gap, usage...
+    detail: str  # a sentence naming the account, entry or receipt
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    accounts: int
+    entries: int
+    receipts: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class _Check:
+    problems: list[Problem] = field(default_factory=list)
+
+    def fail(self, what: str, detail: str) -> None:
+        self.problems.append(Problem(what, detail))
+
+
+def verify_ledger(db: Database) -> VerifyReport:
+    check = _Check()
+    with db.session() as session:
+        currency = session.scalar(select(Site.currency).limit(1)) or "CNY"
+        cached = dict(session.execute(select(Account.id, Account.balance_minor)).all())
+        numbers = dict(session.execute(select(Account.id, Account.number)).all())
+        amounts = _check_entries(session, numbers, check)
+        running: dict[int, int] = defaultdict(int)
+        for account_id, amount in amounts.values():
+            running[account_id] += amount
+        for account_id, balance in cached.items():
+            if balance != running[account_id]:
+                check.fail(
+                    "balance",
+                    f"account {numbers[account_id]} shows a balance of "
+                    f"{balance} but its entries sum to {running[account_id]} (minor units)",
+                )
+        receipts = _check_receipts(session, amounts, check)
+        _check_usage(session, currency, check)
+    return VerifyReport(len(cached), len(amounts), receipts, tuple(check.problems))
+
+
+def _check_entries(
+    session: Session, numbers: dict[int, str], check: _Check
+) -> dict[int, tuple[int, int]]:
+    """Running balances and reversals; returns entry id -> (account id, amount)."""
+    running: dict[int, int] = defaultdict(int)
+    amounts: dict[int, tuple[int, int]] = {}
+    reversed_once: set[int] = set()
+    rows = session.execute(
+        select(
+            LedgerEntry.id,
+            LedgerEntry.account_id,
+            LedgerEntry.amount_minor,
+            LedgerEntry.balance_after_minor,
+            LedgerEntry.reverses_id,
+        )
+        .order_by(LedgerEntry.id)
+        .execution_options(yield_per=5000)
+    )
+    for entry_id, account_id, amount, after, reverses in rows:
+        running[account_id] += amount
+        amounts[entry_id] = (account_id, amount)
+        if after != running[account_id]:
+            check.fail(
+                "running_balance",
+                f"entry {entry_id} of account "
+                f"{numbers.get(account_id)} says the balance after it is {after}, but "
+                f"its entries sum to {running[account_id]}",
+            )
+        if reverses is None:
+            continue
+        target = amounts.get(reverses)
+        if target is None or target[0] != account_id or target[1] != -amount:
+            check.fail(
+                "reversal",
+                f"entry {entry_id} reverses entry {reverses}, which is not "
+                "an earlier entry of the same account with the opposite amount",
+            )
+        elif reverses in reversed_once:
+            check.fail("reversal", f"entry {reverses} is reversed twice (again by {entry_id})")
+        reversed_once.add(reverses)
+    return amounts
+
+
+def _check_receipts(session: Session, amounts: dict[int, tuple[int, int]], check: _Check) -> int:
+    rows = session.execute(
+        select(
+            Receipt.number,
+            Receipt.ledger_entry_id,
+            Receipt.amount_minor,
+            Receipt.balance_before_minor,
+            Receipt.balance_after_minor,
+        ).order_by(Receipt.number)
+    ).all()
+    expected = 1
+    for number, entry_id, amount, before, after in rows:
+        if number != expected:
+            what = "receipt_duplicate" if number < expected else "receipt_gap"
+            check.fail(
+                what,
+                f"receipt number {number} follows {expected - 1}; numbers must "
+                "run without gaps or repeats",
+            )
+        expected = number + 1
+        entry = amounts.get(entry_id)
+        if entry is None or entry[1] != amount or after - before != amount:
+            check.fail(
+                "receipt_amount", f"receipt {number} does not match its ledger entry {entry_id}"
+            )
+    return len(rows)
+
+
+def _check_usage(session: Session, currency: str, check: _Check) -> None:
+    exact: dict[int, Decimal] = defaultdict(Decimal)
+    for entry_id, exact_text in session.execute(
+        select(UsageCharge.ledger_entry_id, UsageCharge.amount_exact).where(
+            UsageCharge.ledger_entry_id.is_not(None)
+        )
+    ):
+        if entry_id is not None:
+            exact[entry_id] += Decimal(exact_text)
+    if not exact:
+        return
+    posted = session.execute(
+        select(LedgerEntry.id, LedgerEntry.account_id, LedgerEntry.amount_minor)
+        .where(LedgerEntry.id.in_(list(exact)))
+        .order_by(LedgerEntry.id)
+    )
+    carried: dict[int, Decimal] = defaultdict(Decimal)
+    booked: dict[int, int] = defaultdict(int)
+    for entry_id, account_id, amount in posted:
+        carried[account_id] += exact[entry_id]
+        booked[account_id] -= amount
+        due = round_to_minor(carried[account_id], currency)
+        if booked[account_id] != due:
+            check.fail(
+                "usage",
+                f"consumption entry {entry_id} brings its account's usage "
+                f"postings to {booked[account_id]} but the priced usage rounds to {due} "
+                "(minor units)",
+            )

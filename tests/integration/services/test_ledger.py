@@ -1,0 +1,177 @@
+"""Posting to the ledger and proving its invariants, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from app.services.demo_site import DemoSpec, seed_demo_site
+from app.services.ledger import LedgerError, post_entry
+from app.services.ledger_verify import verify_ledger
+from app.store.database import Database
+from app.store.models import (
+    Account,
+    LedgerEntry,
+    Meter,
+    Receipt,
+    TariffVersion,
+    UsageCharge,
+    utc_now,
+)
+from app.vocabulary import LedgerKind, ReceiptKind
+
+
+@pytest.fixture
+def site(db: Database) -> Database:
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
+    return db
+
+
+def first_account(db: Database) -> Account:
+    with db.session() as session:
+        account = session.query(Account).order_by(Account.id).first()
+        assert account is not None
+        return account
+
+
+def test_posting_moves_the_cached_balance_with_the_entry(site: Database) -> None:
+    account = first_account(site)
+    with site.transaction() as session:
+        posted = post_entry(session, account.id, LedgerKind.RECHARGE, 5000, reason="test")
+    assert posted.balance_after_minor == account.balance_minor + 5000
+    assert first_account(site).balance_minor == posted.balance_after_minor
+    assert verify_ledger(site).ok
+
+
+def test_a_posting_that_moves_nothing_or_names_no_account_is_refused(site: Database) -> None:
+    with pytest.raises(LedgerError, match="must move money"), site.transaction() as session:
+        post_entry(session, first_account(site).id, LedgerKind.RECHARGE, 0, reason="x")
+    with pytest.raises(LedgerError, match="no account"), site.transaction() as session:
+        post_entry(session, 999_999, LedgerKind.RECHARGE, 1, reason="x")
+
+
+def test_a_cached_balance_that_drifts_is_named(site: Database) -> None:
+    account = first_account(site)
+    with site.transaction() as session:
+        session.execute(
+            update(Account)
+            .where(Account.id == account.id)
+            .values(balance_minor=Account.balance_minor + 1)
+        )
+    report = verify_ledger(site)
+    assert [p.what for p in report.problems] == ["balance"]
+    assert account.number in report.problems[0].detail
+
+
+def test_an_edited_entry_breaks_the_running_balance(site: Database) -> None:
+    with site.transaction() as session:
+        entry = session.query(LedgerEntry).order_by(LedgerEntry.id).first()
+        assert entry is not None
+        entry.amount_minor += 3
+    kinds = {p.what for p in verify_ledger(site).problems}
+    assert "running_balance" in kinds
+    assert "balance" in kinds
+
+
+def test_reversals_must_undo_exactly_once(site: Database) -> None:
+    account = first_account(site)
+    with site.transaction() as session:
+        paid = post_entry(session, account.id, LedgerKind.RECHARGE, 1000, reason="pay")
+        post_entry(
+            session,
+            account.id,
+            LedgerKind.REVERSAL,
+            -1000,
+            reason="undo",
+            reverses_id=paid.entry_id,
+        )
+    assert verify_ledger(site).ok
+    with site.transaction() as session:
+        post_entry(
+            session,
+            account.id,
+            LedgerKind.REVERSAL,
+            -1000,
+            reason="undo again",
+            reverses_id=paid.entry_id,
+        )
+        post_entry(
+            session,
+            account.id,
+            LedgerKind.REVERSAL,
+            -5,
+            reason="wrong amount",
+            reverses_id=paid.entry_id,
+        )
+    problems = [p for p in verify_ledger(site).problems if p.what == "reversal"]
+    assert len(problems) == 2
+
+
+def test_receipt_numbers_must_run_without_gaps(site: Database) -> None:
+    account = first_account(site)
+    with site.transaction() as session:
+        for number in (1, 2, 4):
+            posted = post_entry(
+                session, account.id, LedgerKind.RECHARGE, 100 * number, reason="pay"
+            )
+            session.add(
+                Receipt(
+                    number=number,
+                    kind=ReceiptKind.RECHARGE,
+                    account_id=account.id,
+                    ledger_entry_id=posted.entry_id,
+                    amount_minor=100 * number,
+                    balance_before_minor=posted.balance_before_minor,
+                    balance_after_minor=posted.balance_after_minor,
+                )
+            )
+    problems = verify_ledger(site).problems
+    assert [p.what for p in problems] == ["receipt_gap"]
+    assert "4 follows 2" in problems[0].detail
+
+
+def test_usage_postings_carry_the_rounding_residue(site: Database) -> None:
+    """Three slices of 0.333 each: postings 0.33, 0.34 (residue carried), 0.33 -> 1.00 total."""
+    account = first_account(site)
+    with site.transaction() as session:
+        meter = session.query(Meter).filter(Meter.account_id == account.id).first()
+        version = session.query(TariffVersion).first()
+        assert meter is not None
+        assert version is not None
+        now = utc_now()
+        for cents in (33, 34, 33):
+            posted = post_entry(session, account.id, LedgerKind.CONSUMPTION, -cents, reason="usage")
+            session.add(
+                UsageCharge(
+                    account_id=account.id,
+                    meter_id=meter.id,
+                    start_at=now,
+                    end_at=now,
+                    quantity="1",
+                    tariff_version_id=version.id,
+                    kind="energy",
+                    unit_price="0.333",
+                    amount_exact="0.333",
+                    ledger_entry_id=posted.entry_id,
+                )
+            )
+    assert verify_ledger(site).ok
+    with site.transaction() as session:
+        last = session.query(LedgerEntry).order_by(LedgerEntry.id.desc()).first()
+        assert last is not None
+        post_entry(session, account.id, LedgerKind.ADJUSTMENT, 1, reason="balance the test")
+        session.add(
+            UsageCharge(
+                account_id=account.id,
+                meter_id=meter.id,
+                start_at=now,
+                end_at=now,
+                quantity="1",
+                tariff_version_id=version.id,
+                kind="energy",
+                unit_price="0.10",
+                amount_exact="0.10",
+                ledger_entry_id=last.id,
+            )
+        )  # charge without its money
+    assert "usage" in {p.what for p in verify_ledger(site).problems}
