@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import db_commands, demo_commands, field_commands, ledger_commands
+from app.cli import (
+    db_commands,
+    demo_commands,
+    field_commands,
+    ledger_commands,
+    serve_command,
+)
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -50,4 +56,5 @@ def build_parser() -> argparse.ArgumentParser:
     demo_commands.register(sub, common)
     field_commands.register(sub, common)
     ledger_commands.register(sub, common)
+    serve_command.register(sub, common)
     return parser

@@ -1,0 +1,197 @@
+"""The engine's first step: store what the meters said.
+
+Per batch of snapshots, in one transaction: each meter's last-seen time and relay or valve
+state, an interval reading at each interval boundary (default 15 min; not every poll), and
+implausible registers (gone backwards, or a jump beyond what the meter's rating allows since the
+last reading) held as evidence and raised as alarms, never billed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.hardware.snapshot import Quality, Snapshot
+from app.store.models import Alarm, IntervalReading, Meter
+from app.vocabulary import AlarmSeverity, MeterStatus, ReadingQuality, Utility
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 900
+NOMINAL_VOLTAGE_V = 230.0
+MAX_FLOW_LPS = 2.0  # no domestic water or gas meter passes more than this
+
+
+@dataclass
+class MeterTrack:
+    """What the engine remembers of one meter between batches."""
+
+    meter_id: int
+    utility: Utility
+    rated_current_a: int | None
+    last_units: int | None = None  # register in Wh or litres
+    last_units_at: datetime | None = None  # when that register was read
+    last_slot: int | None = None  # index of the last interval stored
+
+
+@dataclass
+class BatchResult:
+    readings: int = 0
+    held: int = 0
+    seen: int = 0
+    usage_units: dict[int, int] = field(default_factory=dict)  # meter id -> units used
+
+
+def units_of(snapshot: Snapshot, utility: Utility) -> int | None:
+    """The cumulative register in the meter's resolution: Wh for energy, litres for volume."""
+    if utility is Utility.ELECTRICITY:
+        kwh = snapshot.energy_import_kwh
+        return None if kwh is None else round(kwh * 1000)
+    m3 = snapshot.volume_m3
+    return None if m3 is None else round(m3 * 1000)
+
+
+def max_units(track: MeterTrack, seconds: float) -> float:
+    """The most a meter can count in ``seconds`` at its rating (with a 25 % margin)."""
+    if track.utility is Utility.ELECTRICITY:
+        rated_w = NOMINAL_VOLTAGE_V * (track.rated_current_a or 100)
+        return 1.25 * rated_w * seconds / 3600 + 1
+    return 1.25 * MAX_FLOW_LPS * seconds + 1
+
+
+class ReadingStore:
+    def __init__(self, interval_s: int = DEFAULT_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self.tracks: dict[int, MeterTrack] = {}
+
+    def load(self, session: Session) -> None:
+        """Remember every meter and its last stored register (after a restart too)."""
+        for meter_id, utility, rated in session.execute(
+            select(Meter.id, Meter.utility, Meter.rated_current_a)
+        ):
+            self.tracks[meter_id] = MeterTrack(meter_id, utility, rated)
+        latest = (
+            select(
+                IntervalReading.meter_id, IntervalReading.register_units, IntervalReading.read_at
+            )
+            .where(IntervalReading.quality == ReadingQuality.GOOD)
+            .order_by(IntervalReading.meter_id, IntervalReading.read_at)
+        )
+        for meter_id, units, read_at in session.execute(latest):
+            track = self.tracks.get(meter_id)
+            if track is not None:
+                track.last_units = units
+                track.last_units_at = read_at
+                track.last_slot = int(read_at.timestamp()) // self.interval_s
+
+    def store(self, session: Session, snapshots: list[Snapshot]) -> BatchResult:
+        result = BatchResult()
+        seen: dict[int, dict[str, object]] = {}
+        for snapshot in snapshots:
+            track = self.tracks.get(snapshot.meter_id)
+            if track is None or snapshot.quality is Quality.FAILED:
+                continue
+            row: dict[str, object] = {
+                "id": snapshot.meter_id,
+                "last_seen_at": snapshot.wall_time.astimezone(UTC),
+                "status": MeterStatus.ACTIVE,
+            }
+            supply = (
+                snapshot.relay_closed if snapshot.relay_closed is not None else snapshot.valve_open
+            )
+            if supply is not None:
+                row["relay_closed"] = supply
+                row["relay_verified_at"] = row["last_seen_at"]
+            seen[snapshot.meter_id] = row
+            self._register(session, track, snapshot, result)
+        if seen:
+            session.execute(update(Meter), list(seen.values()))
+            result.seen = len(seen)
+        return result
+
+    def _register(
+        self, session: Session, track: MeterTrack, snapshot: Snapshot, result: BatchResult
+    ) -> None:
+        units = units_of(snapshot, track.utility)
+        if units is None:
+            return
+        slot = int(snapshot.wall_time.timestamp()) // self.interval_s
+        if track.last_units is not None:
+            delta = units - track.last_units
+            elapsed = (
+                (snapshot.wall_time - track.last_units_at).total_seconds()
+                if track.last_units_at is not None
+                else float(self.interval_s)
+            )
+            problem = None
+            if delta < 0:
+                problem = f"register went backwards from {track.last_units} to {units}"
+            elif delta > max_units(track, max(elapsed, 1.0)):
+                problem = (
+                    f"register jumped by {delta} in {elapsed:.0f} s, beyond the meter's rating"
+                )
+            if problem is not None:
+                self._hold(session, track, snapshot, units, problem)
+                result.held += 1
+                return
+            if delta:
+                result.usage_units[track.meter_id] = (
+                    result.usage_units.get(track.meter_id, 0) + delta
+                )
+        track.last_units = units
+        track.last_units_at = snapshot.wall_time
+        if slot != track.last_slot:
+            session.add(
+                IntervalReading(
+                    meter_id=track.meter_id,
+                    read_at=snapshot.wall_time,
+                    register_units=units,
+                    rate_registers=_rates(snapshot),
+                )
+            )
+            track.last_slot = slot
+            result.readings += 1
+
+    def _hold(
+        self, session: Session, track: MeterTrack, snapshot: Snapshot, units: int, problem: str
+    ) -> None:
+        log.warning("meter %s: %s; reading held, not billed", track.meter_id, problem)
+        session.add(
+            IntervalReading(
+                meter_id=track.meter_id,
+                read_at=snapshot.wall_time,
+                register_units=units,
+                quality=ReadingQuality.HELD,
+            )
+        )
+        session.add(
+            Alarm(
+                kind="implausible_reading",
+                severity=AlarmSeverity.WARNING,
+                meter_id=track.meter_id,
+                message=f"Implausible reading: {problem}.",
+                evidence={"previous_units": track.last_units, "units": units},
+                raised_at=datetime.now(UTC),
+            )
+        )
+
+
+def _rates(snapshot: Snapshot) -> dict[str, int] | None:
+    rates = {
+        f"rate_{n}": round(value * 1000)
+        for n, value in enumerate(
+            (
+                snapshot.energy_rate_1_kwh,
+                snapshot.energy_rate_2_kwh,
+                snapshot.energy_rate_3_kwh,
+                snapshot.energy_rate_4_kwh,
+            ),
+            1,
+        )
+        if value is not None
+    }
+    return rates or None

@@ -1,0 +1,72 @@
+"""What the runtime needs to poll: every enabled bus with its line settings and meters."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.store.database import Database
+from app.store.models import Bus, Meter
+from app.vocabulary import MeterStatus, Utility
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSetup:
+    meter_id: int
+    address: str
+    profile: str
+    utility: Utility
+    account_id: int | None
+    rated_current_a: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BusSetup:
+    bus_id: int
+    name: str
+    url: str
+    baudrate: int
+    bytesize: int
+    parity: str
+    stopbits: int
+    timeout_ms: int
+    retries: int
+    meters: tuple[MeterSetup, ...]
+
+
+def load_field_setup(db: Database) -> list[BusSetup]:
+    """Enabled buses and their meters in service (not removed or disabled), by bus name."""
+    with db.session() as session:
+        meters: dict[int, list[MeterSetup]] = defaultdict(list)
+        for row in session.execute(
+            select(
+                Meter.bus_id,
+                Meter.id,
+                Meter.address,
+                Meter.profile,
+                Meter.utility,
+                Meter.account_id,
+                Meter.rated_current_a,
+            )
+            .where(Meter.status.in_([MeterStatus.ACTIVE, MeterStatus.OFFLINE]))
+            .order_by(Meter.bus_id, Meter.id)
+        ):
+            meters[row[0]].append(MeterSetup(*row[1:]))
+        buses = session.scalars(select(Bus).where(Bus.enabled.is_(True)).order_by(Bus.name))
+        return [
+            BusSetup(
+                b.id,
+                b.name,
+                b.url,
+                b.baudrate,
+                b.bytesize,
+                b.parity,
+                b.stopbits,
+                b.timeout_ms,
+                b.retries,
+                tuple(meters.get(b.id, ())),
+            )
+            for b in buses
+        ]
