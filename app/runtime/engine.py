@@ -1,8 +1,11 @@
-"""The engine thread: snapshots in, database writes in batches, events out.
+"""The engine thread: snapshots and tasks in, database writes in batches, events out.
 
-Bus workers call ``submit`` from their threads; the engine drains its queue every
-``batch_s`` seconds and handles the batch in one transaction that it owns. (Rating, postings,
-supply decisions and the load guard join this loop in later steps of the billing issue.)
+Bus workers call ``submit`` from their threads; anyone may ``call`` a task (a function of the
+engine's session, e.g. "evaluate this account's supply now"). The engine takes what is queued
+as soon as it arrives (waiting at most ``batch_s``) and handles it in one transaction that it
+owns: snapshots first, then tasks, then, every ``tick_s``, the periodic task (supply policy of
+every account: friendly windows and keep-power orders end on their own). Rating and postings
+join this loop in a later step of the billing issue.
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from app.hardware.snapshot import Snapshot
 from app.runtime.reading_store import BatchResult, ReadingStore
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
+
+Task = Callable[[Session], object]
 
 
 @dataclass
@@ -26,6 +34,7 @@ class EngineTotals:
     batches: int = 0
     readings: int = 0
     held: int = 0
+    tasks: int = 0
 
 
 class Engine:
@@ -36,19 +45,28 @@ class Engine:
         batch_s: float = 1.0,
         interval_s: int = 900,
         on_batch: Callable[[BatchResult], None] | None = None,
+        tick: Task | None = None,
+        tick_s: float = 60.0,
     ) -> None:
         self.db = db
         self.batch_s = batch_s
         self.readings = ReadingStore(interval_s)
         self.on_batch = on_batch
         self.totals = EngineTotals()
-        self._inbox: queue.SimpleQueue[Snapshot | None] = queue.SimpleQueue()
+        self.tick = tick
+        self.tick_s = tick_s
+        self._next_tick = 0.0
+        self._inbox: queue.SimpleQueue[Snapshot | Task | None] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def submit(self, snapshot: Snapshot) -> None:
         """Any thread: queue a snapshot for the next batch."""
         self._inbox.put(snapshot)
+
+    def call(self, task: Task) -> None:
+        """Any thread: run ``task(session)`` on the engine thread, in its next transaction."""
+        self._inbox.put(task)
 
     def start(self) -> None:
         with self.db.session() as session:
@@ -70,18 +88,19 @@ class Engine:
     def _run(self) -> None:
         while True:
             batch = self._drain()
-            if batch:
+            due = self.tick is not None and time.monotonic() >= self._next_tick
+            if batch or due:
                 try:
-                    self.process(batch)
+                    self.process(batch, tick=due)
                 except Exception:
                     log.exception(
-                        "engine: a batch of %d snapshots failed; it was rolled back", len(batch)
+                        "engine: a batch of %d items failed; it was rolled back", len(batch)
                     )
             if self._stop.is_set() and self._inbox.empty():
                 return
 
-    def _drain(self) -> list[Snapshot]:
-        batch: list[Snapshot] = []
+    def _drain(self) -> list[Snapshot | Task]:
+        batch: list[Snapshot | Task] = []
         try:
             first = self._inbox.get(timeout=self.batch_s)
         except queue.Empty:
@@ -96,11 +115,19 @@ class Engine:
             if item is not None:
                 batch.append(item)
 
-    def process(self, batch: list[Snapshot]) -> BatchResult:
+    def process(self, batch: Sequence[Snapshot | Task], *, tick: bool = False) -> BatchResult:
         """Handle one batch in one transaction (also called directly by tests)."""
+        snapshots = [item for item in batch if isinstance(item, Snapshot)]
+        tasks = [item for item in batch if not isinstance(item, Snapshot)]
         with self.db.transaction() as session:
-            result = self.readings.store(session, batch)
-        self.totals.snapshots += len(batch)
+            result = self.readings.store(session, snapshots)
+            for task in tasks:
+                task(session)
+            if tick and self.tick is not None:
+                self._next_tick = time.monotonic() + self.tick_s
+                self.tick(session)
+        self.totals.tasks += len(tasks)
+        self.totals.snapshots += len(snapshots)
         self.totals.batches += 1
         self.totals.readings += result.readings
         self.totals.held += result.held

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
+from sqlalchemy.orm import Session
+
+from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy, SupplyResult
 from app.hardware.errors import ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.profiles import load_profile
 from app.runtime.engine import Engine
 from app.runtime.sim_site import SimMeterSpec, SimSite, sim_line_name
+from app.runtime.supply_control import SupplyControl
 from app.services.field_setup import BusSetup, load_field_setup
 from app.store.database import Database
 
@@ -24,14 +28,22 @@ class RuntimeOptions:
     time_scale: float = 1.0
     poll: PollPolicy = field(default_factory=lambda: PollPolicy(cycle_pause_s=1.0))
     interval_s: int = 900
+    policy_tick_s: float = 60.0  # every account's supply policy is evaluated this often
 
 
 class Runtime:
     def __init__(self, db: Database, options: RuntimeOptions | None = None) -> None:
         self.db = db
         self.options = options or RuntimeOptions()
-        self.engine = Engine(db, interval_s=self.options.interval_s)
+        self.control = SupplyControl(self._dispatch)
+        self.engine = Engine(
+            db,
+            interval_s=self.options.interval_s,
+            tick=lambda session: self.control.evaluate(session, None),
+            tick_s=self.options.policy_tick_s,
+        )
         self.workers: list[BusWorker] = []
+        self._meter_bus: dict[int, tuple[BusWorker, str]] = {}
         self.sim: SimSite | None = None
         self.problems: list[str] = []  # buses or meters that could not be set up
 
@@ -50,6 +62,8 @@ class Runtime:
             worker = self._worker(bus)
             if worker is not None:
                 self.workers.append(worker)
+                for meter in worker.meters:
+                    self._meter_bus[meter.meter_id] = (worker, meter.address)
                 worker.start()
         log.info(
             "runtime started: %d buses, %d meters",
@@ -72,6 +86,29 @@ class Runtime:
         return BusWorker(
             bus.name, bus.url, settings, meters, self.engine.submit, policy=self.options.poll
         )
+
+    def account_changed(self, account_id: int) -> None:
+        """Any thread: an account's balance or policy changed (a recharge was committed):
+        evaluate its supply now, so a cut-off room is switched back on within seconds."""
+        self.engine.call(lambda session: self.control.evaluate(session, [account_id]))
+
+    def _dispatch(self, meter_id: int, on: bool, command_id: int) -> bool:
+        """Engine thread: hand a supply command to the meter's bus worker."""
+        found = self._meter_bus.get(meter_id)
+        if found is None:
+            return False
+        worker, address = found
+
+        def done(future: Future[SupplyResult]) -> None:  # runs on the bus worker's thread
+            result = future.result()
+
+            def record(session: Session) -> None:
+                self.control.record_result(session, command_id, result)
+
+            self.engine.call(record)
+
+        worker.switch_supply(address, on).add_done_callback(done)
+        return True
 
     def stop(self) -> None:
         for worker in self.workers:

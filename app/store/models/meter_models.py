@@ -73,6 +73,8 @@ class Meter(Base):
     )
     relay_closed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     relay_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Why the supply is off when it is: arrears | load_guard | manual (billing.supply_policy).
+    off_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     installed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

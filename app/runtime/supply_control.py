@@ -1,0 +1,199 @@
+"""Turns the balance policy's decisions into relay and valve commands, and records them.
+
+Runs on the engine thread inside the engine's transaction. For each account it evaluates
+``billing.supply_policy.decide_supply``, keeps the account's credit region, raises and clears the
+low-balance alarms, and for every meter to cut or restore writes a ``RelayCommand`` and hands the
+command to the meter's bus worker (where it jumps ahead of polling). When the worker reports the
+read-back, ``record_result`` (again on the engine thread) stores the verified state, or raises a
+"command failed" alarm.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.credit_region import CreditThresholds
+from app.billing.supply_policy import Decision, MeterSupply, OffReason, decide_supply
+from app.hardware.bus_worker import SupplyResult
+from app.store.models import (
+    Account,
+    Alarm,
+    BalancePolicy,
+    Meter,
+    RelayCommand,
+    Site,
+)
+from app.vocabulary import (
+    AccountStatus,
+    AlarmSeverity,
+    AlarmState,
+    CommandState,
+    RelayAction,
+)
+
+log = logging.getLogger(__name__)
+
+# dispatch(meter_id, on, command_id): send the command to the meter's bus; False if no bus has it.
+Dispatch = Callable[[int, bool, int], bool]
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    account_id: int
+    decision: Decision
+    commands: tuple[int, ...]  # RelayCommand ids sent
+
+
+class SupplyControl:
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+
+    def evaluate(
+        self, session: Session, account_ids: Iterable[int] | None, now: datetime | None = None
+    ) -> list[Evaluated]:
+        """Evaluate these accounts (None: every open account) at ``now`` (aware)."""
+        now = now or datetime.now(UTC)
+        currency = session.scalar(select(Site.currency).limit(1)) or "CNY"
+        query = (
+            select(Account, BalancePolicy)
+            .join(BalancePolicy, Account.policy_id == BalancePolicy.id)
+            .where(Account.status == AccountStatus.OPEN)
+        )
+        if account_ids is not None:
+            query = query.where(Account.id.in_(list(account_ids)))
+        results: list[Evaluated] = []
+        for account, policy in session.execute(query).all():
+            meters = session.scalars(
+                select(Meter).where(Meter.account_id == account.id, Meter.removed_at.is_(None))
+            ).all()
+            decision = decide_supply(
+                balance_minor=account.balance_minor,
+                thresholds=CreditThresholds(
+                    policy.alarm_1_minor,
+                    policy.alarm_2_minor,
+                    policy.overdraft_limit_minor,
+                    policy.close_permit_minor,
+                ),
+                previous=account.supply_state,
+                now=now.astimezone(),
+                meters=[
+                    MeterSupply(
+                        m.id, m.relay_closed, OffReason(m.off_reason) if m.off_reason else None
+                    )
+                    for m in meters
+                ],
+                keep_power_until=account.keep_power_until,
+                keep_power_reason=account.keep_power_reason,
+                friendly_hours=policy.friendly_hours,
+                friendly_dates=policy.friendly_dates,
+                currency=currency,
+            )
+            if account.supply_state != decision.new_state:
+                account.supply_state = decision.new_state
+            self._alarms(session, account, decision, now)
+            sent = [
+                self._command(session, meter_id, False, decision.reason, now)
+                for meter_id in decision.cut_meters
+            ]
+            sent += [
+                self._command(session, meter_id, True, decision.reason, now)
+                for meter_id in decision.restore_meters
+            ]
+            results.append(Evaluated(account.id, decision, tuple(c for c in sent if c)))
+        return results
+
+    def _alarms(
+        self, session: Session, account: Account, decision: Decision, now: datetime
+    ) -> None:
+        for warning in decision.warnings_to_raise:
+            session.add(
+                Alarm(
+                    kind=f"low_balance_{warning.value[-1]}",
+                    severity=AlarmSeverity.WARNING,
+                    account_id=account.id,
+                    message=decision.reason,
+                    raised_at=now,
+                )
+            )
+        for warning in decision.warnings_to_clear:
+            for alarm in session.scalars(
+                select(Alarm).where(
+                    Alarm.account_id == account.id,
+                    Alarm.kind == f"low_balance_{warning.value[-1]}",
+                    Alarm.state != AlarmState.CLEARED,
+                )
+            ):
+                alarm.state = AlarmState.CLEARED
+                alarm.cleared_at = now
+
+    def _command(
+        self, session: Session, meter_id: int, on: bool, reason: str, now: datetime
+    ) -> int | None:
+        command = RelayCommand(
+            meter_id=meter_id,
+            action=RelayAction.OPEN_SUPPLY if on else RelayAction.CUT_SUPPLY,
+            reason=reason[:200],
+            requested_at=now,
+            state=CommandState.SENT,
+            attempts=0,
+        )
+        session.add(command)
+        session.flush()
+        meter = session.get_one(Meter, meter_id)
+        if not on:
+            meter.off_reason = OffReason.ARREARS.value
+        if not self.dispatch(meter_id, on, command.id):
+            command.state = CommandState.FAILED
+            command.error = "no running bus serves this meter"
+            session.add(
+                Alarm(
+                    kind="command_failed",
+                    severity=AlarmSeverity.CRITICAL,
+                    meter_id=meter_id,
+                    message=f"Cannot send the supply command: {command.error}.",
+                    raised_at=now,
+                )
+            )
+            return None
+        return command.id
+
+    def record_result(self, session: Session, command_id: int, result: SupplyResult) -> None:
+        """Store a command's outcome (engine thread)."""
+        now = datetime.now(UTC)
+        command = session.get_one(RelayCommand, command_id)
+        meter = session.get_one(Meter, command.meter_id)
+        command.attempts = result.attempts
+        command.completed_at = now
+        command.verified_closed = result.supply_on
+        if result.supply_on is not None:
+            meter.relay_closed = result.supply_on
+            meter.relay_verified_at = now
+        if result.verified:
+            command.state = CommandState.VERIFIED
+            if result.requested_on:
+                meter.off_reason = None
+            return
+        command.state = (
+            CommandState.UNVERIFIED if result.supply_on is not None else CommandState.FAILED
+        )
+        command.error = result.error
+        what = "switch on" if result.requested_on else "cut"
+        session.add(
+            Alarm(
+                kind="command_failed",
+                severity=AlarmSeverity.CRITICAL,
+                meter_id=meter.id,
+                account_id=meter.account_id,
+                message=f"Meter {meter.serial}: the {what} command was not verified "
+                f"({result.error}).",
+                evidence={"command_id": command_id},
+                raised_at=now,
+            )
+        )
+        log.warning("meter %s: %s not verified: %s", meter.serial, what, result.error)
