@@ -223,6 +223,7 @@ class BusWorker:
                 self._stop.wait(self.policy.reopen_after_s)
                 continue
             self.port_error = ""
+            link.between_requests = lambda: self._run_urgent(link)
             try:
                 self._serve(link)
             except Exception:
@@ -265,6 +266,19 @@ class BusWorker:
                 return
             if queued.priority >= 0:
                 queued.run(link)
+
+    def _run_urgent(self, link: Link) -> None:
+        """Run queued supply commands now, between two requests of a poll."""
+        while True:
+            with self._queue.mutex:
+                heap = self._queue.queue
+                urgent = bool(heap) and heap[0].priority == COMMAND_PRIORITY
+            if not urgent:
+                return
+            queued = self._next_command(block=False)
+            if queued is None:
+                return
+            queued.run(link)
 
     def _next_command(self, block: bool) -> _Queued | None:
         try:

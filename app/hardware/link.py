@@ -88,9 +88,19 @@ class Link:
         self.bytes_out = 0
         self.bytes_in = 0
         self.mbap = False  # Modbus TCP gateway: MBAP framing instead of RTU (set by open_link)
+        # Called before each request while the line is idle between transactions: the bus
+        # worker runs urgent commands here, so a relay command never waits for a long poll.
+        self.between_requests: Callable[[], None] | None = None
+        self._in_hook = False
 
     def send(self, frame: bytes, *, address: str = "", note: str = "") -> None:
         """Wait for the silent gap, drop stale input, write the frame."""
+        if self.between_requests is not None and not self._in_hook:
+            self._in_hook = True
+            try:
+                self.between_requests()
+            finally:
+                self._in_hook = False
         wait = self._quiet_from + self.settings.silent_gap_s - time.monotonic()
         if wait > 0:
             time.sleep(wait)
