@@ -6,10 +6,31 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
+
+import serial
+
+from app.hardware.driver import ProtocolSpec
+from app.hardware.link import FrameRecord, LineSettings, Link
+from app.hardware.simulator.faults import Answerer
+from app.hardware.simulator.server import SimServer
+from app.hardware.simulator.sim_meter import SimClock, SimMeter
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The Modbus meter profiles whose register maps were checked; Modbus tests run against each.
+MODBUS_PROFILES = (
+    "eastron-sdm120",
+    "eastron-sdm630",
+    "chint-ddsu666",
+    "chint-dtsu666",
+    "acrel-ddsy1352",
+    "hiking-dds238",
+)
 
 
 def run_python(
@@ -44,7 +65,6 @@ def pty_pair() -> tuple[str, str, Callable[[], None]]:
     """Two linked pseudo-terminals in raw mode, like a null-modem cable: bytes written to one
     path are read from the other. Returns both device paths and a function that closes them."""
     import pty
-    import threading
     import tty
 
     master_a, slave_a = pty.openpty()
@@ -82,3 +102,83 @@ def pty_pair() -> tuple[str, str, Callable[[], None]]:
                 os.close(fd)
 
     return os.ttyname(slave_a), os.ttyname(slave_b), close
+
+
+class ManualClock(SimClock):
+    """Simulated time that starts at ``start`` and moves only when a test says so (no
+    wall-clock dependence)."""
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(scale=0.0, start=start)
+        self._seconds = 0.0
+
+    def seconds(self) -> float:
+        return self._seconds
+
+    def advance(self, seconds: float) -> None:
+        self._seconds += seconds
+
+
+def open_pty_port(path: str, settings: LineSettings) -> serial.Serial:
+    """The pseudo-terminal ``path`` with the line's settings. Some kernels refuse PARENB on a
+    pseudo-terminal (EINVAL, sometimes only at the next reconfiguration); a pty carries no
+    parity bit anyway, so the same bytes then flow with parity N."""
+    import termios
+
+    options = {
+        "baudrate": settings.baudrate,
+        "bytesize": settings.bytesize,
+        "stopbits": settings.stopbits,
+        "timeout": settings.timeout_s,
+    }
+    port = None
+    try:
+        port = serial.Serial(path, parity=settings.parity, **options)
+        port.timeout = settings.timeout_s / 2  # Link and SimServer reconfigure: try it now
+        port.timeout = settings.timeout_s
+        return port
+    except termios.error:
+        if port is not None:
+            port.close()
+        return serial.Serial(path, parity=serial.PARITY_NONE, **options)
+
+
+class SimulatedLine(NamedTuple):
+    link: Link  # the console end, where a driver talks
+    server: SimServer  # the far end, counting requests and replies
+
+
+@contextlib.contextmanager
+def simulated_line(
+    spec: ProtocolSpec,
+    meters: Mapping[str, SimMeter],
+    settings: LineSettings,
+    *,
+    seed: int = 0,
+    on_frame: Callable[[FrameRecord], None] | None = None,
+) -> Iterator[SimulatedLine]:
+    """Our simulator serving ``meters`` (``spec``'s responder, faults drawn from ``seed``) on
+    its own thread at one end of a pty pair, and a Link with ``on_frame`` at the other. On the
+    way out, however the block ends, the thread is stopped and must have ended, and both ports
+    and the pty pair are closed."""
+    console, far_end, close_ptys = pty_pair()
+    ports: list[serial.Serial] = []
+    stop = threading.Event()
+    thread: threading.Thread | None = None
+    try:
+        ports.append(open_pty_port(far_end, settings))
+        server = SimServer(ports[-1], settings, Answerer(spec, meters, seed=seed))
+        thread = threading.Thread(
+            target=server.serve, args=(stop,), name=f"sim-{spec.name}", daemon=True
+        )
+        thread.start()
+        ports.append(open_pty_port(console, settings))
+        yield SimulatedLine(Link(ports[-1], settings, on_frame=on_frame), server)
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=5)
+        for port in ports:
+            port.close()
+        close_ptys()
+        assert thread is None or not thread.is_alive(), "the simulator thread did not stop"

@@ -10,6 +10,7 @@ meter is probed every ``offline_probe_s`` until it answers. One bad meter never 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import queue
@@ -223,7 +224,7 @@ class BusWorker:
                 self._stop.wait(self.policy.reopen_after_s)
                 continue
             self.port_error = ""
-            link.between_requests = lambda: self._run_urgent(link)
+            link.between_requests = functools.partial(self._run_urgent, link)
             try:
                 self._serve(link)
             except Exception:

@@ -49,19 +49,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from app.hardware.errors import (
-    AddressMismatch,
-    ChecksumError,
-    CommandRefused,
-    ExceptionReply,
-    FrameError,
-)
+from app.hardware import bcd_frame
+from app.hardware.bcd_frame import bcd_decode as bcd_decode
+from app.hardware.bcd_frame import bcd_encode as bcd_encode
+from app.hardware.errors import AddressMismatch, CommandRefused, ExceptionReply, FrameError
 
-WAKE_UP = 0xFE
-START = 0x68
-END = 0x16
 HEADER_LEN = 11  # 68, T, 7 address bytes, C, L
-OVERHEAD = HEADER_LEN + 2  # + checksum and end byte
 
 # Control byte
 REPLY_BIT = 0x80
@@ -128,11 +121,6 @@ UNIT_M3_PER_H = 0x35
 _VOLUME_PER_M3 = {UNIT_LITRE: 1000, UNIT_M3: 1}  # how many of the unit make one m³
 
 
-def checksum(body: bytes) -> int:
-    """Sum mod 256 of the bytes from ``68`` to the last data byte."""
-    return sum(body) & 0xFF
-
-
 def meter_family(meter_type: int) -> str:
     """water (10-19), heat (20-29), gas (30-39) or other (CJ/T 188-2018 ranges)."""
     if 0x10 <= meter_type <= 0x19:
@@ -148,7 +136,7 @@ def function_name(control: int) -> str:
     return FUNCTION_NAMES.get(control & FUNCTION_MASK, f"function {control & FUNCTION_MASK:02X}")
 
 
-# --- addresses, DIs and BCD ---------------------------------------------------------------
+# --- addresses and DIs --------------------------------------------------------------------
 
 
 def encode_address(address: str) -> bytes:
@@ -157,7 +145,7 @@ def encode_address(address: str) -> bytes:
         return b"\xaa" * 7
     if len(address) != ADDRESS_DIGITS or not address.isdecimal() or not address.isascii():
         raise ValueError(f"a CJ/T 188 address is 14 decimal digits, not {address!r}")
-    return bytes.fromhex(address)[::-1]
+    return bcd_frame.digits_to_wire(address)
 
 
 def decode_address(raw: bytes) -> str:
@@ -166,10 +154,10 @@ def decode_address(raw: bytes) -> str:
         raise FrameError(f"an address has 7 bytes, not {len(raw)}")
     if raw == b"\xaa" * 7:
         return WILDCARD
-    for byte in raw:
-        if byte >> 4 > 9 or byte & 0x0F > 9:
-            raise FrameError(f"address byte {byte:02X} is not BCD ({raw.hex(' ').upper()})")
-    return raw[::-1].hex()
+    address = bcd_frame.digits_from_wire(raw)
+    if not address.isdigit():
+        raise FrameError(f"address {raw.hex(' ').upper()} is not BCD")
+    return address
 
 
 def normalise_address(address: str) -> str:
@@ -189,28 +177,6 @@ def encode_di(di: int, high_first: bool) -> bytes:
 
 def decode_di(raw: bytes, high_first: bool) -> int:
     return int.from_bytes(raw[:2], "big" if high_first else "little")
-
-
-def bcd_decode(raw: bytes) -> int:
-    """BCD, least significant byte first, to an integer."""
-    value = 0
-    for byte in reversed(raw):
-        high, low = byte >> 4, byte & 0x0F
-        if high > 9 or low > 9:
-            raise FrameError(f"byte {byte:02X} is not BCD in {raw.hex(' ').upper()}")
-        value = value * 100 + high * 10 + low
-    return value
-
-
-def bcd_encode(value: int, nbytes: int) -> bytes:
-    """An integer to BCD, least significant byte first."""
-    if not 0 <= value < 100**nbytes:
-        raise ValueError(f"{value} does not fit {nbytes} BCD bytes")
-    out = bytearray()
-    for _ in range(nbytes):
-        value, pair = divmod(value, 100)
-        out.append((pair // 10) << 4 | pair % 10)
-    return bytes(out)
 
 
 # --- frames -------------------------------------------------------------------------------
@@ -239,60 +205,30 @@ class Frame:
 def encode_frame(
     meter_type: int, address: str, control: int, data: bytes, *, wake_up: int = 0
 ) -> bytes:
-    """A complete frame with ``wake_up`` FE bytes in front."""
-    if not (0 <= meter_type <= 0xFF and 0 <= control <= 0xFF):
-        raise ValueError("meter type and control are single bytes")
-    if len(data) > 0xFF:
-        raise ValueError(f"a frame carries at most 255 data bytes, not {len(data)}")
-    body = bytes([START, meter_type]) + encode_address(address) + bytes([control, len(data)])
-    body += data
-    return bytes([WAKE_UP]) * wake_up + body + bytes([checksum(body), END])
+    """A complete frame with ``wake_up`` FE bytes in front: meter type and address as the
+    header fields, data as given."""
+    if not 0 <= meter_type <= 0xFF:
+        raise ValueError(f"meter type {meter_type} is not a single byte")
+    fields = bytes([meter_type]) + encode_address(address)
+    return bcd_frame.encode_frame(fields, control, data, wake_up=wake_up)
 
 
 def frame_length(buffer: bytes) -> int | None:
     """Length of the frame at the start of ``buffer`` (wake-up bytes included); None while
     more bytes are needed. FrameError if the buffer cannot start a frame."""
-    start = 0
-    while start < len(buffer) and buffer[start] == WAKE_UP:
-        start += 1
-    if start == len(buffer):
-        return None
-    if buffer[start] != START:
-        raise FrameError(
-            f"a frame starts with 68 (after FE wake-up bytes), not {buffer[start]:02X}"
-        )
-    if len(buffer) < start + HEADER_LEN:
-        return None
-    return start + OVERHEAD + buffer[start + HEADER_LEN - 1]
+    return bcd_frame.frame_length(buffer, HEADER_LEN)
 
 
 def decode_frame(raw: bytes) -> Frame:
     """One whole frame (wake-up bytes allowed in front) to its fields.
     FrameError for a malformed frame, ChecksumError for a wrong checksum."""
-    start = 0
-    while start < len(raw) and raw[start] == WAKE_UP:
-        start += 1
-    body = raw[start:]
-    if len(body) < OVERHEAD:
-        raise FrameError(f"frame too short: {len(body)} bytes after the wake-up bytes, need 13")
-    if body[0] != START:
-        raise FrameError(f"a frame starts with 68, not {body[0]:02X}")
-    length = body[HEADER_LEN - 1]
-    if len(body) != OVERHEAD + length:
-        raise FrameError(
-            f"length byte says {length} data bytes, so {OVERHEAD + length} bytes, "
-            f"but the frame has {len(body)}"
-        )
-    if body[-1] != END:
-        raise FrameError(f"a frame ends with 16, not {body[-1]:02X}")
-    expected = checksum(body[:-2])
-    if body[-2] != expected:
-        raise ChecksumError(f"checksum {body[-2]:02X}, computed {expected:02X}")
+    body = bcd_frame.frame_body(raw, HEADER_LEN)
+    data = bcd_frame.frame_data(body, HEADER_LEN)
     return Frame(
         meter_type=body[1],
         address=decode_address(body[2:9]),
         control=body[9],
-        data=bytes(body[HEADER_LEN:-2]),
+        data=data,
     )
 
 

@@ -18,15 +18,13 @@ from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import IntEnum
 
-from app.hardware.errors import AddressMismatch, ChecksumError, ExceptionReply, FrameError
+from app.hardware import bcd_frame
+from app.hardware.bcd_frame import MAX_DATA as MAX_DATA  # L is one byte
+from app.hardware.bcd_frame import START, bcd_byte, bcd_decode, bcd_encode
+from app.hardware.errors import AddressMismatch, ExceptionReply, FrameError
 
-WAKE_UP = 0xFE
-START = 0x68
-END = 0x16
 OFFSET = 0x33
 HEADER_BYTES = 10  # 68 A0..A5 68 C L
-MIN_FRAME = 12  # header, checksum, end
-MAX_DATA = 255  # L is one byte
 DEFAULT_WAKE_UP = 4  # FE bytes sent before each request
 
 CONTROL_REPLY = 0x80
@@ -174,12 +172,7 @@ def encode_address(address: str) -> bytes:
         text = text.zfill(ADDRESS_DIGITS)
     if len(text) != ADDRESS_DIGITS or any(c not in "0123456789A" for c in text):
         raise ValueError(f"{address!r} is not a DL/T 645 address")
-    return bytes.fromhex(text)[::-1]
-
-
-def address_from_wire(raw: bytes) -> str:
-    """The address text of six wire bytes (least significant first)."""
-    return raw[::-1].hex().upper()
+    return bcd_frame.digits_to_wire(text)
 
 
 def is_meter_address(text: str) -> bool:
@@ -196,97 +189,40 @@ def address_matches(pattern: str, address: str) -> bool:
 # --- frames -------------------------------------------------------------------------------
 
 
-def checksum(data: bytes) -> int:
-    return sum(data) & 0xFF
-
-
 def encode_frame(
     address: str, control: int, data: bytes = b"", *, wake_up: int = DEFAULT_WAKE_UP
 ) -> bytes:
-    if len(data) > MAX_DATA:
-        raise ValueError(f"{len(data)} data bytes do not fit one frame (at most {MAX_DATA})")
-    if not 0 <= control <= 0xFF:
-        raise ValueError(f"control byte {control} out of range")
-    body = (
-        bytes([START])
-        + encode_address(address)
-        + bytes([START, control, len(data)])
-        + bytes((b + OFFSET) & 0xFF for b in data)
+    """A frame: the address and the second 68 as header fields, data with the 0x33 offset."""
+    fields = encode_address(address) + bytes([START])
+    return bcd_frame.encode_frame(
+        fields, control, bytes((b + OFFSET) & 0xFF for b in data), wake_up=wake_up
     )
-    return bytes([WAKE_UP]) * wake_up + body + bytes([checksum(body), END])
 
 
 def frame_length(buffer: bytes) -> int | None:
     """Length of the frame at the start of ``buffer`` (wake-up bytes included); None while
     more bytes are needed. FrameError when the buffer cannot start a frame."""
-    start = 0
-    while start < len(buffer) and buffer[start] == WAKE_UP:
-        start += 1
-    if start == len(buffer):
-        return None
-    if buffer[start] != START:
-        raise FrameError(f"expected frame start 68, got {buffer[start]:02X}")
-    if len(buffer) > start + 7 and buffer[start + 7] != START:
-        raise FrameError(f"expected 68 after the address, got {buffer[start + 7]:02X}")
-    if len(buffer) < start + HEADER_BYTES:
-        return None
-    return start + MIN_FRAME + buffer[start + 9]
+    length = bcd_frame.frame_length(buffer, HEADER_BYTES)
+    second = bcd_frame.wake_up_count(buffer) + 7
+    if len(buffer) > second and buffer[second] != START:
+        raise FrameError(f"expected 68 after the address, got {buffer[second]:02X}")
+    return length
 
 
 def decode_frame(raw: bytes) -> Frame:
     """Check and decode one frame (leading wake-up bytes allowed)."""
-    start = 0
-    while start < len(raw) and raw[start] == WAKE_UP:
-        start += 1
-    body = raw[start:]
-    if len(body) < MIN_FRAME:
-        raise FrameError(f"frame too short: {len(body)} bytes after the wake-up bytes")
-    if body[0] != START or body[7] != START:
-        raise FrameError("frame does not start with 68 A0..A5 68")
-    length = body[9]
-    if len(body) != MIN_FRAME + length:
-        raise FrameError(
-            f"length byte says {length} data bytes, the frame holds {len(body) - MIN_FRAME}"
-        )
-    if body[-1] != END:
-        raise FrameError(f"frame ends with {body[-1]:02X}, not 16")
-    expected = checksum(body[:-2])
-    if body[-2] != expected:
-        raise ChecksumError(f"checksum {body[-2]:02X}, computed {expected:02X}")
+    body = bcd_frame.frame_body(raw, HEADER_BYTES)
+    if body[7] != START:
+        raise FrameError(f"expected 68 after the address, got {body[7]:02X}")
+    data = bcd_frame.frame_data(body, HEADER_BYTES)
     return Frame(
-        address=address_from_wire(body[1:7]),
+        address=bcd_frame.digits_from_wire(body[1:7]),
         control=body[8],
-        data=bytes((b - OFFSET) & 0xFF for b in body[HEADER_BYTES:-2]),
+        data=bytes((b - OFFSET) & 0xFF for b in data),
     )
 
 
 # --- BCD values ---------------------------------------------------------------------------
-
-
-def _bcd_byte(byte: int) -> int:
-    high, low = byte >> 4, byte & 0x0F
-    if high > 9 or low > 9:
-        raise FrameError(f"byte {byte:02X} is not BCD")
-    return high * 10 + low
-
-
-def bcd_to_int(raw: bytes) -> int:
-    """Unsigned BCD, least significant byte first."""
-    value = 0
-    for byte in reversed(raw):
-        value = value * 100 + _bcd_byte(byte)
-    return value
-
-
-def int_to_bcd(value: int, length: int) -> bytes:
-    """Unsigned BCD of ``length`` bytes, least significant byte first."""
-    if value < 0 or value >= 100**length:
-        raise ValueError(f"{value} does not fit {length} BCD bytes")
-    out = bytearray()
-    for _ in range(length):
-        value, pair = divmod(value, 100)
-        out.append((pair // 10) << 4 | pair % 10)
-    return bytes(out)
 
 
 def decode_number(raw: bytes, decimals: int, signed: bool) -> Decimal:
@@ -298,7 +234,7 @@ def decode_number(raw: bytes, decimals: int, signed: bool) -> Decimal:
     if signed and raw[-1] & 0x80:
         negative = True
         raw = raw[:-1] + bytes([raw[-1] & 0x7F])
-    magnitude = bcd_to_int(raw)
+    magnitude = bcd_decode(raw)
     value = Decimal(magnitude).scaleb(-decimals)
     return -value if negative and magnitude else value
 
@@ -319,7 +255,7 @@ def encode_number(value: Decimal | float | int, length: int, decimals: int, sign
     limit = 8 * 100**length // 10 if signed else 100**length  # sign bit takes the top digit's 8
     if magnitude >= limit:
         raise ValueError(f"{value} does not fit {length} bytes with {decimals} decimals")
-    raw = bytearray(int_to_bcd(magnitude, length))
+    raw = bytearray(bcd_encode(magnitude, length))
     if units < 0:
         raw[-1] |= 0x80
     return bytes(raw)
@@ -363,7 +299,7 @@ def decode_date(raw: bytes) -> date:
     """YYMMDDWW (sent WW DD MM YY); WW 0 = Sunday."""
     if len(raw) != 4:
         raise FrameError(f"a date has 4 bytes, not {len(raw)}")
-    weekday, day, month, year = (_bcd_byte(b) for b in raw)
+    weekday, day, month, year = (bcd_byte(b) for b in raw)
     if weekday > 6:
         raise FrameError(f"weekday {weekday} is not 0-6")
     try:
@@ -375,14 +311,14 @@ def decode_date(raw: bytes) -> date:
 def encode_date(day: date) -> bytes:
     _check_year(day)
     weekday = (day.weekday() + 1) % 7  # Python: Monday 0; DL/T 645: Sunday 0
-    return bytes(int_to_bcd(v, 1)[0] for v in (weekday, day.day, day.month, day.year % 100))
+    return bytes(bcd_encode(v, 1)[0] for v in (weekday, day.day, day.month, day.year % 100))
 
 
 def decode_time(raw: bytes) -> time:
     """hhmmss (sent ss mm hh)."""
     if len(raw) != 3:
         raise FrameError(f"a time has 3 bytes, not {len(raw)}")
-    second, minute, hour = (_bcd_byte(b) for b in raw)
+    second, minute, hour = (bcd_byte(b) for b in raw)
     try:
         return time(hour, minute, second)
     except ValueError:
@@ -390,20 +326,20 @@ def decode_time(raw: bytes) -> time:
 
 
 def encode_time(moment: time) -> bytes:
-    return bytes(int_to_bcd(v, 1)[0] for v in (moment.second, moment.minute, moment.hour))
+    return bytes(bcd_encode(v, 1)[0] for v in (moment.second, moment.minute, moment.hour))
 
 
 def encode_datetime6(when: datetime) -> bytes:
     """ss mm hh DD MM YY: broadcast time sync and the relay command's expiry."""
     _check_year(when)
     values = (when.second, when.minute, when.hour, when.day, when.month, when.year % 100)
-    return bytes(int_to_bcd(v, 1)[0] for v in values)
+    return bytes(bcd_encode(v, 1)[0] for v in values)
 
 
 def decode_datetime6(raw: bytes) -> datetime:
     if len(raw) != 6:
         raise FrameError(f"a date and time has 6 bytes, not {len(raw)}")
-    second, minute, hour, day, month, year = (_bcd_byte(b) for b in raw)
+    second, minute, hour, day, month, year = (bcd_byte(b) for b in raw)
     try:
         return datetime.combine(date(_year(year), month, day), time(hour, minute, second))
     except ValueError:
@@ -582,7 +518,7 @@ def parse_address_reply(frame: Frame) -> str:
     """The address in a read-address reply (93): six BCD bytes, least significant first."""
     if len(frame.data) != 6:
         raise FrameError(f"address reply has {len(frame.data)} data bytes, not 6")
-    address = address_from_wire(frame.data)
+    address = bcd_frame.digits_from_wire(frame.data)
     if not is_meter_address(address):
         raise FrameError(f"address reply {address} is not 12 decimal digits")
     return address

@@ -3,44 +3,26 @@ the SimServer answers on one end in its own thread, the driver's Link talks on t
 
 from __future__ import annotations
 
-import termios
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
-import serial
 
 from app.hardware.cjt188 import SPEC, Cjt188Driver
 from app.hardware.errors import ChecksumError, NoReply
 from app.hardware.link import FrameRecord, Link
 from app.hardware.profiles import Profile, load_profile
-from app.hardware.simulator.faults import Answerer
 from app.hardware.simulator.server import SimServer
-from app.hardware.simulator.sim_meter import SimClock, SimMeter
-from tests.support import pty_pair
+from app.hardware.simulator.sim_meter import SimMeter
+from tests.support import ManualClock, simulated_line
 
 START = datetime(2026, 11, 27, 19, 0, 0)
 A1 = "00000091113480"
 A2 = "00000091113481"
 SLOW = frozenset({"slow"})
 DAY_S = 86_400.0
-
-
-class ManualClock(SimClock):
-    """Simulated time that moves only when the test says so (no wall-clock dependence)."""
-
-    def __init__(self) -> None:
-        super().__init__(scale=0.0, start=START)
-        self._seconds = 0.0
-
-    def seconds(self) -> float:
-        return self._seconds
-
-    def advance(self, seconds: float) -> None:
-        self._seconds += seconds
 
 
 @dataclass
@@ -54,55 +36,14 @@ class Line:
     frames: list[FrameRecord]
 
 
-def _open(path: str, profile: Profile) -> serial.Serial:
-    """The pty with the profile's line settings (2400 8E1). Some kernels refuse PARENB on a
-    pseudo-terminal (EINVAL, sometimes only at the next reconfiguration); a pty carries no
-    parity bit anyway, so the same bytes then flow with parity N."""
-    settings = profile.line
-    options = {
-        "baudrate": settings.baudrate,
-        "bytesize": settings.bytesize,
-        "stopbits": settings.stopbits,
-        "timeout": settings.timeout_s,
-    }
-    port = None
-    try:
-        port = serial.Serial(path, parity=settings.parity, **options)
-        port.timeout = settings.timeout_s / 2  # Link and SimServer reconfigure: try it now
-        port.timeout = settings.timeout_s
-        return port
-    except termios.error:
-        if port is not None:
-            port.close()
-        return serial.Serial(path, parity=serial.PARITY_NONE, **options)
-
-
 @contextmanager
 def cjt188_line(*addresses: str) -> Iterator[Line]:
     profile = load_profile("cjt188-water")
-    clock = ManualClock()
+    clock = ManualClock(START)
     meters = {a: SimMeter(a, profile, clock=clock, seed=11) for a in addresses}
-    path_a, path_b, close_ptys = pty_pair()
-    ports: list[serial.Serial] = []
-    stop = threading.Event()
-    thread: threading.Thread | None = None
-    try:
-        ports.append(_open(path_b, profile))
-        server = SimServer(ports[-1], profile.line, Answerer(SPEC, meters))
-        thread = threading.Thread(target=server.serve, args=(stop,), name="sim-cjt188")
-        thread.start()
-        ports.append(_open(path_a, profile))
-        frames: list[FrameRecord] = []
-        link = Link(ports[-1], profile.line, on_frame=frames.append)
+    frames: list[FrameRecord] = []
+    with simulated_line(SPEC, meters, profile.line, on_frame=frames.append) as (link, server):
         yield Line(profile, clock, meters, server, link, Cjt188Driver(profile), frames)
-    finally:
-        stop.set()
-        if thread is not None:
-            thread.join(timeout=5)
-            assert not thread.is_alive(), "the simulator thread did not stop"
-        for port in ports:
-            port.close()
-        close_ptys()
 
 
 @pytest.fixture

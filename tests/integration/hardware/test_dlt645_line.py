@@ -9,7 +9,6 @@ a pty does not care about line settings anyway.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,17 +16,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import serial
 
 from app.hardware.dlt645 import SPEC
 from app.hardware.dlt645.driver import Dlt645Driver
 from app.hardware.errors import ChecksumError, CommandRefused, NoReply
 from app.hardware.link import FrameRecord, LineSettings, Link
 from app.hardware.profiles import Profile, load_profile
-from app.hardware.simulator.faults import Answerer
 from app.hardware.simulator.server import SimServer
 from app.hardware.simulator.sim_meter import SimFaults, SimMeter
-from tests.support import pty_pair
+from tests.support import simulated_line
 
 ADDRESS = "000000000001"
 OTHER = "000000000002"
@@ -57,29 +54,10 @@ def make_meter(address: str, profile: Profile, faults: SimFaults | None = None) 
 
 @contextmanager
 def serving(profile: Profile, meters: Mapping[str, SimMeter]) -> Iterator[Line]:
-    """Start the simulator on one pty, open a Link on the other; always stop and close."""
-    console, far_end, close_ptys = pty_pair()
-    stop = threading.Event()
-    thread: threading.Thread | None = None
-    server_port: serial.Serial | None = None
-    link: Link | None = None
-    try:
-        server_port = serial.Serial(far_end, SETTINGS.baudrate, timeout=0.05)
-        server = SimServer(server_port, SETTINGS, Answerer(SPEC, meters))
-        thread = threading.Thread(target=server.serve, args=(stop,), daemon=True)
-        thread.start()
-        frames: list[FrameRecord] = []
-        link = Link(serial.Serial(console, SETTINGS.baudrate), SETTINGS, on_frame=frames.append)
+    """The simulator on one pty, a Link on the other (``tests.support.simulated_line``)."""
+    frames: list[FrameRecord] = []
+    with simulated_line(SPEC, meters, SETTINGS, on_frame=frames.append) as (link, server):
         yield Line(link, Dlt645Driver(profile), meters, frames, server)
-    finally:
-        stop.set()
-        if thread is not None:
-            thread.join(timeout=5)
-        if link is not None:
-            link.close()
-        if server_port is not None:
-            server_port.close()
-        close_ptys()
 
 
 def test_read_values_match_the_simulated_meter(profile: Profile) -> None:

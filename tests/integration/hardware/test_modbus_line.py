@@ -16,7 +16,6 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 import serial
@@ -29,60 +28,14 @@ from app.hardware.link import LineSettings, Link
 from app.hardware.modbus import SPEC, ModbusDriver
 from app.hardware.profiles import Profile, load_profile
 from app.hardware.simulator.faults import Answerer
-from app.hardware.simulator.server import SimServer
 from app.hardware.simulator.sim_line import SimLine as SimLineOfMeters
 from app.hardware.simulator.sim_line import register_line, unregister_line
 from app.hardware.simulator.sim_meter import SimClock, SimFaults, SimMeter
 from app.hardware.transport import open_link
-from tests.support import pty_pair
+from tests.support import MODBUS_PROFILES, open_pty_port, pty_pair, simulated_line
 
-MODBUS_PROFILES = (
-    "eastron-sdm120",
-    "eastron-sdm630",
-    "chint-ddsu666",
-    "chint-dtsu666",
-    "acrel-ddsy1352",
-    "hiking-dds238",
-)
 BOTH = frozenset({"fast", "slow"})
 HEATER_W = 1500.0
-
-
-def open_port(path: str, line: LineSettings) -> serial.Serial:
-    return serial.Serial(
-        path, baudrate=line.baudrate, bytesize=8, parity="N", stopbits=1, timeout=line.timeout_s
-    )
-
-
-@dataclass
-class SimLine:
-    link: Link
-    meters: dict[str, SimMeter]
-    server: SimServer
-
-
-@contextlib.contextmanager
-def simulated_line(meters: dict[str, SimMeter], line: LineSettings) -> Iterator[SimLine]:
-    """Our simulator serving ``meters`` on one end of a pty pair; a Link on the other."""
-    console, far_end, close_ptys = pty_pair()
-    ports: list[serial.Serial] = []
-    stop = threading.Event()
-    thread: threading.Thread | None = None
-    try:
-        ports.append(open_port(far_end, line))
-        server = SimServer(ports[-1], line, Answerer(SPEC, meters, seed=5))
-        thread = threading.Thread(target=server.serve, args=(stop,), name="sim-modbus")
-        thread.start()
-        ports.append(open_port(console, line))
-        yield SimLine(Link(ports[-1], line), meters, server)
-    finally:
-        stop.set()
-        if thread is not None:
-            thread.join(timeout=5)
-            assert not thread.is_alive(), "the simulator thread did not stop"
-        for port in ports:
-            port.close()
-        close_ptys()
 
 
 def frozen_meter(address: str, profile: Profile, reply_delay_s: float | None = None) -> SimMeter:
@@ -113,7 +66,7 @@ def test_driver_reads_the_simulated_meters(name: str) -> None:
     profile = load_profile(name)
     meters = {a: frozen_meter(a, profile) for a in ("1", "17")}
     driver = ModbusDriver(profile)
-    with simulated_line(meters, profile.line) as line:
+    with simulated_line(SPEC, meters, profile.line, seed=5) as line:
         for address, meter in meters.items():
             result = driver.read(line.link, address, BOTH)
             state = meter.state()
@@ -143,7 +96,7 @@ def test_relay_switches_off_and_on_with_read_back(name: str) -> None:
     profile = load_profile(name)
     meters = {"5": frozen_meter("5", profile), "6": frozen_meter("6", profile)}
     driver = ModbusDriver(profile)
-    with simulated_line(meters, profile.line) as line:
+    with simulated_line(SPEC, meters, profile.line, seed=5) as line:
         driver.set_supply(line.link, "5", on=False)
         assert driver.read_supply(line.link, "5") is False
         off = driver.read(line.link, "5", frozenset({"fast"}))
@@ -294,7 +247,7 @@ def pymodbus_line(line: LineSettings) -> Iterator[Link]:
 
     try:
         with pymodbus_running(make_server):
-            port = open_port(console, line)
+            port = open_pty_port(console, line)
             yield Link(port, line)
     finally:
         if port is not None:

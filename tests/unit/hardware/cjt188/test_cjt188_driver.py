@@ -28,25 +28,12 @@ from app.hardware.errors import (
 from app.hardware.link import FrameRecord, LineSettings, Link
 from app.hardware.profiles import Profile, load_profile, parse_profile
 from app.hardware.simulator.faults import Answerer
-from app.hardware.simulator.sim_meter import SimClock, SimMeter
+from app.hardware.simulator.sim_meter import SimMeter
+from tests.support import ManualClock
 
 START = datetime(2026, 11, 27, 20, 0, 0)
 A1 = "00000091113480"
 A2 = "00000091113481"
-
-
-class ManualClock(SimClock):
-    """Simulated time that moves only when a test says so."""
-
-    def __init__(self) -> None:
-        super().__init__(scale=0.0, start=START)
-        self._seconds = 0.0
-
-    def seconds(self) -> float:
-        return self._seconds
-
-    def advance(self, seconds: float) -> None:
-        self._seconds += seconds
 
 
 class LoopPort:
@@ -91,7 +78,7 @@ class Bench:
 
 
 def make_bench(profile: Profile, *addresses: str) -> Bench:
-    clock = ManualClock()
+    clock = ManualClock(START)
     meters = {a: SimMeter(a, profile, clock=clock, seed=3) for a in addresses}
     port = LoopPort(Answerer(SPEC, meters))
     frames: list[FrameRecord] = []
@@ -328,7 +315,7 @@ def test_responder_ignores_replies_others_and_other_types(bench: Bench) -> None:
 
 def test_keys_may_be_short_addresses() -> None:
     profile = load_profile("cjt188-water")
-    meter = SimMeter("7", profile, clock=ManualClock())
+    meter = SimMeter("7", profile, clock=ManualClock(START))
     port = LoopPort(Answerer(SPEC, {"7": meter}))
     link = Link(port, LineSettings(timeout_s=0.05))
     assert Cjt188Driver(profile).discover(link) == "00000000000007"
@@ -354,7 +341,7 @@ def test_responder_raises_only_our_errors(raw: bytes, data: st.DataObject) -> No
         mutated = bytearray(raw)
         mutated[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
         raw = bytes(mutated)
-    meter = SimMeter(A1, load_profile("cjt188-water"), clock=ManualClock())
+    meter = SimMeter(A1, load_profile("cjt188-water"), clock=ManualClock(START))
     responder = Cjt188Responder({A1: meter})
     for call in (responder.handle, request_address, SPEC.request_length):
         with contextlib.suppress(FieldFault):

@@ -80,12 +80,4 @@ def profile_from_text(text: str, name: str = "test-meter") -> Profile:
     return parse_profile(text, Path(f"{name}.toml"))
 
 
-MODBUS_PROFILES = (
-    "eastron-sdm120",
-    "eastron-sdm630",
-    "chint-ddsu666",
-    "chint-dtsu666",
-    "acrel-ddsy1352",
-    "hiking-dds238",
-)
 RELAY_PROFILES = ("acrel-ddsy1352", "hiking-dds238")

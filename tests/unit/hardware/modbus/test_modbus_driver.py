@@ -14,8 +14,8 @@ from app.hardware.modbus import pymodbus_adapter as mb
 from app.hardware.modbus.driver import ModbusDriver, unit_id
 from app.hardware.modbus.responder import ModbusResponder
 from app.hardware.simulator.sim_meter import SimClock, SimMeter
+from tests.support import MODBUS_PROFILES
 from tests.unit.hardware.modbus.modbus_loopback import (
-    MODBUS_PROFILES,
     loopback_link,
     mbap_gateway,
     profile_from_text,

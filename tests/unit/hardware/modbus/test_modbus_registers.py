@@ -23,8 +23,8 @@ from app.hardware.modbus.registers import (
     decode_value,
     encode_value,
 )
+from tests.support import MODBUS_PROFILES
 from tests.unit.hardware.modbus.modbus_loopback import (
-    MODBUS_PROFILES,
     profile_from_text,
     shipped_profile,
 )
