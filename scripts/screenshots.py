@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QEventLoop, QTimer
 
 from app.application import make_application, open_console
+from app.runtime.runtime import Runtime
 from app.ui.background import wait_for_background
 from app.views.main_window import MainWindow
 
@@ -34,6 +35,11 @@ def main(out: Path) -> int:
         window = MainWindow(opened.db, opened.site, demo=True)
         window.resize(1440, 880)
         window.show()
+        # Let the runtime poll the simulated buses for a while, so the screens show live state.
+        runtime = Runtime(opened.db)
+        runtime.start()
+        settle(12_000)
+        runtime.stop()
         window.reload()
         settle(800)
         wait_for_background()

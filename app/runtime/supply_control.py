@@ -171,9 +171,10 @@ class SupplyControl:
         command.attempts = result.attempts
         command.completed_at = now
         command.verified_closed = result.supply_on
-        if result.supply_on is not None:
+        if result.supply_on is not None:  # the meter answered the read-back
             meter.relay_closed = result.supply_on
             meter.relay_verified_at = now
+            meter.last_seen_at = now
         if result.verified:
             command.state = CommandState.VERIFIED
             if result.requested_on:
