@@ -12,18 +12,20 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from app.billing.credit_region import CreditThresholds
-from app.billing.supply_policy import (
-    BalanceWarning,
-    Decision,
+from app.billing.friendly_time import (
     FriendlyTimeError,
     FriendlyWindow,
-    MeterSupply,
-    OffReason,
-    decide_supply,
     friendly_time_end,
     in_friendly_time,
     parse_friendly_dates,
     parse_friendly_hours,
+)
+from app.billing.supply_policy import (
+    BalanceWarning,
+    Decision,
+    MeterSupply,
+    OffReason,
+    decide_supply,
 )
 from app.vocabulary import SupplyState
 
