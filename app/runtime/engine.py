@@ -45,6 +45,7 @@ class Engine:
         batch_s: float = 1.0,
         interval_s: int = 900,
         on_batch: Callable[[BatchResult], None] | None = None,
+        on_snapshots: Callable[[Session, list[Snapshot]], None] | None = None,
         tick: Task | None = None,
         tick_s: float = 60.0,
     ) -> None:
@@ -52,6 +53,7 @@ class Engine:
         self.batch_s = batch_s
         self.readings = ReadingStore(interval_s)
         self.on_batch = on_batch
+        self.on_snapshots = on_snapshots  # e.g. the load guard, in the same transaction
         self.totals = EngineTotals()
         self.tick = tick
         self.tick_s = tick_s
@@ -121,6 +123,8 @@ class Engine:
         tasks = [item for item in batch if not isinstance(item, Snapshot)]
         with self.db.transaction() as session:
             result = self.readings.store(session, snapshots)
+            if self.on_snapshots is not None and snapshots:
+                self.on_snapshots(session, snapshots)
             for task in tasks:
                 task(session)
             if tick and self.tick is not None:

@@ -14,6 +14,7 @@ from app.hardware.errors import ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.profiles import load_profile
 from app.runtime.engine import Engine
+from app.runtime.load_control import LoadControl
 from app.runtime.sim_site import SimMeterSpec, SimSite, sim_line_name
 from app.runtime.supply_control import SupplyControl
 from app.services.field_setup import BusSetup, load_field_setup
@@ -36,9 +37,11 @@ class Runtime:
         self.db = db
         self.options = options or RuntimeOptions()
         self.control = SupplyControl(self._dispatch)
+        self.load = LoadControl(self.control)
         self.engine = Engine(
             db,
             interval_s=self.options.interval_s,
+            on_snapshots=self.load.feed,
             tick=lambda session: self.control.evaluate(session, None),
             tick_s=self.options.policy_tick_s,
         )

@@ -98,11 +98,11 @@ class SupplyControl:
                 account.supply_state = decision.new_state
             self._alarms(session, account, decision, now)
             sent = [
-                self._command(session, meter_id, False, decision.reason, now)
+                self.command(session, meter_id, False, decision.reason, now)
                 for meter_id in decision.cut_meters
             ]
             sent += [
-                self._command(session, meter_id, True, decision.reason, now)
+                self.command(session, meter_id, True, decision.reason, now)
                 for meter_id in decision.restore_meters
             ]
             results.append(Evaluated(account.id, decision, tuple(c for c in sent if c)))
@@ -132,9 +132,18 @@ class SupplyControl:
                 alarm.state = AlarmState.CLEARED
                 alarm.cleared_at = now
 
-    def _command(
-        self, session: Session, meter_id: int, on: bool, reason: str, now: datetime
+    def command(
+        self,
+        session: Session,
+        meter_id: int,
+        on: bool,
+        reason: str,
+        now: datetime,
+        *,
+        off_reason: OffReason = OffReason.ARREARS,
     ) -> int | None:
+        """Record a supply command and hand it to the meter's bus; its id, or None if no
+        running bus serves the meter (then a critical alarm says so)."""
         command = RelayCommand(
             meter_id=meter_id,
             action=RelayAction.OPEN_SUPPLY if on else RelayAction.CUT_SUPPLY,
@@ -147,7 +156,7 @@ class SupplyControl:
         session.flush()
         meter = session.get_one(Meter, meter_id)
         if not on:
-            meter.off_reason = OffReason.ARREARS.value
+            meter.off_reason = off_reason.value
         if not self.dispatch(meter_id, on, command.id):
             command.state = CommandState.FAILED
             command.error = "no running bus serves this meter"

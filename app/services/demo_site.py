@@ -30,6 +30,7 @@ from app.store.models import (
     Building,
     Bus,
     LedgerEntry,
+    LoadGuardSetting,
     Meter,
     Operator,
     Room,
@@ -46,6 +47,18 @@ TARIFF_FILES = {
     "water": "tiered-water.toml",
 }
 DEMO_PASSWORD = "demo"
+# Site-wide load guard of the demo: heaters (700-3000 W steps at PF >= 0.95) trip; small loads
+# and the water dispenser's step (300-700 W) are white-listed; 4 kW for 30 s trips any load.
+DEMO_LOAD_GUARD: dict[str, object] = {
+    "total_mode": "trip",
+    "total_limit_w": 4000,
+    "total_duration_s": 30,
+    "increment_mode": "trip",
+    "bands": [[30, 300, False], [300, 700, False], [700, 3000, True]],
+    "pf_threshold": 0.95,
+    "restore_delay_s": 300,
+    "max_auto_restores_per_day": 3,
+}
 MODBUS_MAX_ADDRESS = 247
 METERS_PER_BUS = 40  # a comfortable RS485 segment: poll cycle of a few seconds at 9600 baud
 
@@ -130,6 +143,7 @@ def seed_demo_site(db: Database, spec: DemoSpec | None = None) -> DemoSummary:
         operators = _seed_operators(session)
         plans = _seed_tariffs(session)
         student, staff = _seed_policies(session)
+        session.add(LoadGuardSetting(building_id=None, params=DEMO_LOAD_GUARD))
         buildings = []
         for b in range(spec.buildings):
             code = chr(ord("A") + b)

@@ -1,0 +1,190 @@
+"""The console-side load guard at run time: feeds every electricity snapshot to the meter's
+``billing.load_guard.LoadGuard`` and carries out what it decides.
+
+Settings come from ``LoadGuardSetting`` (the meter's building, else the site-wide row with no
+building); a meter with no settings is not guarded. A trip in trip mode cuts the supply (the
+meter then remembers ``off_reason = load_guard``, so the balance policy never restores it) and is
+recorded as a ``LoadTrip`` with its evidence and a critical alarm; alarm mode only raises the
+alarm. An automatic restore switches the supply back on unless the account is cut off for
+arrears meanwhile. A lock-out raises a critical alarm and waits for an operator.
+Runs on the engine thread, inside the engine's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.load_guard import (
+    Alarm as GuardAlarm,
+)
+from app.billing.load_guard import (
+    AutoRestoreDue,
+    Evidence,
+    LoadGuard,
+    LoadGuardParams,
+    LockedOut,
+    Sample,
+    Trip,
+)
+from app.billing.supply_policy import OffReason
+from app.hardware.snapshot import Quality, Snapshot
+from app.runtime.supply_control import SupplyControl
+from app.store.models import Account, Alarm, LoadGuardSetting, LoadTrip, Meter, Room
+from app.vocabulary import AlarmSeverity, SupplyState, Utility
+
+log = logging.getLogger(__name__)
+
+
+def evidence_json(evidence: Evidence) -> dict[str, object]:
+    return {
+        "mode": evidence.mode.value,
+        "power_w": evidence.power_w,
+        "delta_power_w": evidence.delta_power_w,
+        "power_factor": evidence.power_factor,
+        "line_power_factor": evidence.line_power_factor,
+        "band": evidence.band_index,
+        "window_s": evidence.window_s,
+        "baseline_power_w": evidence.baseline_power_w,
+        "limit_w": evidence.limit_w,
+        "pf_threshold": evidence.pf_threshold,
+        "summary": evidence.describe(),
+    }
+
+
+class LoadControl:
+    def __init__(self, control: SupplyControl) -> None:
+        self.control = control
+        self.guards: dict[int, LoadGuard | None] = {}  # None: the meter is not guarded
+        self._open_trip: dict[int, int] = {}  # meter id -> LoadTrip id awaiting restore
+
+    def feed(self, session: Session, snapshots: list[Snapshot]) -> None:
+        now = datetime.now(UTC)
+        for snapshot in snapshots:
+            if snapshot.quality is Quality.FAILED or snapshot.power_w is None:
+                continue
+            guard = self._guard(session, snapshot.meter_id)
+            if guard is None:
+                continue
+            sample = Sample(
+                snapshot.monotonic_s,
+                snapshot.power_w,
+                snapshot.power_factor,
+                supply_on=snapshot.relay_closed,
+            )
+            for event in guard.feed(sample, snapshot.wall_time.astimezone().date()):
+                self._handle(session, snapshot.meter_id, guard, event, now)
+
+    def _guard(self, session: Session, meter_id: int) -> LoadGuard | None:
+        if meter_id in self.guards:
+            return self.guards[meter_id]
+        guard = None
+        row = session.execute(
+            select(Meter.utility, Room.building_id)
+            .outerjoin(Room, Meter.room_id == Room.id)
+            .where(Meter.id == meter_id)
+        ).first()
+        if row is not None and row[0] is Utility.ELECTRICITY:
+            settings = session.scalars(
+                select(LoadGuardSetting)
+                .where(
+                    (LoadGuardSetting.building_id == row[1])
+                    | LoadGuardSetting.building_id.is_(None)
+                )
+                .order_by(LoadGuardSetting.building_id.is_(None))
+            ).first()
+            if settings is not None and settings.params:
+                try:
+                    guard = LoadGuard(LoadGuardParams(**settings.params))  # type: ignore[arg-type]
+                except (TypeError, ValueError) as exc:
+                    log.error("load-guard settings %s are unusable: %s", settings.id, exc)
+        self.guards[meter_id] = guard
+        return guard
+
+    def _handle(
+        self, session: Session, meter_id: int, guard: LoadGuard, event: object, now: datetime
+    ) -> None:
+        meter = session.get_one(Meter, meter_id)
+        if isinstance(event, Trip):
+            trip = LoadTrip(
+                meter_id=meter_id,
+                tripped_at=now,
+                mode=event.evidence.mode.value,
+                power_w=event.evidence.power_w,
+                delta_power_w=event.evidence.delta_power_w,
+                power_factor=event.evidence.power_factor,
+                band=event.evidence.band_index,
+                window_s=event.evidence.window_s,
+                note=event.evidence.describe(),
+            )
+            session.add(trip)
+            session.flush()
+            self._open_trip[meter_id] = trip.id
+            session.add(
+                Alarm(
+                    kind="load_guard_trip",
+                    severity=AlarmSeverity.CRITICAL,
+                    meter_id=meter_id,
+                    account_id=meter.account_id,
+                    message=f"Meter {meter.serial}: load guard tripped: "
+                    f"{event.evidence.describe()}.",
+                    evidence=evidence_json(event.evidence),
+                    raised_at=now,
+                )
+            )
+            self.control.command(
+                session,
+                meter_id,
+                False,
+                f"Load guard trip: {event.evidence.describe()}",
+                now,
+                off_reason=OffReason.LOAD_GUARD,
+            )
+        elif isinstance(event, GuardAlarm):
+            session.add(
+                Alarm(
+                    kind="load_guard_alarm",
+                    severity=AlarmSeverity.WARNING,
+                    meter_id=meter_id,
+                    account_id=meter.account_id,
+                    message=f"Meter {meter.serial}: heavy load: {event.evidence.describe()}.",
+                    evidence=evidence_json(event.evidence),
+                    raised_at=now,
+                )
+            )
+        elif isinstance(event, AutoRestoreDue):
+            trip_id = self._open_trip.pop(meter_id, None)
+            if trip_id is not None:
+                session.get_one(LoadTrip, trip_id).restored_at = now
+            account = session.get(Account, meter.account_id) if meter.account_id else None
+            if account is not None and account.supply_state is SupplyState.CUT_OFF:
+                meter.off_reason = OffReason.ARREARS.value  # the balance policy decides now
+                return
+            self.control.command(
+                session,
+                meter_id,
+                True,
+                f"Automatic restore after a load-guard trip "
+                f"({event.restores_today} of {event.max_per_day} today)",
+                now,
+            )
+        elif isinstance(event, LockedOut):
+            trip_id = self._open_trip.get(meter_id)
+            if trip_id is not None:
+                session.get_one(LoadTrip, trip_id).locked_out = True
+            session.add(
+                Alarm(
+                    kind="load_guard_lockout",
+                    severity=AlarmSeverity.CRITICAL,
+                    meter_id=meter_id,
+                    account_id=meter.account_id,
+                    message=f"Meter {meter.serial}: locked out after "
+                    f"{event.restores_today} automatic restores today; an operator "
+                    "must restore it.",
+                    evidence=evidence_json(event.evidence),
+                    raised_at=now,
+                )
+            )

@@ -1,0 +1,80 @@
+"""A heater trips the room, the trip holds its evidence, restores are capped, then lock-out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+
+from app.hardware.bus_worker import PollPolicy
+from app.runtime.runtime import Runtime, RuntimeOptions
+from app.services.demo_site import DEMO_LOAD_GUARD, DemoSpec, seed_demo_site
+from app.store.database import Database
+from app.store.models import Account, Alarm, Bus, LoadGuardSetting, LoadTrip, Meter
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)
+
+
+def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
+    with db.transaction() as session:
+        # Quick restores for the test, one automatic restore a day.
+        session.execute(
+            update(LoadGuardSetting).values(
+                params={**DEMO_LOAD_GUARD, "restore_delay_s": 1, "max_auto_restores_per_day": 1}
+            )
+        )
+        account = session.scalars(
+            select(Account).where(Account.balance_minor > 5000).order_by(Account.id)
+        ).first()
+        assert account is not None
+        meter, url = session.execute(
+            select(Meter, Bus.url)
+            .join(Bus, Meter.bus_id == Bus.id)
+            .where(Meter.account_id == account.id, Meter.serial.startswith("E"))
+        ).one()
+    runtime = Runtime(db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
+    runtime.start()
+    try:
+        assert runtime.sim is not None
+        simulated = runtime.sim.meter(url, meter.address)
+        wait_for(lambda: runtime.engine.totals.readings >= 4, "the meters were polled")
+        simulated.switch_on_heater(power_w=1800, power_factor=0.99, duration_s=3600)
+
+        def trips() -> list[LoadTrip]:
+            with db.session() as session:
+                return list(
+                    session.scalars(
+                        select(LoadTrip).where(LoadTrip.meter_id == meter.id).order_by(LoadTrip.id)
+                    )
+                )
+
+        wait_for(lambda: len(trips()) >= 1 and not simulated.supply_on, "the heater tripped")
+        first = trips()[0]
+        assert first.mode == "increment"
+        assert first.delta_power_w is not None
+        assert first.delta_power_w > 1000
+        assert first.power_factor is not None
+        assert first.power_factor >= 0.95
+        assert first.band == 2
+        # The automatic restore brings the heater back; it trips again and locks out.
+        wait_for(lambda: len(trips()) >= 2, "the second trip")
+        wait_for(lambda: trips()[-1].locked_out, "the lock-out")
+
+        def kinds() -> set[str]:
+            with db.session() as session:
+                return set(session.scalars(select(Alarm.kind).where(Alarm.meter_id == meter.id)))
+
+        wait_for(lambda: {"load_guard_trip", "load_guard_lockout"} <= kinds(), "the alarms")
+        time.sleep(2.0)  # locked out: no automatic restore however long it waits
+        assert not simulated.supply_on
+        with db.session() as session:
+            assert session.get_one(Meter, meter.id).off_reason == "load_guard"
+    finally:
+        runtime.stop()
