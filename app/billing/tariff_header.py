@@ -1,19 +1,31 @@
 """The identifying head of a tariff file (DOMAIN.md section 2): name, utility, unit, currency and
-effective date. The full rules (bands, tiers, fees) are read by the rating code."""
+effective date. The full rules (bands, tiers, allowance, fees) are read by ``app.billing.tariff``,
+which reuses the checks here so a file's mistakes are all reported together."""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from app.billing.money import MINOR_UNITS
 
 UTILITY_UNITS = {"electricity": {"kWh"}, "water": {"m3"}, "gas": {"m3"}}
+HEADER_KEYS = ("name", "utility", "unit", "currency", "effective_from")
 
 
 class TariffFileError(ValueError):
-    """A tariff file that cannot be used; the message names the place and what is wrong."""
+    """A tariff file that cannot be used; the message names the place and what is wrong.
+
+    ``problems`` holds every mistake found, one line each, in the order of the file; the message
+    is those lines joined.
+    """
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems
 
 
 @dataclass(frozen=True)
@@ -25,28 +37,51 @@ class TariffHeader:
     effective_from: date
 
 
-def read_tariff_header(text: str, source: str = "tariff") -> TariffHeader:
-    """Parse and check the top-level keys every tariff file must have."""
+def load_toml(text: str, source: str) -> dict[str, Any]:
+    """The TOML document of a tariff file; a syntax error is a ``TariffFileError``."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TariffFileError(f"{source}: not valid TOML ({exc}).") from None
+
+
+def check_header(data: Mapping[str, object], source: str) -> tuple[TariffHeader | None, list[str]]:
+    """The header of a parsed tariff file and every mistake in it (the header is None if any)."""
+    problems: list[str] = []
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise TariffFileError(f"{source}: 'name' is missing; give the tariff a name.")
+        problems.append(f"{source}: 'name' is missing; give the tariff a name.")
     utility = data.get("utility")
     if not isinstance(utility, str) or utility not in UTILITY_UNITS:
-        raise TariffFileError(f"{source}: 'utility' is {utility!r}; use electricity, water or gas.")
+        problems.append(f"{source}: 'utility' is {utility!r}; use electricity, water or gas.")
     unit = data.get("unit")
-    if not isinstance(unit, str) or unit not in UTILITY_UNITS[utility]:
-        allowed = " or ".join(sorted(UTILITY_UNITS[utility]))
-        raise TariffFileError(f"{source}: 'unit' is {unit!r}; {utility} is billed in {allowed}.")
+    if isinstance(utility, str) and utility in UTILITY_UNITS:
+        if not isinstance(unit, str) or unit not in UTILITY_UNITS[utility]:
+            allowed = " or ".join(sorted(UTILITY_UNITS[utility]))
+            problems.append(f"{source}: 'unit' is {unit!r}; {utility} is billed in {allowed}.")
+    elif not isinstance(unit, str) or not any(unit in units for units in UTILITY_UNITS.values()):
+        problems.append(f"{source}: 'unit' is {unit!r}; use kWh (electricity) or m3 (water, gas).")
     currency = data.get("currency")
     if not isinstance(currency, str) or currency not in MINOR_UNITS:
-        raise TariffFileError(f"{source}: 'currency' {currency!r} is not a known ISO 4217 code.")
+        problems.append(f"{source}: 'currency' {currency!r} is not a known ISO 4217 code.")
     effective = data.get("effective_from")
     if not isinstance(effective, date) or isinstance(effective, datetime):  # a day, not a time
-        raise TariffFileError(
+        problems.append(
             f"{source}: 'effective_from' must be a date written like 2026-09-01 (no quotes)."
         )
-    return TariffHeader(name.strip(), utility, unit, currency, effective)
+    if problems:
+        return None, problems
+    assert isinstance(name, str)
+    assert isinstance(utility, str)
+    assert isinstance(unit, str)
+    assert isinstance(currency, str)
+    assert isinstance(effective, date)
+    return TariffHeader(name.strip(), utility, unit, currency, effective), []
+
+
+def read_tariff_header(text: str, source: str = "tariff") -> TariffHeader:
+    """Parse and check the top-level keys every tariff file must have."""
+    header, problems = check_header(load_toml(text, source), source)
+    if header is None:
+        raise TariffFileError(*problems)
+    return header

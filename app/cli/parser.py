@@ -11,6 +11,7 @@ from app.cli import (
     field_commands,
     ledger_commands,
     serve_command,
+    tariff_commands,
 )
 
 
@@ -57,4 +58,5 @@ def build_parser() -> argparse.ArgumentParser:
     field_commands.register(sub, common)
     ledger_commands.register(sub, common)
     serve_command.register(sub, common)
+    tariff_commands.register(sub, common)
     return parser
