@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from app.runtime.data_dir import default_data_dir, demo_data_dir
 from app.runtime.logging_setup import setup_logging
 from app.store.database import Database, ensure_writable_dir, sqlite_url_for
+
+T = TypeVar("T")
 
 
 def data_dir_of(args: argparse.Namespace, *, demo: bool = False) -> Path:
@@ -29,6 +33,19 @@ def open_database(args: argparse.Namespace, data_dir: Path) -> Database:
     db = Database(url)
     db.check_readable()
     return db
+
+
+def run_on_database(
+    args: argparse.Namespace, work: Callable[[Database], T], *, demo: bool | None = None
+) -> tuple[Database, T]:
+    """Open the database the options name (``demo``: the demo folder unless --data-dir; None
+    reads ``args.demo``), run ``work`` on it and close it. StoreError explains any failure."""
+    use_demo = bool(getattr(args, "demo", False)) if demo is None else demo
+    db = open_database(args, data_dir_of(args, demo=use_demo))
+    try:
+        return db, work(db)
+    finally:
+        db.dispose()
 
 
 def fail(message: str, code: int) -> int:

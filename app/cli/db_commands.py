@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli.context import data_dir_of, fail, open_database
+from app.cli.context import fail, run_on_database
 from app.store.errors import StoreError
 from app.store.migrate import schema_state, upgrade
 
@@ -25,14 +25,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    data_dir = data_dir_of(args, demo=args.demo)
     try:
-        db = open_database(args, data_dir)
-        try:
-            before = schema_state(db)
-            after = upgrade(db)
-        finally:
-            db.dispose()
+        db, (before, after) = run_on_database(args, lambda db: (schema_state(db), upgrade(db)))
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     if before.current == after.current:
@@ -46,13 +40,8 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    data_dir = data_dir_of(args, demo=args.demo)
     try:
-        db = open_database(args, data_dir)
-        try:
-            state = schema_state(db)
-        finally:
-            db.dispose()
+        db, state = run_on_database(args, schema_state)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     if args.json:

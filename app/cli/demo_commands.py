@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.context import data_dir_of, fail, open_database
-from app.services.demo_site import DemoSiteExists, DemoSpec, seed_demo_site
+from app.cli.context import fail, run_on_database
+from app.services.demo_site import DemoSiteExists, DemoSpec, DemoSummary, seed_demo_site
+from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import upgrade
 
@@ -32,14 +33,13 @@ def cmd_seed(args: argparse.Namespace) -> int:
         spec.check()
     except ValueError as exc:
         return fail(f"{exc}.", 2)
-    data_dir = data_dir_of(args, demo=True)
+
+    def seed(db: Database) -> DemoSummary:
+        upgrade(db)
+        return seed_demo_site(db, spec)
+
     try:
-        db = open_database(args, data_dir)
-        try:
-            upgrade(db)
-            summary = seed_demo_site(db, spec)
-        finally:
-            db.dispose()
+        db, summary = run_on_database(args, seed, demo=True)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except DemoSiteExists as exc:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli.context import data_dir_of, fail, open_database
-from app.services.ledger_verify import verify_ledger
+from app.cli.context import fail, run_on_database
+from app.services.ledger_verify import VerifyReport, verify_ledger
+from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
 
@@ -27,13 +28,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    def verify(db: Database) -> VerifyReport:
+        require_current(db)
+        return verify_ledger(db)
+
     try:
-        db = open_database(args, data_dir_of(args, demo=args.demo))
-        try:
-            require_current(db)
-            report = verify_ledger(db)
-        finally:
-            db.dispose()
+        _, report = run_on_database(args, verify)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     if args.json:
