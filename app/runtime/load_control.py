@@ -123,17 +123,14 @@ class LoadControl:
             session.add(trip)
             session.flush()
             self._open_trip[meter_id] = trip.id
-            session.add(
-                Alarm(
-                    kind="load_guard_trip",
-                    severity=AlarmSeverity.CRITICAL,
-                    meter_id=meter_id,
-                    account_id=meter.account_id,
-                    message=f"Meter {meter.serial}: load guard tripped: "
-                    f"{event.evidence.describe()}.",
-                    evidence=evidence_json(event.evidence),
-                    raised_at=now,
-                )
+            _alarm(
+                session,
+                meter,
+                "load_guard_trip",
+                AlarmSeverity.CRITICAL,
+                f"load guard tripped: {event.evidence.describe()}",
+                event.evidence,
+                now,
             )
             self.control.command(
                 session,
@@ -144,16 +141,14 @@ class LoadControl:
                 off_reason=OffReason.LOAD_GUARD,
             )
         elif isinstance(event, GuardAlarm):
-            session.add(
-                Alarm(
-                    kind="load_guard_alarm",
-                    severity=AlarmSeverity.WARNING,
-                    meter_id=meter_id,
-                    account_id=meter.account_id,
-                    message=f"Meter {meter.serial}: heavy load: {event.evidence.describe()}.",
-                    evidence=evidence_json(event.evidence),
-                    raised_at=now,
-                )
+            _alarm(
+                session,
+                meter,
+                "load_guard_alarm",
+                AlarmSeverity.WARNING,
+                f"heavy load: {event.evidence.describe()}",
+                event.evidence,
+                now,
             )
         elif isinstance(event, AutoRestoreDue):
             trip_id = self._open_trip.pop(meter_id, None)
@@ -175,16 +170,35 @@ class LoadControl:
             trip_id = self._open_trip.get(meter_id)
             if trip_id is not None:
                 session.get_one(LoadTrip, trip_id).locked_out = True
-            session.add(
-                Alarm(
-                    kind="load_guard_lockout",
-                    severity=AlarmSeverity.CRITICAL,
-                    meter_id=meter_id,
-                    account_id=meter.account_id,
-                    message=f"Meter {meter.serial}: locked out after "
-                    f"{event.restores_today} automatic restores today; an operator "
-                    "must restore it.",
-                    evidence=evidence_json(event.evidence),
-                    raised_at=now,
-                )
+            _alarm(
+                session,
+                meter,
+                "load_guard_lockout",
+                AlarmSeverity.CRITICAL,
+                f"locked out after {event.restores_today} automatic restores today; an "
+                "operator must restore it",
+                event.evidence,
+                now,
             )
+
+
+def _alarm(
+    session: Session,
+    meter: Meter,
+    kind: str,
+    severity: AlarmSeverity,
+    what: str,
+    evidence: Evidence,
+    now: datetime,
+) -> None:
+    session.add(
+        Alarm(
+            kind=kind,
+            severity=severity,
+            meter_id=meter.id,
+            account_id=meter.account_id,
+            message=f"Meter {meter.serial}: {what}.",
+            evidence=evidence_json(evidence),
+            raised_at=now,
+        )
+    )
