@@ -332,8 +332,16 @@ class BusWorker:
     ) -> Snapshot:
         wall = datetime.now().astimezone()
         if result is None:
+            # Tell the engine whether the worker now counts the meter offline.
+            offline = self.stats.meter(meter.address).online is False
             return Snapshot(
-                meter.meter_id, meter.address, started, wall, Quality.FAILED, error=error
+                meter.meter_id,
+                meter.address,
+                started,
+                wall,
+                Quality.FAILED,
+                error=error,
+                status={"offline": offline},
             )
         values = {k: v for k, v in result.values.items() if k in VALUE_FIELDS}
         supply = result.supply_on

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.hardware.snapshot import Quality, Snapshot
 from app.store.models import Alarm, IntervalReading, Meter
-from app.vocabulary import AlarmSeverity, MeterStatus, ReadingQuality, Utility
+from app.vocabulary import AlarmSeverity, AlarmState, MeterStatus, ReadingQuality, Utility
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class MeterTrack:
     last_units: int | None = None  # register in Wh or litres
     last_units_at: datetime | None = None  # when that register was read
     last_slot: int | None = None  # index of the last interval stored
+    offline: bool = False
 
 
 @dataclass
@@ -70,10 +71,12 @@ class ReadingStore:
 
     def load(self, session: Session) -> None:
         """Remember every meter and its last stored register (after a restart too)."""
-        for meter_id, utility, rated in session.execute(
-            select(Meter.id, Meter.utility, Meter.rated_current_a)
+        for meter_id, utility, rated, status in session.execute(
+            select(Meter.id, Meter.utility, Meter.rated_current_a, Meter.status)
         ):
-            self.tracks[meter_id] = MeterTrack(meter_id, utility, rated)
+            self.tracks[meter_id] = MeterTrack(
+                meter_id, utility, rated, offline=status is MeterStatus.OFFLINE
+            )
         latest = (
             select(
                 IntervalReading.meter_id, IntervalReading.register_units, IntervalReading.read_at
@@ -93,8 +96,14 @@ class ReadingStore:
         seen: dict[int, dict[str, object]] = {}
         for snapshot in snapshots:
             track = self.tracks.get(snapshot.meter_id)
-            if track is None or snapshot.quality is Quality.FAILED:
+            if track is None:
                 continue
+            if snapshot.quality is Quality.FAILED:
+                if snapshot.status.get("offline") and not track.offline:
+                    self._went_offline(session, track, snapshot)
+                continue
+            if track.offline:
+                self._came_back(session, track)
             row: dict[str, object] = {
                 "id": snapshot.meter_id,
                 "last_seen_at": snapshot.wall_time.astimezone(UTC),
@@ -155,6 +164,35 @@ class ReadingStore:
             )
             track.last_slot = slot
             result.readings += 1
+
+    def _went_offline(self, session: Session, track: MeterTrack, snapshot: Snapshot) -> None:
+        track.offline = True
+        session.execute(
+            update(Meter).where(Meter.id == track.meter_id).values(status=MeterStatus.OFFLINE)
+        )
+        session.add(
+            Alarm(
+                kind="meter_offline",
+                severity=AlarmSeverity.CRITICAL,
+                meter_id=track.meter_id,
+                raised_at=datetime.now(UTC),
+                message=f"Meter offline: {snapshot.error or 'no reply'}.",
+                evidence={"last_error": snapshot.error},
+            )
+        )
+
+    def _came_back(self, session: Session, track: MeterTrack) -> None:
+        track.offline = False
+        now = datetime.now(UTC)
+        for alarm in session.scalars(
+            select(Alarm).where(
+                Alarm.meter_id == track.meter_id,
+                Alarm.kind == "meter_offline",
+                Alarm.state != AlarmState.CLEARED,
+            )
+        ):
+            alarm.state = AlarmState.CLEARED
+            alarm.cleared_at = now
 
     def _hold(
         self, session: Session, track: MeterTrack, snapshot: Snapshot, units: int, problem: str

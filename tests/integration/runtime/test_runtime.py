@@ -36,3 +36,52 @@ def test_every_meter_is_polled_and_its_first_reading_stored(db: Database) -> Non
     assert all(closed is True for _, _, closed in rows)  # relays closed, valves open
     assert {profile for profile, _, _ in rows} >= {"dlt645-2007", "acrel-ddsy1352", "cjt188-water"}
     assert readings == meters  # one per meter in the first interval, not one per poll
+
+
+def test_a_dead_meter_goes_offline_with_an_alarm_and_comes_back(db: Database) -> None:
+    from app.store.models import Alarm, Bus
+    from app.vocabulary import AlarmState, MeterStatus
+
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=2))
+    with db.session() as session:
+        meter, url = session.execute(
+            select(Meter, Bus.url)
+            .join(Bus, Meter.bus_id == Bus.id)
+            .where(Meter.serial.startswith("E"))
+            .order_by(Meter.id)
+        ).first()  # type: ignore[misc]
+    runtime = Runtime(
+        db,
+        RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.1, offline_probe_s=0.5), policy_tick_s=3600),
+    )
+    runtime.start()
+
+    def state() -> tuple[MeterStatus, list[AlarmState]]:
+        with db.session() as session:
+            status = session.get_one(Meter, meter.id).status
+            alarms = list(
+                session.scalars(
+                    select(Alarm.state).where(
+                        Alarm.meter_id == meter.id, Alarm.kind == "meter_offline"
+                    )
+                )
+            )
+        return status, alarms
+
+    def wait(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 40
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting until {what}"
+            time.sleep(0.1)
+
+    try:
+        assert runtime.sim is not None
+        simulated = runtime.sim.meter(url, meter.address)
+        simulated.faults.dead = True
+        wait(lambda: state()[0] is MeterStatus.OFFLINE, "the meter was marked offline")
+        assert state()[1] == [AlarmState.ACTIVE]
+        simulated.faults.dead = False
+        wait(lambda: state()[0] is MeterStatus.ACTIVE, "the meter came back")
+        assert state()[1] == [AlarmState.CLEARED]
+    finally:
+        runtime.stop()
