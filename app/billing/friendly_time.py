@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from app.billing.tariff.values import clock
+
 MINUTES_PER_DAY = 24 * 60
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # How far friendly_time_end looks ahead before it calls the friendly time endless.
@@ -36,10 +38,6 @@ def _minutes(text: object, where: str, *, end: bool) -> int:
         allowed = "00:00 to 24:00" if end else "00:00 to 23:59"
         raise FriendlyTimeError(f"{where} is {text!r}; use a time from {allowed}.")
     return hours * 60 + minutes
-
-
-def _hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +64,7 @@ class FriendlyWindow:
             raise FriendlyTimeError(f"Window end minute {self.end_minute} is not in 0-1440.")
         if self.start_minute == self.end_minute:
             raise FriendlyTimeError(
-                f"Friendly window from {_hhmm(self.start_minute)} to {_hhmm(self.end_minute)} "
+                f"Friendly window from {clock(self.start_minute)} to {clock(self.end_minute)} "
                 "is ambiguous; for a whole day write 00:00 to 24:00."
             )
 
@@ -108,8 +106,8 @@ class FriendlyWindow:
     def to_json(self) -> dict[str, object]:
         return {
             "days": sorted(self.days),
-            "from": _hhmm(self.start_minute),
-            "to": _hhmm(self.end_minute),
+            "from": clock(self.start_minute),
+            "to": clock(self.end_minute),
         }
 
     def spans_covering(self, wall: datetime) -> list[tuple[datetime, datetime]]:
@@ -128,7 +126,7 @@ class FriendlyWindow:
 
     def __str__(self) -> str:
         days = ",".join(WEEKDAY_NAMES[d] for d in sorted(self.days))
-        return f"{days} {_hhmm(self.start_minute)}-{_hhmm(self.end_minute)}"
+        return f"{days} {clock(self.start_minute)}-{clock(self.end_minute)}"
 
 
 FriendlyWindowLike = FriendlyWindow | Mapping[str, object]

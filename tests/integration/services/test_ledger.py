@@ -130,6 +130,25 @@ def test_receipt_numbers_must_run_without_gaps(site: Database) -> None:
     assert "4 follows 2" in problems[0].detail
 
 
+def charge(
+    account: Account, meter: Meter, version: TariffVersion, exact: str, entry_id: int
+) -> UsageCharge:
+    """One unit of usage priced at ``exact``, posted in ledger entry ``entry_id``."""
+    now = utc_now()
+    return UsageCharge(
+        account_id=account.id,
+        meter_id=meter.id,
+        start_at=now,
+        end_at=now,
+        quantity="1",
+        tariff_version_id=version.id,
+        kind="energy",
+        unit_price=exact,
+        amount_exact=exact,
+        ledger_entry_id=entry_id,
+    )
+
+
 def test_usage_postings_carry_the_rounding_residue(site: Database) -> None:
     """Three slices of 0.333 each: postings 0.33, 0.34 (residue carried), 0.33 -> 1.00 total."""
     account = first_account(site)
@@ -138,40 +157,13 @@ def test_usage_postings_carry_the_rounding_residue(site: Database) -> None:
         version = session.query(TariffVersion).first()
         assert meter is not None
         assert version is not None
-        now = utc_now()
         for cents in (33, 34, 33):
             posted = post_entry(session, account.id, LedgerKind.CONSUMPTION, -cents, reason="usage")
-            session.add(
-                UsageCharge(
-                    account_id=account.id,
-                    meter_id=meter.id,
-                    start_at=now,
-                    end_at=now,
-                    quantity="1",
-                    tariff_version_id=version.id,
-                    kind="energy",
-                    unit_price="0.333",
-                    amount_exact="0.333",
-                    ledger_entry_id=posted.entry_id,
-                )
-            )
+            session.add(charge(account, meter, version, "0.333", posted.entry_id))
     assert verify_ledger(site).ok
     with site.transaction() as session:
         last = session.query(LedgerEntry).order_by(LedgerEntry.id.desc()).first()
         assert last is not None
         post_entry(session, account.id, LedgerKind.ADJUSTMENT, 1, reason="balance the test")
-        session.add(
-            UsageCharge(
-                account_id=account.id,
-                meter_id=meter.id,
-                start_at=now,
-                end_at=now,
-                quantity="1",
-                tariff_version_id=version.id,
-                kind="energy",
-                unit_price="0.10",
-                amount_exact="0.10",
-                ledger_entry_id=last.id,
-            )
-        )  # charge without its money
+        session.add(charge(account, meter, version, "0.10", last.id))  # without its money
     assert "usage" in {p.what for p in verify_ledger(site).problems}
