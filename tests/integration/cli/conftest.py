@@ -35,8 +35,8 @@ def run_main() -> RunMain:
 
 
 def _open_the_way(tmp_path: Path, limit: Path) -> list[tuple[Path, int]]:
-    """Let others traverse (not list) tmp_path and its parents up to ``limit``; returns what to
-    restore. pytest makes these folders private (0700)."""
+    """Let others traverse (not list) ``tmp_path`` and its parents up to ``limit``; returns what
+    to restore. pytest makes its folders private (0700), and so does ``mktemp -d``."""
     changed = []
     folder = tmp_path
     while True:
@@ -67,6 +67,8 @@ def run_main_unprivileged(
         pytest.skip("running as root and /usr/bin/setpriv is missing: cannot drop privileges")
     prefix = [str(SETPRIV), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     changed = _open_the_way(tmp_path, tmp_path_factory.getbasetemp().parent)
+    # The checkout may sit in a private folder too (CI clones into mktemp -d, mode 0700).
+    changed += _open_the_way(REPO, Path(REPO.anchor))
     try:
         probe = run_python(
             ["-c", "import sys, app.cli; open(sys.argv[1]).close()", str(REPO / "main.py")],
