@@ -34,16 +34,20 @@ def run_main() -> RunMain:
     return run
 
 
-def _open_the_way(tmp_path: Path, limit: Path) -> list[tuple[Path, int]]:
+def _open_the_way(
+    tmp_path: Path, limit: Path, *, readable: bool = False
+) -> list[tuple[Path, int]]:
     """Let others traverse (not list) ``tmp_path`` and its parents up to ``limit``; returns what
     to restore. pytest makes its folders private (0700), and so does ``mktemp -d``."""
     changed = []
     folder = tmp_path
+    want = stat.S_IXOTH | (stat.S_IROTH if readable else 0)  # ``readable``: the first folder
     while True:
         mode = stat.S_IMODE(folder.stat().st_mode)
-        if not mode & stat.S_IXOTH and folder.stat().st_uid == os.geteuid():
-            folder.chmod(mode | stat.S_IXOTH)
+        if mode & want != want and folder.stat().st_uid == os.geteuid():
+            folder.chmod(mode | want)
             changed.append((folder, mode))
+        want = stat.S_IXOTH
         if folder == limit or folder.parent == folder:
             return changed
         folder = folder.parent
@@ -68,7 +72,8 @@ def run_main_unprivileged(
     prefix = [str(SETPRIV), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     changed = _open_the_way(tmp_path, tmp_path_factory.getbasetemp().parent)
     # The checkout may sit in a private folder too (CI clones into mktemp -d, mode 0700).
-    changed += _open_the_way(REPO, Path(REPO.anchor))
+    # Python lists the checkout folder to import from it, so that one must be readable.
+    changed += _open_the_way(REPO, Path(REPO.anchor), readable=True)
     try:
         probe = run_python(
             ["-c", "import sys, app.cli; open(sys.argv[1]).close()", str(REPO / "main.py")],
