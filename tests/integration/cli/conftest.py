@@ -34,9 +34,7 @@ def run_main() -> RunMain:
     return run
 
 
-def _open_the_way(
-    tmp_path: Path, limit: Path, *, readable: bool = False
-) -> list[tuple[Path, int]]:
+def _open_the_way(tmp_path: Path, limit: Path, *, readable: bool = False) -> list[tuple[Path, int]]:
     """Let others traverse (not list) ``tmp_path`` and its parents up to ``limit``; returns what
     to restore. pytest makes its folders private (0700), and so does ``mktemp -d``."""
     changed = []
