@@ -24,10 +24,11 @@ How a quantity is priced:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import (
+    ROUND_FLOOR,
     Context,
     Decimal,
     DivisionByZero,
@@ -42,6 +43,7 @@ from typing import Literal, NamedTuple
 from app.billing.money import Money, round_to_minor
 from app.billing.tariff.model import FEE_CYCLES, Cycle, Tariff
 from app.billing.tariff.schedule import (
+    SPLIT_QUANTUM,
     CycleKey,
     DayPlan,
     ScheduleError,
@@ -124,6 +126,24 @@ class Posting:
     cycle: date
     amount: Money
     exact: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RaterState:
+    """Where a ``Rater`` stands: the end of its last slice, the billing cycle being posted
+    (its exact charge of settled units and the minor units posted), the tier and allowance
+    cycles with their units, and the all_units units awaiting their step, keyed by the
+    ``effective_from`` of the version that took them."""
+
+    last_end: datetime | None
+    cycle: date | None
+    cycle_settled: Decimal
+    posted: int
+    tier_cycle: CycleKey | None
+    position: Decimal
+    allowance_cycle: CycleKey | None
+    allowance_used: Decimal
+    open_units: tuple[tuple[date, str | None, Decimal], ...]
 
 
 def decimal_text(value: Decimal) -> str:
@@ -375,6 +395,56 @@ def _lines(schedule: TariffSchedule, quantities: dict[_LineKey, Decimal]) -> tup
     return tuple(out)
 
 
+_Piece = tuple[DayPlan, str | None, Decimal]
+_FLOOR = Context(prec=80, rounding=ROUND_FLOOR, traps=[InvalidOperation, DivisionByZero])
+
+
+def _shares(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
+    """``total`` shared in proportion to ``weights`` (sum > 0): floored to 1e-9, the last
+    share takes the remainder, so the shares add up to ``total`` exactly."""
+    whole = sum(weights, ZERO)
+    with localcontext(_FLOOR):
+        out = [(total * w / whole).quantize(SPLIT_QUANTUM) for w in weights[:-1]]
+    out.append(total - sum(out, ZERO))
+    return out
+
+
+def share_by_registers(
+    pieces: list[_Piece], quantity: Decimal, by_period: Mapping[str, Decimal]
+) -> list[_Piece]:
+    """The slice's pieces with ``quantity`` shared between TOU periods as the meter's per-rate
+    registers counted it, each period's share spread over that period's pieces in proportion
+    to time. A period the meter counted in but the tariff's bands do not reach in the slice
+    (the meter's clock or TOU table differs) is priced on the slice's last day.
+
+    Falls back to the time split (``pieces`` unchanged) when the tariff has no TOU, the
+    registers counted nothing, or a register counted in a period the tariff does not know.
+    """
+    counted = {period: units for period, units in by_period.items() if units > 0}
+    last_plan = pieces[-1][0]
+    tou = last_plan.tariff.tou
+    if not counted or tou is None or any(p not in tou.period_names() for p in counted):
+        return pieces
+    periods = list(counted)
+    per_period = dict(zip(periods, _shares(quantity, [counted[p] for p in periods]), strict=True))
+    pieces = list(pieces)
+    extra: list[_Piece] = []
+    for period in periods:
+        spots = [n for n, piece in enumerate(pieces) if piece[1] == period]
+        weights = [pieces[n][2] for n in spots]
+        if not spots:
+            extra.append((last_plan, period, per_period[period]))
+        elif sum(weights, ZERO) > 0:
+            for n, share in zip(spots, _shares(per_period[period], weights), strict=True):
+                pieces[n] = (pieces[n][0], period, share)
+        else:
+            pieces[spots[-1]] = (pieces[spots[-1]][0], period, per_period[period])
+    for n, (plan, band, _part) in enumerate(pieces):
+        if band not in counted:
+            pieces[n] = (plan, band, ZERO)
+    return pieces + extra
+
+
 class Rater:
     """Live rating of one meter or account: ``post`` each new usage slice, in time order.
 
@@ -433,8 +503,19 @@ class Rater:
         with localcontext(_EXACT):
             return self.cycle_exact - self.cycle_posted.amount
 
-    def post(self, start: datetime, end: datetime, quantity: Decimal) -> list[Posting]:
-        """Price the slice; one posting per billing cycle it touches (usually one)."""
+    def post(
+        self,
+        start: datetime,
+        end: datetime,
+        quantity: Decimal,
+        by_period: Mapping[str, Decimal] | None = None,
+    ) -> list[Posting]:
+        """Price the slice; one posting per billing cycle it touches (usually one).
+
+        ``by_period``: what the meter's own per-rate registers counted in each TOU period over
+        the slice; the quantity is then shared between the periods in those proportions
+        (instead of in proportion to time), see ``share_by_registers``.
+        """
         start, end, quantity = check_row((start, end, quantity))
         if self._last_end is not None and start < self._last_end:
             raise UsageError(
@@ -448,6 +529,8 @@ class Rater:
                 pieces = list(split(self.schedule, start, end, quantity))
             except ScheduleError as exc:
                 raise UsageError(str(exc)) from None
+            if by_period:
+                pieces = share_by_registers(pieces, quantity, by_period)
             if self._last_end is None:
                 engine.begin(pieces[0][0], self._tier_used, self._free_used)
             before = engine.exact_total()
@@ -462,6 +545,57 @@ class Rater:
             postings.append(self._settle(before))
         self._last_end = end
         return postings
+
+    def state(self) -> RaterState:
+        """Everything needed to go on after a restart (``Rater.resume``), as plain values."""
+        engine = self._engine
+        dates = self.schedule.effective_dates
+        with localcontext(_EXACT):
+            return RaterState(
+                last_end=self._last_end,
+                cycle=self._cycle,
+                cycle_settled=engine.settled - self._cycle_base,
+                posted=self._posted,
+                tier_cycle=engine.tier_cycle,
+                position=engine.position,
+                allowance_cycle=engine.allowance_cycle,
+                allowance_used=engine.allowance_used,
+                open_units=tuple(
+                    (dates[version], period, units)
+                    for (version, period), units in engine.open_units.items()
+                ),
+            )
+
+    @classmethod
+    def resume(
+        cls,
+        tariffs: Tariff | TariffSchedule | Sequence[Tariff],
+        state: RaterState,
+        *,
+        billing_cycle: Cycle = "month",
+    ) -> Rater:
+        """A rater that goes on exactly where the one that gave ``state`` stopped."""
+        rater = cls(tariffs, billing_cycle=billing_cycle)
+        if state.last_end is None:
+            return rater
+        engine = rater._engine
+        index = {day: number for number, day in enumerate(rater.schedule.effective_dates)}
+        try:
+            engine.open_units = {
+                (index[day], period): units for day, period, units in state.open_units
+            }
+        except KeyError as exc:
+            raise UsageError(
+                f"the tariff version of {exc.args[0]} that priced open units is gone"
+            ) from None
+        engine.tier_cycle, engine.position = state.tier_cycle, state.position
+        engine.allowance_cycle, engine.allowance_used = (
+            state.allowance_cycle,
+            state.allowance_used,
+        )
+        engine.settled = state.cycle_settled  # the cycle base becomes 0
+        rater._last_end, rater._cycle, rater._posted = state.last_end, state.cycle, state.posted
+        return rater
 
     def _settle(self, before: Decimal) -> Posting:
         assert self._cycle is not None

@@ -112,6 +112,11 @@ class TariffSchedule:
         self._dates = [version.effective_from for version in ordered]
         self._plans: dict[date, DayPlan] = {}
 
+    @property
+    def effective_dates(self) -> list[date]:
+        """``effective_from`` of each version, in the order of ``versions``."""
+        return list(self._dates)
+
     def version_index(self, day: date) -> int:
         index = bisect_right(self._dates, day) - 1
         if index < 0:
