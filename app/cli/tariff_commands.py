@@ -30,6 +30,7 @@ from app.billing.money import MoneyError, parse_decimal
 from app.billing.rating import Quote, UsageError, UsageRow, check_row, decimal_text, quote_versions
 from app.billing.tariff import Tariff, TariffFileError, parse_tariff
 from app.billing.tariff.schedule import ScheduleError, TariffSchedule
+from app.cli import tariff_library_commands
 from app.cli.context import fail
 
 EXIT_INVALID, EXIT_UNREADABLE = 1, 2
@@ -37,7 +38,7 @@ HEADER = ("start", "end", "quantity")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    tariff = sub.add_parser("tariff", help="check tariff files and quote usage against them")
+    tariff = sub.add_parser("tariff", help="check, quote, import, export and list tariffs")
     tariff_sub = tariff.add_subparsers(title="tariff commands", metavar="COMMAND", required=True)
     check = tariff_sub.add_parser("check", help="check a tariff file, listing every mistake")
     check.add_argument("file", metavar="FILE", help="tariff file (TOML)")
@@ -64,6 +65,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     quote.add_argument("--json", action="store_true", help="print one JSON object")
     quote.set_defaults(handler=cmd_quote)
+    tariff_library_commands.register(tariff_sub, common)
 
 
 def _read(path: str) -> str:
