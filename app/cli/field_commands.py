@@ -1,6 +1,8 @@
 """Technician commands on the wire: ``meter read``, ``meter relay``, ``bus scan``, ``simulate``.
 
-These need no database. Line settings default to the profile's and can be overridden.
+These need no database (``meter replace``, which records a meter swap in the database, lives in
+``app.cli.meter_replace_command`` and is registered here next to its siblings). Line settings
+default to the profile's and can be overridden.
 Exit codes: 0 done; 2 bad usage or address; 10 unknown or bad profile; 11 port cannot be
 opened; 12 no reply (timeout); 13 the meter refused the command; 14 the state did not change
 (not verified); 15 garbled reply (CRC/checksum or frame error).
@@ -16,6 +18,7 @@ import threading
 from dataclasses import replace
 from types import FrameType
 
+from app.cli import meter_replace_command
 from app.cli.context import fail
 from app.hardware.addresses import address_problem, parse_addresses
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
@@ -63,7 +66,9 @@ def line_options(parser: argparse.ArgumentParser, *, address: bool = True) -> No
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    meter = sub.add_parser("meter", help="read or switch one meter on the wire")
+    meter = sub.add_parser(
+        "meter", help="read or switch one meter on the wire, or record a meter swap"
+    )
     meter_sub = meter.add_subparsers(title="meter commands", metavar="COMMAND", required=True)
     read = meter_sub.add_parser("read", help="one reading")
     line_options(read)
@@ -73,6 +78,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     line_options(relay)
     relay.add_argument("state", choices=["on", "off"])
     relay.set_defaults(handler=cmd_relay)
+    meter_replace_command.register(meter_sub, common)
 
     bus = sub.add_parser("bus", help="whole-bus tools")
     bus_sub = bus.add_subparsers(title="bus commands", metavar="COMMAND", required=True)

@@ -1,0 +1,177 @@
+"""``meter replace``: record that a technician swapped a meter for a new one.
+
+The old meter's final reading and the new meter's initial reading are stored at the time of the
+swap (``--at``, default now; a time without offset is site-local), so usage up to the swap is
+billed on the old meter and usage after it on the new one.
+
+Exit codes: 0 recorded; 1 refused (the message says what is wrong, nothing was written);
+2 bad usage (a reading or time that cannot be read); 3-9 database problems (``app.store.errors``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.cli.context import fail, run_on_database
+from app.services.meter_replacement import (
+    Replacement,
+    ReplacementRefused,
+    format_units,
+    replace_meter,
+)
+from app.store.database import Database
+from app.store.errors import StoreError
+from app.store.migrate import require_current
+from app.store.models import Bus, Meter, Site
+
+EXIT_REFUSED, EXIT_USAGE = 1, 2
+
+RESTART_NOTE = (
+    "A console or 'main.py serve' that is running keeps polling the meters it started with: "
+    "restart it to start polling the new meter."
+)
+
+
+def register(meter_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    replace = meter_sub.add_parser(
+        "replace",
+        parents=[common],
+        help="record a meter swap: the old meter's final and the new meter's initial reading",
+        description="Record that a meter was swapped: the old meter's final reading and the new "
+        "meter's initial reading at the time of the swap. The old meter is marked removed; the "
+        "new one takes its bus, room, account, multiplier and rating. Readings are in kWh "
+        "(electricity) or m3 (water, gas), at most 3 decimals.",
+        epilog=RESTART_NOTE,
+    )
+    replace.add_argument("--demo", action="store_true", help="the demo data folder")
+    replace.add_argument("--meter", required=True, metavar="SERIAL", help="the old meter's serial")
+    replace.add_argument(
+        "--final", required=True, metavar="READING", help="the old meter's final reading"
+    )
+    replace.add_argument(
+        "--new-serial", required=True, metavar="SERIAL", help="the new meter's nameplate serial"
+    )
+    replace.add_argument(
+        "--new-address",
+        required=True,
+        metavar="ADDR",
+        help="the new meter's bus address (Modbus 1-247, DL/T 645 12 digits, CJ/T 188 14 digits)",
+    )
+    replace.add_argument(
+        "--initial", required=True, metavar="READING", help="the new meter's initial reading"
+    )
+    replace.add_argument(
+        "--at",
+        metavar="TIME",
+        help="when the meters were swapped, ISO 8601, e.g. 2026-11-27T10:30 (site-local) or "
+        "2026-11-27T02:30Z (default: now)",
+    )
+    replace.add_argument(
+        "--profile", metavar="NAME", help="the new meter's profile (default: the old meter's)"
+    )
+    replace.set_defaults(handler=cmd_replace)
+
+
+class _BadUsage(ValueError):
+    """An option that cannot be read (exit 2)."""
+
+
+def _reading(text: str, option: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise _BadUsage(f"{option}: {text!r} is not a number; give the reading like 1234.56.")
+    return value
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _BadUsage(
+            f"--at: {text!r} is not an ISO 8601 time; give e.g. 2026-11-27T10:30."
+        ) from None
+
+
+def _site_zone(session: Session) -> tuple[ZoneInfo | None, str]:
+    """The site's time zone, or None and why not."""
+    site = session.scalars(select(Site).order_by(Site.id).limit(1)).first()
+    if site is None:
+        return None, "The database has no site, so a time without offset cannot be placed"
+    try:
+        return ZoneInfo(site.timezone), ""
+    except (ZoneInfoNotFoundError, ValueError):
+        return None, f"The site's time zone {site.timezone!r} is unknown to this computer"
+
+
+def cmd_replace(args: argparse.Namespace) -> int:
+    try:
+        final = _reading(args.final, "--final")
+        initial = _reading(args.initial, "--initial")
+        at = _time(args.at)
+    except _BadUsage as exc:
+        return fail(str(exc), EXIT_USAGE)
+
+    def work(db: Database) -> tuple[Replacement, str, ZoneInfo | None]:
+        require_current(db)
+        with db.transaction() as session:
+            zone, why_not = _site_zone(session)
+            when = datetime.now(UTC) if at is None else at
+            if when.tzinfo is None:
+                if zone is None:
+                    raise ReplacementRefused(
+                        f"{why_not}; give --at with an offset, e.g. 2026-11-27T10:30+08:00."
+                    )
+                when = when.replace(tzinfo=zone)
+            done = replace_meter(
+                session,
+                args.meter,
+                final_reading=final,
+                new_serial=args.new_serial,
+                new_address=args.new_address,
+                initial_reading=initial,
+                at=when,
+                new_profile=args.profile,
+            )
+            bus_name = session.scalar(
+                select(Bus.name)
+                .join(Meter, Meter.bus_id == Bus.id)
+                .where(Meter.id == done.new_meter_id)
+            )
+            return done, bus_name or "?", zone
+
+    try:
+        _, (done, bus_name, zone) = run_on_database(args, work)
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    except ReplacementRefused as exc:
+        return fail(f"{exc} Nothing was recorded.", EXIT_REFUSED)
+    shown = done.at.astimezone(zone) if zone is not None else done.at
+    where = f" ({zone.key})" if zone is not None else ""
+    print(
+        f"Meter {done.old_serial} replaced by {done.new_serial} at "
+        f"{shown.isoformat(sep=' ', timespec='seconds')}{where}."
+    )
+    print(
+        f"  old meter {done.old_serial}: final reading "
+        f"{format_units(done.final_units, done.utility)}, now removed"
+    )
+    print(
+        f"  new meter {done.new_serial}: initial reading "
+        f"{format_units(done.initial_units, done.utility)}, address {done.new_address} on "
+        f"{bus_name}, profile {done.new_profile}"
+    )
+    if done.cleared_alarms:
+        print(f"  {done.cleared_alarms} open alarm(s) of the old meter cleared")
+    print(RESTART_NOTE)
+    return 0
