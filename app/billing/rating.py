@@ -121,11 +121,13 @@ class Quote:
 @dataclass(frozen=True, slots=True)
 class Posting:
     """A charge of a ``Rater``: ``amount`` (rounded, residue carried) falls in the billing
-    cycle starting ``cycle``; ``exact`` is the exact charge of the slice in that cycle."""
+    cycle starting ``cycle``; ``exact`` is the exact charge of the slice in that cycle,
+    ``quantity`` the slice's units in that cycle."""
 
     cycle: date
     amount: Money
     exact: Decimal
+    quantity: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,15 +536,17 @@ class Rater:
             if self._last_end is None:
                 engine.begin(pieces[0][0], self._tier_used, self._free_used)
             before = engine.exact_total()
+            units = ZERO
             for plan, period, part in pieces:
                 cycle = cycle_start(self.billing_cycle, plan.day)
                 if cycle != self._cycle:
                     if self._cycle is not None:
-                        postings.append(self._settle(before))
-                    self._cycle, self._posted = cycle, 0
+                        postings.append(self._settle(before, units))
+                    self._cycle, self._posted, units = cycle, 0, ZERO
                     self._cycle_base = before = engine.exact_total()
                 engine.take(plan, period, part)
-            postings.append(self._settle(before))
+                units += part
+            postings.append(self._settle(before, units))
         self._last_end = end
         return postings
 
@@ -597,9 +601,9 @@ class Rater:
         rater._last_end, rater._cycle, rater._posted = state.last_end, state.cycle, state.posted
         return rater
 
-    def _settle(self, before: Decimal) -> Posting:
+    def _settle(self, before: Decimal, units: Decimal) -> Posting:
         assert self._cycle is not None
         now = self._engine.exact_total()
         due = to_minor(now - self._cycle_base, self.currency)
         amount, self._posted = due - self._posted, due
-        return Posting(self._cycle, Money(amount, self.currency), now - before)
+        return Posting(self._cycle, Money(amount, self.currency), now - before, units)

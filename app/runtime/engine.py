@@ -3,9 +3,9 @@
 Bus workers call ``submit`` from their threads; anyone may ``call`` a task (a function of the
 engine's session, e.g. "evaluate this account's supply now"). The engine takes what is queued
 as soon as it arrives (waiting at most ``batch_s``) and handles it in one transaction that it
-owns: snapshots first, then tasks, then, every ``tick_s``, the periodic task (supply policy of
-every account: friendly windows and keep-power orders end on their own). Rating and postings
-join this loop in a later step of the billing issue.
+owns: snapshots first (``on_stored`` then rates and posts what they measured), then tasks,
+then, every ``tick_s``, the periodic task (postings on the hour, fees, the supply policy of
+every account: friendly windows and keep-power orders end on their own).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class Engine:
         interval_s: int = 900,
         on_batch: Callable[[BatchResult], None] | None = None,
         on_snapshots: Callable[[Session, list[Snapshot]], None] | None = None,
+        on_stored: Callable[[Session, BatchResult], None] | None = None,
+        on_start: Task | None = None,
         tick: Task | None = None,
         tick_s: float = 60.0,
     ) -> None:
@@ -54,6 +56,8 @@ class Engine:
         self.readings = ReadingStore(interval_s)
         self.on_batch = on_batch
         self.on_snapshots = on_snapshots  # e.g. the load guard, in the same transaction
+        self.on_stored = on_stored  # rating and postings of the readings just stored
+        self.on_start = on_start  # first transaction: e.g. rate what was stored before a crash
         self.totals = EngineTotals()
         self.tick = tick
         self.tick_s = tick_s
@@ -71,8 +75,10 @@ class Engine:
         self._inbox.put(task)
 
     def start(self) -> None:
-        with self.db.session() as session:
+        with self.db.transaction() as session:
             self.readings.load(session)
+            if self.on_start is not None:
+                self.on_start(session)
         self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self._thread.start()
 
@@ -123,6 +129,8 @@ class Engine:
         tasks = [item for item in batch if not isinstance(item, Snapshot)]
         with self.db.transaction() as session:
             result = self.readings.store(session, snapshots)
+            if self.on_stored is not None and result.stored:
+                self.on_stored(session, result)
             if self.on_snapshots is not None and snapshots:
                 self.on_snapshots(session, snapshots)
             for task in tasks:

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.hardware.snapshot import Quality, Snapshot
@@ -39,12 +39,23 @@ class MeterTrack:
     offline: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """A GOOD interval reading as stored: what live rating prices next."""
+
+    meter_id: int
+    read_at: datetime  # aware
+    units: int  # Wh or litres
+    rates: dict[str, int] | None  # per-rate registers (rate_1..rate_4), same unit
+
+
 @dataclass
 class BatchResult:
     readings: int = 0
     held: int = 0
     seen: int = 0
     usage_units: dict[int, int] = field(default_factory=dict)  # meter id -> units used
+    stored: list[StoredReading] = field(default_factory=list)  # GOOD interval readings
 
 
 def units_of(snapshot: Snapshot, utility: Utility) -> int | None:
@@ -54,6 +65,29 @@ def units_of(snapshot: Snapshot, utility: Utility) -> int | None:
         return None if kwh is None else round(kwh * 1000)
     m3 = snapshot.volume_m3
     return None if m3 is None else round(m3 * 1000)
+
+
+def latest_good(session: Session) -> list[StoredReading]:
+    """Each meter's newest GOOD interval reading (one indexed lookup per meter)."""
+    newest = (
+        select(IntervalReading.meter_id, func.max(IntervalReading.read_at).label("at"))
+        .where(IntervalReading.quality == ReadingQuality.GOOD)
+        .group_by(IntervalReading.meter_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            IntervalReading.meter_id,
+            IntervalReading.read_at,
+            IntervalReading.register_units,
+            IntervalReading.rate_registers,
+        ).join(
+            newest,
+            (IntervalReading.meter_id == newest.c.meter_id)
+            & (IntervalReading.read_at == newest.c.at),
+        )
+    )
+    return [StoredReading(*row) for row in rows]
 
 
 def max_units(track: MeterTrack, seconds: float) -> float:
@@ -77,19 +111,12 @@ class ReadingStore:
             self.tracks[meter_id] = MeterTrack(
                 meter_id, utility, rated, offline=status is MeterStatus.OFFLINE
             )
-        latest = (
-            select(
-                IntervalReading.meter_id, IntervalReading.register_units, IntervalReading.read_at
-            )
-            .where(IntervalReading.quality == ReadingQuality.GOOD)
-            .order_by(IntervalReading.meter_id, IntervalReading.read_at)
-        )
-        for meter_id, units, read_at in session.execute(latest):
-            track = self.tracks.get(meter_id)
+        for reading in latest_good(session):
+            track = self.tracks.get(reading.meter_id)
             if track is not None:
-                track.last_units = units
-                track.last_units_at = read_at
-                track.last_slot = int(read_at.timestamp()) // self.interval_s
+                track.last_units = reading.units
+                track.last_units_at = reading.read_at
+                track.last_slot = int(reading.read_at.timestamp()) // self.interval_s
 
     def store(self, session: Session, snapshots: list[Snapshot]) -> BatchResult:
         result = BatchResult()
@@ -120,6 +147,20 @@ class ReadingStore:
         if seen:
             session.execute(update(Meter), list(seen.values()))
             result.seen = len(seen)
+        if result.stored:
+            session.execute(
+                insert(IntervalReading),
+                [
+                    {
+                        "meter_id": r.meter_id,
+                        "read_at": r.read_at,
+                        "register_units": r.units,
+                        "rate_registers": r.rates,
+                        "quality": ReadingQuality.GOOD,
+                    }
+                    for r in result.stored
+                ],
+            )
         return result
 
     def _register(
@@ -154,14 +195,8 @@ class ReadingStore:
         track.last_units = units
         track.last_units_at = snapshot.wall_time
         if slot != track.last_slot:
-            session.add(
-                IntervalReading(
-                    meter_id=track.meter_id,
-                    read_at=snapshot.wall_time,
-                    register_units=units,
-                    rate_registers=_rates(snapshot),
-                )
-            )
+            rates = _rates(snapshot)
+            result.stored.append(StoredReading(track.meter_id, snapshot.wall_time, units, rates))
             track.last_slot = slot
             result.readings += 1
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -14,9 +15,12 @@ from app.hardware.errors import ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.profiles import load_profile
 from app.runtime.engine import Engine
+from app.runtime.fee_billing import FeeBilling
 from app.runtime.load_control import LoadControl
+from app.runtime.reading_store import BatchResult
 from app.runtime.sim_site import SimMeterSpec, SimSite, sim_line_name
 from app.runtime.supply_control import SupplyControl
+from app.runtime.usage_billing import DEFAULT_POSTING_S, UsageBilling
 from app.services.field_setup import BusSetup, load_field_setup
 from app.store.database import Database
 
@@ -30,6 +34,7 @@ class RuntimeOptions:
     poll: PollPolicy = field(default_factory=lambda: PollPolicy(cycle_pause_s=1.0))
     interval_s: int = 900
     policy_tick_s: float = 60.0  # every account's supply policy is evaluated this often
+    posting_s: float = DEFAULT_POSTING_S  # rated usage is posted to the ledger this often
 
 
 class Runtime:
@@ -38,11 +43,15 @@ class Runtime:
         self.options = options or RuntimeOptions()
         self.control = SupplyControl(self._dispatch)
         self.load = LoadControl(self.control)
+        self.billing = UsageBilling(posting_s=self.options.posting_s)
+        self.fees = FeeBilling()
         self.engine = Engine(
             db,
             interval_s=self.options.interval_s,
             on_snapshots=self.load.feed,
-            tick=lambda session: self.control.evaluate(session, None),
+            on_stored=self._rate,
+            on_start=self._start_billing,
+            tick=self._tick,
             tick_s=self.options.policy_tick_s,
         )
         self.workers: list[BusWorker] = []
@@ -90,6 +99,32 @@ class Runtime:
             bus.name, bus.url, settings, meters, self.engine.submit, policy=self.options.poll
         )
 
+    def _start_billing(self, session: Session) -> None:
+        self.billing.load(session)
+        self.fees.load(session, datetime.now(UTC))
+
+    def _rate(self, session: Session, result: BatchResult) -> None:
+        """Engine thread: price the readings just stored; post at once for accounts whose
+        waiting charge crosses into another credit region, and act on their supply."""
+        touched = self.billing.rate(session, result.stored)
+        due = self.billing.crossing(session, touched)
+        if due:
+            self.control.evaluate(session, self.billing.post(session, due))
+
+    def _tick(self, session: Session) -> None:
+        """Engine thread, every ``policy_tick_s``: take up tariff and account changes, post on
+        the hour, charge fees due, then evaluate every account's supply."""
+        now = datetime.now(UTC)
+        self.billing.refresh(session)
+        if self.billing.posting_due(now.timestamp()):
+            self.billing.post(session)
+        self.fees.charge(session, self.billing.book, self.billing.zone, self.billing.currency, now)
+        self.control.evaluate(session, None, now)
+
+    def post_now(self) -> None:
+        """Any thread: post every waiting charge in the engine's next transaction."""
+        self.engine.call(lambda session: self.billing.post(session))
+
     def account_changed(self, account_id: int) -> None:
         """Any thread: an account's balance or policy changed (a recharge was committed):
         evaluate its supply now, so a cut-off room is switched back on within seconds."""
@@ -116,6 +151,7 @@ class Runtime:
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
+        self.post_now()  # what was rated since the last posting is posted before the end
         self.engine.stop()
         if self.sim is not None:
             self.sim.close()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.store.models import Account, LedgerEntry, utc_now
@@ -74,3 +75,78 @@ def post_entry(
     account.balance_minor = after
     session.flush()
     return Posted(entry.id, before, after)
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One entry for ``post_entries``."""
+
+    account_id: int
+    kind: LedgerKind
+    amount_minor: int
+    reason: str
+    reference: str = ""
+    idempotency_key: str | None = None
+
+
+def post_entries(
+    session: Session, entries: list[NewEntry], *, at: datetime | None = None
+) -> list[Posted]:
+    """Many entries at once (the engine's consumption postings), in the caller's transaction:
+    the accounts are locked in one statement, the entries inserted in one, the cached
+    balances updated in one. Same result as ``post_entry`` for each, in order."""
+    if not entries:
+        return []
+    if any(entry.amount_minor == 0 for entry in entries):
+        raise LedgerError("a ledger entry must move money")
+    session.flush()
+    ids = sorted({entry.account_id for entry in entries})
+    balances: dict[int, int] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        for account_id, balance in session.execute(
+            select(Account.id, Account.balance_minor)
+            .where(Account.id.in_(chunk))
+            .order_by(Account.id)
+            .with_for_update()
+        ):
+            balances[account_id] = balance
+    missing = set(ids) - balances.keys()
+    if missing:
+        raise LedgerError(f"no account with id {min(missing)}")
+    when = at or utc_now()
+    rows: list[dict[str, object]] = []
+    befores: list[int] = []
+    for entry in entries:
+        before = balances[entry.account_id]
+        balances[entry.account_id] = before + entry.amount_minor
+        befores.append(before)
+        rows.append(
+            {
+                "account_id": entry.account_id,
+                "kind": entry.kind,
+                "amount_minor": entry.amount_minor,
+                "balance_after_minor": before + entry.amount_minor,
+                "created_at": when,
+                "reason": entry.reason,
+                "reference": entry.reference,
+                "idempotency_key": entry.idempotency_key,
+            }
+        )
+    new_ids = session.scalars(
+        insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), rows
+    ).all()
+    table = cast(Table, Account.__table__)
+    session.execute(  # the row version moves too, so optimistic writers see the change
+        update(table)
+        .where(table.c.id == bindparam("account"))
+        .values(balance_minor=bindparam("balance"), version=table.c.version + 1),
+        [{"account": account_id, "balance": balance} for account_id, balance in balances.items()],
+    )
+    for loaded in list(session.identity_map.values()):  # loaded earlier: now stale
+        if isinstance(loaded, Account) and loaded.id in balances:
+            session.expire(loaded, ["balance_minor", "version"])
+    return [
+        Posted(entry_id, before, before + entry.amount_minor)
+        for entry_id, before, entry in zip(new_ids, befores, entries, strict=True)
+    ]

@@ -2,7 +2,14 @@
 
 from app.store.models.account_models import Account, AccountTariff, BalancePolicy
 from app.store.models.base import Base, utc_now
-from app.store.models.ledger_models import Counter, LedgerEntry, Receipt, Shift, UsageCharge
+from app.store.models.ledger_models import (
+    Counter,
+    LedgerEntry,
+    RatingState,
+    Receipt,
+    Shift,
+    UsageCharge,
+)
 from app.store.models.meter_models import (
     Bus,
     DailyUsage,
@@ -55,6 +62,7 @@ __all__ = [
     "MeterStatus",
     "Operator",
     "PaymentMethod",
+    "RatingState",
     "ReadingQuality",
     "Receipt",
     "ReceiptKind",

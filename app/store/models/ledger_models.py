@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.store.models.base import Base, MinorUnits, UtcDateTime, enum_column, utc_now
@@ -68,10 +68,15 @@ class Receipt(Base):
 
 
 class UsageCharge(Base):
-    """A priced slice of usage: which meter, when, how much, at which period, tier and price.
+    """Priced usage of one meter in one billing cycle between two postings: when, how much,
+    under which version.
 
-    ``amount_exact`` is the exact decimal string before rounding; the consumption ledger entry
-    it was posted in carries the rounded cents (the rounding residue is carried forward).
+    ``amount_exact`` is the exact decimal string of the charge; ``amount_minor`` what was
+    posted for it: the billing cycle's exact total so far rounded, minus what the cycle had
+    posted before (the residue is carried), so a (meter, ``cycle_start``)'s ``amount_minor``
+    add up to its ``amount_exact`` rounded. The consumption ledger entry it was posted in
+    carries the sum of its charges' ``amount_minor``. ``period`` is the TOU period when the
+    slice lay in one, ``unit_price`` the price when it had one, else empty.
     """
 
     __tablename__ = "usage_charge"
@@ -91,6 +96,26 @@ class UsageCharge(Base):
     ledger_entry_id: Mapped[int | None] = mapped_column(
         ForeignKey("ledger_entry.id"), nullable=True, index=True
     )
+    cycle_start: Mapped[date | None] = mapped_column(Date, nullable=True)
+    amount_minor: Mapped[int | None] = mapped_column(MinorUnits, nullable=True)
+
+
+class RatingState(Base):
+    """Where live rating of one meter stands at its last posting: the register and time of the
+    last reading rated, and the rater's saved state (cycle, tier position, allowance used,
+    residue). Written in the transaction of each posting, so after a crash rating goes on from
+    here with the readings stored since: nothing lost, nothing billed twice.
+    """
+
+    __tablename__ = "rating_state"
+
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"), primary_key=True)
+    last_units: Mapped[int] = mapped_column(BigInteger)
+    last_read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_rates: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("tariff_plan.id"), nullable=True)
+    rater: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
 class Shift(Base):

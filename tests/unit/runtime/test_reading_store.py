@@ -49,7 +49,9 @@ def test_one_reading_per_interval_and_usage_between_polls(store: ReadingStore) -
     assert (first.readings, second.readings, third.readings) == (1, 0, 1)
     assert second.usage_units == {1: 50}
     assert third.usage_units == {1: 350}
-    assert [r.register_units for r in readings(session)] == [100_000, 100_400]
+    assert [r.units for r in first.stored + third.stored] == [100_000, 100_400]
+    inserted = [rows for rows in session.updates if rows and "register_units" in rows[0]]  # type: ignore[index]
+    assert [row["register_units"] for rows in inserted for row in rows] == [100_000, 100_400]  # type: ignore[attr-defined]
     assert first.seen == 1
 
 

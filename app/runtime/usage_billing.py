@@ -1,0 +1,503 @@
+"""Live rating and consumption postings: the engine's step after storing readings.
+
+Each GOOD interval reading is priced for the usage since the meter's previous one, over that
+span of site-local time, by the tariff plan of the meter's account for its utility (each part
+by the version in force then, split at band, tier and cycle boundaries by ``billing.rating``).
+Meters with per-rate registers (sharp/peak/flat/valley) are rated from them. The rounded
+charges wait in memory and are posted together, per account: at each posting time (every
+``posting_s``, default hourly), at once when the waiting charge would move the account into
+another credit region (a warning, a cut), and when the engine stops. A posting writes, in one
+transaction, a ``UsageCharge`` per meter and billing cycle, one consumption ledger entry per
+account, and each meter's ``RatingState`` (its rater's saved state and the last reading rated).
+
+After a crash, the readings stored since each meter's ``RatingState`` are rated again with the
+saved rater: charges that were waiting are rebuilt exactly, and nothing posted is posted again.
+Rating is per meter: tiers and allowance count that meter's usage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.billing.credit_region import CreditThresholds, credit_region
+from app.billing.rating import Posting, Rater, UsageError, decimal_text
+from app.runtime.rater_codec import state_from_json, state_to_json
+from app.runtime.reading_store import StoredReading, latest_good
+from app.runtime.tariff_book import TariffBook
+from app.services.ledger import NewEntry, post_entries
+from app.store.models import (
+    Account,
+    AccountTariff,
+    Alarm,
+    BalancePolicy,
+    IntervalReading,
+    Meter,
+    RatingState,
+    Site,
+    UsageCharge,
+)
+from app.vocabulary import (
+    AccountStatus,
+    AlarmSeverity,
+    LedgerKind,
+    ReadingQuality,
+    SupplyState,
+    Utility,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POSTING_S = 3600
+# DL/T 645 and the Modbus prepaid meters number their rate registers 1..4 = sharp, peak, flat,
+# valley (尖峰平谷); a tariff's TOU periods use the same names.
+RATE_PERIODS = {"rate_1": "sharp", "rate_2": "peak", "rate_3": "flat", "rate_4": "valley"}
+UNIT_NAME = {Utility.ELECTRICITY: "kWh", Utility.WATER: "m3", Utility.GAS: "m3"}
+
+
+@dataclass
+class Waiting:
+    """Charges of one meter in one billing cycle, priced but not yet posted."""
+
+    start: datetime
+    end: datetime
+    version_id: int
+    quantity: Decimal = Decimal(0)
+    exact: Decimal = Decimal(0)
+    amount: int = 0
+
+
+@dataclass
+class MeterBill:
+    meter_id: int
+    utility: Utility
+    multiplier: int
+    account_id: int | None = None
+    plan_id: int | None = None
+    rater: Rater | None = None
+    last_units: int | None = None
+    last_at: datetime | None = None  # aware
+    last_rates: dict[str, int] | None = None
+    waiting: dict[date, Waiting] = field(default_factory=dict)
+    saved: bool = False  # has a rating_state row
+    dirty: bool = False  # rated or moved on since that row was written
+
+    @property
+    def waiting_minor(self) -> int:
+        return sum(w.amount for w in self.waiting.values())
+
+
+@dataclass
+class BillingTotals:
+    rated: int = 0  # readings priced
+    postings: int = 0  # consumption entries written
+    charges: int = 0  # usage charge rows written
+    unpriced: int = 0  # readings that could not be priced (alarm raised)
+
+
+class UsageBilling:
+    def __init__(self, *, posting_s: float = DEFAULT_POSTING_S) -> None:
+        self.posting_s = posting_s
+        self.book = TariffBook()
+        self.bills: dict[int, MeterBill] = {}
+        self.zone = ZoneInfo("Asia/Shanghai")
+        self.currency = "CNY"
+        self.totals = BillingTotals()
+        self._next_posting: float | None = None
+        self._limits: dict[int, CreditThresholds] = {}  # policy id -> thresholds
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self, session: Session) -> None:
+        """Meters, their accounts and plans, the saved rating states; then rate the readings
+        stored since each state (they were priced before a crash but not posted)."""
+        site = session.execute(select(Site.timezone, Site.currency).limit(1)).first()
+        if site is not None:
+            self.zone, self.currency = ZoneInfo(site[0]), site[1]
+        self.book.refresh(session)
+        self._load_policies(session)
+        for meter_id, utility, multiplier in session.execute(
+            select(Meter.id, Meter.utility, Meter.multiplier)
+        ):
+            self.bills[meter_id] = MeterBill(meter_id, utility, multiplier or 1)
+        saved = {row.meter_id: row for row in session.scalars(select(RatingState))}
+        for bill in self.bills.values():
+            row = saved.get(bill.meter_id)
+            if row is not None:
+                bill.saved = True
+                bill.last_units, bill.last_at, bill.last_rates = (
+                    row.last_units,
+                    row.last_read_at,
+                    row.last_rates,
+                )
+                bill.plan_id = row.plan_id
+                if row.rater is not None and row.plan_id in self.book.schedules:
+                    bill.rater = Rater.resume(
+                        self.book.schedules[row.plan_id], state_from_json(row.rater)
+                    )
+        self._assign(session)
+        self._baselines(session, [b for b in self.bills.values() if not b.saved])
+        catch_up = session.execute(
+            select(
+                IntervalReading.meter_id,
+                IntervalReading.read_at,
+                IntervalReading.register_units,
+                IntervalReading.rate_registers,
+            )
+            .join(RatingState, RatingState.meter_id == IntervalReading.meter_id)
+            .where(
+                IntervalReading.read_at > RatingState.last_read_at,
+                IntervalReading.quality == ReadingQuality.GOOD,
+            )
+            .order_by(IntervalReading.meter_id, IntervalReading.read_at)
+        ).all()
+        if catch_up:
+            log.info("rating %d readings stored since the last posting", len(catch_up))
+            self.rate(session, [StoredReading(*row) for row in catch_up])
+
+    def _load_policies(self, session: Session) -> None:
+        self._limits = {
+            policy.id: CreditThresholds(
+                policy.alarm_1_minor,
+                policy.alarm_2_minor,
+                policy.overdraft_limit_minor,
+                policy.close_permit_minor,
+            )
+            for policy in session.scalars(select(BalancePolicy))
+        }
+
+    def _baselines(self, session: Session, bills: list[MeterBill]) -> None:
+        """Meters never rated start from their latest GOOD reading (earlier ones predate
+        billing); a state row is written at once, so usage after it is never lost."""
+        if not bills:
+            return
+        wanted = {bill.meter_id: bill for bill in bills}
+        for reading in latest_good(session):
+            bill = wanted.get(reading.meter_id)
+            if bill is not None:
+                self._move_to(bill, reading)
+        self._save(session, [b for b in bills if b.last_at is not None])
+
+    def _assign(self, session: Session) -> list[MeterBill]:
+        """Each meter's account (open ones only) and the plan billing its utility; a meter
+        whose account or plan changed posts what waits and starts a new rater. Returns the
+        meters that changed."""
+        wanted: dict[int, tuple[int | None, int | None]] = dict.fromkeys(self.bills, (None, None))
+        for meter, owner, plan in session.execute(
+            select(Meter.id, Account.id, AccountTariff.plan_id)
+            .join(Account, Account.id == Meter.account_id)
+            .outerjoin(
+                AccountTariff,
+                (AccountTariff.account_id == Account.id) & (AccountTariff.utility == Meter.utility),
+            )
+            .where(Account.status == AccountStatus.OPEN)
+        ):
+            wanted[meter] = (owner, plan)
+        changed = []
+        for meter_id, (account_id, assigned) in wanted.items():
+            bill = self.bills.get(meter_id)
+            if bill is None:
+                continue
+            # a plan that cannot price (logged by the book): the usage is not billed
+            plan_id = assigned if assigned in self.book.schedules else None
+            if (bill.account_id, bill.plan_id) == (account_id, plan_id) and (
+                bill.rater is not None or plan_id is None
+            ):
+                continue
+            if bill.account_id != account_id and bill.waiting:
+                changed.append(bill)  # post to the old account before moving on
+                continue
+            self._set_plan(bill, account_id, plan_id)
+        return changed
+
+    def _set_plan(self, bill: MeterBill, account_id: int | None, plan_id: int | None) -> None:
+        same_plan = plan_id is not None and plan_id == bill.plan_id and bill.rater is not None
+        bill.account_id = account_id
+        if not same_plan:
+            bill.plan_id = plan_id
+            bill.rater = None if plan_id is None else Rater(self.book.schedules[plan_id])
+            bill.dirty = True
+
+    def add_meters(self, session: Session, meter_ids: Iterable[int]) -> None:
+        """Meters added while running (a replacement): start billing them."""
+        for meter_id, utility, multiplier in session.execute(
+            select(Meter.id, Meter.utility, Meter.multiplier).where(Meter.id.in_(list(meter_ids)))
+        ):
+            self.bills.setdefault(meter_id, MeterBill(meter_id, utility, multiplier or 1))
+        self._assign(session)
+
+    # -- rating ----------------------------------------------------------------------------
+
+    def _local(self, at: datetime) -> datetime:
+        return at.astimezone(self.zone).replace(tzinfo=None)
+
+    def rate(self, session: Session, readings: Iterable[StoredReading]) -> set[int]:
+        """Price each reading's usage since the meter's previous one (readings of a meter in
+        time order). Returns the accounts whose waiting charge grew."""
+        touched: set[int] = set()
+        for reading in readings:
+            bill = self.bills.get(reading.meter_id)
+            if bill is None:
+                continue
+            if bill.last_at is None or bill.last_units is None:
+                self._move_to(bill, reading)
+                continue
+            if reading.read_at <= bill.last_at:
+                continue  # rated already (a catch-up overlapping the live stream)
+            delta = reading.units - bill.last_units
+            if delta <= 0 or bill.rater is None or bill.account_id is None:
+                self._move_to(bill, reading)  # nothing used, or nobody to bill it to
+                continue
+            start, end = self._local(bill.last_at), self._local(reading.read_at)
+            if end <= start:
+                continue  # clocks set back (daylight saving): the next reading covers it
+            quantity = Decimal(delta * bill.multiplier).scaleb(-3)
+            try:
+                postings = bill.rater.post(start, end, quantity, self._by_period(bill, reading))
+            except UsageError as exc:
+                self._unpriced(session, bill, reading, quantity, str(exc))
+                self._move_to(bill, reading)
+                continue
+            assert bill.plan_id is not None
+            version_id = self.book.version_id(bill.plan_id, end.date())
+            for posting in postings:
+                self._wait(bill, posting, reading, version_id)
+            self._move_to(bill, reading)
+            self.totals.rated += 1
+            touched.add(bill.account_id)
+        return touched
+
+    def _move_to(self, bill: MeterBill, reading: StoredReading) -> None:
+        bill.last_units, bill.last_at, bill.last_rates = (
+            reading.units,
+            reading.read_at,
+            reading.rates,
+        )
+        bill.dirty = True
+
+    def _by_period(self, bill: MeterBill, reading: StoredReading) -> dict[str, Decimal] | None:
+        if not reading.rates or not bill.last_rates:
+            return None
+        shares: dict[str, Decimal] = {}
+        for register, units in reading.rates.items():
+            before = bill.last_rates.get(register)
+            period = RATE_PERIODS.get(register)
+            if before is None or period is None or units < before:
+                return None  # a register missing or reset: share by time instead
+            shares[period] = Decimal(units - before)
+        return shares
+
+    def _wait(
+        self, bill: MeterBill, posting: Posting, reading: StoredReading, version_id: int
+    ) -> None:
+        assert bill.last_at is not None
+        waiting = bill.waiting.get(posting.cycle)
+        if waiting is None:
+            waiting = bill.waiting[posting.cycle] = Waiting(
+                bill.last_at, reading.read_at, version_id
+            )
+        waiting.end, waiting.version_id = reading.read_at, version_id
+        waiting.quantity += posting.quantity
+        waiting.exact += posting.exact
+        waiting.amount += posting.amount.minor
+
+    def _unpriced(
+        self, session: Session, bill: MeterBill, reading: StoredReading, qty: Decimal, why: str
+    ) -> None:
+        self.totals.unpriced += 1
+        log.error("meter %s: usage of %s not priced: %s", bill.meter_id, qty, why)
+        session.add(
+            Alarm(
+                kind="unpriced_usage",
+                severity=AlarmSeverity.CRITICAL,
+                meter_id=bill.meter_id,
+                account_id=bill.account_id,
+                raised_at=datetime.now(UTC),
+                message=f"Usage of {decimal_text(qty)} {UNIT_NAME[bill.utility]} could not be "
+                f"priced: {why} Import a tariff version in force at that time.",
+                evidence={
+                    "from": bill.last_at.isoformat() if bill.last_at else None,
+                    "to": reading.read_at.isoformat(),
+                    "quantity": str(qty),
+                },
+            )
+        )
+
+    # -- posting ---------------------------------------------------------------------------
+
+    def crossing(self, session: Session, accounts: Iterable[int]) -> set[int]:
+        """Of these accounts, those whose waiting charge would move them into another credit
+        region (a warning or a cut is due): they must be posted now."""
+        waiting: dict[int, int] = defaultdict(int)
+        for bill in self.bills.values():
+            if bill.account_id is not None and bill.waiting:
+                waiting[bill.account_id] += bill.waiting_minor
+        ids = sorted(a for a in accounts if waiting.get(a))
+        due: set[int] = set()
+        for start in range(0, len(ids), 900):
+            for account_id, balance, state, policy_id in session.execute(
+                select(
+                    Account.id, Account.balance_minor, Account.supply_state, Account.policy_id
+                ).where(Account.id.in_(ids[start : start + 900]))
+            ):
+                limits = self._limits.get(policy_id)
+                if limits is None:
+                    continue
+                previous = SupplyState(state)
+                now = credit_region(balance, limits, previous)
+                then = credit_region(balance - waiting[account_id], limits, previous)
+                if now != then:
+                    due.add(account_id)
+        return due
+
+    def post(self, session: Session, accounts: Iterable[int] | None = None) -> set[int]:
+        """Post what waits (for these accounts; None: all) and save the raters' states.
+        Returns the accounts whose balance changed."""
+        if accounts is None:
+            bills = [b for b in self.bills.values() if b.waiting or b.dirty]
+        else:
+            chosen = set(accounts)
+            bills = [b for b in self.bills.values() if b.account_id in chosen]
+        by_account: dict[int, list[MeterBill]] = defaultdict(list)
+        for bill in bills:
+            if bill.waiting and bill.account_id is not None:
+                by_account[bill.account_id].append(bill)
+        entries: list[NewEntry] = []
+        owners: list[int] = []
+        for account_id, meters in by_account.items():
+            amount = sum(bill.waiting_minor for bill in meters)
+            if amount:
+                entries.append(
+                    NewEntry(
+                        account_id,
+                        LedgerKind.CONSUMPTION,
+                        -amount,
+                        reason=self._reason(meters),
+                        reference=self._reference(meters),
+                    )
+                )
+                owners.append(account_id)
+        entry_of = {
+            account_id: posted.entry_id
+            for account_id, posted in zip(owners, post_entries(session, entries), strict=True)
+        }
+        charges = []
+        for account_id, meters in by_account.items():
+            for bill in meters:
+                for cycle, waiting in bill.waiting.items():
+                    charges.append(self._charge(bill, account_id, cycle, waiting, entry_of))
+                bill.waiting.clear()
+        if charges:
+            session.execute(insert(UsageCharge), charges)
+        self._save(session, bills)
+        self.totals.postings += len(entries)
+        self.totals.charges += len(charges)
+        return set(entry_of)
+
+    def _charge(
+        self,
+        bill: MeterBill,
+        account_id: int,
+        cycle: date,
+        waiting: Waiting,
+        entry_of: dict[int, int],
+    ) -> dict[str, object]:
+        unit_price = ""  # several prices (TOU periods, tiers): the amounts tell
+        if bill.plan_id is not None:
+            schedule = self.book.schedules[bill.plan_id]
+            tariff = schedule.versions[schedule.version_index(self._local(waiting.end).date())]
+            if tariff.tiers is None and tariff.tou is None and tariff.allowance is None:
+                unit_price = str(tariff.base_price(None))
+        return {
+            "account_id": account_id,
+            "meter_id": bill.meter_id,
+            "start_at": waiting.start,
+            "end_at": waiting.end,
+            "quantity": decimal_text(waiting.quantity),
+            "tariff_version_id": waiting.version_id,
+            "kind": "energy",
+            "period": None,
+            "tier": None,
+            "unit_price": unit_price,
+            "amount_exact": str(waiting.exact),
+            "amount_minor": waiting.amount,
+            "cycle_start": cycle,
+            "ledger_entry_id": entry_of.get(account_id) if waiting.amount else None,
+        }
+
+    @staticmethod
+    def _reason(meters: list[MeterBill]) -> str:
+        used: dict[Utility, Decimal] = defaultdict(Decimal)
+        for bill in meters:
+            for waiting in bill.waiting.values():
+                used[bill.utility] += waiting.quantity
+        parts = [
+            f"{utility.value} {decimal_text(quantity)} {UNIT_NAME[utility]}"
+            for utility, quantity in sorted(used.items())
+        ]
+        return "usage: " + ", ".join(parts)
+
+    def _reference(self, meters: list[MeterBill]) -> str:
+        starts = [w.start for b in meters for w in b.waiting.values()]
+        ends = [w.end for b in meters for w in b.waiting.values()]
+        first, last = self._local(min(starts)), self._local(max(ends))
+        return f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+
+    def _save(self, session: Session, bills: Iterable[MeterBill]) -> None:
+        now = datetime.now(UTC)
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
+        for bill in bills:
+            if not bill.dirty or bill.last_at is None or bill.last_units is None:
+                continue
+            row = {
+                "meter_id": bill.meter_id,
+                "last_units": bill.last_units,
+                "last_read_at": bill.last_at,
+                "last_rates": bill.last_rates,
+                "plan_id": bill.plan_id,
+                "rater": None if bill.rater is None else state_to_json(bill.rater.state()),
+                "updated_at": now,
+            }
+            (updates if bill.saved else inserts).append(row)
+            bill.saved, bill.dirty = True, False
+        if inserts:
+            session.execute(insert(RatingState), inserts)
+        if updates:
+            session.execute(update(RatingState), updates)
+
+    # -- the clock -------------------------------------------------------------------------
+
+    def posting_due(self, now: float) -> bool:
+        """True once per ``posting_s`` (on its multiples of the epoch: on the hour)."""
+        slot = now // self.posting_s
+        if self._next_posting is None:
+            self._next_posting = (slot + 1) * self.posting_s
+            return False
+        if now < self._next_posting:
+            return False
+        self._next_posting = (slot + 1) * self.posting_s
+        return True
+
+    def refresh(self, session: Session) -> set[int]:
+        """Tariff versions and account assignments changed since? Take them up; post what waits
+        for meters that change account. Returns accounts posted."""
+        if self.book.refresh(session):
+            for bill in self.bills.values():
+                if bill.rater is not None and bill.plan_id in self.book.schedules:
+                    bill.rater = Rater.resume(self.book.schedules[bill.plan_id], bill.rater.state())
+        self._load_policies(session)
+        moving = self._assign(session)
+        if not moving:
+            return set()
+        posted = self.post(session, {b.account_id for b in moving if b.account_id is not None})
+        self._assign(session)
+        return posted
