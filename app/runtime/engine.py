@@ -74,11 +74,15 @@ class Engine:
         """Any thread: run ``task(session)`` on the engine thread, in its next transaction."""
         self._inbox.put(task)
 
-    def start(self) -> None:
+    def load(self) -> None:
+        """What the engine remembers: each meter's last register, then ``on_start``."""
         with self.db.transaction() as session:
             self.readings.load(session)
             if self.on_start is not None:
                 self.on_start(session)
+
+    def start(self) -> None:
+        self.load()
         self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self._thread.start()
 

@@ -248,7 +248,8 @@ class UsageBilling:
             if bill is None:
                 continue
             if bill.last_at is None or bill.last_units is None:
-                self._move_to(bill, reading)
+                self._move_to(bill, reading)  # a meter's first reading: saved at once, so the
+                self._save(session, [bill])  # usage after it is rated even after a crash
                 continue
             if reading.read_at <= bill.last_at:
                 continue  # rated already (a catch-up overlapping the live stream)

@@ -5,9 +5,10 @@ Checked:
 - every entry's ``balance_after`` equals the running sum of the account's entries up to it;
 - a reversal names an earlier entry of the same account, undoes exactly its amount, and only once;
 - receipt numbers run 1..N with no gap and no duplicate, and each receipt agrees with its entry;
-- consumption entries agree with the usage charges posted in them: with the rounding residue
-  carried from posting to posting, an account's consumption entries always add up to the rounded
-  sum of the exact amounts of its charges.
+- consumption entries agree with the usage charges posted in them: each entry moves exactly the
+  sum of its charges' posted minor units, and in each billing cycle of each meter the posted
+  minor units add up to the cycle's exact charge rounded (the rounding residue was carried, never
+  lost nor charged twice).
 """
 
 from __future__ import annotations
@@ -147,31 +148,39 @@ def _check_receipts(session: Session, amounts: dict[int, tuple[int, int]], check
 
 
 def _check_usage(session: Session, currency: str, check: _Check) -> None:
-    exact: dict[int, Decimal] = defaultdict(Decimal)
-    for entry_id, exact_text in session.execute(
-        select(UsageCharge.ledger_entry_id, UsageCharge.amount_exact).where(
-            UsageCharge.ledger_entry_id.is_not(None)
+    per_entry: dict[int, int] = defaultdict(int)
+    exact: dict[tuple[int, object], Decimal] = defaultdict(Decimal)
+    posted: dict[tuple[int, object], int] = defaultdict(int)
+    for entry_id, meter_id, cycle, exact_text, minor in session.execute(
+        select(
+            UsageCharge.ledger_entry_id,
+            UsageCharge.meter_id,
+            UsageCharge.cycle_start,
+            UsageCharge.amount_exact,
+            UsageCharge.amount_minor,
         )
     ):
         if entry_id is not None:
-            exact[entry_id] += Decimal(exact_text)
-    if not exact:
-        return
-    posted = session.execute(
-        select(LedgerEntry.id, LedgerEntry.account_id, LedgerEntry.amount_minor)
-        .where(LedgerEntry.id.in_(list(exact)))
-        .order_by(LedgerEntry.id)
-    )
-    carried: dict[int, Decimal] = defaultdict(Decimal)
-    booked: dict[int, int] = defaultdict(int)
-    for entry_id, account_id, amount in posted:
-        carried[account_id] += exact[entry_id]
-        booked[account_id] -= amount
-        due = round_to_minor(carried[account_id], currency)
-        if booked[account_id] != due:
+            per_entry[entry_id] += minor or 0
+        exact[(meter_id, cycle)] += Decimal(exact_text)
+        posted[(meter_id, cycle)] += minor or 0
+    for start in range(0, len(per_entry), 900):
+        chunk = sorted(per_entry)[start : start + 900]
+        for entry_id, amount in session.execute(
+            select(LedgerEntry.id, LedgerEntry.amount_minor).where(LedgerEntry.id.in_(chunk))
+        ):
+            if -amount != per_entry[entry_id]:
+                check.fail(
+                    "usage",
+                    f"consumption entry {entry_id} moves {-amount} but its usage charges "
+                    f"were posted at {per_entry[entry_id]} (minor units)",
+                )
+    for key, total in exact.items():
+        due = round_to_minor(total, currency)
+        if posted[key] != due:
             check.fail(
                 "usage",
-                f"consumption entry {entry_id} brings its account's usage "
-                f"postings to {booked[account_id]} but the priced usage rounds to {due} "
+                f"meter {key[0]}, billing cycle from {key[1]}: usage charges were posted at "
+                f"{posted[key]} but their exact amount {total} rounds to {due} "
                 "(minor units)",
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import update
 
@@ -131,9 +133,14 @@ def test_receipt_numbers_must_run_without_gaps(site: Database) -> None:
 
 
 def charge(
-    account: Account, meter: Meter, version: TariffVersion, exact: str, entry_id: int
+    account: Account,
+    meter: Meter,
+    version: TariffVersion,
+    exact: str,
+    entry_id: int,
+    minor: int,
 ) -> UsageCharge:
-    """One unit of usage priced at ``exact``, posted in ledger entry ``entry_id``."""
+    """One unit of usage priced at ``exact``, posted at ``minor`` in entry ``entry_id``."""
     now = utc_now()
     return UsageCharge(
         account_id=account.id,
@@ -145,6 +152,8 @@ def charge(
         kind="energy",
         unit_price=exact,
         amount_exact=exact,
+        amount_minor=minor,
+        cycle_start=date(2026, 11, 1),
         ledger_entry_id=entry_id,
     )
 
@@ -159,11 +168,26 @@ def test_usage_postings_carry_the_rounding_residue(site: Database) -> None:
         assert version is not None
         for cents in (33, 34, 33):
             posted = post_entry(session, account.id, LedgerKind.CONSUMPTION, -cents, reason="usage")
-            session.add(charge(account, meter, version, "0.333", posted.entry_id))
+            session.add(charge(account, meter, version, "0.333", posted.entry_id, cents))
     assert verify_ledger(site).ok
     with site.transaction() as session:
         last = session.query(LedgerEntry).order_by(LedgerEntry.id.desc()).first()
         assert last is not None
         post_entry(session, account.id, LedgerKind.ADJUSTMENT, 1, reason="balance the test")
-        session.add(charge(account, meter, version, "0.10", last.id))  # without its money
+        session.add(charge(account, meter, version, "0.10", last.id, 10))  # without its money
     assert "usage" in {p.what for p in verify_ledger(site).problems}
+
+
+def test_a_cycle_posted_beyond_its_rounded_exact_charge_is_named(site: Database) -> None:
+    account = first_account(site)
+    with site.transaction() as session:
+        meter = session.query(Meter).filter(Meter.account_id == account.id).first()
+        version = session.query(TariffVersion).first()
+        assert meter is not None
+        assert version is not None
+        for cents in (33, 33, 33):  # rounded per posting: the residue was dropped, not carried
+            posted = post_entry(session, account.id, LedgerKind.CONSUMPTION, -cents, reason="usage")
+            session.add(charge(account, meter, version, "0.333", posted.entry_id, cents))
+    problems = [p for p in verify_ledger(site).problems if p.what == "usage"]
+    assert len(problems) == 1
+    assert "rounds to 100" in problems[0].detail

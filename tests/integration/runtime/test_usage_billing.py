@@ -1,0 +1,301 @@
+"""Live rating in the engine: readings priced by the account's tariff, posted per account,
+the same after a crash, at once when a credit region is crossed; fees once per cycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from app.billing.money import round_to_minor
+from app.billing.rating import quote_versions
+from app.hardware.snapshot import Quality, Snapshot
+from app.runtime.runtime import Runtime, RuntimeOptions
+from app.runtime.tariff_book import TariffBook
+from app.services.demo_site import DemoSpec, seed_demo_site
+from app.services.ledger import post_entry
+from app.services.ledger_verify import verify_ledger
+from app.store.database import Database
+from app.store.models import (
+    Account,
+    AccountTariff,
+    LedgerEntry,
+    Meter,
+    RatingState,
+    UsageCharge,
+)
+from app.vocabulary import LedgerKind, SupplyState, Utility
+
+ZONE = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 11, 10, 9, 0, 5, tzinfo=ZONE).astimezone(UTC)  # a Tuesday morning
+STEP = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Room:
+    account_id: int
+    electricity: int  # meter ids
+    water: int
+
+
+@pytest.fixture
+def site(db: Database) -> Database:
+    seed_demo_site(db, DemoSpec(buildings=2, floors=1, rooms_per_floor=2))
+    return db
+
+
+def room(db: Database, building: str) -> Room:
+    """The first room of a building with a water meter: A = dormitory, B = time of use."""
+    with db.session() as session:
+        account = session.scalars(
+            select(Account)
+            .join(Meter, Meter.account_id == Account.id)
+            .where(Meter.serial.startswith(f"W{building}"))
+            .order_by(Account.id)
+        ).first()
+        assert account is not None
+        meters = {
+            m.utility: m.id
+            for m in session.scalars(select(Meter).where(Meter.account_id == account.id))
+        }
+        return Room(account.id, meters[Utility.ELECTRICITY], meters[Utility.WATER])
+
+
+def runtime(db: Database) -> Runtime:
+    """A runtime without buses: readings go straight to its engine."""
+    rt = Runtime(db, RuntimeOptions(simulate=False))
+    rt.engine.load()
+    return rt
+
+
+def snap(
+    meter_id: int,
+    at: datetime,
+    *,
+    kwh: float | None = None,
+    m3: float | None = None,
+    rates: tuple[float, float, float, float] | None = None,
+) -> Snapshot:
+    extra = {}
+    if rates is not None:
+        extra = {f"energy_rate_{n}_kwh": v for n, v in enumerate(rates, 1)}
+    return Snapshot(
+        meter_id,
+        "1",
+        at.timestamp(),
+        at,
+        Quality.GOOD,
+        energy_import_kwh=kwh,
+        volume_m3=m3,
+        relay_closed=True,
+        valve_open=True if m3 is not None else None,
+        **extra,
+    )  # type: ignore[arg-type]
+
+
+def registers(count: int) -> list[tuple[datetime, float, float]]:
+    """(time, kWh, m3) every 15 minutes: uneven usage, a little water."""
+    out, kwh, m3 = [], 1000.0, 50.0
+    for n in range(count):
+        out.append((T0 + n * STEP, round(kwh, 3), round(m3, 3)))
+        kwh += (0.1, 0.45, 0.7, 0.05)[n % 4]
+        m3 += (0.0, 0.012, 0.03)[n % 3]
+    return out
+
+
+def feed(rt: Runtime, who: Room, readings: list[tuple[datetime, float, float]]) -> None:
+    for at, kwh, m3 in readings:
+        rt.engine.process([snap(who.electricity, at, kwh=kwh), snap(who.water, at, m3=m3)])
+
+
+def posted_usage(db: Database, account_id: int) -> int:
+    with db.session() as session:
+        return -int(
+            session.scalar(
+                select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+                    LedgerEntry.account_id == account_id,
+                    LedgerEntry.kind == LedgerKind.CONSUMPTION,
+                    LedgerEntry.reason.startswith("usage:"),
+                )
+            )
+            or 0
+        )
+
+
+def expected(db: Database, who: Room, readings: list[tuple[datetime, float, float]]) -> int:
+    """What a quote of the same usage under the account's plans costs, rounded per meter
+    (fees are charged per cycle by themselves)."""
+    book = TariffBook()
+    total = 0
+    with db.session() as session:
+        book.refresh(session)
+        plans = dict(
+            session.execute(
+                select(AccountTariff.utility, AccountTariff.plan_id).where(
+                    AccountTariff.account_id == who.account_id
+                )
+            ).all()
+        )
+    for utility, column in ((Utility.ELECTRICITY, 1), (Utility.WATER, 2)):
+        rows = []
+        for before, after in pairwise(readings):
+            used = Decimal(round(after[column] * 1000) - round(before[column] * 1000)).scaleb(-3)
+            if used:
+                local = [t.astimezone(ZONE).replace(tzinfo=None) for t in (before[0], after[0])]
+                rows.append((local[0], local[1], used))
+        lines = quote_versions(book.schedules[plans[utility]], rows).lines
+        exact = sum((line.exact_amount for line in lines if line.kind != "fee"), Decimal(0))
+        total += round_to_minor(exact, "CNY")
+    return total
+
+
+def test_usage_is_posted_per_account_as_a_quote_of_it_prices_it(site: Database) -> None:
+    who = room(site, "B")  # time of use electricity, tiered water
+    readings = registers(24)
+    rt = runtime(site)
+    feed(rt, who, readings)
+    assert posted_usage(site, who.account_id) == 0  # waiting for the hour
+    with site.transaction() as session:
+        rt.billing.post(session)
+    assert posted_usage(site, who.account_id) == expected(site, who, readings) > 0
+    with site.session() as session:
+        entries = session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.account_id == who.account_id, LedgerEntry.reason.startswith("usage:")
+            )
+        ).all()
+        assert len(entries) == 1  # electricity and water of the room: one posting, one balance
+        assert "electricity" in entries[0].reason
+        assert "water" in entries[0].reason
+        charges = session.scalars(
+            select(UsageCharge).where(UsageCharge.account_id == who.account_id)
+        ).all()
+        assert {c.meter_id for c in charges} == {who.electricity, who.water}
+        assert sum(c.amount_minor or 0 for c in charges) == -entries[0].amount_minor
+        assert session.scalar(select(func.count()).select_from(RatingState)) >= 2
+    assert verify_ledger(site).ok
+
+
+def test_a_crash_before_posting_loses_nothing_and_bills_nothing_twice(site: Database) -> None:
+    who = room(site, "B")
+    readings = registers(30)
+    first = runtime(site)
+    feed(first, who, readings[:10])
+    with site.transaction() as session:
+        first.billing.post(session)  # the hour struck: these are posted
+    feed(first, who, readings[10:20])  # rated, waiting... and the process dies here
+    del first
+    second = runtime(site)  # rates readings 10..19 again from the saved state
+    feed(second, who, readings[20:])
+    with site.transaction() as session:
+        second.billing.post(session)
+    assert posted_usage(site, who.account_id) == expected(site, who, readings)
+    third = runtime(site)  # a restart after posting: nothing to rate again
+    with site.transaction() as session:
+        third.billing.post(session)
+    assert posted_usage(site, who.account_id) == expected(site, who, readings)
+    assert verify_ledger(site).ok
+
+
+def test_crossing_into_a_warning_posts_at_once_and_warns(site: Database) -> None:
+    who = room(site, "B")  # staff policy: alarm 1 at 50.00
+    with site.transaction() as session:
+        account = session.get(Account, who.account_id)
+        assert account is not None
+        post_entry(
+            session,
+            who.account_id,
+            LedgerKind.ADJUSTMENT,
+            5010 - account.balance_minor,
+            reason="test: 50.10 left",
+        )
+    rt = runtime(site)
+    with site.transaction() as session:
+        rt.control.evaluate(session, [who.account_id])
+    feed(rt, who, registers(3))  # about 0.5 kWh at peak: 0.44
+    assert posted_usage(site, who.account_id) > 0  # posted without waiting for the hour
+    with site.session() as session:
+        account = session.get(Account, who.account_id)
+        assert account is not None
+        assert account.balance_minor < 5000
+        assert account.supply_state is SupplyState.ALARM_1
+
+
+def test_a_register_that_goes_backwards_is_held_and_not_billed(site: Database) -> None:
+    who = room(site, "B")
+    rt = runtime(site)
+    rt.engine.process([snap(who.electricity, T0, kwh=1000.0)])
+    rt.engine.process([snap(who.electricity, T0 + STEP, kwh=900.0)])  # held
+    rt.engine.process([snap(who.electricity, T0 + 2 * STEP, kwh=1000.5)])
+    with site.transaction() as session:
+        rt.billing.post(session)
+        quantities = session.scalars(
+            select(UsageCharge.quantity).where(UsageCharge.meter_id == who.electricity)
+        ).all()
+    assert quantities == ["0.5"]  # from the last good reading, the held one skipped
+
+
+def test_per_rate_registers_price_each_period_as_the_meter_counted(site: Database) -> None:
+    who = room(site, "B")  # peak 0.88, flat 0.55, valley 0.22
+    rt = runtime(site)
+    # 09:00-09:15 local is peak by the tariff, but the meter counted 1 kWh valley, 1 kWh peak.
+    rt.engine.process([snap(who.electricity, T0, kwh=1000.0, rates=(0, 400.0, 300.0, 300.0))])
+    rt.engine.process(
+        [snap(who.electricity, T0 + STEP, kwh=1002.0, rates=(0, 401.0, 300.0, 301.0))]
+    )
+    with site.transaction() as session:
+        rt.billing.post(session)
+        exact = session.scalars(
+            select(UsageCharge.amount_exact).where(UsageCharge.meter_id == who.electricity)
+        ).all()
+    assert [Decimal(e) for e in exact] == [Decimal("0.88") + Decimal("0.22")]
+
+
+def test_fees_are_charged_once_per_cycle_across_restarts(site: Database) -> None:
+    who = room(site, "B")  # the time-of-use tariff has a monthly 5.00 meter fee
+
+    def fees() -> list[LedgerEntry]:
+        with site.session() as session:
+            return list(
+                session.scalars(
+                    select(LedgerEntry).where(
+                        LedgerEntry.account_id == who.account_id, LedgerEntry.kind == LedgerKind.FEE
+                    )
+                )
+            )
+
+    rt = runtime(site)
+    rt.engine.process([], tick=True)
+    rt.engine.process([], tick=True)
+    assert [e.amount_minor for e in fees()] == [-500]
+    runtime(site).engine.process([], tick=True)
+    assert len(fees()) == 1
+    dorm = room(site, "A")  # the dormitory tariff has no fee
+    with site.session() as session:
+        assert not session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.account_id == dorm.account_id, LedgerEntry.kind == LedgerKind.FEE
+            )
+        ).all()
+    assert verify_ledger(site).ok
+
+
+def test_a_meter_without_an_open_account_is_not_billed(site: Database) -> None:
+    who = room(site, "A")
+    with site.transaction() as session:
+        meter = session.get(Meter, who.electricity)
+        assert meter is not None
+        meter.account_id = None
+    rt = runtime(site)
+    feed(rt, who, registers(5))
+    with site.transaction() as session:
+        rt.billing.post(session)
+        billed = session.scalars(
+            select(UsageCharge.meter_id).where(UsageCharge.account_id == who.account_id)
+        ).all()
+    assert who.electricity not in billed
