@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app import __version__
 from app.i18n import install_translator
 from app.runtime.crash_report import CrashNotice
-from app.runtime.runtime import Runtime
+from app.runtime.runtime import DEMO_INTERVAL_S, DEMO_POSTING_S, Runtime, RuntimeOptions
 from app.runtime.startup import OpenedSite, open_site
 from app.store.errors import StoreError
 from app.ui.background import wait_for_background
@@ -85,7 +85,10 @@ def run_gui(
     opened.crash_guard.add_cleanup(opened.db.dispose)
 
     window = MainWindow(opened.db, opened.site, demo=demo)
-    runtime = Runtime(opened.db)
+    runtime = Runtime(
+        opened.db,
+        RuntimeOptions(interval_s=DEMO_INTERVAL_S, posting_s=DEMO_POSTING_S) if demo else None,
+    )
     tune_collector()
     monitor = StallMonitor(parent=window)
     window.show()

@@ -10,7 +10,8 @@ import time
 from types import FrameType
 
 from app.cli.context import data_dir_of, fail, open_database
-from app.runtime.runtime import Runtime, RuntimeOptions
+from app.runtime.runtime import DEMO_INTERVAL_S, DEMO_POSTING_S, Runtime, RuntimeOptions
+from app.runtime.usage_billing import DEFAULT_POSTING_S
 from app.store.errors import StoreError
 from app.store.migrate import require_current
 
@@ -28,6 +29,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     serve.add_argument("--seconds", type=float, help="stop after this many seconds")
     serve.add_argument(
+        "--interval",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="store an interval reading of each meter this often "
+        "(default 900; 60 with --demo, so the demo's balances fall within minutes)",
+    )
+    serve.add_argument(
+        "--post-every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="post rated usage to the ledger this often (default 3600; 60 with --demo); "
+        "an account about to cross a warning or cut threshold is posted at once",
+    )
+    serve.add_argument(
         "--no-simulate", action="store_true", help="do not start simulated meters for sim:// buses"
     )
     serve.set_defaults(handler=cmd_serve)
@@ -39,7 +56,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         require_current(db)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
-    runtime = Runtime(db, RuntimeOptions(simulate=not args.no_simulate, time_scale=args.time_scale))
+    runtime = Runtime(
+        db,
+        RuntimeOptions(
+            simulate=not args.no_simulate,
+            time_scale=args.time_scale,
+            interval_s=args.interval or (DEMO_INTERVAL_S if args.demo else 900),
+            posting_s=args.post_every or (DEMO_POSTING_S if args.demo else DEFAULT_POSTING_S),
+        ),
+    )
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -76,6 +101,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "snapshots_stored": totals.snapshots,
                 "interval_readings": totals.readings,
                 "held_readings": totals.held,
+                "readings_rated": runtime.billing.totals.rated,
+                "usage_postings": runtime.billing.totals.postings,
+                "fees_charged": runtime.fees.posted,
             }
         )
     )

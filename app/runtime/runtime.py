@@ -27,6 +27,11 @@ from app.store.database import Database
 log = logging.getLogger(__name__)
 
 
+# The demo stores a reading a minute and posts every minute, so balances visibly fall.
+DEMO_INTERVAL_S = 60
+DEMO_POSTING_S = 60.0
+
+
 @dataclass(frozen=True)
 class RuntimeOptions:
     simulate: bool = True  # serve sim:// buses with simulated meters
