@@ -14,14 +14,17 @@ from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy, SupplyResul
 from app.hardware.errors import ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.profiles import load_profile
+from app.hardware.snapshot import Snapshot
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
+from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl
 from app.runtime.reading_store import BatchResult
 from app.runtime.sim_site import SimMeterSpec, SimSite, sim_line_name
 from app.runtime.supply_control import SupplyControl
 from app.runtime.usage_billing import DEFAULT_POSTING_S, UsageBilling
 from app.services.field_setup import BusSetup, load_field_setup
+from app.services.site_queries import power_groups
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -50,10 +53,11 @@ class Runtime:
         self.load = LoadControl(self.control)
         self.billing = UsageBilling(posting_s=self.options.posting_s)
         self.fees = FeeBilling()
+        self.live = LiveStore()  # live power for charts: per meter, floor, building, site
         self.engine = Engine(
             db,
             interval_s=self.options.interval_s,
-            on_snapshots=self.load.feed,
+            on_snapshots=self._on_snapshots,
             on_stored=self._rate,
             on_start=self._start_billing,
             tick=self._tick,
@@ -66,6 +70,7 @@ class Runtime:
 
     def start(self) -> None:
         setup = load_field_setup(self.db)
+        self.live.define_groups(power_groups(self.db))
         if self.options.simulate:
             specs = [
                 SimMeterSpec(bus.url, m.profile, m.address)
@@ -103,6 +108,10 @@ class Runtime:
         return BusWorker(
             bus.name, bus.url, settings, meters, self.engine.submit, policy=self.options.poll
         )
+
+    def _on_snapshots(self, session: Session, snapshots: list[Snapshot]) -> None:
+        self.load.feed(session, snapshots)
+        self.live.feed(snapshots)
 
     def _start_billing(self, session: Session) -> None:
         self.billing.load(session)

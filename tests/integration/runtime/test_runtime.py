@@ -10,7 +10,7 @@ from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.demo_site import DemoSpec, seed_demo_site
 from app.store.database import Database
-from app.store.models import IntervalReading, Meter
+from app.store.models import IntervalReading, Meter, RatingState
 
 
 def test_every_meter_is_polled_and_its_first_reading_stored(db: Database) -> None:
@@ -24,14 +24,22 @@ def test_every_meter_is_polled_and_its_first_reading_stored(db: Database) -> Non
         while runtime.engine.totals.readings < meters:
             assert time.monotonic() < deadline, "not every meter was read within a minute"
             time.sleep(0.1)
+        site_load = runtime.live.latest("site")  # live power for the charts
+        floor_load = runtime.live.latest("floor:B-1")
     finally:
         runtime.stop()
     assert not runtime.engine.alive
     assert not any(w.alive for w in runtime.workers)
     assert not runtime.problems
+    assert site_load is not None
+    assert floor_load is not None
+    assert site_load[1] > 0  # some rooms are cut off for arrears, never all of them
+    assert site_load[1] >= floor_load[1] >= 0
     with db.session() as session:
         rows = session.execute(select(Meter.profile, Meter.last_seen_at, Meter.relay_closed)).all()
         readings = session.scalar(select(func.count()).select_from(IntervalReading))
+        rating_states = session.scalar(select(func.count()).select_from(RatingState))
+    assert rating_states == meters  # each first reading is where billing starts, saved at once
     assert all(seen is not None for _, seen, _ in rows)
     assert all(closed is True for _, _, closed in rows)  # relays closed, valves open
     assert {profile for profile, _, _ in rows} >= {"dlt645-2007", "acrel-ddsy1352", "cjt188-water"}
