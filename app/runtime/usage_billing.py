@@ -20,19 +20,29 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.rating import Posting, Rater, UsageError, decimal_text
-from app.runtime.rater_codec import state_from_json, state_to_json
+from app.runtime.rater_codec import state_from_json
 from app.runtime.reading_store import StoredReading, latest_good
 from app.runtime.tariff_book import TariffBook
+from app.runtime.usage_posting import (
+    UNIT_NAME,
+    BillingTotals,
+    MeterBill,
+    Waiting,
+    charge_row,
+    local,
+    posting_reason,
+    posting_reference,
+    save_states,
+)
 from app.services.ledger import NewEntry, post_entries
 from app.store.models import (
     Account,
@@ -51,7 +61,6 @@ from app.vocabulary import (
     LedgerKind,
     ReadingQuality,
     SupplyState,
-    Utility,
 )
 
 log = logging.getLogger(__name__)
@@ -60,47 +69,6 @@ DEFAULT_POSTING_S = 3600
 # DL/T 645 and the Modbus prepaid meters number their rate registers 1..4 = sharp, peak, flat,
 # valley (尖峰平谷); a tariff's TOU periods use the same names.
 RATE_PERIODS = {"rate_1": "sharp", "rate_2": "peak", "rate_3": "flat", "rate_4": "valley"}
-UNIT_NAME = {Utility.ELECTRICITY: "kWh", Utility.WATER: "m3", Utility.GAS: "m3"}
-
-
-@dataclass
-class Waiting:
-    """Charges of one meter in one billing cycle, priced but not yet posted."""
-
-    start: datetime
-    end: datetime
-    version_id: int
-    quantity: Decimal = Decimal(0)
-    exact: Decimal = Decimal(0)
-    amount: int = 0
-
-
-@dataclass
-class MeterBill:
-    meter_id: int
-    utility: Utility
-    multiplier: int
-    account_id: int | None = None
-    plan_id: int | None = None
-    rater: Rater | None = None
-    last_units: int | None = None
-    last_at: datetime | None = None  # aware
-    last_rates: dict[str, int] | None = None
-    waiting: dict[date, Waiting] = field(default_factory=dict)
-    saved: bool = False  # has a rating_state row
-    dirty: bool = False  # rated or moved on since that row was written
-
-    @property
-    def waiting_minor(self) -> int:
-        return sum(w.amount for w in self.waiting.values())
-
-
-@dataclass
-class BillingTotals:
-    rated: int = 0  # readings priced
-    postings: int = 0  # consumption entries written
-    charges: int = 0  # usage charge rows written
-    unpriced: int = 0  # readings that could not be priced (alarm raised)
 
 
 class UsageBilling:
@@ -184,7 +152,7 @@ class UsageBilling:
             bill = wanted.get(reading.meter_id)
             if bill is not None:
                 self._move_to(bill, reading)
-        self._save(session, [b for b in bills if b.last_at is not None])
+        save_states(session, [b for b in bills if b.last_at is not None])
 
     def _assign(self, session: Session) -> list[MeterBill]:
         """Each meter's account (open ones only) and the plan billing its utility; a meter
@@ -237,7 +205,7 @@ class UsageBilling:
     # -- rating ----------------------------------------------------------------------------
 
     def _local(self, at: datetime) -> datetime:
-        return at.astimezone(self.zone).replace(tzinfo=None)
+        return local(at, self.zone)
 
     def rate(self, session: Session, readings: Iterable[StoredReading]) -> set[int]:
         """Price each reading's usage since the meter's previous one (readings of a meter in
@@ -249,7 +217,7 @@ class UsageBilling:
                 continue
             if bill.last_at is None or bill.last_units is None:
                 self._move_to(bill, reading)  # a meter's first reading: saved at once, so the
-                self._save(session, [bill])  # usage after it is rated even after a crash
+                save_states(session, [bill])  # usage after it is rated even after a crash
                 continue
             if reading.read_at <= bill.last_at:
                 continue  # rated already (a catch-up overlapping the live stream)
@@ -381,8 +349,8 @@ class UsageBilling:
                         account_id,
                         LedgerKind.CONSUMPTION,
                         -amount,
-                        reason=self._reason(meters),
-                        reference=self._reference(meters),
+                        reason=posting_reason(meters),
+                        reference=posting_reference(meters, self.zone),
                     )
                 )
                 owners.append(account_id)
@@ -394,86 +362,15 @@ class UsageBilling:
         for account_id, meters in by_account.items():
             for bill in meters:
                 for cycle, waiting in bill.waiting.items():
-                    charges.append(self._charge(bill, account_id, cycle, waiting, entry_of))
+                    entry_id = entry_of.get(account_id) if waiting.amount else None
+                    charges.append(charge_row(bill, cycle, waiting, entry_id, self.book, self.zone))
                 bill.waiting.clear()
         if charges:
             session.execute(insert(UsageCharge), charges)
-        self._save(session, bills)
+        save_states(session, bills)
         self.totals.postings += len(entries)
         self.totals.charges += len(charges)
         return set(entry_of)
-
-    def _charge(
-        self,
-        bill: MeterBill,
-        account_id: int,
-        cycle: date,
-        waiting: Waiting,
-        entry_of: dict[int, int],
-    ) -> dict[str, object]:
-        unit_price = ""  # several prices (TOU periods, tiers): the amounts tell
-        if bill.plan_id is not None:
-            schedule = self.book.schedules[bill.plan_id]
-            tariff = schedule.versions[schedule.version_index(self._local(waiting.end).date())]
-            if tariff.tiers is None and tariff.tou is None and tariff.allowance is None:
-                unit_price = str(tariff.base_price(None))
-        return {
-            "account_id": account_id,
-            "meter_id": bill.meter_id,
-            "start_at": waiting.start,
-            "end_at": waiting.end,
-            "quantity": decimal_text(waiting.quantity),
-            "tariff_version_id": waiting.version_id,
-            "kind": "energy",
-            "period": None,
-            "tier": None,
-            "unit_price": unit_price,
-            "amount_exact": str(waiting.exact),
-            "amount_minor": waiting.amount,
-            "cycle_start": cycle,
-            "ledger_entry_id": entry_of.get(account_id) if waiting.amount else None,
-        }
-
-    @staticmethod
-    def _reason(meters: list[MeterBill]) -> str:
-        used: dict[Utility, Decimal] = defaultdict(Decimal)
-        for bill in meters:
-            for waiting in bill.waiting.values():
-                used[bill.utility] += waiting.quantity
-        parts = [
-            f"{utility.value} {decimal_text(quantity)} {UNIT_NAME[utility]}"
-            for utility, quantity in sorted(used.items())
-        ]
-        return "usage: " + ", ".join(parts)
-
-    def _reference(self, meters: list[MeterBill]) -> str:
-        starts = [w.start for b in meters for w in b.waiting.values()]
-        ends = [w.end for b in meters for w in b.waiting.values()]
-        first, last = self._local(min(starts)), self._local(max(ends))
-        return f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
-
-    def _save(self, session: Session, bills: Iterable[MeterBill]) -> None:
-        now = datetime.now(UTC)
-        inserts: list[dict[str, object]] = []
-        updates: list[dict[str, object]] = []
-        for bill in bills:
-            if not bill.dirty or bill.last_at is None or bill.last_units is None:
-                continue
-            row = {
-                "meter_id": bill.meter_id,
-                "last_units": bill.last_units,
-                "last_read_at": bill.last_at,
-                "last_rates": bill.last_rates,
-                "plan_id": bill.plan_id,
-                "rater": None if bill.rater is None else state_to_json(bill.rater.state()),
-                "updated_at": now,
-            }
-            (updates if bill.saved else inserts).append(row)
-            bill.saved, bill.dirty = True, False
-        if inserts:
-            session.execute(insert(RatingState), inserts)
-        if updates:
-            session.execute(update(RatingState), updates)
 
     # -- the clock -------------------------------------------------------------------------
 
