@@ -104,19 +104,37 @@ class ReadingStore:
         self.tracks: dict[int, MeterTrack] = {}
 
     def load(self, session: Session) -> None:
-        """Remember every meter and its last stored register (after a restart too)."""
-        for meter_id, utility, rated, status in session.execute(
-            select(Meter.id, Meter.utility, Meter.rated_current_a, Meter.status)
-        ):
-            self.tracks[meter_id] = MeterTrack(
-                meter_id, utility, rated, offline=status is MeterStatus.OFFLINE
+        """Remember every meter in service and its last stored register (after a restart)."""
+        self.tracks.clear()
+        self.refresh(session)
+
+    def refresh(self, session: Session) -> tuple[list[int], list[int]]:
+        """Forget meters removed since (a replaced meter still polled is ignored, never marked
+        active again) and take up meters added since; returns the ids added and removed."""
+        in_service = {
+            meter_id: MeterTrack(meter_id, utility, rated, offline=status is MeterStatus.OFFLINE)
+            for meter_id, utility, rated, status in session.execute(
+                select(Meter.id, Meter.utility, Meter.rated_current_a, Meter.status).where(
+                    Meter.removed_at.is_(None)
+                )
             )
+        }
+        removed = sorted(set(self.tracks) - in_service.keys())
+        for meter_id in removed:
+            del self.tracks[meter_id]
+        added = [meter_id for meter_id in in_service if meter_id not in self.tracks]
+        for meter_id in added:
+            self.tracks[meter_id] = in_service[meter_id]
+        if not added:
+            return added, removed
+        wanted = set(added)
         for reading in latest_good(session):
             track = self.tracks.get(reading.meter_id)
-            if track is not None:
+            if track is not None and reading.meter_id in wanted:
                 track.last_units = reading.units
                 track.last_units_at = reading.read_at
                 track.last_slot = int(reading.read_at.timestamp()) // self.interval_s
+        return added, removed
 
     def store(self, session: Session, snapshots: list[Snapshot]) -> BatchResult:
         result = BatchResult()

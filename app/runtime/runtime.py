@@ -129,6 +129,9 @@ class Runtime:
         """Engine thread, every ``policy_tick_s``: take up tariff and account changes, post on
         the hour, charge fees due, then evaluate every account's supply."""
         now = datetime.now(UTC)
+        added, removed = self.engine.readings.refresh(session)  # meters replaced meanwhile
+        if added or removed:
+            self.billing.replaced(session, added, removed)
         self.billing.refresh(session)
         if self.billing.posting_due(now.timestamp()):
             self.billing.post(session)

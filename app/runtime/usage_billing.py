@@ -194,13 +194,35 @@ class UsageBilling:
             bill.rater = None if plan_id is None else Rater(self.book.schedules[plan_id])
             bill.dirty = True
 
-    def add_meters(self, session: Session, meter_ids: Iterable[int]) -> None:
-        """Meters added while running (a replacement): start billing them."""
+    def replaced(self, session: Session, added: list[int], removed: list[int]) -> None:
+        """Meters swapped while running: rate each removed meter's readings up to its final
+        one (written by the replacement, not by this engine), and start billing new meters
+        from their initial reading."""
+        if removed:
+            rows = session.execute(
+                select(
+                    IntervalReading.meter_id,
+                    IntervalReading.read_at,
+                    IntervalReading.register_units,
+                    IntervalReading.rate_registers,
+                )
+                .where(
+                    IntervalReading.meter_id.in_(removed),
+                    IntervalReading.quality == ReadingQuality.GOOD,
+                )
+                .order_by(IntervalReading.meter_id, IntervalReading.read_at)
+            )
+            self.rate(session, [StoredReading(*row) for row in rows])
+        fresh = []
         for meter_id, utility, multiplier in session.execute(
-            select(Meter.id, Meter.utility, Meter.multiplier).where(Meter.id.in_(list(meter_ids)))
+            select(Meter.id, Meter.utility, Meter.multiplier).where(Meter.id.in_(added))
         ):
-            self.bills.setdefault(meter_id, MeterBill(meter_id, utility, multiplier or 1))
+            if meter_id not in self.bills:
+                fresh.append(
+                    self.bills.setdefault(meter_id, MeterBill(meter_id, utility, multiplier or 1))
+                )
         self._assign(session)
+        self._baselines(session, fresh)  # from the initial reading the replacement recorded
 
     # -- rating ----------------------------------------------------------------------------
 

@@ -134,7 +134,6 @@ def replace_meter(
     )
     old.status = MeterStatus.REMOVED
     old.removed_at = at
-    _free_address(session, old, address)
     new = Meter(
         serial=serial,
         utility=utility,
@@ -300,29 +299,6 @@ def _check_address(session: Session, old: Meter, new_address: str, profile: Prof
             "Set another address on the new meter, or remove that meter first."
         )
     return address
-
-
-def _free_address(session: Session, old: Meter, address: str) -> None:
-    """Removed meters keep their row, and the schema keeps addresses unique per bus: a removed
-    meter that holds the new address (the old meter itself, typically) is renamed ``~ADDRESS``
-    (or ``#ID`` if that is taken or too long), so the new meter can take it."""
-    holders = session.scalars(
-        select(Meter).where(
-            Meter.bus_id == old.bus_id,
-            Meter.address == address,
-            Meter.status == MeterStatus.REMOVED,
-        )
-    ).all()
-    for holder in holders:
-        tombstone = f"~{address}"
-        taken = session.scalar(
-            select(Meter.id).where(Meter.bus_id == old.bus_id, Meter.address == tombstone)
-        )
-        if len(tombstone) > ADDRESS_MAX or taken is not None:
-            tombstone = f"#{holder.id}"
-        holder.address = tombstone
-    if holders:
-        session.flush()  # the address is free before the new meter claims it
 
 
 def _clear_alarms(session: Session, meter_id: int) -> int:

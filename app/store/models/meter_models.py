@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -56,7 +57,18 @@ class Meter(Base):
     """A physical meter on a bus. It stays with its room; the room's account pays for it."""
 
     __tablename__ = "meter"
-    __table_args__ = (UniqueConstraint("bus_id", "address"),)
+    # Two meters in service never share an address on a bus; a removed meter keeps its address
+    # for history, and its replacement may take the same one.
+    __table_args__ = (
+        Index(
+            "uq_meter_bus_address_in_service",
+            "bus_id",
+            "address",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     serial: Mapped[str] = mapped_column(String(32), unique=True)  # nameplate number

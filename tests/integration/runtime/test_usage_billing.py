@@ -20,6 +20,7 @@ from app.runtime.tariff_book import TariffBook
 from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.services.ledger_verify import verify_ledger
+from app.services.meter_replacement import replace_meter
 from app.store.database import Database
 from app.store.models import (
     Account,
@@ -299,3 +300,39 @@ def test_a_meter_without_an_open_account_is_not_billed(site: Database) -> None:
             select(UsageCharge.meter_id).where(UsageCharge.account_id == who.account_id)
         ).all()
     assert who.electricity not in billed
+
+
+def test_a_meter_replaced_while_running_bills_up_to_the_swap_then_the_new_one(
+    site: Database,
+) -> None:
+    who = room(site, "B")
+    rt = runtime(site)
+    rt.engine.process([snap(who.electricity, T0, kwh=1000.0)])
+    rt.engine.process([snap(who.electricity, T0 + STEP, kwh=1000.5)])
+    swap = T0 + STEP + timedelta(minutes=5)
+    with site.transaction() as session:
+        done = replace_meter(
+            session,
+            who.electricity,
+            final_reading=Decimal("1000.7"),
+            new_serial="EB-NEW",
+            new_address="200",
+            initial_reading=Decimal("0.2"),
+            at=swap,
+        )
+    rt.engine.process([], tick=True)  # the engine takes up the swap
+    rt.engine.process([snap(who.electricity, T0 + 2 * STEP, kwh=1000.9)])  # old one, still polled
+    rt.engine.process([snap(done.new_meter_id, T0 + 2 * STEP, kwh=0.5)])
+    with site.transaction() as session:
+        rt.billing.post(session)
+        charged = session.execute(
+            select(UsageCharge.meter_id, UsageCharge.quantity, UsageCharge.end_at)
+            .where(UsageCharge.account_id == who.account_id)
+            .order_by(UsageCharge.meter_id)
+        ).all()
+        old = session.get(Meter, who.electricity)
+        assert old is not None
+        assert old.status.value == "removed"  # polling it did not bring it back
+    assert [(m, q) for m, q, _ in charged] == [(who.electricity, "0.7"), (done.new_meter_id, "0.3")]
+    assert charged[0][2] == swap
+    assert verify_ledger(site).ok

@@ -117,7 +117,7 @@ def test_a_replacement_records_both_readings_and_moves_the_meter_over(site: Data
     assert removed.status is MeterStatus.REMOVED
     assert removed.removed_at == AT
     assert (removed.account_id, removed.room_id) == (old.account_id, old.room_id)
-    assert removed.address == "~1"  # the address passes to the new meter
+    assert removed.address == "1"  # kept for history; the new meter in service has it too
     new = meter(site, "NEW-0001")
     assert new.id == done.new_meter_id
     assert (new.bus_id, new.address, new.room_id, new.account_id) == (
@@ -195,8 +195,8 @@ def test_a_meter_replaced_twice_at_one_address_keeps_every_removed_row(site: Dat
     )
     assert second.old_meter_id == first.new_meter_id
     assert meter(site, "NEW-B").replaces_id == first.new_meter_id
-    assert meter(site, "EB01001").address == "~1"
-    assert meter(site, "NEW-A").address == f"#{first.new_meter_id}"
+    assert meter(site, "EB01001").address == "1"
+    assert meter(site, "NEW-A").address == "1"
     assert meter(site, "NEW-B").address == "1"
 
 

@@ -1,5 +1,6 @@
 """Live rating: where each meter's rating stands, and usage charges with their billing cycle
-and posted minor units.
+and posted minor units. A meter's address is unique on its bus among meters in service only,
+so a replacement can take the address of the meter it replaces.
 
 Revision ID: 0003
 Revises: 0002
@@ -38,9 +39,22 @@ def upgrade() -> None:
     with op.batch_alter_table("usage_charge") as batch:
         batch.add_column(sa.Column("cycle_start", sa.Date(), nullable=True))
         batch.add_column(sa.Column("amount_minor", sa.BigInteger(), nullable=True))
+    with op.batch_alter_table("meter") as batch:
+        batch.drop_constraint("uq_meter_bus_id_address", type_="unique")
+    op.create_index(
+        "uq_meter_bus_address_in_service",
+        "meter",
+        ["bus_id", "address"],
+        unique=True,
+        sqlite_where=sa.text("removed_at IS NULL"),
+        postgresql_where=sa.text("removed_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_meter_bus_address_in_service", table_name="meter")
+    with op.batch_alter_table("meter") as batch:
+        batch.create_unique_constraint("uq_meter_bus_id_address", ["bus_id", "address"])
     with op.batch_alter_table("usage_charge") as batch:
         batch.drop_column("amount_minor")
         batch.drop_column("cycle_start")
