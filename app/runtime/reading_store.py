@@ -87,7 +87,25 @@ def latest_good(session: Session) -> list[StoredReading]:
             & (IntervalReading.read_at == newest.c.at),
         )
     )
-    return [StoredReading(*row) for row in rows]
+    return [StoredReading(m, at, units, unpack_rates(rates)) for m, at, units, rates in rows]
+
+
+def pack_rates(rates: dict[str, int] | None) -> list[int | None] | None:
+    """Rate registers as stored: ``[rate_1, rate_2, rate_3, rate_4]`` (None where the meter has
+    no such register): a third of the bytes of a keyed object, in every interval reading."""
+    if not rates:
+        return None
+    return [rates.get(f"rate_{n}") for n in range(1, 5)]
+
+
+def unpack_rates(stored: object) -> dict[str, int] | None:
+    """The stored rate registers (a list, or the keyed object of earlier versions) by name."""
+    if isinstance(stored, list):
+        rates = {f"rate_{n}": v for n, v in enumerate(stored, 1) if isinstance(v, int)}
+        return rates or None
+    if isinstance(stored, dict):
+        return {str(k): int(v) for k, v in stored.items()} or None
+    return None
 
 
 def max_units(track: MeterTrack, seconds: float) -> float:
@@ -173,7 +191,7 @@ class ReadingStore:
                         "meter_id": r.meter_id,
                         "read_at": r.read_at,
                         "register_units": r.units,
-                        "rate_registers": r.rates,
+                        "rate_registers": pack_rates(r.rates),
                         "quality": ReadingQuality.GOOD,
                     }
                     for r in result.stored

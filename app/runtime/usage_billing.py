@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.rating import Posting, Rater, UsageError, decimal_text
 from app.runtime.rater_codec import state_from_json
-from app.runtime.reading_store import StoredReading, latest_good
+from app.runtime.reading_store import StoredReading, latest_good, unpack_rates
 from app.runtime.tariff_book import TariffBook
 from app.runtime.usage_posting import (
     UNIT_NAME,
@@ -129,7 +129,7 @@ class UsageBilling:
         ).all()
         if catch_up:
             log.info("rating %d readings stored since the last posting", len(catch_up))
-            self.rate(session, [StoredReading(*row) for row in catch_up])
+            self.rate(session, [StoredReading(m, t, u, unpack_rates(r)) for m, t, u, r in catch_up])
 
     def _load_policies(self, session: Session) -> None:
         self._limits = {
@@ -212,7 +212,7 @@ class UsageBilling:
                 )
                 .order_by(IntervalReading.meter_id, IntervalReading.read_at)
             )
-            self.rate(session, [StoredReading(*row) for row in rows])
+            self.rate(session, [StoredReading(m, t, u, unpack_rates(r)) for m, t, u, r in rows])
         fresh = []
         for meter_id, utility, multiplier in session.execute(
             select(Meter.id, Meter.utility, Meter.multiplier).where(Meter.id.in_(added))

@@ -111,7 +111,11 @@ class IntervalReading(Base):
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
     read_at: Mapped[datetime] = mapped_column(UtcDateTime)
     register_units: Mapped[int] = mapped_column(BigInteger)
-    rate_registers: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
+    # [rate_1, rate_2, rate_3, rate_4] (sharp, peak, flat, valley), null where absent; rows of
+    # earlier versions hold {"rate_1": ...}: read both with runtime.reading_store.unpack_rates
+    rate_registers: Mapped[list[int | None] | dict[str, int] | None] = mapped_column(
+        JSON, nullable=True
+    )
     quality: Mapped[ReadingQuality] = mapped_column(
         enum_column(ReadingQuality), default=ReadingQuality.GOOD
     )

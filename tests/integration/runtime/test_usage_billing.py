@@ -25,6 +25,7 @@ from app.store.database import Database
 from app.store.models import (
     Account,
     AccountTariff,
+    IntervalReading,
     LedgerEntry,
     Meter,
     RatingState,
@@ -336,3 +337,24 @@ def test_a_meter_replaced_while_running_bills_up_to_the_swap_then_the_new_one(
     assert [(m, q) for m, q, _ in charged] == [(who.electricity, "0.7"), (done.new_meter_id, "0.3")]
     assert charged[0][2] == swap
     assert verify_ledger(site).ok
+
+
+def test_rate_registers_stored_and_read_back_after_a_restart_price_the_same(
+    site: Database,
+) -> None:
+    who = room(site, "B")
+    first = runtime(site)
+    first.engine.process([snap(who.electricity, T0, kwh=1000.0, rates=(0, 400.0, 300.0, 300.0))])
+    first.engine.process(
+        [snap(who.electricity, T0 + STEP, kwh=1002.0, rates=(0, 401.0, 300.0, 301.0))]
+    )
+    del first  # nothing posted: the restart rates the stored readings again
+    second = runtime(site)
+    with site.transaction() as session:
+        second.billing.post(session)
+        exact = session.scalars(
+            select(UsageCharge.amount_exact).where(UsageCharge.meter_id == who.electricity)
+        ).all()
+        stored = session.scalars(select(IntervalReading.rate_registers)).all()
+    assert [Decimal(e) for e in exact] == [Decimal("0.88") + Decimal("0.22")]
+    assert [0, 401000, 300000, 301000] in stored

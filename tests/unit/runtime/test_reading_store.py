@@ -93,3 +93,14 @@ def test_units_and_limits() -> None:
     assert units_of(snap(1.23, at), Utility.ELECTRICITY) == 1_230  # Wh
     track = MeterTrack(1, Utility.ELECTRICITY, 10)
     assert max_units(track, 3600) == pytest.approx(1.25 * 2300 + 1)
+
+
+def test_rate_registers_are_packed_and_read_back_in_both_stored_forms() -> None:
+    from app.runtime.reading_store import pack_rates, unpack_rates
+
+    rates = {"rate_2": 401000, "rate_4": 301000}
+    assert pack_rates(rates) == [None, 401000, None, 301000]
+    assert unpack_rates(pack_rates(rates)) == rates
+    assert unpack_rates({"rate_2": 401000, "rate_4": 301000}) == rates  # rows of 0.1
+    assert unpack_rates(None) is None
+    assert pack_rates({}) is None
