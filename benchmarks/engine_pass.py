@@ -140,7 +140,7 @@ def line(name: str, seconds: float, meters: int) -> str:
 def main() -> int:
     print(
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{os.cpu_count()} CPUs, SQLite file in WAL mode"
+        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}), SQLite file in WAL mode"
     )
     failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:

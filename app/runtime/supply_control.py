@@ -188,6 +188,11 @@ class SupplyControl:
             command.state = CommandState.VERIFIED
             if result.requested_on:
                 meter.off_reason = None
+            elif meter.account_id is not None and meter.off_reason == OffReason.ARREARS.value:
+                # A recharge may have come while the cut was on its way (evaluated with the
+                # relay still on): evaluate again now that it is off, so it comes back at once.
+                session.flush()
+                self.evaluate(session, [meter.account_id], now)
             return
         command.state = (
             CommandState.UNVERIFIED if result.supply_on is not None else CommandState.FAILED
