@@ -68,10 +68,9 @@ class SupplyControl:
         if account_ids is not None:
             query = query.where(Account.id.in_(list(account_ids)))
         results: list[Evaluated] = []
-        for account, policy in session.execute(query).all():
-            meters = session.scalars(
-                select(Meter).where(Meter.account_id == account.id, Meter.removed_at.is_(None))
-            ).all()
+        rows = session.execute(query).all()
+        supplies = _meter_supplies(session, [account.id for account, _ in rows])
+        for account, policy in rows:
             decision = decide_supply(
                 balance_minor=account.balance_minor,
                 thresholds=CreditThresholds(
@@ -82,12 +81,7 @@ class SupplyControl:
                 ),
                 previous=account.supply_state,
                 now=now.astimezone(),
-                meters=[
-                    MeterSupply(
-                        m.id, m.relay_closed, OffReason(m.off_reason) if m.off_reason else None
-                    )
-                    for m in meters
-                ],
+                meters=supplies.get(account.id, []),
                 keep_power_until=account.keep_power_until,
                 keep_power_reason=account.keep_power_reason,
                 friendly_hours=policy.friendly_hours,
@@ -212,3 +206,22 @@ class SupplyControl:
             )
         )
         log.warning("meter %s: %s not verified: %s", meter.serial, what, result.error)
+
+
+def _meter_supplies(session: Session, account_ids: list[int]) -> dict[int, list[MeterSupply]]:
+    """The meters in service of these accounts with their supply state, in a few queries."""
+    out: dict[int, list[MeterSupply]] = {}
+    ordered = sorted(account_ids)
+    for start in range(0, len(ordered), 900):
+        for meter_id, account_id, closed, off_reason in session.execute(
+            select(Meter.id, Meter.account_id, Meter.relay_closed, Meter.off_reason)
+            .where(
+                Meter.account_id.in_(ordered[start : start + 900]),
+                Meter.removed_at.is_(None),
+            )
+            .order_by(Meter.id)
+        ):
+            out.setdefault(account_id or 0, []).append(
+                MeterSupply(meter_id, closed, OffReason(off_reason) if off_reason else None)
+            )
+    return out
