@@ -233,16 +233,19 @@ class UsageBilling:
         """Price each reading's usage since the meter's previous one (readings of a meter in
         time order). Returns the accounts whose waiting charge grew."""
         touched: set[int] = set()
+        first: dict[int, MeterBill] = {}  # first readings, saved together at the end
         for reading in readings:
             bill = self.bills.get(reading.meter_id)
             if bill is None:
                 continue
             if bill.last_at is None or bill.last_units is None:
-                self._move_to(bill, reading)  # a meter's first reading: saved at once, so the
-                save_states(session, [bill])  # usage after it is rated even after a crash
-                continue
+                self._move_to(bill, reading)  # a meter's first reading: saved in this
+                first[bill.meter_id] = bill  # transaction, so usage after it is rated after a
+                continue  # crash
             if reading.read_at <= bill.last_at:
                 continue  # rated already (a catch-up overlapping the live stream)
+            if first.pop(bill.meter_id, None) is not None:
+                save_states(session, [bill])  # the baseline, before rating moves past it
             delta = reading.units - bill.last_units
             if delta <= 0 or bill.rater is None or bill.account_id is None:
                 self._move_to(bill, reading)  # nothing used, or nobody to bill it to
@@ -264,6 +267,7 @@ class UsageBilling:
             self._move_to(bill, reading)
             self.totals.rated += 1
             touched.add(bill.account_id)
+        save_states(session, first.values())
         return touched
 
     def _move_to(self, bill: MeterBill, reading: StoredReading) -> None:
