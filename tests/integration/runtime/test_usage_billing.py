@@ -358,3 +358,19 @@ def test_rate_registers_stored_and_read_back_after_a_restart_price_the_same(
         stored = session.scalars(select(IntervalReading.rate_registers)).all()
     assert [Decimal(e) for e in exact] == [Decimal("0.88") + Decimal("0.22")]
     assert [0, 401000, 300000, 301000] in stored
+
+
+def test_a_first_and_a_second_reading_in_one_batch_survive_a_crash(site: Database) -> None:
+    who = room(site, "B")
+    first = runtime(site)
+    first.engine.process(
+        [snap(who.electricity, T0, kwh=1000.0), snap(who.electricity, T0 + STEP, kwh=1000.4)]
+    )
+    del first  # rated, not posted: the process dies
+    second = runtime(site)
+    with site.transaction() as session:
+        second.billing.post(session)
+        quantities = session.scalars(
+            select(UsageCharge.quantity).where(UsageCharge.meter_id == who.electricity)
+        ).all()
+    assert quantities == ["0.4"]
