@@ -182,3 +182,14 @@ def simulated_line(
             port.close()
         close_ptys()
         assert thread is None or not thread.is_alive(), "the simulator thread did not stop"
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds (a
+    bound for a stuck test, never a measurement)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.05)

@@ -9,10 +9,13 @@ last reading) held as evidence and raised as alarms, never billed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from app.hardware.snapshot import Quality, Snapshot
@@ -67,6 +70,19 @@ def units_of(snapshot: Snapshot, utility: Utility) -> int | None:
     return None if m3 is None else round(m3 * 1000)
 
 
+READING_COLUMNS = (
+    IntervalReading.meter_id,
+    IntervalReading.read_at,
+    IntervalReading.register_units,
+    IntervalReading.rate_registers,
+)
+
+
+def as_stored(rows: Iterable[Row[int, datetime, int, Any]]) -> list[StoredReading]:
+    """Rows of ``READING_COLUMNS`` as ``StoredReading``s."""
+    return [StoredReading(m, at, units, unpack_rates(rates)) for m, at, units, rates in rows]
+
+
 def latest_good(session: Session) -> list[StoredReading]:
     """Each meter's newest GOOD interval reading (one indexed lookup per meter)."""
     newest = (
@@ -76,18 +92,13 @@ def latest_good(session: Session) -> list[StoredReading]:
         .subquery()
     )
     rows = session.execute(
-        select(
-            IntervalReading.meter_id,
-            IntervalReading.read_at,
-            IntervalReading.register_units,
-            IntervalReading.rate_registers,
-        ).join(
+        select(*READING_COLUMNS).join(
             newest,
             (IntervalReading.meter_id == newest.c.meter_id)
             & (IntervalReading.read_at == newest.c.at),
         )
     )
-    return [StoredReading(m, at, units, unpack_rates(rates)) for m, at, units, rates in rows]
+    return as_stored(rows)
 
 
 def pack_rates(rates: dict[str, int] | None) -> list[int | None] | None:

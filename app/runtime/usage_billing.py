@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.rating import Posting, Rater, UsageError, decimal_text
 from app.runtime.rater_codec import state_from_json
-from app.runtime.reading_store import StoredReading, latest_good, unpack_rates
+from app.runtime.reading_store import READING_COLUMNS, StoredReading, as_stored, latest_good
 from app.runtime.tariff_book import TariffBook
 from app.runtime.usage_posting import (
     UNIT_NAME,
@@ -114,12 +114,7 @@ class UsageBilling:
         self._assign(session)
         self._baselines(session, [b for b in self.bills.values() if not b.saved])
         catch_up = session.execute(
-            select(
-                IntervalReading.meter_id,
-                IntervalReading.read_at,
-                IntervalReading.register_units,
-                IntervalReading.rate_registers,
-            )
+            select(*READING_COLUMNS)
             .join(RatingState, RatingState.meter_id == IntervalReading.meter_id)
             .where(
                 IntervalReading.read_at > RatingState.last_read_at,
@@ -129,7 +124,7 @@ class UsageBilling:
         ).all()
         if catch_up:
             log.info("rating %d readings stored since the last posting", len(catch_up))
-            self.rate(session, [StoredReading(m, t, u, unpack_rates(r)) for m, t, u, r in catch_up])
+            self.rate(session, as_stored(catch_up))
 
     def _load_policies(self, session: Session) -> None:
         self._limits = {
@@ -200,19 +195,14 @@ class UsageBilling:
         from their initial reading."""
         if removed:
             rows = session.execute(
-                select(
-                    IntervalReading.meter_id,
-                    IntervalReading.read_at,
-                    IntervalReading.register_units,
-                    IntervalReading.rate_registers,
-                )
+                select(*READING_COLUMNS)
                 .where(
                     IntervalReading.meter_id.in_(removed),
                     IntervalReading.quality == ReadingQuality.GOOD,
                 )
                 .order_by(IntervalReading.meter_id, IntervalReading.read_at)
             )
-            self.rate(session, [StoredReading(m, t, u, unpack_rates(r)) for m, t, u, r in rows])
+            self.rate(session, as_stored(rows))
         fresh = []
         for meter_id, utility, multiplier in session.execute(
             select(Meter.id, Meter.utility, Meter.multiplier).where(Meter.id.in_(added))

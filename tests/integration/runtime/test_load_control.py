@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from sqlalchemy import select, update
 
@@ -12,13 +11,7 @@ from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.demo_site import DEMO_LOAD_GUARD, DemoSpec, seed_demo_site
 from app.store.database import Database
 from app.store.models import Account, Alarm, Bus, LoadGuardSetting, LoadTrip, Meter
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 40.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
+from tests.support import wait_for
 
 
 def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:

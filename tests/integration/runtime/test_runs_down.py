@@ -3,8 +3,6 @@ its limit by the relay (read back), and a recharge restores it."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import delete, select
@@ -28,6 +26,7 @@ from app.store.models import (
     TariffVersion,
 )
 from app.vocabulary import LedgerKind, SupplyState, Utility
+from tests.support import wait_for
 
 EXPENSIVE = """\
 name = "Test: ten yuan a kWh"
@@ -38,13 +37,6 @@ effective_from = 2026-01-01
 price = "10.00"
 """
 SCALE = 100.0  # simulated seconds per second: a 2 kW heater counts 0.055 kWh a second
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
 
 
 def test_an_account_runs_down_is_warned_twice_cut_and_restored(db: Database) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -15,13 +15,7 @@ from app.services.ledger import post_entry
 from app.store.database import Database
 from app.store.models import Account, Alarm, Bus, Meter, RelayCommand
 from app.vocabulary import CommandState, LedgerKind, RelayAction, SupplyState
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
+from tests.support import wait_for
 
 
 @pytest.fixture

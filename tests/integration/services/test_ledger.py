@@ -158,17 +158,25 @@ def charge(
     )
 
 
-def test_usage_postings_carry_the_rounding_residue(site: Database) -> None:
-    """Three slices of 0.333 each: postings 0.33, 0.34 (residue carried), 0.33 -> 1.00 total."""
-    account = first_account(site)
+def post_usage(
+    site: Database, account: Account, postings: tuple[int, ...]
+) -> tuple[Meter, TariffVersion]:
+    """Slices of 0.333 each, posted in ``postings`` (minor units) with one usage charge each."""
     with site.transaction() as session:
         meter = session.query(Meter).filter(Meter.account_id == account.id).first()
         version = session.query(TariffVersion).first()
         assert meter is not None
         assert version is not None
-        for cents in (33, 34, 33):
+        for cents in postings:
             posted = post_entry(session, account.id, LedgerKind.CONSUMPTION, -cents, reason="usage")
             session.add(charge(account, meter, version, "0.333", posted.entry_id, cents))
+    return meter, version
+
+
+def test_usage_postings_carry_the_rounding_residue(site: Database) -> None:
+    """Three slices of 0.333 each: postings 0.33, 0.34 (residue carried), 0.33 -> 1.00 total."""
+    account = first_account(site)
+    meter, version = post_usage(site, account, (33, 34, 33))
     assert verify_ledger(site).ok
     with site.transaction() as session:
         last = session.query(LedgerEntry).order_by(LedgerEntry.id.desc()).first()
@@ -179,15 +187,7 @@ def test_usage_postings_carry_the_rounding_residue(site: Database) -> None:
 
 
 def test_a_cycle_posted_beyond_its_rounded_exact_charge_is_named(site: Database) -> None:
-    account = first_account(site)
-    with site.transaction() as session:
-        meter = session.query(Meter).filter(Meter.account_id == account.id).first()
-        version = session.query(TariffVersion).first()
-        assert meter is not None
-        assert version is not None
-        for cents in (33, 33, 33):  # rounded per posting: the residue was dropped, not carried
-            posted = post_entry(session, account.id, LedgerKind.CONSUMPTION, -cents, reason="usage")
-            session.add(charge(account, meter, version, "0.333", posted.entry_id, cents))
+    post_usage(site, first_account(site), (33, 33, 33))  # the residue dropped, not carried
     problems = [p for p in verify_ledger(site).problems if p.what == "usage"]
     assert len(problems) == 1
     assert "rounds to 100" in problems[0].detail
