@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.hardware.bus_worker import PollPolicy, SupplyResult
@@ -27,7 +27,7 @@ from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
-from app.store.models import Account
+from app.store.models import Account, BalancePolicy
 from app.vocabulary import LedgerKind
 
 BOUND_S = 1.0
@@ -39,6 +39,8 @@ def main() -> int:
         db = Database(sqlite_url_for(Path(tmp)))
         upgrade(db)
         seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=32))
+        with db.transaction() as session:  # cuts here must not wait for a friendly night
+            session.execute(update(BalancePolicy).values(friendly_hours=[], friendly_dates=[]))
         runtime = Runtime(
             db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600)
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from app.billing.load_guard import (
 )
 from app.billing.supply_policy import OffReason
 from app.hardware.snapshot import Quality, Snapshot
-from app.runtime.supply_control import SupplyControl
+from app.runtime.supply_control import SupplyControl, site_zone
 from app.store.models import Account, Alarm, LoadGuardSetting, LoadTrip, Meter, Room
 from app.vocabulary import AlarmSeverity, SupplyState, Utility
 
@@ -60,9 +61,12 @@ class LoadControl:
         self.control = control
         self.guards: dict[int, LoadGuard | None] = {}  # None: the meter is not guarded
         self._open_trip: dict[int, int] = {}  # meter id -> LoadTrip id awaiting restore
+        self._zone: ZoneInfo | None = None  # the site's: the daily restore cap counts its days
 
     def feed(self, session: Session, snapshots: list[Snapshot]) -> None:
         now = datetime.now(UTC)
+        if self._zone is None:
+            self._zone = site_zone(session)
         for snapshot in snapshots:
             if snapshot.quality is Quality.FAILED or snapshot.power_w is None:
                 continue
@@ -75,7 +79,7 @@ class LoadControl:
                 snapshot.power_factor,
                 supply_on=snapshot.relay_closed,
             )
-            for event in guard.feed(sample, snapshot.wall_time.astimezone().date()):
+            for event in guard.feed(sample, snapshot.wall_time.astimezone(self._zone).date()):
                 self._handle(session, snapshot.meter_id, guard, event, now)
 
     def _guard(self, session: Session, meter_id: int) -> LoadGuard | None:

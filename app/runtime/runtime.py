@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +20,8 @@ from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
 from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl
-from app.runtime.reading_store import BatchResult
-from app.runtime.sim_site import SimMeterSpec, SimSite, sim_line_name
+from app.runtime.reading_store import BatchResult, latest_good
+from app.runtime.sim_site import SimSite, sim_line_name, sim_spec
 from app.runtime.supply_control import SupplyControl
 from app.runtime.usage_billing import DEFAULT_POSTING_S, UsageBilling
 from app.services.field_setup import BusSetup, load_field_setup
@@ -52,6 +53,7 @@ class Runtime:
         self.control = SupplyControl(self._dispatch)
         self.load = LoadControl(self.control)
         self.billing = UsageBilling(posting_s=self.options.posting_s)
+        self._next_policy = 0.0  # monotonic time of the next supply evaluation
         self.fees = FeeBilling()
         self.live = LiveStore()  # live power for charts: per meter, floor, building, site
         self.engine = Engine(
@@ -61,7 +63,7 @@ class Runtime:
             on_stored=self._rate,
             on_start=self._start_billing,
             tick=self._tick,
-            tick_s=self.options.policy_tick_s,
+            tick_s=min(self.options.policy_tick_s, self.options.posting_s),
         )
         self.workers: list[BusWorker] = []
         self._meter_bus: dict[int, tuple[BusWorker, str]] = {}
@@ -72,8 +74,10 @@ class Runtime:
         setup = load_field_setup(self.db)
         self.live.define_groups(power_groups(self.db))
         if self.options.simulate:
+            with self.db.session() as session:
+                stored = {r.meter_id: r for r in latest_good(session)}
             specs = [
-                SimMeterSpec(bus.url, m.profile, m.address)
+                sim_spec(bus.url, m.profile, m.address, stored.get(m.meter_id))
                 for bus in setup
                 if sim_line_name(bus.url)
                 for m in bus.meters
@@ -126,17 +130,24 @@ class Runtime:
             self.control.evaluate(session, self.billing.post(session, due))
 
     def _tick(self, session: Session) -> None:
-        """Engine thread, every ``policy_tick_s``: take up tariff and account changes, post on
-        the hour, charge fees due, then evaluate every account's supply."""
+        """Engine thread, every ``posting_s`` or ``policy_tick_s``, whichever is shorter: post
+        when a posting time has come; every ``policy_tick_s`` also take up replaced meters,
+        tariff and account changes, charge fees due and evaluate every account's supply."""
         now = datetime.now(UTC)
-        added, removed = self.engine.readings.refresh(session)  # meters replaced meanwhile
-        if added or removed:
-            self.billing.replaced(session, added, removed)
-        self.billing.refresh(session)
+        policy_due = time.monotonic() >= self._next_policy
+        if policy_due:
+            self._next_policy = time.monotonic() + self.options.policy_tick_s
+            added, removed = self.engine.readings.refresh(session)  # meters replaced meanwhile
+            if added or removed:
+                self.billing.replaced(session, added, removed)
+            self.billing.refresh(session)
         if self.billing.posting_due(now.timestamp()):
             self.billing.post(session)
-        self.fees.charge(session, self.billing.book, self.billing.zone, self.billing.currency, now)
-        self.control.evaluate(session, None, now)
+        if policy_due:
+            self.fees.charge(
+                session, self.billing.book, self.billing.zone, self.billing.currency, now
+            )
+            self.control.evaluate(session, None, now)
 
     def post_now(self) -> None:
         """Any thread: post every waiting charge in the engine's next transaction."""

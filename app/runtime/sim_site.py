@@ -15,6 +15,7 @@ from app.hardware.protocols import protocol_spec
 from app.hardware.simulator.faults import Answerer
 from app.hardware.simulator.sim_line import SimLine, register_line, unregister_line
 from app.hardware.simulator.sim_meter import SimClock, SimMeter
+from app.runtime.reading_store import StoredReading
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,18 @@ class SimMeterSpec:
     bus_url: str
     profile: str
     address: str
+    register: float | None = None  # last stored reading (kWh or m3): the meter counts on
+    rates: tuple[float, ...] | None = None  # its four rate registers (kWh), when stored
+
+
+def sim_spec(bus_url: str, profile: str, address: str, last: StoredReading | None) -> SimMeterSpec:
+    """A simulated meter that counts on from ``last``, the meter's last stored reading."""
+    if last is None:
+        return SimMeterSpec(bus_url, profile, address)
+    rates = None
+    if last.rates and len(last.rates) == 4:
+        rates = tuple(last.rates[f"rate_{n}"] / 1000 for n in range(1, 5))
+    return SimMeterSpec(bus_url, profile, address, last.units / 1000, rates)
 
 
 def sim_line_name(url: str) -> str | None:
@@ -43,9 +56,10 @@ class SimSite:
                 continue
             profile = load_profile(spec.profile)
             per_protocol = by_line.setdefault(name, {}).setdefault(profile.protocol, {})
-            per_protocol[spec.address] = SimMeter(
-                spec.address, profile, clock=self.clock, seed=seed
-            )
+            meter = SimMeter(spec.address, profile, clock=self.clock, seed=seed)
+            if spec.register is not None:
+                meter.continue_from(spec.register, spec.rates)
+            per_protocol[spec.address] = meter
         self.lines: dict[str, SimLine] = {}
         for name, protocols in by_line.items():
             answerers = [Answerer(protocol_spec(p), m, seed=seed) for p, m in protocols.items()]

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,6 +61,7 @@ class SupplyControl:
         """Evaluate these accounts (None: every open account) at ``now`` (aware)."""
         now = now or datetime.now(UTC)
         currency = session.scalar(select(Site.currency).limit(1)) or "CNY"
+        zone = site_zone(session)
         query = (
             select(Account, BalancePolicy)
             .join(BalancePolicy, Account.policy_id == BalancePolicy.id)
@@ -80,7 +82,7 @@ class SupplyControl:
                     policy.close_permit_minor,
                 ),
                 previous=account.supply_state,
-                now=now.astimezone(),
+                now=now.astimezone(zone),  # friendly hours are the site's local time
                 meters=supplies.get(account.id, []),
                 keep_power_until=account.keep_power_until,
                 keep_power_reason=account.keep_power_reason,
@@ -206,6 +208,12 @@ class SupplyControl:
             )
         )
         log.warning("meter %s: %s not verified: %s", meter.serial, what, result.error)
+
+
+def site_zone(session: Session) -> ZoneInfo:
+    """The site's time zone (friendly hours, days of the restore cap); Asia/Shanghai before a
+    site exists."""
+    return ZoneInfo(session.scalar(select(Site.timezone).limit(1)) or "Asia/Shanghai")
 
 
 def _meter_supplies(session: Session, account_ids: list[int]) -> dict[int, list[MeterSupply]]:

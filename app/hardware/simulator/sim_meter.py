@@ -152,6 +152,19 @@ class SimMeter:
         self.params: dict[str, object] = {}  # meter-side parameters written by commands
         self.rated_current_a = self.profile.rated_current_a or 60.0
 
+    def continue_from(self, register: float, rates: tuple[float, ...] | None = None) -> None:
+        """Carry on from a register already read (kWh, or m3 for water and gas): a simulated
+        meter of a restarted console counts on from where it stopped, never backwards."""
+        with self._lock:
+            if self.profile.utility == "electricity":
+                self._energy_kwh = register
+                if rates is not None and len(rates) == 4:
+                    self._rate_kwh = list(rates)
+                else:
+                    self._rate_kwh = [register * share for share in (0.08, 0.32, 0.35, 0.25)]
+            else:
+                self._volume_m3 = register
+
     # --- what responders call -------------------------------------------------------------
 
     def state(self) -> SimState:

@@ -6,14 +6,14 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.store.database import Database
-from app.store.models import Account, Alarm, Bus, Meter, RelayCommand
+from app.store.models import Account, Alarm, BalancePolicy, Bus, Meter, RelayCommand
 from app.vocabulary import CommandState, LedgerKind, RelayAction, SupplyState
 from tests.support import wait_for
 
@@ -21,6 +21,8 @@ from tests.support import wait_for
 @pytest.fixture
 def running(db: Database) -> Iterator[Runtime]:
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
+    with db.transaction() as session:  # cuts must not wait for the end of a friendly night
+        session.execute(update(BalancePolicy).values(friendly_hours=[], friendly_dates=[]))
     # A healthy account to play with: give it a known balance first.
     runtime = Runtime(db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.2), policy_tick_s=3600))
     runtime.start()
