@@ -16,13 +16,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.hardware.bus_stats import BusStats
-from app.hardware.driver import MeterDriver, ReadResult
+from app.hardware.driver import MeterDriver, ParameterDriver, ReadResult
 from app.hardware.errors import CommandRefused, FieldFault
 from app.hardware.link import LineSettings, Link
 from app.hardware.profiles import Profile
@@ -144,6 +144,31 @@ class BusWorker:
                 future.set_result(None)
 
         self._submit(CLOCK_PRIORITY, run)
+        return future
+
+    def write_parameters(
+        self, address: str, values: Mapping[str, float]
+    ) -> Future[dict[str, float]]:
+        """Write meter-side parameters, then read each back: the values the meter now holds
+        (the caller compares). A field fault fails the future."""
+        future: Future[dict[str, float]] = Future()
+        meter = self._meter(address)
+
+        def run(link: Link) -> None:
+            driver = self._driver(meter)
+            if not isinstance(driver, ParameterDriver):
+                future.set_exception(CommandRefused(f"{meter.profile.name} keeps no parameters"))
+                return
+            try:
+                for name, value in values.items():
+                    driver.write_parameter(link, address, name, value)
+                held = {name: float(driver.read_parameter(link, address, name)) for name in values}
+            except FieldFault as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(held)
+
+        self._submit(COMMAND_PRIORITY, run)
         return future
 
     def read_now(self, address: str, slow: bool = True) -> Future[Snapshot]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from app.hardware.link import FrameLength, Link
 
@@ -64,6 +64,20 @@ class MeterDriver(Protocol):
 
     def sync_clock(self, link: Link, address: str | None, when: datetime) -> None:
         """Set the meter's clock; ``address`` None means broadcast (no reply expected)."""
+        ...
+
+
+@runtime_checkable
+class ParameterDriver(Protocol):
+    """A driver whose meters keep named parameters the console may write (the profile's
+    ``[modbus.parameters]`` or ``[prepaid]``)."""
+
+    def read_parameter(self, link: Link, address: str, name: str) -> Any:
+        """The parameter's value now (a number)."""
+        ...
+
+    def write_parameter(self, link: Link, address: str, name: str, value: Any) -> None:
+        """Write it; a refusal or a fault raises."""
         ...
 
 

@@ -7,12 +7,20 @@ meter then remembers ``off_reason = load_guard``, so the balance policy never re
 recorded as a ``LoadTrip`` with its evidence and a critical alarm; alarm mode only raises the
 alarm. An automatic restore switches the supply back on unless the account is cut off for
 arrears meanwhile. A lock-out raises a critical alarm and waits for an operator.
+
+A meter whose profile has a meter-side load guard (``hardware.meter_side_guard``) gets the
+total-power limit and duration written to it (read back; a critical alarm if it did not take
+them) and watches its total power itself; the console keeps the increment mode for it. When
+such a meter opens its relay without a console command, the trip is recorded (mode
+``meter_total``, the power and PF last seen) and waits for an operator.
 Runs on the engine thread, inside the engine's transaction.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +33,7 @@ from app.billing.load_guard import (
 from app.billing.load_guard import (
     AutoRestoreDue,
     Evidence,
+    GuardMode,
     LoadGuard,
     LoadGuardParams,
     LockedOut,
@@ -56,10 +65,26 @@ def evidence_json(evidence: Evidence) -> dict[str, object]:
     }
 
 
+# meter id -> its profile's meter-side load guard (setting -> parameter name), or None
+MeterSide = Callable[[int], Mapping[str, str] | None]
+# (meter id, parameter values): write them to the meter, read back, record the outcome
+Configure = Callable[[int, dict[str, float]], None]
+
+
 class LoadControl:
-    def __init__(self, control: SupplyControl) -> None:
+    def __init__(
+        self,
+        control: SupplyControl,
+        *,
+        meter_side: MeterSide | None = None,
+        configure: Configure | None = None,
+    ) -> None:
         self.control = control
+        self.meter_side = meter_side
+        self.configure = configure
         self.guards: dict[int, LoadGuard | None] = {}  # None: the meter is not guarded
+        self.self_guarded: dict[int, LoadGuardParams] = {}  # meters that watch total power
+        self._last: dict[int, tuple[bool | None, float, float | None]] = {}  # relay, P, PF
         self._open_trip: dict[int, int] = {}  # meter id -> LoadTrip id awaiting restore
         self._zone: ZoneInfo | None = None  # the site's: the daily restore cap counts its days
 
@@ -71,6 +96,8 @@ class LoadControl:
             if snapshot.quality is Quality.FAILED or snapshot.power_w is None:
                 continue
             guard = self._guard(session, snapshot.meter_id)
+            if snapshot.meter_id in self.self_guarded:
+                self._watch_meter_side(session, snapshot, now)
             if guard is None:
                 continue
             sample = Sample(
@@ -102,11 +129,76 @@ class LoadControl:
             ).first()
             if settings is not None and settings.params:
                 try:
-                    guard = LoadGuard(LoadGuardParams(**settings.params))  # type: ignore[arg-type]
+                    params = LoadGuardParams(**settings.params)  # type: ignore[arg-type]
                 except (TypeError, ValueError) as exc:
                     log.error("load-guard settings %s are unusable: %s", settings.id, exc)
+                else:
+                    guard = LoadGuard(self._hand_over(meter_id, params))
         self.guards[meter_id] = guard
         return guard
+
+    def _hand_over(self, meter_id: int, params: LoadGuardParams) -> LoadGuardParams:
+        """A meter that detects overloads itself gets the total-power settings written to it
+        and the console stops watching its total power (the increment mode stays here)."""
+        mapping = self.meter_side(meter_id) if self.meter_side is not None else None
+        if mapping is None or self.configure is None or params.total_mode is not GuardMode.TRIP:
+            return params
+        self.configure(
+            meter_id,
+            {
+                mapping["total_limit_w"]: params.total_limit_w,
+                mapping["total_duration_s"]: params.total_duration_s,
+            },
+        )
+        self.self_guarded[meter_id] = params
+        return replace(params, total_mode=GuardMode.OFF)
+
+    def _watch_meter_side(self, session: Session, snapshot: Snapshot, now: datetime) -> None:
+        """The relay of a self-guarding meter opened and the console did not open it: the
+        meter tripped on its total power. Record the trip with what was last seen."""
+        before = self._last.get(snapshot.meter_id)
+        self._last[snapshot.meter_id] = (
+            snapshot.relay_closed,
+            snapshot.power_w or 0.0,
+            snapshot.power_factor,
+        )
+        if before is None or before[0] is not True or snapshot.relay_closed is not False:
+            return
+        meter = session.get_one(Meter, snapshot.meter_id)
+        if meter.off_reason is not None:
+            return  # cut by the console (arrears, its own trip, an operator)
+        params = self.self_guarded[snapshot.meter_id]
+        _, power, power_factor = before
+        note = (
+            f"the meter opened its relay: load above {params.total_limit_w:g} W for "
+            f"{params.total_duration_s:g} s (last seen {power:.0f} W)"
+        )
+        session.add(
+            LoadTrip(
+                meter_id=meter.id,
+                tripped_at=now,
+                mode="meter_total",
+                power_w=power,
+                delta_power_w=max(power - params.total_limit_w, 0.0),
+                power_factor=power_factor,
+                band=None,
+                window_s=params.total_duration_s,
+                note=note,
+                locked_out=True,  # the meter does not come back by itself: an operator does
+            )
+        )
+        meter.off_reason = OffReason.LOAD_GUARD.value
+        session.add(
+            Alarm(
+                kind="load_guard_trip",
+                severity=AlarmSeverity.CRITICAL,
+                meter_id=meter.id,
+                account_id=meter.account_id,
+                message=f"Meter {meter.serial}: load guard tripped: {note}.",
+                evidence={"power_w": power, "power_factor": power_factor, "meter_side": True},
+                raised_at=now,
+            )
+        )
 
     def _handle(
         self, session: Session, meter_id: int, guard: LoadGuard, event: object, now: datetime
@@ -204,5 +296,37 @@ def _alarm(
             message=f"Meter {meter.serial}: {what}.",
             evidence=evidence_json(evidence),
             raised_at=now,
+        )
+    )
+
+
+def record_parameters(
+    session: Session, meter_id: int, wanted: dict[str, float], held: dict[str, float] | str
+) -> None:
+    """Engine thread: the outcome of writing meter-side load-guard settings. ``held`` is what
+    the meter reads back, or the fault that stopped the write."""
+    wrong = (
+        held
+        if isinstance(held, str)
+        else ", ".join(
+            f"{name} reads {held.get(name)!r} instead of {value:g}"
+            for name, value in wanted.items()
+            if held.get(name) is None or abs(held[name] - value) > max(1e-6, abs(value) * 0.01)
+        )
+    )
+    if not wrong:
+        log.info("meter %s holds its load-guard settings %s", meter_id, wanted)
+        return
+    meter = session.get_one(Meter, meter_id)
+    session.add(
+        Alarm(
+            kind="command_failed",
+            severity=AlarmSeverity.CRITICAL,
+            meter_id=meter.id,
+            account_id=meter.account_id,
+            message=f"Meter {meter.serial}: the load-guard settings were not taken ({wrong}); "
+            "the meter does not guard its load. Check its line and parameters.",
+            evidence={"wanted": wanted, "held": held},
+            raised_at=datetime.now(UTC),
         )
     )

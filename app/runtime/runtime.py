@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,12 +15,13 @@ from sqlalchemy.orm import Session
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy, SupplyResult
 from app.hardware.errors import ProfileError
 from app.hardware.link import LineSettings
+from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.profiles import load_profile
 from app.hardware.snapshot import Snapshot
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
 from app.runtime.live_store import LiveStore
-from app.runtime.load_control import LoadControl
+from app.runtime.load_control import LoadControl, record_parameters
 from app.runtime.reading_store import BatchResult, latest_good
 from app.runtime.sim_site import SimSite, sim_line_name, sim_spec
 from app.runtime.supply_control import SupplyControl
@@ -51,7 +53,9 @@ class Runtime:
         self.db = db
         self.options = options or RuntimeOptions()
         self.control = SupplyControl(self._dispatch)
-        self.load = LoadControl(self.control)
+        self.load = LoadControl(
+            self.control, meter_side=self._meter_side, configure=self._configure
+        )
         self.billing = UsageBilling(posting_s=self.options.posting_s)
         self._next_policy = 0.0  # monotonic time of the next supply evaluation
         self.fees = FeeBilling()
@@ -175,6 +179,29 @@ class Runtime:
 
         worker.switch_supply(address, on).add_done_callback(done)
         return True
+
+    def _meter_side(self, meter_id: int) -> Mapping[str, str] | None:
+        """The meter's profile's meter-side load guard, if it has one (engine thread)."""
+        found = self._meter_bus.get(meter_id)
+        if found is None:
+            return None
+        worker, address = found
+        meter = next((m for m in worker.meters if m.address == address), None)
+        return None if meter is None else meter_side_guard(meter.profile)
+
+    def _configure(self, meter_id: int, values: dict[str, float]) -> None:
+        """Engine thread: write meter-side parameters; the read-back is checked when it comes
+        and a meter that did not take them raises a critical alarm."""
+        worker, address = self._meter_bus[meter_id]
+
+        def done(future: Future[dict[str, float]]) -> None:  # on the bus worker's thread
+            try:
+                held: dict[str, float] | str = future.result()
+            except Exception as exc:
+                held = str(exc) or type(exc).__name__
+            self.engine.call(lambda session: record_parameters(session, meter_id, values, held))
+
+        worker.write_parameters(address, values).add_done_callback(done)
 
     def stop(self) -> None:
         for worker in self.workers:

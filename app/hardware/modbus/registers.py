@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.hardware.errors import FrameError, ProfileError
+from app.hardware.meter_side_guard import check_meter_side_guard
 
 if TYPE_CHECKING:
     from app.hardware.profiles import Profile
@@ -254,7 +255,8 @@ def decode_batch(batch: Batch, registers: Sequence[int]) -> dict[str, float]:
 
 def validate(profile: Profile) -> None:
     """Check a Modbus profile; ProfileError names the file, the key and what is wrong."""
-    compile_map(profile)
+    rmap = compile_map(profile)
+    check_meter_side_guard(profile, {p.name for p in rmap.parameters})
 
 
 def compile_map(profile: Profile) -> RegisterMap:

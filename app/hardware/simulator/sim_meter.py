@@ -150,6 +150,8 @@ class SimMeter:
         if self.clock_drift_s_per_day is None:
             self.clock_drift_s_per_day = round(self._rng.uniform(-3.0, 3.0), 2)
         self.params: dict[str, object] = {}  # meter-side parameters written by commands
+        self._over_s = 0.0  # how long the load has been above a meter-side limit
+        self.self_trips = 0  # times the meter opened its relay by itself (meter-side guard)
         self.rated_current_a = self.profile.rated_current_a or 60.0
 
     def continue_from(self, register: float, rates: tuple[float, ...] | None = None) -> None:
@@ -251,7 +253,28 @@ class SimMeter:
             step = min(MAX_STEP_S, now_s - self._t)
             self._integrate(step)
             self._t += step
+            self._guard_itself(step)
             self._switch_things(step)
+
+    def _guard_itself(self, dt: float) -> None:
+        """A meter with a meter-side load guard (the profile's ``[load_guard]``) opens its own
+        relay when the load stays above the limit parameter for the duration parameter."""
+        mapping = self.profile.load_guard
+        if not mapping or not self._supply_on:
+            self._over_s = 0.0
+            return
+        limit = self.params.get(str(mapping.get("total_limit_w")))
+        hold = self.params.get(str(mapping.get("total_duration_s")), 0.0)
+        if not isinstance(limit, int | float) or limit <= 0 or not isinstance(hold, int | float):
+            return
+        if self._load()[0] <= limit:
+            self._over_s = 0.0
+            return
+        self._over_s += dt
+        if self._over_s >= hold:
+            self._supply_on = False
+            self._over_s = 0.0
+            self.self_trips += 1
 
     def _integrate(self, dt: float) -> None:
         if self.profile.utility == "electricity":
