@@ -42,8 +42,8 @@ from app.billing.load_guard import (
 )
 from app.billing.supply_policy import OffReason
 from app.hardware.snapshot import Quality, Snapshot
-from app.runtime.supply_control import SupplyControl, site_zone
-from app.store.models import Account, Alarm, LoadGuardSetting, LoadTrip, Meter, Room
+from app.runtime.supply_control import SupplyControl, meter_alarm, site_zone
+from app.store.models import Account, LoadGuardSetting, LoadTrip, Meter, Room
 from app.vocabulary import AlarmSeverity, SupplyState, Utility
 
 log = logging.getLogger(__name__)
@@ -188,16 +188,13 @@ class LoadControl:
             )
         )
         meter.off_reason = OffReason.LOAD_GUARD.value
-        session.add(
-            Alarm(
-                kind="load_guard_trip",
-                severity=AlarmSeverity.CRITICAL,
-                meter_id=meter.id,
-                account_id=meter.account_id,
-                message=f"Meter {meter.serial}: load guard tripped: {note}.",
-                evidence={"power_w": power, "power_factor": power_factor, "meter_side": True},
-                raised_at=now,
-            )
+        meter_alarm(
+            session,
+            meter,
+            "load_guard_trip",
+            f"load guard tripped: {note}.",
+            {"power_w": power, "power_factor": power_factor, "meter_side": True},
+            now,
         )
 
     def _handle(
@@ -287,17 +284,7 @@ def _alarm(
     evidence: Evidence,
     now: datetime,
 ) -> None:
-    session.add(
-        Alarm(
-            kind=kind,
-            severity=severity,
-            meter_id=meter.id,
-            account_id=meter.account_id,
-            message=f"Meter {meter.serial}: {what}.",
-            evidence=evidence_json(evidence),
-            raised_at=now,
-        )
-    )
+    meter_alarm(session, meter, kind, f"{what}.", evidence_json(evidence), now, severity)
 
 
 def record_parameters(
@@ -317,16 +304,12 @@ def record_parameters(
     if not wrong:
         log.info("meter %s holds its load-guard settings %s", meter_id, wanted)
         return
-    meter = session.get_one(Meter, meter_id)
-    session.add(
-        Alarm(
-            kind="command_failed",
-            severity=AlarmSeverity.CRITICAL,
-            meter_id=meter.id,
-            account_id=meter.account_id,
-            message=f"Meter {meter.serial}: the load-guard settings were not taken ({wrong}); "
-            "the meter does not guard its load. Check its line and parameters.",
-            evidence={"wanted": wanted, "held": held},
-            raised_at=datetime.now(UTC),
-        )
+    meter_alarm(
+        session,
+        session.get_one(Meter, meter_id),
+        "command_failed",
+        f"the load-guard settings were not taken ({wrong}); the meter does not guard its "
+        "load. Check its line and parameters.",
+        {"wanted": dict(wanted), "held": held},
+        datetime.now(UTC),
     )

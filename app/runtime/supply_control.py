@@ -195,19 +195,38 @@ class SupplyControl:
         )
         command.error = result.error
         what = "switch on" if result.requested_on else "cut"
-        session.add(
-            Alarm(
-                kind="command_failed",
-                severity=AlarmSeverity.CRITICAL,
-                meter_id=meter.id,
-                account_id=meter.account_id,
-                message=f"Meter {meter.serial}: the {what} command was not verified "
-                f"({result.error}).",
-                evidence={"command_id": command_id},
-                raised_at=now,
-            )
+        meter_alarm(
+            session,
+            meter,
+            "command_failed",
+            f"the {what} command was not verified ({result.error}).",
+            {"command_id": command_id},
+            now,
         )
         log.warning("meter %s: %s not verified: %s", meter.serial, what, result.error)
+
+
+def meter_alarm(
+    session: Session,
+    meter: Meter,
+    kind: str,
+    what: str,
+    evidence: dict[str, object],
+    now: datetime,
+    severity: AlarmSeverity = AlarmSeverity.CRITICAL,
+) -> None:
+    """Raise an alarm about ``meter`` (and its account): "Meter SERIAL: ``what``"."""
+    session.add(
+        Alarm(
+            kind=kind,
+            severity=severity,
+            meter_id=meter.id,
+            account_id=meter.account_id,
+            message=f"Meter {meter.serial}: {what}",
+            evidence=evidence,
+            raised_at=now,
+        )
+    )
 
 
 def site_zone(session: Session) -> ZoneInfo:
