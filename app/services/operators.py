@@ -1,0 +1,116 @@
+"""Operators: the first administrator of an empty database, login, and adding operators.
+
+The caller owns the transaction. Passwords are hashed with argon2id (``passwords``); a failed
+login says only that the name or password is wrong, never which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.services.passwords import hash_password, verify_password
+from app.services.permissions import Action, require
+from app.store.models import Operator
+from app.vocabulary import Role
+
+MIN_PASSWORD = 8
+USERNAME_MAX = 40
+
+
+class OperatorRefused(ValueError):
+    """A login or an operator change that cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who is at the keyboard (ids and names only: no ORM object outlives the session)."""
+
+    operator_id: int
+    username: str
+    display_name: str
+    role: Role
+
+    def require(self, action: Action) -> None:
+        require(self.role, action)
+
+
+def needs_first_admin(session: Session) -> bool:
+    """True for a database with no operator yet: the first start asks for an admin."""
+    return not session.scalar(select(func.count()).select_from(Operator))
+
+
+def _check(username: str, password: str) -> str:
+    name = username.strip()
+    if not name or len(name) > USERNAME_MAX or any(c.isspace() for c in name):
+        raise OperatorRefused(
+            f"User name {username!r} is not usable: give 1 to {USERNAME_MAX} characters "
+            "without spaces."
+        )
+    if len(password) < MIN_PASSWORD:
+        raise OperatorRefused(
+            f"The password has {len(password)} characters; give at least {MIN_PASSWORD}."
+        )
+    return name
+
+
+def create_first_admin(
+    session: Session, username: str, display_name: str, password: str
+) -> SignedIn:
+    """The administrator of a new database; refused once any operator exists."""
+    if not needs_first_admin(session):
+        raise OperatorRefused(
+            "This database already has operators; an administrator adds new ones."
+        )
+    return _add(session, _check(username, password), display_name, Role.ADMIN, password)
+
+
+def add_operator(
+    session: Session,
+    by: SignedIn,
+    username: str,
+    display_name: str,
+    role: Role,
+    password: str,
+) -> SignedIn:
+    """A new operator, added by someone who may manage operators."""
+    by.require(Action.MANAGE_OPERATORS)
+    name = _check(username, password)
+    if session.scalar(select(Operator.id).where(func.lower(Operator.username) == name.lower())):
+        raise OperatorRefused(f"There is already an operator called {name}; choose another name.")
+    return _add(session, name, display_name, role, password)
+
+
+def _add(session: Session, name: str, display_name: str, role: Role, password: str) -> SignedIn:
+    operator = Operator(
+        username=name,
+        display_name=display_name.strip() or name,
+        role=role,
+        password_hash=hash_password(password),
+        active=True,
+    )
+    session.add(operator)
+    session.flush()
+    return _signed_in(operator)
+
+
+def sign_in(session: Session, username: str, password: str) -> SignedIn:
+    """The operator with this name and password, or ``OperatorRefused``."""
+    operator = session.scalars(
+        select(Operator).where(func.lower(Operator.username) == username.strip().lower())
+    ).first()
+    if operator is None or not verify_password(operator.password_hash, password):
+        raise OperatorRefused("The user name or the password is wrong; try again.")
+    if not operator.active:
+        raise OperatorRefused(
+            f"The account of {operator.username} is switched off; ask an administrator."
+        )
+    operator.last_login_at = datetime.now(UTC)
+    return _signed_in(operator)
+
+
+def _signed_in(operator: Operator) -> SignedIn:
+    return SignedIn(operator.id, operator.username, operator.display_name, operator.role)
