@@ -25,10 +25,11 @@ from app.services.meter_replacement import (
     format_units,
     replace_meter,
 )
+from app.services.site_queries import site_zone
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
-from app.store.models import Bus, Meter, Site
+from app.store.models import Bus, Meter
 
 EXIT_REFUSED, EXIT_USAGE = 1, 2
 
@@ -105,13 +106,13 @@ def _time(text: str | None) -> datetime | None:
 
 def _site_zone(session: Session) -> tuple[ZoneInfo | None, str]:
     """The site's time zone, or None and why not."""
-    site = session.scalars(select(Site).order_by(Site.id).limit(1)).first()
-    if site is None:
-        return None, "The database has no site, so a time without offset cannot be placed"
     try:
-        return ZoneInfo(site.timezone), ""
-    except (ZoneInfoNotFoundError, ValueError):
-        return None, f"The site's time zone {site.timezone!r} is unknown to this computer"
+        zone = site_zone(session)
+    except ZoneInfoNotFoundError as exc:
+        return None, f"The site's time zone {exc.args[0]!r} is unknown to this computer"
+    if zone is None:
+        return None, "The database has no site, so a time without offset cannot be placed"
+    return zone, ""
 
 
 def cmd_replace(args: argparse.Namespace) -> int:

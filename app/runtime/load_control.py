@@ -42,7 +42,7 @@ from app.billing.load_guard import (
 )
 from app.billing.supply_policy import OffReason
 from app.hardware.snapshot import Quality, Snapshot
-from app.runtime.supply_control import SupplyControl, meter_alarm, site_zone
+from app.runtime.supply_control import SupplyControl, local_zone, meter_alarm
 from app.store.models import Account, LoadGuardSetting, LoadTrip, Meter, Room
 from app.vocabulary import AlarmSeverity, SupplyState, Utility
 
@@ -91,7 +91,7 @@ class LoadControl:
     def feed(self, session: Session, snapshots: list[Snapshot]) -> None:
         now = datetime.now(UTC)
         if self._zone is None:
-            self._zone = site_zone(session)
+            self._zone = local_zone(session)
         for snapshot in snapshots:
             if snapshot.quality is Quality.FAILED or snapshot.power_w is None:
                 continue

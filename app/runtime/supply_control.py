@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.billing.credit_region import CreditThresholds
 from app.billing.supply_policy import Decision, MeterSupply, OffReason, decide_supply
 from app.hardware.bus_worker import SupplyResult
+from app.services.site_queries import site_zone
 from app.store.models import (
     Account,
     Alarm,
@@ -61,7 +62,7 @@ class SupplyControl:
         """Evaluate these accounts (None: every open account) at ``now`` (aware)."""
         now = now or datetime.now(UTC)
         currency = session.scalar(select(Site.currency).limit(1)) or "CNY"
-        zone = site_zone(session)
+        zone = local_zone(session)
         query = (
             select(Account, BalancePolicy)
             .join(BalancePolicy, Account.policy_id == BalancePolicy.id)
@@ -229,10 +230,10 @@ def meter_alarm(
     )
 
 
-def site_zone(session: Session) -> ZoneInfo:
-    """The site's time zone (friendly hours, days of the restore cap); Asia/Shanghai before a
-    site exists."""
-    return ZoneInfo(session.scalar(select(Site.timezone).limit(1)) or "Asia/Shanghai")
+def local_zone(session: Session) -> ZoneInfo:
+    """The zone of the site's clocks (friendly hours, days of the restore cap, tariff bands);
+    the model's default, Asia/Shanghai, before a site exists."""
+    return site_zone(session) or ZoneInfo("Asia/Shanghai")
 
 
 def _meter_supplies(session: Session, account_ids: list[int]) -> dict[int, list[MeterSupply]]:

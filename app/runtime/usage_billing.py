@@ -31,6 +31,7 @@ from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.rating import Posting, Rater, UsageError, decimal_text
 from app.runtime.rater_codec import state_from_json
 from app.runtime.reading_store import READING_COLUMNS, StoredReading, as_stored, latest_good
+from app.runtime.supply_control import local_zone
 from app.runtime.tariff_book import TariffBook
 from app.runtime.usage_posting import (
     UNIT_NAME,
@@ -87,9 +88,8 @@ class UsageBilling:
     def load(self, session: Session) -> None:
         """Meters, their accounts and plans, the saved rating states; then rate the readings
         stored since each state (they were priced before a crash but not posted)."""
-        site = session.execute(select(Site.timezone, Site.currency).limit(1)).first()
-        if site is not None:
-            self.zone, self.currency = ZoneInfo(site[0]), site[1]
+        self.zone = local_zone(session)
+        self.currency = session.scalar(select(Site.currency).limit(1)) or self.currency
         self.book.refresh(session)
         self._load_policies(session)
         for meter_id, utility, multiplier in session.execute(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.store.database import Database
 from app.store.models import Building, Meter, Room, Site
@@ -44,3 +46,15 @@ def power_groups(db: Database) -> dict[str, list[int]]:
             groups.setdefault(f"building:{code}", []).append(meter_id)
             groups.setdefault(f"floor:{code}-{floor}", []).append(meter_id)
     return groups
+
+
+def site_zone(session: Session) -> ZoneInfo | None:
+    """The site's time zone, or None while no site is set up. A name this computer does not
+    know raises ``ZoneInfoNotFoundError`` (callers say what to do about it)."""
+    name = session.scalar(select(Site.timezone).order_by(Site.id).limit(1))
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except ValueError:  # a malformed name
+        raise ZoneInfoNotFoundError(name) from None

@@ -21,13 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from sqlalchemy import String, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.billing.tariff import Tariff, TariffFileError, parse_tariff
+from app.services import site_queries
 from app.store.models import Operator, Site, TariffPlan, TariffVersion, UsageCharge, utc_now
 from app.vocabulary import Utility
 
@@ -201,18 +202,18 @@ def list_plans(session: Session) -> list[PlanInfo]:
 
 def site_zone(session: Session) -> tzinfo:
     """The site's time zone (this computer's zone while no site is set up)."""
-    name = session.scalar(select(Site.timezone).order_by(Site.id).limit(1))
-    if name is None:
-        zone = datetime.now(UTC).astimezone().tzinfo
-        assert zone is not None
-        return zone
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        zone = site_queries.site_zone(session)
+    except ZoneInfoNotFoundError as exc:
         raise TariffLibraryError(
-            f"The site's time zone {name!r} is not known on this computer; set the site's time "
-            "zone to a name like Asia/Shanghai, or give the date explicitly."
+            f"The site's time zone {exc.args[0]!r} is not known on this computer; set the "
+            "site's time zone to a name like Asia/Shanghai, or give the date explicitly."
         ) from None
+    if zone is None:
+        here = datetime.now(UTC).astimezone().tzinfo
+        assert here is not None
+        return here
+    return zone
 
 
 def site_today(session: Session) -> date:
