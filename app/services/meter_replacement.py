@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.hardware.addresses import address_problem
 from app.hardware.errors import ProfileError
 from app.hardware.profiles import Profile, load_profile
-from app.store.models import Alarm, IntervalReading, Meter
+from app.store.models import Alarm, IntervalReading, Meter, column_length
 from app.vocabulary import AlarmState, MeterStatus, ReadingQuality, Utility
 
 # Alarms about the old meter that end with it: it no longer answers, its register is history.
@@ -31,8 +31,8 @@ ENDED_ALARM_KINDS = ("implausible_reading", "meter_offline")
 # How far ``at`` may lie ahead of this computer's clock (a technician's watch, a slow clock).
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_UNITS = 2**63 - 1
-SERIAL_MAX = 32  # Meter.serial is String(32)
-ADDRESS_MAX = 16  # Meter.address is String(16)
+SERIAL_MAX = column_length(Meter.serial)
+ADDRESS_MAX = column_length(Meter.address)
 
 
 class ReplacementRefused(ValueError):

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from app.services.passwords import hash_password, verify_password
 from app.services.permissions import Action, require
-from app.store.models import Operator
+from app.store.models import Operator, column_length
 from app.vocabulary import Role
 
 MIN_PASSWORD = 8
-USERNAME_MAX = 40
+USERNAME_MAX = column_length(Operator.username)
 
 
 class OperatorRefused(ValueError):

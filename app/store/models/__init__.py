@@ -1,7 +1,7 @@
 """SQLAlchemy 2 models of the whole MeterDesk domain. Import models from here."""
 
 from app.store.models.account_models import Account, AccountTariff, BalancePolicy
-from app.store.models.base import Base, utc_now
+from app.store.models.base import Base, column_length, utc_now
 from app.store.models.ledger_models import (
     Counter,
     LedgerEntry,
@@ -77,5 +77,6 @@ __all__ = [
     "TariffVersion",
     "UsageCharge",
     "Utility",
+    "column_length",
     "utc_now",
 ]

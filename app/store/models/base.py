@@ -67,3 +67,11 @@ def utc_now() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def column_length(column: Any) -> int:
+    """The declared length of a String column (``Meter.address`` -> 16): limits come from
+    the schema, not from a second copy of the number."""
+    length = column.property.columns[0].type.length
+    assert isinstance(length, int)
+    return length
