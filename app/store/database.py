@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +52,21 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+    # SQLAlchemy, not the sqlite3 module, says when a transaction begins (``_sqlite_on_begin``).
+    dbapi_connection.isolation_level = None
+
+
+IMMEDIATE = "meterdesk_immediate"
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    """BEGIN, or BEGIN IMMEDIATE for a unit of work (``Database.transaction``): it takes the
+    write lock first, waiting up to the busy timeout, so a transaction that reads and then
+    writes never fails because another process wrote in between (SQLITE_BUSY_SNAPSHOT)."""
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(IMMEDIATE) else "BEGIN")
 
 
 class Database:
@@ -72,6 +87,7 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -132,7 +148,9 @@ class Database:
         """
         if self.is_sqlite:
             with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "PRAGMA journal_mode=WAL"
+                )
 
     def session(self) -> Session:
         """A new session; the caller closes it (use as a context manager)."""
@@ -140,8 +158,13 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on any exception."""
+        """One unit of work: commits on success, rolls back on any exception.
+
+        On SQLite it holds the write lock from its first statement (BEGIN IMMEDIATE), so units
+        of work of several processes run one after the other instead of failing."""
         with self._sessions() as session, session.begin():
+            if self.is_sqlite:
+                session.connection(execution_options={IMMEDIATE: True})
             yield session
 
     def dispose(self) -> None:

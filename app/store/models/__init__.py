@@ -20,7 +20,7 @@ from app.store.models.meter_models import (
     RelayCommand,
 )
 from app.store.models.operator_models import Alarm, AuditEvent, Operator
-from app.store.models.site_models import Building, Room, Site
+from app.store.models.site_models import Building, Room, Setting, Site
 from app.store.models.tariff_models import TariffPlan, TariffVersion
 from app.vocabulary import (
     AccountStatus,
@@ -70,6 +70,7 @@ __all__ = [
     "RelayCommand",
     "Role",
     "Room",
+    "Setting",
     "Shift",
     "Site",
     "SupplyState",

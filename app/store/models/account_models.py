@@ -66,6 +66,8 @@ class Account(Base):
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # A holder who comes back gets a new account; it names the closed one it follows.
+    reopened_from_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), nullable=True)
     # Bumped on every change; concurrent writers of one account fail instead of overwriting.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

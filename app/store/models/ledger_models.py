@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.store.models.base import Base, MinorUnits, UtcDateTime, enum_column, utc_now
@@ -44,6 +44,8 @@ class LedgerEntry(Base):
     reference: Mapped[str] = mapped_column(String(80), default="")
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
+    # The supervisor who approved a refund or an adjustment made by someone else.
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), nullable=True)
 
 
 class Receipt(Base):
@@ -65,6 +67,9 @@ class Receipt(Base):
     balance_after_minor: Mapped[int] = mapped_column(MinorUnits)
     pdf_path: Mapped[str] = mapped_column(Text, default="")
     print_count: Mapped[int] = mapped_column(Integer, default=0)
+    # What the receipt says (room, holder, meters, tariffs, operator...) as it was issued, so a
+    # reprint shows the same words even after a move or a rename.
+    content: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
 
 
 class UsageCharge(Base):
@@ -119,9 +124,19 @@ class RatingState(Base):
 
 
 class Shift(Base):
-    """A cashier's shift: opened with a float in the drawer, closed with a report."""
+    """A cashier's shift: opened with a float in the drawer, closed with a report. An operator
+    has at most one open shift (partial unique index)."""
 
     __tablename__ = "shift"
+    __table_args__ = (
+        Index(
+            "uq_shift_open_per_operator",
+            "operator_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"), index=True)
@@ -130,3 +145,4 @@ class Shift(Base):
     opening_float_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
     counted_cash_minor: Mapped[int | None] = mapped_column(MinorUnits, nullable=True)
     report_path: Mapped[str] = mapped_column(Text, default="")
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), nullable=True)

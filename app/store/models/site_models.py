@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.store.models.base import Base, UtcDateTime, utc_now
@@ -51,3 +51,15 @@ class Room(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=4)
 
     building: Mapped[Building] = relationship(back_populates="rooms")
+
+
+class Setting(Base):
+    """One site setting (single-recharge cap, idle lock, receipt printing...): a JSON value under
+    a key. ``app.services.settings`` knows the keys, their defaults and their checks."""
+
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[object] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), nullable=True)
