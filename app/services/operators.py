@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.services.audit import record_audit
 from app.services.passwords import hash_password, verify_password
 from app.services.permissions import Action, require
+from app.store.database import Database
 from app.store.models import Operator, column_length
 from app.vocabulary import Role
 
@@ -65,7 +67,17 @@ def create_first_admin(
         raise OperatorRefused(
             "This database already has operators; an administrator adds new ones."
         )
-    return _add(session, _check(username, password), display_name, Role.ADMIN, password)
+    admin = _add(session, _check(username, password), display_name, Role.ADMIN, password)
+    record_audit(
+        session,
+        admin,
+        "operator.first_admin",
+        "operator",
+        admin.operator_id,
+        None,
+        {"username": admin.username, "role": admin.role.value},
+    )
+    return admin
 
 
 def add_operator(
@@ -81,7 +93,17 @@ def add_operator(
     name = _check(username, password)
     if session.scalar(select(Operator.id).where(func.lower(Operator.username) == name.lower())):
         raise OperatorRefused(f"There is already an operator called {name}; choose another name.")
-    return _add(session, name, display_name, role, password)
+    added = _add(session, name, display_name, role, password)
+    record_audit(
+        session,
+        by,
+        "operator.add",
+        "operator",
+        added.operator_id,
+        None,
+        {"username": added.username, "display_name": added.display_name, "role": added.role.value},
+    )
+    return added
 
 
 def _add(session: Session, name: str, display_name: str, role: Role, password: str) -> SignedIn:
@@ -110,6 +132,23 @@ def sign_in(session: Session, username: str, password: str) -> SignedIn:
         )
     operator.last_login_at = datetime.now(UTC)
     return _signed_in(operator)
+
+
+def login(db: Database, username: str, password: str) -> SignedIn:
+    """Sign in, in a transaction of its own (screens and commands call this)."""
+    with db.transaction() as session:
+        return sign_in(session, username, password)
+
+
+def database_needs_first_admin(db: Database) -> bool:
+    with db.session() as session:
+        return needs_first_admin(session)
+
+
+def set_up_first_admin(db: Database, username: str, display_name: str, password: str) -> SignedIn:
+    """The first administrator, in a transaction of its own."""
+    with db.transaction() as session:
+        return create_first_admin(session, username, display_name, password)
 
 
 def _signed_in(operator: Operator) -> SignedIn:

@@ -18,6 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    for name in ("receipt", "audit"):  # gap-free numbers; rows exist before the first take
+        op.execute(
+            sa.text(
+                "INSERT INTO counter (name, value) SELECT :name, 0 WHERE NOT EXISTS "
+                "(SELECT 1 FROM counter WHERE name = :name)"
+            ).bindparams(name=name)
+        )
     op.create_table(
         "setting",
         sa.Column("key", sa.String(length=60), nullable=False),
