@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     verify = ledger_sub.add_parser(
         "verify",
         parents=[common],
-        help="check balances, running balances, reversals, receipt numbers and usage postings",
+        help="check balances, running balances, reversals, receipt numbers, usage postings and "
+        "the audit trail's chain",
     )
     verify.add_argument("--demo", action="store_true", help="the demo data folder")
     verify.add_argument("--json", action="store_true", help="print one JSON object")
@@ -44,6 +45,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     "accounts": report.accounts,
                     "entries": report.entries,
                     "receipts": report.receipts,
+                    "audit_events": report.audit_events,
                     "problems": [{"what": p.what, "detail": p.detail} for p in report.problems],
                 }
             )
@@ -51,7 +53,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     elif report.ok:
         print(
             f"Ledger OK: {report.accounts} accounts, {report.entries} entries, "
-            f"{report.receipts} receipts; every invariant holds."
+            f"{report.receipts} receipts, {report.audit_events} audit events; "
+            "every invariant holds."
         )
     else:
         print(f"Ledger has {len(report.problems)} problem(s):")

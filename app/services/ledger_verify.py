@@ -8,7 +8,9 @@ Checked:
 - consumption entries agree with the usage charges posted in them: each entry moves exactly the
   sum of its charges' posted minor units, and in each billing cycle of each meter the posted
   minor units add up to the cycle's exact charge rounded (the rounding residue was carried, never
-  lost nor charged twice).
+  lost nor charged twice);
+- the audit trail is numbered without gaps and its hash chain is whole (no event edited,
+  removed or slipped in).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import round_to_minor
+from app.services.audit import verify_audit
 from app.store.database import Database
 from app.store.models import Account, LedgerEntry, Receipt, Site, UsageCharge
 
@@ -40,6 +43,7 @@ class VerifyReport:
     entries: int
     receipts: int
     problems: tuple[Problem, ...]
+    audit_events: int = 0
 
     @property
     def ok(self) -> bool:
@@ -73,7 +77,10 @@ def verify_ledger(db: Database) -> VerifyReport:
                 )
         receipts = _check_receipts(session, amounts, check)
         _check_usage(session, currency, check)
-    return VerifyReport(len(cached), len(amounts), receipts, tuple(check.problems))
+        events, audit_problems = verify_audit(session)
+        for problem in audit_problems:
+            check.fail("audit", problem.detail)
+    return VerifyReport(len(cached), len(amounts), receipts, tuple(check.problems), events)
 
 
 def _check_entries(

@@ -53,7 +53,7 @@ def _default_cap(currency: str) -> int:
 
 def counter_settings(session: Session) -> CounterSettings:
     currency = site_currency(session)
-    stored = {key: value for key, value in session.execute(select(Setting.key, Setting.value))}
+    stored = dict(session.execute(select(Setting.key, Setting.value)).all())
 
     def pick(key: str, default: object, ok: object) -> object:
         value = stored.get(key, default)

@@ -1,0 +1,205 @@
+"""Receipts: what each one says (written with it, in the ledger's transaction), its PDF in the
+data folder, and reprints marked COPY.
+
+The words of a receipt (site, room, holder, meters, tariffs, operator...) are kept in
+``Receipt.content`` when it is issued, so a reprint says exactly what the original said even
+after the holder moved or a tariff was renamed. The PDF is written after the commit: a full disk
+or a crash there cannot lose the money, and the PDF can be made again from the row any time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.money import Money
+from app.services.audit import record_audit
+from app.services.counters import RECEIPT, take_number
+from app.services.operators import SignedIn
+from app.services.permissions import Action
+from app.services.receipt_pdf import ReceiptDocument, render_receipt
+from app.store.database import Database
+from app.store.models import Account, AccountTariff, Meter, Operator, Receipt, Site, TariffPlan
+from app.vocabulary import PaymentMethod, ReceiptKind
+
+RECEIPTS_FOLDER = "receipts"
+
+
+class ReceiptError(ValueError):
+    """A receipt that cannot be found or printed; the message says what to do."""
+
+
+def receipt_file_name(number: int, *, copy: bool = False) -> str:
+    return f"receipt-{number:08d}{'-copy' if copy else ''}.pdf"
+
+
+def account_content(session: Session, account: Account) -> dict[str, object]:
+    """The words a receipt of this account prints today (site, room, holder, meters, tariffs)."""
+    site = session.scalars(select(Site).order_by(Site.id).limit(1)).first()
+    meters = session.execute(
+        select(Meter.utility, Meter.serial)
+        .where(Meter.account_id == account.id, Meter.removed_at.is_(None))
+        .order_by(Meter.utility, Meter.serial)
+    ).all()
+    tariffs = session.scalars(
+        select(TariffPlan.name)
+        .join(AccountTariff, AccountTariff.plan_id == TariffPlan.id)
+        .where(AccountTariff.account_id == account.id)
+        .order_by(AccountTariff.utility)
+    ).all()
+    return {
+        "site_name": site.name if site else "",
+        "site_address": site.address if site else "",
+        "timezone": site.timezone if site else "UTC",
+        "currency": site.currency if site else "CNY",
+        "room": account.room.label if account.room else "",
+        "holder": account.holder_name,
+        "account": account.number,
+        "meters": [f"{utility.value} {serial}" for utility, serial in meters],
+        "tariffs": list(tariffs),
+    }
+
+
+@dataclass(frozen=True)
+class IssuedReceipt:
+    receipt_id: int
+    number: int
+
+
+def issue_receipt(
+    session: Session,
+    number: int,
+    *,
+    kind: ReceiptKind,
+    account: Account,
+    entry_id: int,
+    by: SignedIn,
+    shift_id: int | None,
+    method: PaymentMethod | None,
+    amount_minor: int,
+    balance_before_minor: int,
+    reason: str = "",
+    approved_by: str = "",
+) -> IssuedReceipt:
+    """Record receipt ``number`` (from ``take_receipt_number``) of a ledger entry, in the
+    caller's transaction."""
+    content = account_content(session, account)
+    content.update(operator=by.display_name, reason=reason, approved_by=approved_by)
+    receipt = Receipt(
+        number=number,
+        kind=kind,
+        account_id=account.id,
+        ledger_entry_id=entry_id,
+        issued_at=datetime.now(UTC),
+        operator_id=by.operator_id,
+        shift_id=shift_id,
+        method=method,
+        amount_minor=amount_minor,
+        balance_before_minor=balance_before_minor,
+        balance_after_minor=balance_before_minor + amount_minor,
+        pdf_path=f"{RECEIPTS_FOLDER}/{receipt_file_name(number)}",
+        content=content,
+    )
+    session.add(receipt)
+    session.flush()
+    return IssuedReceipt(receipt.id, number)
+
+
+def take_receipt_number(session: Session) -> int:
+    """The next receipt number; taken before the ledger entry, which names it."""
+    return take_number(session, RECEIPT)
+
+
+def receipt_document(receipt: Receipt, *, copy: bool = False) -> ReceiptDocument:
+    content = dict(receipt.content or {})
+    currency = str(content.get("currency", "CNY"))
+    zone = ZoneInfo(str(content.get("timezone", "UTC")))
+
+    def money(minor: int) -> str:
+        return Money(minor, currency).display()
+
+    def texts(key: str) -> tuple[str, ...]:
+        value = content.get(key, [])
+        return tuple(str(item) for item in value) if isinstance(value, list) else ()
+
+    return ReceiptDocument(
+        number=receipt.number,
+        kind=receipt.kind.value,
+        site_name=str(content.get("site_name", "")),
+        site_address=str(content.get("site_address", "")),
+        issued_at=receipt.issued_at.astimezone(zone),
+        operator=str(content.get("operator", "")),
+        room=str(content.get("room", "")),
+        holder=str(content.get("holder", "")),
+        account=str(content.get("account", "")),
+        meters=texts("meters"),
+        amount=money(receipt.amount_minor),
+        currency=currency,
+        method=receipt.method.value if receipt.method else None,
+        balance_before=money(receipt.balance_before_minor),
+        balance_after=money(receipt.balance_after_minor),
+        tariffs=texts("tariffs"),
+        reason=str(content.get("reason", "")),
+        approved_by=str(content.get("approved_by", "")),
+        copy=copy,
+    )
+
+
+def write_receipt_pdf(data_dir: Path, receipt: Receipt, layout: str, *, copy: bool = False) -> Path:
+    """Render and save the receipt's PDF (atomically: a crash leaves no half file)."""
+    folder = data_dir / RECEIPTS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / receipt_file_name(receipt.number, copy=copy)
+    partial = path.with_suffix(".pdf.part")
+    partial.write_bytes(render_receipt(receipt_document(receipt, copy=copy), layout))
+    partial.replace(path)
+    return path
+
+
+def saved_receipt_pdf(db: Database, data_dir: Path, number: int, layout: str) -> Path:
+    """The original receipt's PDF, written again if it is missing (a crash right after the
+    commit, a cleaned folder)."""
+    with db.session() as session:
+        receipt = _by_number(session, number)
+        path = data_dir / receipt.pdf_path
+        if not path.exists():
+            path = write_receipt_pdf(data_dir, receipt, layout)
+        return path
+
+
+def reprint_receipt(db: Database, data_dir: Path, by: SignedIn, number: int, layout: str) -> Path:
+    """A COPY of receipt ``number`` as PDF; the reprint is counted and audited."""
+    by.require(Action.REPRINT_RECEIPT)
+    with db.transaction() as session:
+        receipt = _by_number(session, number)
+        receipt.print_count += 1
+        record_audit(
+            session,
+            by,
+            "receipt.reprint",
+            "receipt",
+            number,
+            None,
+            {"copies": receipt.print_count, "account": str((receipt.content or {}).get("account"))},
+        )
+        session.flush()
+        path = write_receipt_pdf(data_dir, receipt, layout, copy=True)
+    return path
+
+
+def _by_number(session: Session, number: int) -> Receipt:
+    receipt = session.scalars(select(Receipt).where(Receipt.number == number)).first()
+    if receipt is None:
+        raise ReceiptError(f"There is no receipt number {number}; check the number.")
+    return receipt
+
+
+def operator_name(session: Session, operator_id: int | None) -> str:
+    if operator_id is None:
+        return ""
+    return session.scalar(select(Operator.display_name).where(Operator.id == operator_id)) or ""

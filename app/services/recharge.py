@@ -1,0 +1,213 @@
+"""Recharge at the counter: one transaction with an idempotency key.
+
+Order inside the transaction (the same in every money service, so no two wait on each other):
+the receipt counter's row lock (it orders every payment of the site one after the other, on
+PostgreSQL as on SQLite), then the idempotency key is looked up (after the lock, so a second
+press that raced the first sees its commit), then the account's row, then the audit counter.
+
+A key names one recharge: the same key again returns that recharge and credits nothing; the
+same key with another account or amount is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.money import Money, MoneyError
+from app.services.audit import record_audit
+from app.services.counters import RECEIPT, lock_counter
+from app.services.ledger import post_entry
+from app.services.operators import SignedIn
+from app.services.permissions import Action
+from app.services.receipts import issue_receipt, take_receipt_number
+from app.services.settings import counter_settings
+from app.services.shifts import ensure_shift
+from app.store.database import Database
+from app.store.models import Account, BalancePolicy, LedgerEntry, Receipt, column_length
+from app.vocabulary import AccountStatus, LedgerKind, PaymentMethod, ReceiptKind, SupplyState
+
+KEY_MAX = column_length(LedgerEntry.idempotency_key)
+
+
+class RechargeRefused(ValueError):
+    """A recharge that was not made; ``field`` names the input to fix (amount, account,
+    method, key) and the message says what to do."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class RechargeDone:
+    receipt_number: int
+    account_id: int
+    account_number: str
+    amount_minor: int
+    balance_before_minor: int
+    balance_after_minor: int
+    currency: str
+    replayed: bool  # the key had been used: this is the earlier recharge, nothing credited now
+    was_cut_off: bool  # supply was cut before: the runtime restores it
+
+
+def new_key() -> str:
+    """A fresh idempotency key (one per recharge form; a retry reuses it)."""
+    return f"rc-{uuid.uuid4().hex}"
+
+
+def parse_method(text: str) -> PaymentMethod:
+    try:
+        return PaymentMethod(text.strip().lower())
+    except ValueError:
+        names = ", ".join(m.value for m in PaymentMethod)
+        raise RechargeRefused("method", f"Payment method {text!r}: choose {names}.") from None
+
+
+def check_amount(session: Session, account: Account, amount_text: str) -> Money:
+    """The amount as typed, checked against the currency, the single-recharge cap and the
+    account's hoard limit; RechargeRefused("amount", ...) says what is wrong."""
+    settings = counter_settings(session)
+    currency = settings.currency
+    try:
+        amount = Money.parse(amount_text, currency)
+    except MoneyError as exc:
+        raise RechargeRefused("amount", str(exc)) from None
+    if amount.minor <= 0:
+        raise RechargeRefused("amount", "The amount must be more than zero.")
+    cap = Money(settings.recharge_cap_minor, currency)
+    if amount > cap:
+        raise RechargeRefused(
+            "amount",
+            f"{amount.display()} is more than the single-recharge cap of {cap.display()}; "
+            "take it as several recharges or ask a supervisor to raise the cap.",
+        )
+    policy = session.get(BalancePolicy, account.policy_id)
+    if policy is not None and policy.hoard_limit_minor is not None:
+        room = policy.hoard_limit_minor - account.balance_minor
+        if amount.minor > room:
+            limit = Money(policy.hoard_limit_minor, currency).display()
+            most = Money(max(room, 0), currency).display()
+            raise RechargeRefused(
+                "amount",
+                f"Policy {policy.name!r} lets an account hold at most {limit}; "
+                f"this account can take at most {most} now.",
+            )
+    return amount
+
+
+def find_account(session: Session, number: str) -> Account:
+    account = session.scalars(select(Account).where(Account.number == number.strip())).first()
+    if account is None:
+        raise RechargeRefused("account", f"There is no account {number.strip()!r}; search again.")
+    return account
+
+
+def _replay(
+    session: Session, key: str, account: Account, amount_text: str, currency: str
+) -> RechargeDone | None:
+    entry = session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).first()
+    if entry is None:
+        return None
+    receipt = session.scalars(select(Receipt).where(Receipt.ledger_entry_id == entry.id)).first()
+    try:
+        same_amount = Money.parse(amount_text, currency).minor == entry.amount_minor
+    except MoneyError:
+        same_amount = False
+    if receipt is None or entry.account_id != account.id or not same_amount:
+        raise RechargeRefused(
+            "key",
+            f"The key {key!r} was already used for another recharge; use a new key.",
+        )
+    return RechargeDone(
+        receipt.number,
+        account.id,
+        account.number,
+        entry.amount_minor,
+        receipt.balance_before_minor,
+        receipt.balance_after_minor,
+        currency,
+        replayed=True,
+        was_cut_off=False,
+    )
+
+
+def recharge(
+    db: Database,
+    by: SignedIn,
+    account_number: str,
+    amount_text: str,
+    method: PaymentMethod,
+    key: str,
+) -> RechargeDone:
+    """Credit the account and issue the receipt, once per ``key``."""
+    by.require(Action.RECHARGE)
+    key = key.strip()
+    if not key or len(key) > KEY_MAX:
+        raise RechargeRefused("key", f"The idempotency key must have 1 to {KEY_MAX} characters.")
+    with db.transaction() as session:
+        lock_counter(session, RECEIPT)
+        account = find_account(session, account_number)
+        currency = counter_settings(session).currency
+        done = _replay(session, key, account, amount_text, currency)
+        if done is not None:
+            return done
+        if account.status is not AccountStatus.OPEN:
+            raise RechargeRefused(
+                "account", f"Account {account.number} is closed; open a new account to pay in."
+            )
+        amount = check_amount(session, account, amount_text)
+        was_cut_off = account.supply_state is SupplyState.CUT_OFF
+        shift = ensure_shift(session, by)
+        number = take_receipt_number(session)
+        posted = post_entry(
+            session,
+            account.id,
+            LedgerKind.RECHARGE,
+            amount.minor,
+            reason=f"recharge, {method.value}",
+            operator_id=by.operator_id,
+            idempotency_key=key,
+            reference=f"receipt {number}",
+        )
+        issued = issue_receipt(
+            session,
+            number,
+            kind=ReceiptKind.RECHARGE,
+            account=account,
+            entry_id=posted.entry_id,
+            by=by,
+            shift_id=shift.id,
+            method=method,
+            amount_minor=amount.minor,
+            balance_before_minor=posted.balance_before_minor,
+        )
+        record_audit(
+            session,
+            by,
+            "account.recharge",
+            "account",
+            account.number,
+            {"balance": posted.balance_before_minor},
+            {
+                "balance": posted.balance_after_minor,
+                "amount": amount.minor,
+                "method": method.value,
+                "receipt": issued.number,
+            },
+        )
+        return RechargeDone(
+            issued.number,
+            account.id,
+            account.number,
+            amount.minor,
+            posted.balance_before_minor,
+            posted.balance_after_minor,
+            currency,
+            replayed=False,
+            was_cut_off=was_cut_off,
+        )
