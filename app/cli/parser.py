@@ -6,6 +6,7 @@ import argparse
 
 from app import __version__
 from app.cli import (
+    account_commands,
     db_commands,
     demo_commands,
     field_commands,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the main window, run for SECONDS, print one JSON line of what it saw, exit",
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    account_commands.register(sub, common)
     db_commands.register(sub, common)
     demo_commands.register(sub, common)
     field_commands.register(sub, common)

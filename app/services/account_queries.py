@@ -129,6 +129,12 @@ def list_accounts(db: Database) -> list[AccountRow]:
     ]
 
 
+def find_account_id(db: Database, number: str) -> int | None:
+    """The id of the account with this number, or None."""
+    with db.session() as session:
+        return session.scalar(select(Account.id).where(Account.number == number.strip()))
+
+
 def get_account_detail(db: Database, account_id: int) -> AccountDetail | None:
     """Everything the detail pane shows for one account, or None if it does not exist."""
     with db.session() as session:

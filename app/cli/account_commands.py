@@ -1,0 +1,204 @@
+"""``account list|show|recharge``: the accounts for scripts, and recharges from the command line.
+
+Exit codes: 0 done (a recharge committed, or found already committed under its key); 1 refused
+(the message names the input to fix; nothing was written); 2 bad usage; 3-9 database problems
+(``app.store.errors``); 10 not signed in or not allowed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from app.billing.money import Money
+from app.cli.auth import DENIED, EXIT_DENIED, add_user_option, signed_in
+from app.cli.context import data_dir_of, fail, run_on_database
+from app.services.account_queries import (
+    AccountDetail,
+    AccountRow,
+    find_account_id,
+    get_account_detail,
+    list_accounts,
+)
+from app.services.permissions import Action
+from app.services.receipts import ReceiptError, saved_receipt_pdf
+from app.services.recharge import RechargeDone, RechargeRefused, new_key, parse_method, recharge
+from app.services.settings import load_counter_settings
+from app.services.site_queries import site_info
+from app.store.database import Database
+from app.store.errors import StoreError
+from app.store.migrate import require_current
+
+EXIT_REFUSED = 1
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    account = sub.add_parser("account", help="prepaid accounts: list, show, recharge")
+    account_sub = account.add_subparsers(title="account commands", metavar="COMMAND", required=True)
+
+    listing = account_sub.add_parser("list", parents=[common], help="every account, one a line")
+    listing.add_argument("--demo", action="store_true", help="the demo data folder")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.set_defaults(handler=cmd_list)
+
+    show = account_sub.add_parser("show", parents=[common], help="one account in full")
+    show.add_argument("--demo", action="store_true", help="the demo data folder")
+    show.add_argument("--account", required=True, metavar="NUMBER", help="the account number")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    show.set_defaults(handler=cmd_show)
+
+    pay = account_sub.add_parser(
+        "recharge",
+        parents=[common],
+        help="credit an account and issue a receipt",
+        description="Credit an account with money taken at the counter and issue a numbered "
+        "receipt (saved as PDF in the data folder). With --key, running the command again "
+        "(after a time-out or a crash) prints the first receipt and credits nothing.",
+    )
+    pay.add_argument("--demo", action="store_true", help="the demo data folder")
+    pay.add_argument("--account", required=True, metavar="NUMBER", help="the account number")
+    pay.add_argument("--amount", required=True, metavar="AMOUNT", help="e.g. 50 or 50.00")
+    pay.add_argument(
+        "--method", required=True, choices=("cash", "card", "transfer", "campus"), help="payment"
+    )
+    pay.add_argument(
+        "--key",
+        metavar="KEY",
+        help="idempotency key: the same key never credits twice (default: a new key)",
+    )
+    pay.add_argument("--receipt", metavar="PATH", help="also copy the receipt PDF to PATH")
+    add_user_option(pay)
+    pay.set_defaults(handler=cmd_recharge)
+
+
+def _row_json(row: AccountRow, currency: str) -> dict[str, object]:
+    return {
+        "account": row.number,
+        "room": row.room_label,
+        "building": row.building,
+        "holder": row.holder_name,
+        "holder_ref": row.holder_ref,
+        "status": row.status.value,
+        "supply": row.supply_state.value,
+        "balance": str(Money(row.balance_minor, currency)),
+        "currency": currency,
+        "meters": list(row.meter_serials),
+    }
+
+
+def _currency(db: Database) -> str:
+    info = site_info(db)
+    return info.currency if info else "CNY"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    def work(db: Database) -> tuple[list[AccountRow], str]:
+        require_current(db)
+        return list_accounts(db), _currency(db)
+
+    try:
+        _, (rows, currency) = run_on_database(args, work)
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    if args.json:
+        print(json.dumps([_row_json(r, currency) for r in rows], ensure_ascii=False))
+        return 0
+    for r in rows:
+        balance = Money(r.balance_minor, currency).display()
+        print(
+            f"{r.number:<10} {r.room_label:<10} {r.holder_name:<20} {r.status.value:<7} "
+            f"{r.supply_state.value:<10} {balance:>14}  {', '.join(r.meter_serials)}"
+        )
+    print(f"{len(rows)} accounts")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    def work(db: Database) -> AccountDetail | None:
+        require_current(db)
+        found = find_account_id(db, args.account)
+        return None if found is None else get_account_detail(db, found)
+
+    try:
+        _, detail = run_on_database(args, work)
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    if detail is None:
+        return fail(f"There is no account {args.account!r}; 'account list' shows them.", 1)
+    body = _row_json(detail.row, detail.currency)
+    body.update(
+        phone=detail.phone,
+        opened_at=detail.opened_at.isoformat(),
+        policy=detail.policy_name,
+        tariffs={utility.value: name for utility, name in detail.tariffs},
+        meter_details=[
+            {
+                "serial": m.serial,
+                "utility": m.utility.value,
+                "bus": m.bus_name,
+                "address": m.address,
+                "status": m.status.value,
+                "relay_closed": m.relay_closed,
+            }
+            for m in detail.meters
+        ],
+        recent_entries=[
+            {
+                "at": e.created_at.isoformat(),
+                "kind": e.kind.value,
+                "amount": str(Money(e.amount_minor, detail.currency)),
+                "balance_after": str(Money(e.balance_after_minor, detail.currency)),
+                "reference": e.reference,
+            }
+            for e in detail.recent_entries
+        ],
+    )
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False))
+        return 0
+    for key in ("account", "room", "holder", "status", "supply", "balance", "policy"):
+        print(f"{key:<9} {body[key]}")
+    print(f"{'tariffs':<9} {', '.join(f'{u}: {n}' for u, n in detail.tariffs)}")
+    for m in detail.meters:
+        print(f"{'meter':<9} {m.serial} {m.utility.value} on {m.bus_name} at {m.address}")
+    return 0
+
+
+def cmd_recharge(args: argparse.Namespace) -> int:
+    data_dir = data_dir_of(args, demo=bool(args.demo))
+
+    def work(db: Database) -> tuple[RechargeDone, Path]:
+        require_current(db)
+        who = signed_in(db, args.user, Action.RECHARGE)
+        done = recharge(
+            db, who, args.account, args.amount, parse_method(args.method), args.key or new_key()
+        )
+        layout = load_counter_settings(db).receipt_layout
+        return done, saved_receipt_pdf(db, data_dir, done.receipt_number, layout)
+
+    try:
+        _, (done, pdf) = run_on_database(args, work)
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    except DENIED as exc:
+        return fail(str(exc), EXIT_DENIED)
+    except (RechargeRefused, ReceiptError) as exc:
+        return fail(f"{exc} Nothing was credited.", EXIT_REFUSED)
+    if args.receipt:
+        shutil.copyfile(pdf, args.receipt)
+    amount = Money(done.amount_minor, done.currency).display()
+    balance = Money(done.balance_after_minor, done.currency).display()
+    if done.replayed:
+        print(
+            f"Already done under this key: receipt {done.receipt_number:08d}, {amount} to "
+            f"account {done.account_number}; nothing credited now."
+        )
+    else:
+        print(
+            f"Receipt {done.receipt_number:08d}: {amount} credited to account "
+            f"{done.account_number}."
+        )
+    print(f"Balance {balance}. Receipt PDF: {pdf}")
+    return 0

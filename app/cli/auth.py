@@ -1,0 +1,54 @@
+"""Who runs a command that changes money, tariffs or relays: ``--user NAME`` with the password
+from the environment (``METERDESK_PASSWORD``) or, at a terminal, a prompt that does not echo."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from app.services.operators import OperatorRefused, SignedIn, login
+from app.services.permissions import Action, PermissionDenied
+from app.store.database import Database
+
+PASSWORD_ENV = "METERDESK_PASSWORD"
+EXIT_DENIED = 10  # not signed in, or the role may not do this (3-9: database problems)
+
+
+class NotSignedIn(PermissionError):
+    """No usable user or password; the message says what to give."""
+
+
+def add_user_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--user",
+        required=True,
+        metavar="NAME",
+        help=f"the operator doing this; the password comes from ${PASSWORD_ENV} or a prompt",
+    )
+
+
+def password_for(user: str, env: str = PASSWORD_ENV) -> str:
+    password = os.environ.get(env)
+    if password is not None:
+        return password
+    if sys.stdin.isatty():
+        return getpass.getpass(f"Password for {user}: ")
+    raise NotSignedIn(
+        f"No password for {user}: set the environment variable {env} or run the command "
+        "at a terminal to be asked."
+    )
+
+
+def signed_in(db: Database, user: str, action: Action) -> SignedIn:
+    """The operator, signed in and allowed to do ``action``; NotSignedIn or PermissionDenied."""
+    try:
+        who = login(db, user, password_for(user))
+    except OperatorRefused as exc:
+        raise NotSignedIn(str(exc)) from None
+    who.require(action)
+    return who
+
+
+DENIED = (NotSignedIn, PermissionDenied)
