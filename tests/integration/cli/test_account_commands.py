@@ -16,8 +16,8 @@ from tests.support import run_python
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("site")
     seeded = run_python(
-        ["main.py", "demo", "seed", "--data-dir", str(folder), "--buildings", "1"]
-        + ["--floors", "1", "--rooms-per-floor", "3"]
+        ["main.py", "demo", "seed", "--data-dir", str(folder), "--buildings", "1",
+         "--floors", "1", "--rooms-per-floor", "3"]  # fmt: skip
     )
     assert seeded.returncode == 0, seeded.stderr
     return folder
@@ -55,7 +55,8 @@ def test_list_and_show_give_the_documented_keys(site: Path) -> None:
     first = rows[0]
     assert {"account", "room", "holder", "status", "balance", "meters"} <= first.keys()
     assert first["status"] == "open"
-    assert isinstance(first["balance"], str) and "." in first["balance"]
+    assert isinstance(first["balance"], str)
+    assert "." in first["balance"]
     shown = main(site, "account", "show", "--account", str(first["account"]), "--json")
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
