@@ -15,10 +15,8 @@ from tests.support import run_python
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("site")
-    seeded = run_python(
-        ["main.py", "demo", "seed", "--data-dir", str(folder), "--buildings", "1",
-         "--floors", "1", "--rooms-per-floor", "3"]  # fmt: skip
-    )
+    size = ["--buildings", "1", "--floors", "1", "--rooms-per-floor", "3"]
+    seeded = run_python(["main.py", "demo", "seed", "--data-dir", str(folder), *size])
     assert seeded.returncode == 0, seeded.stderr
     return folder
 
