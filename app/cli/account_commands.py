@@ -2,7 +2,7 @@
 
 Exit codes: 0 done (a recharge committed, or found already committed under its key); 1 refused
 (the message names the input to fix; nothing was written); 2 bad usage; 3-9 database problems
-(``app.store.errors``); 10 not signed in or not allowed.
+(``app.store.errors``); 16 not signed in or not allowed.
 """
 
 from __future__ import annotations

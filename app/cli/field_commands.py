@@ -15,11 +15,13 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from types import FrameType
 
 from app.cli import meter_replace_command
-from app.cli.context import fail
+from app.cli.auth import DENIED, EXIT_DENIED, add_user_option, signed_in
+from app.cli.context import fail, run_on_database
 from app.hardware.addresses import address_problem, parse_addresses
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
 from app.hardware.errors import ProfileError
@@ -27,6 +29,12 @@ from app.hardware.link import LineSettings
 from app.hardware.profiles import Profile, available_profiles, load_profile
 from app.hardware.snapshot import Quality
 from app.hardware.transport import PortUnavailable, open_link
+from app.services.audit import record_audit
+from app.services.operators import SignedIn
+from app.services.permissions import Action
+from app.store.database import Database
+from app.store.errors import StoreError
+from app.store.migrate import require_current
 
 EXIT_PROFILE, EXIT_PORT, EXIT_TIMEOUT, EXIT_REFUSED, EXIT_UNVERIFIED, EXIT_GARBLED = (
     10,
@@ -74,9 +82,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     line_options(read)
     read.add_argument("--json", action="store_true", help="print one JSON object")
     read.set_defaults(handler=cmd_read)
-    relay = meter_sub.add_parser("relay", help="switch the relay or valve and read it back")
+    relay = meter_sub.add_parser(
+        "relay",
+        parents=[common],
+        help="switch the relay or valve and read it back (technicians and supervisors)",
+        description="Switch a meter's relay or valve on the wire and read it back. Only an "
+        "operator allowed to switch relays may: --user is checked against the site database "
+        "(--data-dir / --db) and the switch is written to its audit trail.",
+    )
     line_options(relay)
     relay.add_argument("state", choices=["on", "off"])
+    add_user_option(relay)
     relay.set_defaults(handler=cmd_relay)
     meter_replace_command.register(meter_sub, common)
 
@@ -203,6 +219,12 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_relay(args: argparse.Namespace) -> int:
+    try:
+        _, who = run_on_database(args, _relay_operator(args.user))
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    except DENIED as exc:
+        return fail(str(exc), EXIT_DENIED)
     opened = _open(args, args.address)
     if isinstance(opened, int):
         return opened
@@ -214,6 +236,10 @@ def cmd_relay(args: argparse.Namespace) -> int:
     finally:
         worker.stop()
     kind = profile.supply_kind or "relay"
+    try:
+        _audit_switch(args, who, want, result.verified, result.supply_on)
+    except StoreError as exc:
+        return fail(f"the switch was done but not written to the audit trail: {exc}", exc.exit_code)
     if result.verified:
         state = "closed (supply on)" if result.supply_on else "open (supply off)"
         if kind == "valve":
@@ -235,6 +261,32 @@ def cmd_relay(args: argparse.Namespace) -> int:
         )
     code = EXIT_TIMEOUT if counters.timeouts else EXIT_GARBLED
     return fail(f"meter {args.address} on {args.port}: {result.error}.", code)
+
+
+def _relay_operator(user: str) -> Callable[[Database], SignedIn]:
+    def check(db: Database) -> SignedIn:
+        require_current(db)
+        return signed_in(db, user, Action.SWITCH_RELAY)
+
+    return check
+
+
+def _audit_switch(
+    args: argparse.Namespace, who: SignedIn, want: bool, verified: bool, on: bool | None
+) -> None:
+    def write(db: Database) -> None:
+        with db.transaction() as session:
+            record_audit(
+                session,
+                who,
+                "relay.switch",
+                "meter",
+                f"{args.port} #{args.address}",
+                None,
+                {"wanted_on": want, "verified": verified, "reads_on": on},
+            )
+
+    run_on_database(args, write)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

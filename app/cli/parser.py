@@ -11,6 +11,7 @@ from app.cli import (
     demo_commands,
     field_commands,
     ledger_commands,
+    operator_commands,
     serve_command,
     tariff_commands,
 )
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_commands.register(sub, common)
     field_commands.register(sub, common)
     ledger_commands.register(sub, common)
+    operator_commands.register(sub, common)
     serve_command.register(sub, common)
     tariff_commands.register(sub, common)
     return parser

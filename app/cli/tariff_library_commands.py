@@ -22,7 +22,10 @@ from pathlib import Path
 
 from app.billing.tariff import TariffFileError
 from app.billing.tariff_header import read_tariff_header
+from app.cli.auth import DENIED, EXIT_DENIED, add_user_option, signed_in
 from app.cli.context import fail, run_on_database
+from app.services.audit import record_audit
+from app.services.permissions import Action
 from app.services.tariff_library import (
     ImportOutcome,
     ImportResult,
@@ -50,6 +53,7 @@ def register(tariff_sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     imp.add_argument("file", metavar="FILE", help="tariff file (TOML)")
     imp.add_argument("--demo", action="store_true", help="the demo data folder")
+    add_user_option(imp)
     imp.set_defaults(handler=cmd_import)
     exp = tariff_sub.add_parser(
         "export",
@@ -100,13 +104,27 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     def store(db: Database) -> ImportResult:
         require_current(db)
+        who = signed_in(db, args.user, Action.CHANGE_TARIFF)
         with db.transaction() as session:
-            return import_tariff(session, text, source=args.file)
+            result = import_tariff(session, text, source=args.file)
+            if result.outcome is not ImportOutcome.UNCHANGED:
+                record_audit(
+                    session,
+                    who,
+                    f"tariff.{result.outcome.value}",
+                    "tariff_plan",
+                    result.plan_name,
+                    None,
+                    {"effective_from": str(result.effective_from), "revision": result.revision},
+                )
+            return result
 
     try:
         _, result = run_on_database(args, store)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
+    except DENIED as exc:
+        return fail(str(exc), EXIT_DENIED)
     except TariffFileError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)

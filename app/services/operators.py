@@ -153,3 +153,18 @@ def set_up_first_admin(db: Database, username: str, display_name: str, password:
 
 def _signed_in(operator: Operator) -> SignedIn:
     return SignedIn(operator.id, operator.username, operator.display_name, operator.role)
+
+
+def list_operators(db: Database) -> list[dict[str, object]]:
+    """Every operator: user name, display name, role, active, last login (no hashes)."""
+    with db.session() as session:
+        return [
+            {
+                "username": o.username,
+                "display_name": o.display_name,
+                "role": o.role.value,
+                "active": o.active,
+                "last_login_at": o.last_login_at.isoformat() if o.last_login_at else None,
+            }
+            for o in session.scalars(select(Operator).order_by(Operator.username))
+        ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.services.demo_site import DEMO_PASSWORD
 from tests.support import REPO
 
 RunMain = Callable[..., subprocess.CompletedProcess[str]]
@@ -47,20 +48,39 @@ def write(path: Path, data: bytes) -> str:
     return str(path)
 
 
+ADMIN = ("--user", "admin")  # changing tariffs needs an operator who may
+
+
+ADMIN_PASSWORD = "tariff-admin-1"
+
+
+@pytest.fixture(autouse=True)
+def _password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METERDESK_PASSWORD", ADMIN_PASSWORD)
+
+
+def first_admin(run_main: RunMain, *options: str) -> None:
+    made = run_main("operator", "first-admin", "--user", "admin", *options)
+    assert made.returncode == 0, made.stderr
+
+
 @pytest.fixture
 def where(tmp_path: Path, run_main: RunMain) -> list[str]:
-    """``--data-dir`` of an upgraded, empty database."""
+    """``--data-dir`` of an upgraded database with only its administrator."""
     options = ["--data-dir", str(tmp_path / "data")]
     upgraded = run_main("db", "upgrade", *options)
     assert upgraded.returncode == 0, upgraded.stderr
+    first_admin(run_main, *options)
     return options
 
 
 @pytest.fixture
 def run_db_upgrade(tmp_path: Path, run_main: RunMain, db_url: str) -> None:
-    """The database of ``db_url`` (SQLite, then PostgreSQL), upgraded."""
-    upgraded = run_main("db", "upgrade", "--db", db_url, "--data-dir", str(tmp_path / "data"))
+    """The database of ``db_url`` (SQLite, then PostgreSQL), upgraded, with its admin."""
+    options = ["--db", db_url, "--data-dir", str(tmp_path / "data")]
+    upgraded = run_main("db", "upgrade", *options)
     assert upgraded.returncode == 0, upgraded.stderr
+    first_admin(run_main, *options)
 
 
 def test_import_export_list_round_trip(
@@ -69,15 +89,15 @@ def test_import_export_list_round_trip(
     options = ["--db", db_url, "--data-dir", str(tmp_path / "data")]
     first, second = write(tmp_path / "first.toml", FIRST), write(tmp_path / "second.toml", SECOND)
 
-    created = run_main("tariff", "import", first, *options)
+    created = run_main("tariff", "import", first, *options, *ADMIN)
     assert created.returncode == 0, created.stderr
     assert created.stdout == (
         f"Imported '{NAME}': a new tariff plan, its first version in force from 2026-09-01.\n"
     )
-    added = run_main("tariff", "import", second, *options)
+    added = run_main("tariff", "import", second, *options, *ADMIN)
     assert added.returncode == 0, added.stderr
     assert added.stdout == f"Imported '{NAME}': a new version in force from 2027-01-01.\n"
-    again = run_main("tariff", "import", first, *options)
+    again = run_main("tariff", "import", first, *options, *ADMIN)
     assert again.returncode == 0, again.stderr
     assert "already imported with exactly this text (revision 1); nothing changed" in again.stdout
 
@@ -117,9 +137,9 @@ def test_a_revision_replaces_the_text_and_list_shows_it(
     tmp_path: Path, run_main: RunMain, where: list[str]
 ) -> None:
     first = write(tmp_path / "first.toml", FIRST)
-    assert run_main("tariff", "import", first, *where).returncode == 0
+    assert run_main("tariff", "import", first, *where, *ADMIN).returncode == 0
     changed = write(tmp_path / "changed.toml", FIRST.replace(b"0.5800", b"0.6000"))
-    revised = run_main("tariff", "import", changed, *where)
+    revised = run_main("tariff", "import", changed, *where, *ADMIN)
     assert revised.returncode == 0, revised.stderr
     assert revised.stdout == (
         f"Imported '{NAME}': the version from 2026-09-01 was replaced (revision 2); "
@@ -140,7 +160,7 @@ def test_a_file_with_mistakes_is_reported_line_by_line_and_not_stored(
 ) -> None:
     broken = HEAD.replace("kWh", "m3") + "effective_from = 2026-09-01\nprice = 0.58\n"
     path = write(tmp_path / "broken.toml", broken.encode())
-    proc = run_main("tariff", "import", path, *where)
+    proc = run_main("tariff", "import", path, *where, *ADMIN)
     assert proc.returncode == 1
     assert proc.stdout == ""
     lines = proc.stderr.splitlines()
@@ -156,9 +176,12 @@ def test_a_file_with_mistakes_is_reported_line_by_line_and_not_stored(
 def test_a_plan_keeps_its_utility(
     tmp_path: Path, run_main: RunMain, where: list[str], one_line_error: OneLineError
 ) -> None:
-    assert run_main("tariff", "import", write(tmp_path / "a.toml", SECOND), *where).returncode == 0
+    assert (
+        run_main("tariff", "import", write(tmp_path / "a.toml", SECOND), *where, *ADMIN).returncode
+        == 0
+    )
     water = SECOND.replace(b'"electricity"', b'"water"').replace(b"kWh", b"m3")
-    proc = run_main("tariff", "import", write(tmp_path / "w.toml", water), *where)
+    proc = run_main("tariff", "import", write(tmp_path / "w.toml", water), *where, *ADMIN)
     assert proc.returncode == 1
     line = one_line_error(proc)
     assert f"'{NAME}' is electricity in kWh priced in CNY, but this file says water" in line
@@ -183,7 +206,11 @@ def test_a_version_with_priced_usage_is_refused(
             (version_id,),
         )
     changed = write(tmp_path / "dorm.toml", text.replace("0.5800", "0.6000").encode())
-    proc = run_main("tariff", "import", changed, "--data-dir", str(folder))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("METERDESK_PASSWORD", DEMO_PASSWORD)
+        proc = run_main(
+            "tariff", "import", changed, "--data-dir", str(folder), "--user", "supervisor"
+        )
     assert proc.returncode == 1
     line = one_line_error(proc)
     assert "usage has been priced with it" in line
@@ -198,8 +225,12 @@ def test_a_version_with_priced_usage_is_refused(
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
-        (["import", "{tmp}/missing.toml"], 2, "cannot read {tmp}/missing.toml: No such file"),
-        (["import", "{tmp}/latin1.toml"], 2, "not UTF-8 text"),
+        (
+            ["import", "{tmp}/missing.toml", *ADMIN],
+            2,
+            "cannot read {tmp}/missing.toml: No such file",
+        ),
+        (["import", "{tmp}/latin1.toml", *ADMIN], 2, "not UTF-8 text"),
         (["export", "--plan", "Gas"], 1, "no tariff plan named 'Gas': no tariffs are stored yet"),
         (["export", "--plan", "x", "--at", "2026-02-30"], 2, "'2026-02-30' is not a date"),
     ],
@@ -215,10 +246,33 @@ def test_unreadable_files_and_bad_requests_say_what_to_do(
     assert proc.stdout == ""
 
 
+def test_a_cashier_may_not_change_a_tariff(
+    tmp_path: Path, run_main: RunMain, where: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METERDESK_NEW_PASSWORD", "till-0001")
+    added = run_main("operator", "add", *ADMIN, "--new", "wang", "--role", "cashier", *where)
+    assert added.returncode == 0, added.stderr
+    monkeypatch.setenv("METERDESK_PASSWORD", "till-0001")
+    path = write(tmp_path / "a.toml", SECOND)
+    proc = run_main("tariff", "import", path, *where, "--user", "wang")
+    assert proc.returncode == 16
+    assert "A cashier may not change tariffs; ask a supervisor" in proc.stderr
+    listed = run_main("tariff", "list", "--json", *where)
+    assert json.loads(listed.stdout)["plans"] == []
+    operators = json.loads(run_main("operator", "list", "--json", *where).stdout)
+    assert [(o["username"], o["role"]) for o in operators] == [
+        ("admin", "admin"),
+        ("wang", "cashier"),
+    ]
+
+
 def test_an_unwritable_output_file_is_exit_2(
     tmp_path: Path, run_main: RunMain, where: list[str], one_line_error: OneLineError
 ) -> None:
-    assert run_main("tariff", "import", write(tmp_path / "a.toml", SECOND), *where).returncode == 0
+    assert (
+        run_main("tariff", "import", write(tmp_path / "a.toml", SECOND), *where, *ADMIN).returncode
+        == 0
+    )
     target = tmp_path / "no-such-folder" / "out.toml"
     proc = run_main(
         "tariff", "export", "--plan", NAME, "--at", "2027-01-01", "--output", str(target), *where
@@ -230,6 +284,6 @@ def test_an_unwritable_output_file_is_exit_2(
 
 def test_a_database_that_needs_an_upgrade_is_refused(tmp_path: Path, run_main: RunMain) -> None:
     path = write(tmp_path / "a.toml", SECOND)
-    proc = run_main("tariff", "import", path, "--data-dir", str(tmp_path / "empty"))
+    proc = run_main("tariff", "import", path, "--data-dir", str(tmp_path / "empty"), *ADMIN)
     assert proc.returncode == 8
     assert "Run 'main.py db upgrade' first" in proc.stderr

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from app.services.demo_site import DEMO_PASSWORD
 from tests.support import REPO, pty_pair, run_python
 
 SDM = "sim://cli-sdm?profile=eastron-sdm120&addresses=1-3"
@@ -40,12 +43,44 @@ def test_meter_read_json_has_the_documented_keys() -> None:
     assert data["quality"] == "good"
 
 
-def test_meter_relay_switches_and_verifies() -> None:
-    proc = main(
-        "meter", "relay", "--port", HIKING, "--profile", "hiking-dds238", "--address", "1", "off"
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site database with the demo's operators, who sign in to switch relays."""
+    folder = tmp_path_factory.mktemp("site")
+    size = ["--buildings", "1", "--floors", "1", "--rooms-per-floor", "1"]
+    seeded = run_python(["main.py", "demo", "seed", "--data-dir", str(folder), *size])
+    assert seeded.returncode == 0, seeded.stderr
+    return folder
+
+
+def relay(site: Path, user: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_python(
+        ["main.py", "meter", "relay", *args, "--user", user, "--data-dir", str(site)],
+        env={"METERDESK_PASSWORD": DEMO_PASSWORD},
+        timeout=120,
+    )
+
+
+def test_meter_relay_switches_verifies_and_is_audited(site: Path) -> None:
+    proc = relay(
+        site, "technician", "--port", HIKING, "--profile", "hiking-dds238", "--address", "1", "off"
     )
     assert proc.returncode == 0, proc.stderr
     assert "open (supply off), verified by read-back" in proc.stdout
+    with sqlite3.connect(site / "meterdesk.sqlite3") as conn:
+        action, target = conn.execute(
+            "SELECT action, target_id FROM audit_event ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    assert (action, target) == ("relay.switch", f"{HIKING} #1")
+
+
+def test_a_cashier_may_not_switch_a_relay(site: Path) -> None:
+    proc = relay(
+        site, "cashier", "--port", HIKING, "--profile", "hiking-dds238", "--address", "1", "off"
+    )
+    assert proc.returncode == 16
+    assert "A cashier may not switch relays and valves" in one_line_error(proc)
+    assert proc.stdout == ""
 
 
 def test_a_meter_that_does_not_answer_times_out_with_its_own_code() -> None:
@@ -94,9 +129,9 @@ def test_bad_input_gets_one_clear_line_and_a_distinct_code(
     assert words in one_line_error(proc)
 
 
-def test_relay_on_a_meter_without_one_is_refused() -> None:
-    proc = main(
-        "meter", "relay", "--port", SDM, "--profile", "eastron-sdm120", "--address", "1", "on"
+def test_relay_on_a_meter_without_one_is_refused(site: Path) -> None:
+    proc = relay(
+        site, "supervisor", "--port", SDM, "--profile", "eastron-sdm120", "--address", "1", "on"
     )
     assert proc.returncode == 13
     assert "has no relay" in one_line_error(proc)
