@@ -117,13 +117,13 @@ def test_only_a_signed_in_operator_who_may_take_money_recharges(site: Path) -> N
     number = str(first["account"])
     args = ("account", "recharge", "--account", number, "--amount", "5", "--method", "cash")
     wrong = main(site, *args, "--user", "cashier", password="not-the-password")
-    assert wrong.returncode == 10
+    assert wrong.returncode == 16
     assert "user name or the password is wrong" in wrong.stderr
     none = main(site, *args, "--user", "cashier", password=None)
-    assert none.returncode == 10
+    assert none.returncode == 16
     assert "METERDESK_PASSWORD" in none.stderr
     tech = main(site, *args, "--user", "technician")
-    assert tech.returncode == 10
+    assert tech.returncode == 16
     assert "A technician may not recharge" in tech.stderr
     assert accounts(site)[0]["balance"] == first["balance"]
     verify = json.loads(main(site, "ledger", "verify", "--json").stdout)
