@@ -23,9 +23,14 @@ from app.services.account_queries import (
     list_accounts,
 )
 from app.services.permissions import Action
-from app.services.receipts import ReceiptError, saved_receipt_pdf
-from app.services.recharge import RechargeDone, RechargeRefused, new_key, parse_method, recharge
-from app.services.settings import load_counter_settings
+from app.services.receipts import ReceiptError
+from app.services.recharge import (
+    RechargeDone,
+    RechargeRefused,
+    new_key,
+    parse_method,
+    recharge_with_receipt,
+)
 from app.services.site_queries import site_info
 from app.store.database import Database
 from app.store.errors import StoreError
@@ -172,11 +177,9 @@ def cmd_recharge(args: argparse.Namespace) -> int:
     def work(db: Database) -> tuple[RechargeDone, Path]:
         require_current(db)
         who = signed_in(db, args.user, Action.RECHARGE)
-        done = recharge(
-            db, who, args.account, args.amount, parse_method(args.method), args.key or new_key()
-        )
-        layout = load_counter_settings(db).receipt_layout
-        return done, saved_receipt_pdf(db, data_dir, done.receipt_number, layout)
+        method = parse_method(args.method)
+        key = args.key or new_key()
+        return recharge_with_receipt(db, who, data_dir, args.account, args.amount, method, key)
 
     try:
         _, (done, pdf) = run_on_database(args, work)

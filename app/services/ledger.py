@@ -51,6 +51,7 @@ def post_entry(
     operator_id: int | None = None,
     idempotency_key: str | None = None,
     reverses_id: int | None = None,
+    approved_by_id: int | None = None,
     at: datetime | None = None,
 ) -> Posted:
     """Append one entry and update the account's cached balance, in the caller's transaction."""
@@ -70,6 +71,7 @@ def post_entry(
         reference=reference,
         idempotency_key=idempotency_key,
         reverses_id=reverses_id,
+        approved_by_id=approved_by_id,
     )
     session.add(entry)
     account.balance_minor = after

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,8 +24,8 @@ from app.services.counters import RECEIPT, lock_counter
 from app.services.ledger import post_entry
 from app.services.operators import SignedIn
 from app.services.permissions import Action
-from app.services.receipts import issue_receipt, take_receipt_number
-from app.services.settings import counter_settings
+from app.services.receipts import issue_receipt, saved_receipt_pdf, take_receipt_number
+from app.services.settings import counter_settings, load_counter_settings
 from app.services.shifts import ensure_shift
 from app.store.database import Database
 from app.store.models import Account, BalancePolicy, LedgerEntry, Receipt, column_length
@@ -211,3 +212,19 @@ def recharge(
             replayed=False,
             was_cut_off=was_cut_off,
         )
+
+
+def recharge_with_receipt(
+    db: Database,
+    by: SignedIn,
+    data_dir: Path,
+    account_number: str,
+    amount_text: str,
+    method: PaymentMethod,
+    key: str,
+) -> tuple[RechargeDone, Path]:
+    """``recharge``, then its receipt's PDF saved in the data folder (after the commit: a
+    failure there never undoes the money; the PDF is made again on the next call)."""
+    done = recharge(db, by, account_number, amount_text, method, key)
+    layout = load_counter_settings(db).receipt_layout
+    return done, saved_receipt_pdf(db, data_dir, done.receipt_number, layout)

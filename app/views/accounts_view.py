@@ -18,9 +18,11 @@ LOW_STATES = {SupplyState.ALARM_1, SupplyState.ALARM_2, SupplyState.ZERO, Supply
 
 
 def account_search_text(row: AccountRow) -> str:
-    """What a search matches: account number, room, holder (pinyin and characters), meters."""
+    """What a search matches: account number, room (also without its dash: "a305" finds
+    A-305), holder (pinyin and characters), meters."""
+    compact = row.room_label.replace("-", "")
     return " ".join(
-        (row.number, row.room_label, row.holder_name, row.holder_ref, *row.meter_serials)
+        (row.number, row.room_label, compact, row.holder_name, row.holder_ref, *row.meter_serials)
     )
 
 

@@ -1,0 +1,735 @@
+"""Account life (DOMAIN.md section 1): open in an empty room, move to another room, settle and
+close, reopen as a new account for the same holder.
+
+Meters stay with their room; the balance goes with the person. Every step is one transaction
+that takes the receipt counter's row lock first (like every money service), so two operators
+never open or move two accounts into one room, nor take the same account number. An
+idempotency key names each step: the same key again returns what was done (``replayed``). The
+key is kept in the step's audit event, and on its ledger entry when money moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from app.billing.credit_region import CreditThresholds, credit_region
+from app.billing.money import Money
+from app.services.audit import record_audit
+from app.services.corrections import (
+    Refused,
+    check_key,
+    confirm_approver,
+    locked_account,
+    parse_money,
+)
+from app.services.counters import RECEIPT, lock_counter
+from app.services.ledger import post_entry
+from app.services.meter_replacement import format_units
+from app.services.operators import SignedIn
+from app.services.permissions import Action
+from app.services.receipts import issue_receipt, take_receipt_number
+from app.services.recharge import RechargeRefused, check_amount
+from app.services.settings import site_currency
+from app.services.shifts import ensure_shift
+from app.services.site_queries import site_zone
+from app.store.database import Database
+from app.store.models import (
+    Account,
+    AccountTariff,
+    AuditEvent,
+    BalancePolicy,
+    IntervalReading,
+    LedgerEntry,
+    Meter,
+    Receipt,
+    Room,
+    TariffPlan,
+    column_length,
+    utc_now,
+)
+from app.vocabulary import (
+    AccountStatus,
+    LedgerKind,
+    PaymentMethod,
+    ReadingQuality,
+    ReceiptKind,
+    Utility,
+)
+
+FIRST_NUMBER = 100001  # the demo site's sequence (100000 + n): new numbers continue it
+STEPS = ("account.open", "account.reopen", "account.move", "account.settle")
+
+
+class AccountRefused(Refused):
+    """An account step that was not done (nothing was written); ``field`` names the input."""
+
+
+@dataclass(frozen=True)
+class AccountOpened:
+    account_id: int
+    account_number: str
+    room_label: str
+    holder_name: str
+    policy_name: str
+    meter_serials: tuple[str, ...]
+    tariffs: tuple[tuple[Utility, str], ...]  # (utility, plan name)
+    opening_balance_minor: int
+    receipt_number: int | None  # None when opened at zero: no money, no receipt
+    reopened_from: str | None  # the closed account it follows
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class AccountMoved:
+    account_number: str
+    from_room: str
+    to_room: str
+    detached: tuple[str, ...]  # serials of the old room's meters
+    attached: tuple[str, ...]  # serials of the new room's meters
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class FinalReading:
+    serial: str
+    utility: Utility
+    register_units: int | None  # Wh or litres; None: the meter has no good reading stored
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    account_id: int
+    account_number: str
+    balance_before_minor: int
+    amount_minor: int  # the settlement entry: -remainder paid back, +debt collected, 0: none
+    receipt_number: int | None  # None for a zero balance: no entry, no receipt
+    final_readings: tuple[FinalReading, ...]
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class FormChoices:
+    empty_rooms: tuple[str, ...]
+    policies: tuple[str, ...]
+    plans: Mapping[Utility, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class _Form:
+    holder_name: str
+    holder_ref: str
+    phone: str
+    room_label: str
+    tariffs: Mapping[Utility, str]
+    policy_name: str
+    opening_text: str
+    method: PaymentMethod | None
+
+
+def open_account(
+    db: Database,
+    by: SignedIn,
+    holder_name: str,
+    holder_ref: str,
+    phone: str,
+    room_label: str,
+    utility_tariffs: Mapping[Utility, str],
+    policy_name: str,
+    opening_balance_text: str,
+    method: PaymentMethod | None,
+    key: str,
+) -> AccountOpened:
+    """A new account in an empty room with the room's meters, a tariff per metered utility
+    and the policy; an opening balance above zero is paid in as a recharge with its receipt."""
+    by.require(Action.OPEN_ACCOUNT)
+    key = check_key(key, AccountRefused)
+    form = _Form(
+        holder_name,
+        holder_ref,
+        phone,
+        room_label,
+        utility_tariffs,
+        policy_name,
+        opening_balance_text,
+        method,
+    )
+    with db.transaction() as session:
+        lock_counter(session, RECEIPT)
+        done = _replay_open(session, "account.open", key, room_label)
+        return done if done is not None else _open(session, by, form, key, None)
+
+
+def reopen_account(
+    db: Database,
+    by: SignedIn,
+    closed_account_number: str,
+    room_label: str,
+    key: str,
+    *,
+    holder_name: str | None = None,
+    holder_ref: str | None = None,
+    phone: str | None = None,
+    policy_name: str | None = None,
+    utility_tariffs: Mapping[Utility, str] | None = None,
+    opening_balance_text: str = "0",
+    method: PaymentMethod | None = None,
+) -> AccountOpened:
+    """A new account for the holder of a closed one: his details, policy and tariffs unless
+    given otherwise; it names the account it follows."""
+    by.require(Action.OPEN_ACCOUNT)
+    key = check_key(key, AccountRefused)
+    with db.transaction() as session:
+        lock_counter(session, RECEIPT)
+        done = _replay_open(session, "account.reopen", key, room_label)
+        if done is not None:
+            return done
+        old = locked_account(session, closed_account_number, AccountRefused)
+        if old.status is AccountStatus.OPEN:
+            raise AccountRefused(
+                "account",
+                f"Account {old.number} is still open; move it to the new room instead, "
+                "or settle and close it first.",
+            )
+        again = session.scalar(select(Account.number).where(Account.reopened_from_id == old.id))
+        if again is not None:
+            raise AccountRefused(
+                "account", f"Account {old.number} was already reopened as account {again}."
+            )
+        tariffs = {t.utility: t.plan.name for t in old.tariffs} | dict(utility_tariffs or {})
+        form = _Form(
+            old.holder_name if holder_name is None else holder_name,
+            old.holder_ref if holder_ref is None else holder_ref,
+            old.phone if phone is None else phone,
+            room_label,
+            tariffs,
+            old.policy.name if policy_name is None else policy_name,
+            opening_balance_text,
+            method,
+        )
+        return _open(session, by, form, key, old)
+
+
+def move_account(
+    db: Database,
+    by: SignedIn,
+    account_number: str,
+    new_room_label: str,
+    key: str,
+    *,
+    utility_tariffs: Mapping[Utility, str] | None = None,
+) -> AccountMoved:
+    """The holder moves: the old room's meters are detached, the new room's attached, the
+    balance stays. ``utility_tariffs`` gives plans for utilities the account had no tariff of."""
+    by.require(Action.MOVE_ACCOUNT)
+    key = check_key(key, AccountRefused)
+    with db.transaction() as session:
+        lock_counter(session, RECEIPT)
+        account = locked_account(session, account_number, AccountRefused)
+        event = _keyed(session, key, "account.move", account.number)
+        if event is not None:
+            old, new = event.before or {}, event.after or {}
+            return AccountMoved(
+                account.number,
+                str(old.get("room")),
+                str(new.get("room")),
+                _texts(old.get("meters")),
+                _texts(new.get("meters")),
+                replayed=True,
+            )
+        _must_be_open(account)
+        room = _room(session, new_room_label)
+        old_label = account.room.label if account.room else ""
+        if room.id == account.room_id:
+            raise AccountRefused(
+                "room", f"Account {account.number} is in room {room.label} already; choose another."
+            )
+        _must_be_empty(session, room)
+        new_meters = _in_service(session, Meter.room_id == room.id)
+        have = {t.utility for t in account.tariffs}
+        for utility, plan in _plans(session, room, new_meters, utility_tariffs or {}, have):
+            account.tariffs.append(AccountTariff(utility=utility, plan_id=plan.id))
+        old_meters = _in_service(session, Meter.account_id == account.id)
+        for meter in old_meters:
+            meter.account_id = None
+        for meter in new_meters:
+            meter.account_id = account.id
+        account.room_id = room.id
+        session.flush()
+        detached = tuple(m.serial for m in old_meters)
+        attached = tuple(m.serial for m in new_meters)
+        record_audit(
+            session,
+            by,
+            "account.move",
+            "account",
+            account.number,
+            {"room": old_label, "meters": list(detached)},
+            {"room": room.label, "meters": list(attached), "key": key},
+        )
+        return AccountMoved(account.number, old_label, room.label, detached, attached, False)
+
+
+def settle_account(
+    db: Database,
+    by: SignedIn,
+    account_number: str,
+    method: PaymentMethod,
+    key: str,
+    *,
+    approver: SignedIn | None = None,
+) -> Settlement:
+    """Close the account: record each meter's final reading, pay back the remainder or collect
+    the debt (a settlement entry and receipt; none for a zero balance), detach the meters.
+    ``approver`` (optional) is named on the entry when a supervisor approved the payout."""
+    by.require(Action.CLOSE_ACCOUNT)
+    key = check_key(key, AccountRefused)
+    if approver is not None:
+        approver.require(Action.APPROVE)
+    with db.transaction() as session:
+        lock_counter(session, RECEIPT)
+        account = locked_account(session, account_number, AccountRefused)
+        event = _keyed(session, key, "account.settle", account.number)
+        if event is not None:
+            return _settlement(account, event.before or {}, event.after or {}, replayed=True)
+        if account.status is not AccountStatus.OPEN:
+            zone = site_zone(session) or UTC
+            when = account.closed_at.astimezone(zone).date() if account.closed_at else "earlier"
+            raise AccountRefused(
+                "account", f"Account {account.number} was closed on {when}; nothing to settle."
+            )
+        if approver is not None:
+            confirm_approver(session, approver)
+        meters = _in_service(session, Meter.account_id == account.id)
+        readings = [_final_reading(session, meter) for meter in meters]
+        before, amount = account.balance_minor, -account.balance_minor
+        number = None
+        if amount:
+            number = _settle_money(session, by, account, amount, method, key, approver, readings)
+        account.status = AccountStatus.CLOSED
+        account.closed_at = utc_now()
+        for meter in meters:
+            meter.account_id = None
+        session.flush()
+        after: dict[str, object] = {
+            "balance": account.balance_minor,
+            "status": AccountStatus.CLOSED.value,
+            "amount": amount,
+            "receipt": number,
+            "method": method.value if amount else None,
+            "approved_by": approver.operator_id if approver else None,
+            "final_readings": [_reading_json(r) for r in readings],
+            "key": key,
+        }
+        old = {"balance": before, "status": AccountStatus.OPEN.value}
+        record_audit(session, by, "account.settle", "account", account.number, old, after)
+        return _settlement(account, old, after, replayed=False)
+
+
+def open_form_choices(db: Database) -> FormChoices:
+    """What the open-account dialog offers: empty rooms, policies, tariff plans per utility."""
+    with db.session() as session:
+        taken = select(Account.room_id).where(
+            Account.status == AccountStatus.OPEN, Account.room_id.is_not(None)
+        )
+        rooms = session.scalars(
+            select(Room.label).where(Room.id.not_in(taken)).order_by(Room.label)
+        ).all()
+        policies = session.scalars(select(BalancePolicy.name).order_by(BalancePolicy.name)).all()
+        plans: dict[Utility, tuple[str, ...]] = {}
+        for utility, name in session.execute(
+            select(TariffPlan.utility, TariffPlan.name).order_by(TariffPlan.name)
+        ):
+            plans[utility] = (*plans.get(utility, ()), name)
+        return FormChoices(tuple(rooms), tuple(policies), plans)
+
+
+# -- opening -----------------------------------------------------------------------------------
+
+
+def _open(
+    session: Session, by: SignedIn, form: _Form, key: str, old: Account | None
+) -> AccountOpened:
+    name = _text(form.holder_name, "holder_name", "holder's name")
+    ref = _text(form.holder_ref, "holder_ref", "holder's reference")
+    phone = _text(form.phone, "phone", "phone number")
+    if not name:
+        raise AccountRefused("holder_name", "The holder's name is empty; type it as on the ID.")
+    room = _room(session, form.room_label)
+    _must_be_empty(session, room)
+    policy = session.scalars(
+        select(BalancePolicy).where(BalancePolicy.name == form.policy_name.strip())
+    ).first()
+    if policy is None:
+        names = ", ".join(session.scalars(select(BalancePolicy.name).order_by(BalancePolicy.name)))
+        raise AccountRefused(
+            "policy", f"There is no balance policy {form.policy_name.strip()!r}; choose {names}."
+        )
+    meters = _in_service(session, Meter.room_id == room.id)
+    plans = _plans(session, room, meters, form.tariffs, set())
+    opening = parse_money(form.opening_text or "0", site_currency(session), AccountRefused)
+    if opening.minor < 0:
+        raise AccountRefused(
+            "amount", "An opening balance cannot be negative; open at 0 and adjust what is owed."
+        )
+    if opening.minor and form.method is None:
+        raise AccountRefused("method", "Choose how the opening balance is paid.")
+    if opening.minor:
+        by.require(Action.RECHARGE)
+    account = Account(
+        number=_next_number(session),
+        holder_name=name,
+        holder_ref=ref,
+        phone=phone,
+        room_id=room.id,
+        status=AccountStatus.OPEN,
+        policy_id=policy.id,
+        balance_minor=0,
+        reopened_from_id=old.id if old else None,
+        tariffs=[AccountTariff(utility=utility, plan_id=plan.id) for utility, plan in plans],
+    )
+    session.add(account)
+    session.flush()
+    for meter in meters:
+        meter.account_id = account.id
+    number = None
+    if opening.minor:
+        number = _opening_money(session, by, account, opening, form.method, key)
+    limits = CreditThresholds(
+        policy.alarm_1_minor,
+        policy.alarm_2_minor,
+        policy.overdraft_limit_minor,
+        policy.close_permit_minor,
+    )
+    account.supply_state = credit_region(account.balance_minor, limits)
+    session.flush()
+    serials = [meter.serial for meter in meters]
+    record_audit(
+        session,
+        by,
+        "account.reopen" if old else "account.open",
+        "account",
+        account.number,
+        {"reopened_from": old.number} if old else None,
+        {
+            "room": room.label,
+            "holder": name,
+            "policy": policy.name,
+            "meters": serials,
+            "tariffs": {utility.value: plan.name for utility, plan in plans},
+            "opening_balance": opening.minor,
+            "receipt": number,
+            "key": key,
+        },
+    )
+    return _opened(session, account, opening.minor, number, replayed=False)
+
+
+def _opening_money(
+    session: Session,
+    by: SignedIn,
+    account: Account,
+    opening: Money,
+    method: PaymentMethod | None,
+    key: str,
+) -> int:
+    """The opening balance as a recharge: the cap and the policy's hoard limit hold."""
+    try:
+        check_amount(session, account, str(opening))
+    except RechargeRefused as exc:
+        raise AccountRefused("amount", f"Opening balance: {exc}") from None
+    shift = ensure_shift(session, by)
+    number = take_receipt_number(session)
+    posted = post_entry(
+        session,
+        account.id,
+        LedgerKind.RECHARGE,
+        opening.minor,
+        reason="opening balance",
+        reference=f"receipt {number}",
+        operator_id=by.operator_id,
+        idempotency_key=key,
+    )
+    issue_receipt(
+        session,
+        number,
+        kind=ReceiptKind.RECHARGE,
+        account=account,
+        entry_id=posted.entry_id,
+        by=by,
+        shift_id=shift.id,
+        method=method,
+        amount_minor=opening.minor,
+        balance_before_minor=posted.balance_before_minor,
+        reason="opening balance",
+    )
+    return number
+
+
+def _replay_open(session: Session, action: str, key: str, room_label: str) -> AccountOpened | None:
+    event = _keyed(session, key, action, None)
+    if event is None:
+        return None
+    after = event.after or {}
+    if str(after.get("room")).lower() != room_label.strip().lower():
+        raise _key_used(key)
+    account = session.scalars(select(Account).where(Account.number == event.target_id)).one()
+    receipt = after.get("receipt")
+    opening = after.get("opening_balance")
+    return _opened(
+        session,
+        account,
+        opening if isinstance(opening, int) else 0,
+        receipt if isinstance(receipt, int) else None,
+        replayed=True,
+    )
+
+
+def _opened(
+    session: Session, account: Account, opening: int, receipt: int | None, *, replayed: bool
+) -> AccountOpened:
+    tariffs = session.execute(
+        select(AccountTariff.utility, TariffPlan.name)
+        .join(TariffPlan, TariffPlan.id == AccountTariff.plan_id)
+        .where(AccountTariff.account_id == account.id)
+        .order_by(AccountTariff.utility)
+    ).all()
+    previous = session.get(Account, account.reopened_from_id) if account.reopened_from_id else None
+    return AccountOpened(
+        account.id,
+        account.number,
+        account.room.label if account.room else "",
+        account.holder_name,
+        account.policy.name,
+        tuple(meter.serial for meter in _in_service(session, Meter.account_id == account.id)),
+        tuple((utility, name) for utility, name in tariffs),
+        opening,
+        receipt,
+        previous.number if previous else None,
+        replayed,
+    )
+
+
+# -- settling ----------------------------------------------------------------------------------
+
+
+def _settle_money(
+    session: Session,
+    by: SignedIn,
+    account: Account,
+    amount: int,
+    method: PaymentMethod,
+    key: str,
+    approver: SignedIn | None,
+    readings: Sequence[FinalReading],
+) -> int:
+    """The settlement entry and receipt; the receipt lists each meter's final reading."""
+    reason = "settlement: remainder paid back" if amount < 0 else "settlement: debt collected"
+    shift = ensure_shift(session, by)
+    number = take_receipt_number(session)
+    posted = post_entry(
+        session,
+        account.id,
+        LedgerKind.SETTLEMENT,
+        amount,
+        reason=reason,
+        reference=f"receipt {number}",
+        operator_id=by.operator_id,
+        idempotency_key=key,
+        approved_by_id=None if approver is None else approver.operator_id,
+    )
+    issued = issue_receipt(
+        session,
+        number,
+        kind=ReceiptKind.SETTLEMENT,
+        account=account,
+        entry_id=posted.entry_id,
+        by=by,
+        shift_id=shift.id,
+        method=method,
+        amount_minor=amount,
+        balance_before_minor=posted.balance_before_minor,
+        reason=reason,
+        approved_by=approver.display_name if approver else "",
+    )
+    receipt = session.get_one(Receipt, issued.receipt_id)
+    receipt.content = {  # printed with each meter: the holder keeps the final readings
+        **(receipt.content or {}),
+        "meters": [_reading_line(r) for r in readings],
+        "final_readings": [_reading_json(r) for r in readings],
+    }
+    session.flush()
+    return number
+
+
+def _final_reading(session: Session, meter: Meter) -> FinalReading:
+    last = session.execute(
+        select(IntervalReading.register_units, IntervalReading.read_at)
+        .where(
+            IntervalReading.meter_id == meter.id,
+            IntervalReading.quality == ReadingQuality.GOOD,
+        )
+        .order_by(IntervalReading.read_at.desc())
+        .limit(1)
+    ).first()
+    units, at = (None, None) if last is None else (last[0], last[1])
+    return FinalReading(meter.serial, meter.utility, units, at)
+
+
+def _reading_line(reading: FinalReading) -> str:
+    head = f"{reading.utility.value} {reading.serial}"
+    if reading.register_units is None:
+        return f"{head}: no reading stored"
+    return f"{head}: final {format_units(reading.register_units, reading.utility)}"
+
+
+def _reading_json(reading: FinalReading) -> dict[str, object]:
+    return {
+        "serial": reading.serial,
+        "utility": reading.utility.value,
+        "register_units": reading.register_units,
+        "read_at": reading.read_at.isoformat() if reading.read_at else None,
+    }
+
+
+def _settlement(
+    account: Account, before: Mapping[str, object], after: Mapping[str, object], *, replayed: bool
+) -> Settlement:
+    readings = []
+    stored = after.get("final_readings")
+    for item in stored if isinstance(stored, list) else []:
+        units, at = item.get("register_units"), item.get("read_at")
+        readings.append(
+            FinalReading(
+                str(item["serial"]),
+                Utility(item["utility"]),
+                units if isinstance(units, int) else None,
+                datetime.fromisoformat(at) if isinstance(at, str) else None,
+            )
+        )
+    balance, amount, receipt = before.get("balance"), after.get("amount"), after.get("receipt")
+    return Settlement(
+        account.id,
+        account.number,
+        balance if isinstance(balance, int) else 0,
+        amount if isinstance(amount, int) else 0,
+        receipt if isinstance(receipt, int) else None,
+        tuple(readings),
+        replayed,
+    )
+
+
+# -- rooms, meters, tariffs, keys ---------------------------------------------------------------
+
+
+def _room(session: Session, label: str) -> Room:
+    room = session.scalars(
+        select(Room).where(func.lower(Room.label) == label.strip().lower())
+    ).first()
+    if room is None:
+        raise AccountRefused("room", f"There is no room {label.strip()!r}; pick one from the list.")
+    return room
+
+
+def _must_be_empty(session: Session, room: Room) -> None:
+    holder = session.scalars(
+        select(Account).where(Account.room_id == room.id, Account.status == AccountStatus.OPEN)
+    ).first()
+    if holder is not None:
+        raise AccountRefused(
+            "room",
+            f"Room {room.label} has open account {holder.number} ({holder.holder_name}); "
+            "move or settle that account first, or choose an empty room.",
+        )
+
+
+def _must_be_open(account: Account) -> None:
+    if account.status is not AccountStatus.OPEN:
+        raise AccountRefused(
+            "account", f"Account {account.number} is closed; reopen it as a new account."
+        )
+
+
+def _in_service(session: Session, where: ColumnElement[bool]) -> list[Meter]:
+    """Meters in service (not removed) of a room or an account."""
+    query = select(Meter).where(where, Meter.removed_at.is_(None))
+    return list(session.scalars(query.order_by(Meter.utility, Meter.serial)))
+
+
+def _plans(
+    session: Session,
+    room: Room,
+    meters: Sequence[Meter],
+    names: Mapping[Utility, str],
+    have: set[Utility],
+) -> list[tuple[Utility, TariffPlan]]:
+    """The named plan of each utility the room has a meter of (and the account no tariff of)."""
+    chosen = []
+    for utility in sorted({meter.utility for meter in meters} - have):
+        name = names.get(utility, "").strip()
+        plan = session.scalars(
+            select(TariffPlan).where(TariffPlan.name == name, TariffPlan.utility == utility)
+        ).first()
+        if plan is None:
+            known = ", ".join(
+                session.scalars(
+                    select(TariffPlan.name)
+                    .where(TariffPlan.utility == utility)
+                    .order_by(TariffPlan.name)
+                )
+            )
+            said = f"{name!r} is no {utility.value} tariff" if name else "no tariff was chosen"
+            raise AccountRefused(
+                "tariff",
+                f"Room {room.label} has a {utility.value} meter and {said}; choose one of: "
+                f"{known or 'none (import a ' + utility.value + ' tariff first)'}.",
+            )
+        chosen.append((utility, plan))
+    return chosen
+
+
+def _next_number(session: Session) -> str:
+    """The next number of the site's sequence: one above the highest numeric account number."""
+    numbers = session.scalars(select(Account.number)).all()
+    taken = [int(n) for n in numbers if n.isascii() and n.isdigit()]
+    return str(max([FIRST_NUMBER - 1, *taken]) + 1)
+
+
+def _keyed(session: Session, key: str, action: str, target: str | None) -> AuditEvent | None:
+    """The earlier step this key names, if it is ``action`` (on ``target``); a key used for
+    anything else is refused."""
+    event = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action.in_(STEPS), AuditEvent.after["key"].as_string() == key
+        )
+    ).first()
+    if event is None:
+        if session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key)):
+            raise _key_used(key)
+        return None
+    if event.action != action or target not in (None, event.target_id):
+        raise _key_used(key)
+    return event
+
+
+def _key_used(key: str) -> AccountRefused:
+    return AccountRefused(
+        "key", f"The key {key!r} was already used for another step; use a new key."
+    )
+
+
+def _text(value: str, field: str, what: str) -> str:
+    text = " ".join(value.split())
+    limit = column_length(getattr(Account, field))
+    if len(text) > limit:
+        raise AccountRefused(field, f"The {what} has {len(text)} characters; give at most {limit}.")
+    return text
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
