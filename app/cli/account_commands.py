@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from app.billing.money import Money
@@ -25,6 +26,7 @@ from app.services.account_queries import (
 from app.services.permissions import Action
 from app.services.receipts import ReceiptError
 from app.services.recharge import (
+    ReceiptNotSaved,
     RechargeDone,
     RechargeRefused,
     new_key,
@@ -187,6 +189,10 @@ def cmd_recharge(args: argparse.Namespace) -> int:
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
         return fail(str(exc), EXIT_DENIED)
+    except ReceiptNotSaved as exc:  # committed: exit 0, and say what is missing
+        print(f"Receipt {exc.done.receipt_number:08d}: committed.")
+        print(f"warning: {exc}", file=sys.stderr)
+        return 0
     except (RechargeRefused, ReceiptError) as exc:
         return fail(f"{exc} Nothing was credited.", EXIT_REFUSED)
     if args.receipt:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -27,11 +28,16 @@ from app.runtime.sim_site import SimSite, sim_line_name, sim_spec
 from app.runtime.supply_control import SupplyControl
 from app.runtime.usage_billing import DEFAULT_POSTING_S, UsageBilling
 from app.services.field_setup import BusSetup, load_field_setup
+from app.services.ledger import counter_entries_since, newest_entry_id
 from app.services.site_queries import power_groups
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
 
+
+# How often the ledger is checked for counter work done by other processes (a cashier's PC, the
+# command line): a recharge there restores supply within about this time.
+MONEY_WATCH_S = 2.0
 
 # The demo stores a reading a minute and posts every minute, so balances visibly fall.
 DEMO_INTERVAL_S = 60
@@ -73,6 +79,8 @@ class Runtime:
         self._meter_bus: dict[int, tuple[BusWorker, str]] = {}
         self.sim: SimSite | None = None
         self.problems: list[str] = []  # buses or meters that could not be set up
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
         setup = load_field_setup(self.db)
@@ -88,6 +96,8 @@ class Runtime:
             ]
             self.sim = SimSite(specs, scale=self.options.time_scale)
         self.engine.start()
+        self._watcher = threading.Thread(target=self._watch_money, name="money watch", daemon=True)
+        self._watcher.start()
         for bus in setup:
             worker = self._worker(bus)
             if worker is not None:
@@ -203,7 +213,24 @@ class Runtime:
 
         worker.write_parameters(address, values).add_done_callback(done)
 
+    def _watch_money(self) -> None:
+        """Own thread: accounts whose money changed in another process are evaluated at once
+        (a recharge taken on another PC restores supply in seconds, not at the next tick)."""
+        try:
+            with self.db.session() as session:
+                last = newest_entry_id(session)
+            while not self._stopping.wait(MONEY_WATCH_S):
+                with self.db.session() as session:
+                    last, accounts = counter_entries_since(session, last)
+                for account_id in sorted(accounts):
+                    self.account_changed(account_id)
+        except Exception:  # the database went away: the minute's evaluation still runs
+            log.exception("money watch stopped")
+
     def stop(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=10)
         for worker in self.workers:
             worker.stop()
         self.post_now()  # what was rated since the last posting is posted before the end

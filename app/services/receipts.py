@@ -9,6 +9,8 @@ or a crash there cannot lose the money, and the PDF can be made again from the r
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,9 +157,14 @@ def write_receipt_pdf(data_dir: Path, receipt: Receipt, layout: str, *, copy: bo
     folder = data_dir / RECEIPTS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / receipt_file_name(receipt.number, copy=copy)
-    partial = path.with_suffix(".pdf.part")
-    partial.write_bytes(render_receipt(receipt_document(receipt, copy=copy), layout))
-    partial.replace(path)
+    # A name of its own per writer: two processes saving the same missing PDF must not
+    # rename each other's half file away.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        partial.write_bytes(render_receipt(receipt_document(receipt, copy=copy), layout))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

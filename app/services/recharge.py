@@ -43,6 +43,20 @@ class RechargeRefused(ValueError):
         self.field = field
 
 
+class ReceiptNotSaved(OSError):
+    """The recharge was committed but its PDF could not be written (disk full, permissions):
+    the money is safe; the same key again saves the PDF."""
+
+    def __init__(self, done: RechargeDone, cause: OSError) -> None:
+        super().__init__(
+            f"Recharge committed as receipt {done.receipt_number:08d}, but its PDF could not be "
+            f"saved ({cause.strerror or cause}). Free disk space or fix the data folder's "
+            "permissions, then run it again with the same key to save it; nothing more will "
+            "be credited."
+        )
+        self.done = done
+
+
 @dataclass(frozen=True)
 class RechargeDone:
     receipt_number: int
@@ -227,4 +241,7 @@ def recharge_with_receipt(
     failure there never undoes the money; the PDF is made again on the next call)."""
     done = recharge(db, by, account_number, amount_text, method, key)
     layout = load_counter_settings(db).receipt_layout
-    return done, saved_receipt_pdf(db, data_dir, done.receipt_number, layout)
+    try:
+        return done, saved_receipt_pdf(db, data_dir, done.receipt_number, layout)
+    except OSError as exc:
+        raise ReceiptNotSaved(done, exc) from exc

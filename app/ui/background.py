@@ -64,20 +64,32 @@ def run_in_background(
 
     ``owner`` (a widget) drops the delivery if it was destroyed meanwhile.
     """
-    relay = _Relay(owner)
+    # The relay has no parent: a parent would delete it with the owner while a delivery may
+    # still be queued for it. The owner's end is watched instead, and a late result dropped.
+    relay = _Relay()
     _alive.add(relay)
+    owner_gone = False
+
+    def on_owner_gone() -> None:
+        nonlocal owner_gone
+        owner_gone = True
+
+    watch = None if owner is None else owner.destroyed.connect(lambda *_: on_owner_gone())
 
     def finish() -> None:
         _alive.discard(relay)
         relay.deleteLater()
+        if watch is not None and not owner_gone:
+            QObject.disconnect(watch)
 
     def deliver(result: object) -> None:
         finish()
-        on_done(result)
+        if not owner_gone:
+            on_done(result)
 
     def fail(message: str) -> None:
         finish()
-        if on_error is not None:
+        if on_error is not None and not owner_gone:
             on_error(message)
 
     relay.done.connect(deliver)

@@ -33,7 +33,13 @@ from app.services.account_queries import AccountDetail, get_account_detail, list
 from app.services.operators import SignedIn
 from app.services.permissions import PermissionDenied
 from app.services.receipts import reprint_receipt
-from app.services.recharge import RechargeDone, RechargeRefused, new_key, recharge_with_receipt
+from app.services.recharge import (
+    ReceiptNotSaved,
+    RechargeDone,
+    RechargeRefused,
+    new_key,
+    recharge_with_receipt,
+)
 from app.services.settings import CounterSettings, load_counter_settings
 from app.store.database import Database
 from app.ui.background import run_in_background
@@ -353,6 +359,8 @@ class CounterView(QWidget):
                 return _Outcome(field=exc.field, message=str(exc))
             except PermissionDenied as exc:
                 return _Outcome(field="permission", message=str(exc))
+            except ReceiptNotSaved as exc:  # the money is in; only the PDF is missing
+                return _Outcome(exc.done, None, "receipt", str(exc))
             return _Outcome(done, pdf)
 
         run_in_background(work, self._paid, self._failed, owner=self)
@@ -369,6 +377,10 @@ class CounterView(QWidget):
     def _paid(self, outcome: _Outcome) -> None:
         self._busy = False
         self.pay_button.setEnabled(True)
+        if outcome.done is not None and outcome.pdf is None:
+            self.recharged.emit(outcome.done.account_id, outcome.done.was_cut_off)
+            self.result_label.setText(outcome.message)
+            return
         if outcome.done is None or outcome.pdf is None:
             self.result_label.clear()
             if outcome.field == "amount":
@@ -387,8 +399,7 @@ class CounterView(QWidget):
                 number=done.receipt_number, amount=amount, room=room, balance=balance
             )
         )
-        if not done.replayed:
-            self.recharged.emit(done.account_id, done.was_cut_off)
+        self.recharged.emit(done.account_id, done.was_cut_off)  # a replay too: harmless
         self.amount.clear()
         self._key = new_key()
         mode = self._settings.receipt_printing if self._settings else "none"

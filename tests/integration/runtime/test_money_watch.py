@@ -1,0 +1,80 @@
+"""Counter work done in another process reaches a running runtime within seconds: a balance
+taken below the limit there cuts the room, and a recharge from the command line restores it,
+with no call from that process and long before the minute's evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete, select
+
+from app.hardware.bus_worker import PollPolicy
+from app.runtime.runtime import Runtime, RuntimeOptions
+from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.services.ledger import post_entry
+from app.store.database import Database, sqlite_url_for
+from app.store.migrate import upgrade
+from app.store.models import Account, BalancePolicy, Bus, LoadGuardSetting, Meter
+from app.vocabulary import LedgerKind, SupplyState, Utility
+from tests.support import run_python, wait_for
+
+
+def test_a_recharge_from_another_process_restores_supply(tmp_path: Path) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    db = Database(sqlite_url_for(folder))
+    upgrade(db)
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=2))
+    with db.transaction() as session:
+        session.execute(delete(LoadGuardSetting))
+        meter, url = session.execute(
+            select(Meter, Bus.url)
+            .join(Bus, Bus.id == Meter.bus_id)
+            .where(Meter.utility == Utility.ELECTRICITY)
+            .order_by(Meter.id)
+        ).first()  # type: ignore[misc]
+        policy = BalancePolicy(
+            name="Test: no friendly hours",
+            alarm_1_minor=600,
+            alarm_2_minor=400,
+            friendly_hours=[],
+            friendly_dates=[],
+        )
+        session.add(policy)
+        session.flush()
+        account = session.get_one(Account, meter.account_id)
+        account.policy_id = policy.id
+        account_id, number, address = account.id, account.number, meter.address
+    runtime = Runtime(
+        db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.1), interval_s=1, policy_tick_s=3600)
+    )
+    runtime.start()
+    try:
+        assert runtime.sim is not None
+        simulated = runtime.sim.meter(url, address)
+        wait_for(lambda: simulated.supply_on, "the meter is on")
+        other = Database(sqlite_url_for(folder))  # another process's view of the same file
+        with other.transaction() as session:
+            balance = session.get_one(Account, account_id).balance_minor
+            post_entry(
+                session, account_id, LedgerKind.ADJUSTMENT, -balance - 100, reason="test: owes 1"
+            )
+        other.dispose()
+
+        def state() -> SupplyState:
+            with db.session() as session:
+                return session.get_one(Account, account_id).supply_state
+
+        wait_for(lambda: state() is SupplyState.CUT_OFF, "cut off after the adjustment", 20)
+        wait_for(lambda: not simulated.supply_on, "the relay opened", 20)
+        paid = run_python(
+            ["main.py", "account", "recharge", "--account", number, "--amount", "30",
+             "--method", "cash", "--user", "cashier", "--data-dir", str(folder)],
+            env={"METERDESK_PASSWORD": DEMO_PASSWORD},
+        )  # fmt: skip
+        assert paid.returncode == 0, paid.stderr
+        wait_for(lambda: simulated.supply_on, "the relay closed after the recharge", 20)
+        assert state() is SupplyState.NORMAL
+    finally:
+        runtime.stop()
+        db.dispose()
