@@ -10,18 +10,28 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLocale, QTimer, QTranslator
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from app import __version__
 from app.i18n import install_translator
 from app.runtime.crash_report import CrashNotice
 from app.runtime.runtime import DEMO_INTERVAL_S, DEMO_POSTING_S, Runtime, RuntimeOptions
 from app.runtime.startup import OpenedSite, open_site
+from app.services.demo_site import DEMO_PASSWORD
+from app.services.operators import (
+    OperatorRefused,
+    SignedIn,
+    database_needs_first_admin,
+    login,
+)
+from app.services.settings import load_counter_settings
 from app.store.errors import StoreError
 from app.ui.background import wait_for_background
 from app.ui.heap import tune_collector
+from app.ui.idle_watch import IdleWatch
 from app.ui.stall_monitor import StallMonitor
 from app.ui.theme import RESOURCES, apply_theme
+from app.views.login_dialog import FirstAdminDialog, LoginDialog
 from app.views.main_window import MainWindow
 
 
@@ -64,6 +74,48 @@ def open_console(data_dir: Path, db_url: str | None, *, demo: bool) -> OpenedSit
     return open_site(data_dir, db_url, demo=demo)
 
 
+def ask_operator(opened: OpenedSite, *, demo: bool) -> SignedIn | None:
+    """Who works at this console: the first administrator of an empty database (who is then
+    signed in), else a sign-in. None when the person chose Quit."""
+    if database_needs_first_admin(opened.db):
+        first = FirstAdminDialog(opened.db, opened.site.name)
+        if first.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return first.signed_in
+    dialog = LoginDialog(opened.db, opened.site.name, demo=demo)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dialog.signed_in
+
+
+def _smoke_operator(opened: OpenedSite) -> SignedIn | None:
+    """A smoke run has nobody at the keyboard: it signs in as the demo site's administrator."""
+    try:
+        return login(opened.db, "admin", DEMO_PASSWORD)
+    except OperatorRefused as exc:
+        print(  # noqa: T201
+            f"error: the smoke run signs in as the demo administrator and could not: {exc}",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _install_idle_lock(app: QApplication, window: MainWindow, db_minutes: int) -> IdleWatch:
+    """Lock the window after the site's idle time; the count pauses while it is locked."""
+    watch = IdleWatch(db_minutes, parent=window)
+    watch.idle.connect(window.lock)
+
+    def lock_changed(locked: bool) -> None:
+        if locked:
+            watch.pause()
+        else:
+            watch.resume()
+
+    window.lock_changed.connect(lock_changed)
+    watch.install(app)
+    return watch
+
+
 def run_gui(
     data_dir: Path, db_url: str | None, *, demo: bool = False, smoke_seconds: float | None = None
 ) -> int:
@@ -84,7 +136,14 @@ def run_gui(
     opened.crash_guard.start()
     opened.crash_guard.add_cleanup(opened.db.dispose)
 
-    window = MainWindow(opened.db, opened.site, demo=demo)
+    operator = _smoke_operator(opened) if smoke else ask_operator(opened, demo=demo)
+    if operator is None:  # Quit at the first dialog: nothing was written
+        opened.db.dispose()
+        opened.crash_guard.stop()
+        return 1 if smoke else 0
+
+    window = MainWindow(opened.db, opened.site, operator=operator, demo=demo)
+    watch = _install_idle_lock(app, window, load_counter_settings(opened.db).idle_lock_minutes)
     runtime = Runtime(
         opened.db,
         RuntimeOptions(interval_s=DEMO_INTERVAL_S, posting_s=DEMO_POSTING_S) if demo else None,
@@ -109,6 +168,7 @@ def run_gui(
             report = {
                 "ok": all(counts.values()),
                 "window": window.windowTitle(),
+                "operator": window.operator.username,
                 "screens": [key for key, _label, _page in window.pages],
                 "rows_loaded": counts,
                 "max_stall_ms": round(monitor.max_ms, 1),
@@ -125,6 +185,7 @@ def run_gui(
         QTimer.singleShot(smoke_ms, finish)
 
     code = app.exec()
+    watch.uninstall(app)
     window.close()
     starter.join()
     runtime.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QDateTime, QSize, Qt, QTimer
+from PySide6.QtCore import QDateTime, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -11,22 +11,40 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.services.operators import SignedIn
 from app.services.site_queries import SiteInfo
 from app.store.database import Database
 from app.ui.background import wait_for_background
 from app.ui.theme import icon
 from app.views.accounts_view import AccountsView
+from app.views.login_dialog import LoginDialog, role_label
 from app.views.meters_view import MetersView
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, db: Database, site: SiteInfo, *, demo: bool = False) -> None:
+    """The console for one signed-in operator (``operator``); ``lock()`` hides it behind the
+    sign-in dialog until that operator or another one signs in."""
+
+    # The SignedIn of a different person who signed in on the lock screen (GUI thread).
+    operator_changed = Signal(object)
+    # True when the lock screen goes up, False when someone has signed in on it.
+    lock_changed = Signal(bool)
+
+    def __init__(
+        self, db: Database, site: SiteInfo, *, operator: SignedIn, demo: bool = False
+    ) -> None:
         super().__init__()
         self._db = db
+        self._operator = operator
+        self._site_name = site.name
+        self._demo = demo
+        self.lock_dialog: LoginDialog | None = None
+        self._focus_before_lock: QWidget | None = None
         title = self.tr("MeterDesk — {site}").format(site=site.name)
         self.setWindowTitle(title + (self.tr(" (demo)") if demo else ""))
         self.resize(1400, 860)
@@ -75,14 +93,26 @@ class MainWindow(QMainWindow):
 
         QShortcut(QKeySequence.StandardKey.Find, self).activated.connect(self.focus_search)
         QShortcut(QKeySequence.StandardKey.Refresh, self).activated.connect(self.reload)
+        QShortcut(QKeySequence("Ctrl+L"), self).activated.connect(self.lock)
 
         self.site_label = QLabel(site.name + (self.tr(" · demo site") if demo else ""))
         self.db_label = QLabel(self.tr("Database: {where}").format(where=db.display_name))
+        self.db_label.setToolTip(db.display_name)  # the status bar may cut a long path
         self.counts_label = QLabel(self.tr("Loading…"))
         self.clock_label = QLabel()
+        self.operator_label = QLabel()
+        self.lock_button = QToolButton()
+        self.lock_button.setText(self.tr("Lock"))
+        self.lock_button.setToolTip(self.tr("Lock the console (Ctrl+L)"))
+        self.lock_button.setAutoRaise(True)
+        self.lock_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.lock_button.clicked.connect(self.lock)
+        self._show_operator()
         status = self.statusBar()
         status.addWidget(self.site_label)
         status.addWidget(self.db_label, 1)
+        status.addPermanentWidget(self.operator_label)
+        status.addPermanentWidget(self.lock_button)
         status.addPermanentWidget(self.counts_label)
         status.addPermanentWidget(self.clock_label)
         self._counts = {"accounts": 0, "meters": 0}
@@ -93,6 +123,67 @@ class MainWindow(QMainWindow):
         self._clock.start(1000)
         self._tick()
         self.rail.setCurrentRow(0)
+
+    @property
+    def operator(self) -> SignedIn:
+        """Who is signed in at this console now."""
+        return self._operator
+
+    @property
+    def is_locked(self) -> bool:
+        return self.lock_dialog is not None
+
+    def lock(self) -> None:
+        """Hide the screens behind the lock screen (modal, returns at once). Signing in there
+        unlocks; a different person becomes the operator and ``operator_changed`` says so."""
+        if self.lock_dialog is not None:
+            return
+        self._focus_before_lock = self.focusWidget()
+        dialog = LoginDialog(
+            self._db, self._site_name, demo=self._demo, locked=self._operator, parent=self
+        )
+        dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
+        dialog.accepted.connect(self._unlocked)
+        self.lock_dialog = dialog
+        central = self.centralWidget()
+        if central is not None:
+            central.hide()  # balances and names stay out of sight of the queue
+        self.lock_changed.emit(True)
+        dialog.show()
+
+    def _unlocked(self) -> None:
+        dialog = self.lock_dialog
+        if dialog is None:
+            return
+        self.lock_dialog = None
+        who = dialog.signed_in
+        dialog.deleteLater()
+        central = self.centralWidget()
+        if central is not None:
+            central.show()
+        changed = who is not None and who.operator_id != self._operator.operator_id
+        if who is not None:
+            self._operator = who
+            self._show_operator()
+        self.activateWindow()
+        before, self._focus_before_lock = self._focus_before_lock, None
+        try:
+            if before is not None and before.isVisible():
+                before.setFocus(Qt.FocusReason.OtherFocusReason)
+            else:
+                self.focus_search()
+        except RuntimeError:  # that widget was deleted while the console was locked
+            self.focus_search()
+        self.lock_changed.emit(False)
+        if changed:
+            self.operator_changed.emit(who)
+
+    def _show_operator(self) -> None:
+        self.operator_label.setText(
+            self.tr("Signed in: {name} ({role})").format(
+                name=self._operator.display_name, role=role_label(self._operator.role)
+            )
+        )
 
     def show_page(self, number: int) -> None:
         self.rail.setCurrentRow(number)

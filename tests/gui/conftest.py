@@ -11,7 +11,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from app.application import make_application
-from app.services.demo_site import seed_demo_site
+from app.services.demo_site import DEMO_PASSWORD, seed_demo_site
+from app.services.operators import login
 from app.services.site_queries import SiteInfo, site_info
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
@@ -51,7 +52,8 @@ def site(demo_db: Database) -> SiteInfo:
 @pytest.fixture
 def main_window(qtbot, demo_db: Database, site: SiteInfo) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
     make_application()
-    window = MainWindow(demo_db, site, demo=True)
+    admin = login(demo_db, "admin", DEMO_PASSWORD)
+    window = MainWindow(demo_db, site, operator=admin, demo=True)
     qtbot.addWidget(window)
     window.show()
     with (
