@@ -142,12 +142,13 @@ def run_gui(
         opened.crash_guard.stop()
         return 1 if smoke else 0
 
-    window = MainWindow(opened.db, opened.site, operator=operator, demo=demo)
+    window = MainWindow(opened.db, opened.site, operator=operator, data_dir=data_dir, demo=demo)
     watch = _install_idle_lock(app, window, load_counter_settings(opened.db).idle_lock_minutes)
     runtime = Runtime(
         opened.db,
         RuntimeOptions(interval_s=DEMO_INTERVAL_S, posting_s=DEMO_POSTING_S) if demo else None,
     )
+    window.account_changed.connect(runtime.account_changed)  # a cut room is restored at once
     tune_collector()
     monitor = StallMonitor(parent=window)
     window.show()

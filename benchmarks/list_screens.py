@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 
 from app.application import make_application, open_console
-from app.services.demo_site import DemoSpec, seed_demo_site
+from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.services.operators import login
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.ui.background import wait_for_background
@@ -63,7 +64,8 @@ def main() -> int:
         )
         db.dispose()
         opened = open_console(folder, None, demo=True)
-        window = MainWindow(opened.db, opened.site, demo=True)
+        operator = login(opened.db, "admin", DEMO_PASSWORD)
+        window = MainWindow(opened.db, opened.site, operator=operator, data_dir=folder, demo=True)
         window.resize(1440, 880)
         tune_collector()
         monitor = StallMonitor(parent=window)

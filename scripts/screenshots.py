@@ -17,6 +17,8 @@ from PySide6.QtCore import QEventLoop, QTimer
 
 from app.application import make_application, open_console
 from app.runtime.runtime import Runtime
+from app.services.demo_site import DEMO_PASSWORD
+from app.services.operators import login
 from app.ui.background import wait_for_background
 from app.views.main_window import MainWindow
 
@@ -31,8 +33,10 @@ def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = make_application()
     with tempfile.TemporaryDirectory() as tmp:
-        opened = open_console(Path(tmp), None, demo=True)
-        window = MainWindow(opened.db, opened.site, demo=True)
+        folder = Path(tmp)
+        opened = open_console(folder, None, demo=True)
+        operator = login(opened.db, "admin", DEMO_PASSWORD)
+        window = MainWindow(opened.db, opened.site, operator=operator, data_dir=folder, demo=True)
         window.resize(1440, 880)
         window.show()
         # Let the runtime poll the simulated buses for a while, so the screens show live state.

@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QDialog,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 from app.billing.money import Money, MoneyError
 from app.services.account_queries import AccountDetail, get_account_detail, list_accounts
 from app.services.operators import SignedIn
-from app.services.permissions import PermissionDenied
+from app.services.permissions import Action, PermissionDenied, allowed
 from app.services.receipts import reprint_receipt
 from app.services.recharge import (
     ReceiptNotSaved,
@@ -41,14 +42,23 @@ from app.services.recharge import (
     recharge_with_receipt,
 )
 from app.services.settings import CounterSettings, load_counter_settings
+from app.services.shifts import ShiftInfo, current_shift
 from app.store.database import Database
 from app.ui.background import run_in_background
-from app.ui.formatting import money_text, supply_badge, supply_label, utility_label
+from app.ui.formatting import (
+    local_time_text,
+    money_text,
+    supply_badge,
+    supply_label,
+    utility_label,
+)
 from app.ui.pdf_printing import print_document
 from app.ui.row_table_model import RIGHT, Column, PreparedRows, prepare_rows
 from app.ui.searchable_table import SearchableTable
 from app.views.accounts_view import account_search_text
+from app.views.login_dialog import role_label
 from app.views.recharge_confirm import RechargeConfirm
+from app.views.shift_dialog import CloseShiftDialog, OpenShiftDialog
 from app.vocabulary import AccountStatus, PaymentMethod
 
 METHOD_KEYS = (
@@ -94,6 +104,7 @@ class CounterView(QWidget):
         self._busy = False
         self._settings: CounterSettings | None = None
         self.last_receipt: tuple[int, Path] | None = None
+        self._may_take_money = allowed(operator().role, Action.RECHARGE)
 
         self.list = SearchableTable(
             [
@@ -118,10 +129,21 @@ class CounterView(QWidget):
         title.setObjectName("pageTitle")
         self.operator_label = QLabel()
         self.operator_label.setObjectName("countLabel")
+        self.shift_label = QLabel()
+        self.shift_label.setObjectName("countLabel")
+        self.open_shift_button = QPushButton(self.tr("Open shift…"))
+        self.open_shift_button.clicked.connect(self.open_shift)
+        self.close_shift_button = QPushButton(self.tr("Close shift…  (Ctrl+Shift+C)"))
+        self.close_shift_button.clicked.connect(self.close_shift)
+        QShortcut(QKeySequence("Ctrl+Shift+C"), self).activated.connect(self.close_shift)
         heading = QHBoxLayout()
         heading.addWidget(title)
         heading.addStretch(1)
         heading.addWidget(self.operator_label)
+        heading.addSpacing(12)
+        heading.addWidget(self.shift_label)
+        heading.addWidget(self.open_shift_button)
+        heading.addWidget(self.close_shift_button)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.list)
@@ -230,6 +252,31 @@ class CounterView(QWidget):
         run_in_background(lambda: load_counter_settings(db), self._on_settings, owner=self)
         who = self._operator()
         self.operator_label.setText(self.tr("Cashier: {name}").format(name=who.display_name))
+        run_in_background(lambda: current_shift(db, who.operator_id), self._show_shift, owner=self)
+        self._may_take_money = allowed(who.role, Action.RECHARGE)
+        self._show_account(self._detail)
+
+    def _show_shift(self, shift: ShiftInfo | None) -> None:
+        self.open_shift_button.setVisible(shift is None)
+        self.close_shift_button.setVisible(shift is not None)
+        if shift is None:
+            self.shift_label.setText(self.tr("No open shift: the first payment opens one"))
+        else:
+            self.shift_label.setText(
+                self.tr("Shift open since {time}").format(time=local_time_text(shift.opened_at))
+            )
+
+    def open_shift(self) -> None:
+        dialog = OpenShiftDialog(self._db, self._operator(), self)
+        dialog.shift_opened.connect(lambda *_: self.reload())
+        self.shift_dialog: QDialog = dialog
+        dialog.open()
+
+    def close_shift(self) -> None:
+        dialog = CloseShiftDialog(self._db, self._operator(), self._data_dir, self)
+        dialog.shift_closed.connect(lambda *_: self.reload())
+        self.shift_dialog = dialog
+        dialog.open()
 
     def _on_loaded(self, prepared: PreparedRows) -> None:
         self.list.install(prepared)
@@ -256,9 +303,15 @@ class CounterView(QWidget):
         if detail is not None and detail.row.id != current:
             return  # an older answer; the cashier has moved on
         self._detail = detail
-        enabled = detail is not None
+        enabled = detail is not None and self._may_take_money
         for widget in (self.amount, self.pay_button):
             widget.setEnabled(enabled)
+        if not self._may_take_money:
+            self.amount_error.setText(
+                self.tr("{role} may not take money; ask a cashier.").format(
+                    role=role_label(self._operator().role)
+                )
+            )
         if detail is None:
             self.room_label.setText(self.tr("No account chosen"))
             self.holder_label.setText(self.tr("Type a room, name, account or meter number."))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QDateTime, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -22,6 +24,7 @@ from app.store.database import Database
 from app.ui.background import wait_for_background
 from app.ui.theme import icon
 from app.views.accounts_view import AccountsView
+from app.views.counter_view import CounterView
 from app.views.login_dialog import LoginDialog, role_label
 from app.views.meters_view import MetersView
 
@@ -35,8 +38,17 @@ class MainWindow(QMainWindow):
     # True when the lock screen goes up, False when someone has signed in on it.
     lock_changed = Signal(bool)
 
+    # An account's money changed here (a recharge): the runtime re-evaluates its supply.
+    account_changed = Signal(int)
+
     def __init__(
-        self, db: Database, site: SiteInfo, *, operator: SignedIn, demo: bool = False
+        self,
+        db: Database,
+        site: SiteInfo,
+        *,
+        operator: SignedIn,
+        data_dir: Path,
+        demo: bool = False,
     ) -> None:
         super().__init__()
         self._db = db
@@ -50,9 +62,14 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
         self.setMinimumSize(QSize(1000, 640))
 
+        self.counter = CounterView(db, site.currency, data_dir, lambda: self._operator)
+        self.counter.recharged.connect(
+            lambda account_id, _cut: self.account_changed.emit(account_id)
+        )
         self.accounts = AccountsView(db, site.currency)
         self.meters = MetersView(db)
         self.pages: list[tuple[str, str, QWidget]] = [
+            ("counter", self.tr("Counter"), self.counter),
             ("accounts", self.tr("Accounts"), self.accounts),
             ("meters", self.tr("Meters"), self.meters),
         ]
@@ -176,6 +193,7 @@ class MainWindow(QMainWindow):
             self.focus_search()
         self.lock_changed.emit(False)
         if changed:
+            self.counter.reload()  # the new cashier's name and shift
             self.operator_changed.emit(who)
 
     def _show_operator(self) -> None:
@@ -191,10 +209,11 @@ class MainWindow(QMainWindow):
 
     def focus_search(self) -> None:
         page = self.stack.currentWidget()
-        if isinstance(page, AccountsView | MetersView):
+        if isinstance(page, CounterView | AccountsView | MetersView):
             page.focus_search()
 
     def reload(self) -> None:
+        self.counter.reload()
         self.accounts.reload()
         self.meters.reload()
 

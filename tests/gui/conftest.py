@@ -50,10 +50,10 @@ def site(demo_db: Database) -> SiteInfo:
 
 
 @pytest.fixture
-def main_window(qtbot, demo_db: Database, site: SiteInfo) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+def main_window(qtbot, demo_db: Database, site: SiteInfo, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
     make_application()
     admin = login(demo_db, "admin", DEMO_PASSWORD)
-    window = MainWindow(demo_db, site, operator=admin, demo=True)
+    window = MainWindow(demo_db, site, operator=admin, data_dir=tmp_path / "data", demo=True)
     qtbot.addWidget(window)
     window.show()
     with (

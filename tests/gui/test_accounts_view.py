@@ -24,6 +24,7 @@ def test_lists_every_account_with_counts(main_window: MainWindow) -> None:
 
 def test_two_keystrokes_find_a_room_and_show_it(qtbot, main_window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     view = main_window.accounts
+    qtbot.keyClick(main_window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)  # Accounts
     qtbot.keyClick(main_window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert view.list.search.hasFocus()
     with qtbot.waitSignal(view.detail._stack.currentChanged, timeout=5000, raising=False):

@@ -13,8 +13,8 @@ def visible(window: MainWindow) -> list:  # type: ignore[type-arg]
     return [model.row_at(i) for i in range(model.rowCount())]
 
 
-def test_ctrl_2_opens_meters_with_search_focused(qtbot, main_window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    qtbot.keyClick(main_window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+def test_ctrl_3_opens_meters_with_search_focused(qtbot, main_window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    qtbot.keyClick(main_window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
     assert main_window.stack.currentWidget() is main_window.meters
     assert main_window.meters.list.search.hasFocus()
     assert main_window.meters.list.model.rowCount() == 360
