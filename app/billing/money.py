@@ -122,10 +122,18 @@ class Money:
 
     def display(self) -> str:
         """Human form with symbol and thousands separators, e.g. ``¥1,234.50``."""
-        digits = minor_unit_digits(self.currency)
         symbol = CURRENCY_SYMBOLS.get(self.currency, self.currency + " ")
         sign = "-" if self.minor < 0 else ""
-        return f"{sign}{symbol}{abs(self.amount):,.{digits}f}"
+        return f"{sign}{symbol}{abs(self).grouped()}"
+
+    def grouped(self) -> str:
+        """Thousands separators, no symbol, e.g. ``-1,234.50`` (where the currency is named
+        beside it, as on a receipt)."""
+        digits = minor_unit_digits(self.currency)
+        return f"{self.amount:,.{digits}f}"
+
+    def __abs__(self) -> Money:
+        return Money(abs(self.minor), self.currency)
 
     def _same(self, other: Money) -> None:
         if other.currency != self.currency:

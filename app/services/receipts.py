@@ -48,12 +48,17 @@ def account_content(session: Session, account: Account) -> dict[str, object]:
         .where(Meter.account_id == account.id, Meter.removed_at.is_(None))
         .order_by(Meter.utility, Meter.serial)
     ).all()
-    tariffs = session.scalars(
-        select(TariffPlan.name)
-        .join(AccountTariff, AccountTariff.plan_id == TariffPlan.id)
-        .where(AccountTariff.account_id == account.id)
-        .order_by(AccountTariff.utility)
-    ).all()
+    metered = {utility for utility, _serial in meters}
+    tariffs = [
+        name
+        for utility, name in session.execute(
+            select(AccountTariff.utility, TariffPlan.name)
+            .join(TariffPlan, AccountTariff.plan_id == TariffPlan.id)
+            .where(AccountTariff.account_id == account.id)
+            .order_by(AccountTariff.utility)
+        )
+        if utility in metered  # a tariff of a utility the room has no meter of is not used
+    ]
     return {
         "site_name": site.name if site else "",
         "site_address": site.address if site else "",
@@ -63,7 +68,7 @@ def account_content(session: Session, account: Account) -> dict[str, object]:
         "holder": account.holder_name,
         "account": account.number,
         "meters": [f"{utility.value} {serial}" for utility, serial in meters],
-        "tariffs": list(tariffs),
+        "tariffs": tariffs,
     }
 
 
@@ -122,8 +127,8 @@ def receipt_document(receipt: Receipt, *, copy: bool = False) -> ReceiptDocument
     currency = str(content.get("currency", "CNY"))
     zone = ZoneInfo(str(content.get("timezone", "UTC")))
 
-    def money(minor: int) -> str:
-        return Money(minor, currency).display()
+    def money(minor: int) -> str:  # the receipt names the currency beside each amount
+        return Money(minor, currency).grouped()
 
     def texts(key: str) -> tuple[str, ...]:
         value = content.get(key, [])

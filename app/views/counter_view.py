@@ -185,7 +185,6 @@ class CounterView(QWidget):
         self.amount.textChanged.connect(self._amount_changed)
         self.amount_error = QLabel()
         self.amount_error.setObjectName("fieldError")
-        self.amount_error.setStyleSheet("color: #c62828;")
         self.amount_error.setWordWrap(True)
 
         self.methods = QButtonGroup(self)
@@ -200,6 +199,7 @@ class CounterView(QWidget):
         self.method_buttons: dict[PaymentMethod, QPushButton] = {}
         for index, (method, key) in enumerate(METHOD_KEYS):
             button = QPushButton(f"{names[method]}  {key}")
+            button.setObjectName("methodButton")
             button.setCheckable(True)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             self.methods.addButton(button, index)
@@ -218,6 +218,8 @@ class CounterView(QWidget):
         self.reprint_button.clicked.connect(self.reprint_last)
         self.open_pdf_button = QPushButton(self.tr("Open PDF"))
         self.open_pdf_button.clicked.connect(self._open_last_pdf)
+        self.reprint_button.hide()  # until there is a receipt
+        self.open_pdf_button.hide()
         after = QHBoxLayout()
         after.addWidget(self.reprint_button)
         after.addWidget(self.open_pdf_button)
@@ -444,6 +446,8 @@ class CounterView(QWidget):
             return
         done = outcome.done
         self.last_receipt = (done.receipt_number, outcome.pdf)
+        self.reprint_button.show()
+        self.open_pdf_button.show()
         amount = Money(done.amount_minor, done.currency).display()
         balance = Money(done.balance_after_minor, done.currency).display()
         room = self._detail.row.room_label if self._detail else ""

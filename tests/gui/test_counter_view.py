@@ -97,9 +97,9 @@ def test_keystrokes_to_a_saved_receipt_that_matches_the_ledger(
         account.holder_name,
         account.number,
         "card",
-        Money(8850).display(),
-        Money(account.balance_minor).display(),
-        Money(balance).display(),
+        f"CNY {Money(8850).grouped()}",
+        f"CNY {Money(account.balance_minor).grouped()}",
+        f"CNY {Money(balance).grouped()}",
         "Counter cashier",
     ):
         assert words in text, words

@@ -177,7 +177,7 @@ def test_the_receipt_pdf_says_what_the_ledger_says_and_reprints_are_copies(
     assert "No. 00000001" in text
     assert target.number in text
     assert target.holder_name in text
-    assert "¥1,234.50" in text
+    assert "CNY 1,234.50" in text
     assert "card" in text
     assert "COPY" not in text
     copy = reprint_receipt(site, tmp_path, cashier, done.receipt_number, "a4")
