@@ -59,6 +59,7 @@ class MeterLine:
 
 @dataclass(frozen=True, slots=True)
 class LedgerLine:
+    entry_id: int
     created_at: datetime
     kind: LedgerKind
     amount_minor: int
@@ -200,6 +201,7 @@ def get_account_detail(db: Database, account_id: int) -> AccountDetail | None:
             ),
             recent_entries=tuple(
                 LedgerLine(
+                    e.id,
                     e.created_at,
                     e.kind,
                     e.amount_minor,

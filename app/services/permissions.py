@@ -1,11 +1,12 @@
 """Who may do what: one table of roles and actions, checked by the services themselves (a hidden
 button is not a permission check).
 
-Cashiers take money and print receipts; office staff also open, move and close accounts;
-supervisors also approve refunds and adjustments, change tariffs and policies, switch relays,
-order keep-power and close other cashiers' shifts; technicians run the field side (diagnostics,
-relays, load-guard restores, meter replacement) but never touch money; admins do everything and
-manage operators.
+Cashiers take money and print receipts; office staff also open, move and close accounts, and
+refund or adjust with a supervisor's approval on the spot (``corrections.approval``);
+supervisors also approve refunds and adjustments (their own need nobody else), change tariffs
+and policies, switch relays, order keep-power and close other cashiers' shifts; technicians run
+the field side (diagnostics, relays, load-guard restores, meter replacement) but never touch
+money; admins do everything and manage operators.
 """
 
 from __future__ import annotations
@@ -47,11 +48,15 @@ _CASHIER = frozenset(
         Action.ACKNOWLEDGE_ALARM,
     }
 )
-_OFFICE = _CASHIER | {Action.OPEN_ACCOUNT, Action.MOVE_ACCOUNT, Action.CLOSE_ACCOUNT}
+_OFFICE = _CASHIER | {
+    Action.OPEN_ACCOUNT,
+    Action.MOVE_ACCOUNT,
+    Action.CLOSE_ACCOUNT,
+    Action.REFUND,  # with a supervisor's approval
+    Action.ADJUST,  # with a supervisor's approval
+}
 _SUPERVISOR = _OFFICE | {
     Action.CLOSE_ANY_SHIFT,
-    Action.REFUND,
-    Action.ADJUST,
     Action.APPROVE,
     Action.CHANGE_TARIFF,
     Action.CHANGE_POLICY,

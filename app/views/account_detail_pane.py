@@ -152,6 +152,10 @@ class AccountDetailPane(QFrame):
             owner=self,
         )
 
+    def refresh(self) -> None:
+        """Load the shown account again (its balance or room changed)."""
+        self.show_account(self._wanted)
+
     def _on_failed(self, account_id: int, message: str) -> None:
         if account_id != self._wanted:
             return

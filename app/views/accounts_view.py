@@ -1,20 +1,57 @@
-"""Accounts screen: every account with instant search, state filter, sort and a detail pane."""
+"""Accounts screen: every account with instant search, state filter, sort and a detail pane,
+and (given the signed-in operator) an action bar: new account (Ctrl+N), move, settle and close,
+reopen, refund, adjust, reverse an entry. A button the operator's role may not use is off, its
+tooltip naming who may; the services refuse as well.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.services.account_queries import AccountRow, list_accounts
+from app.services.operators import SignedIn
+from app.services.permissions import Action, allowed
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.formatting import money_color, money_text, supply_badge, supply_label
 from app.ui.row_table_model import RIGHT, Column, PreparedRows, prepare_rows
 from app.ui.searchable_table import SearchableTable
 from app.views.account_detail_pane import AccountDetailPane
+from app.views.account_dialogs import AccountDialog, not_allowed_note
+from app.views.account_life_dialogs import (
+    MoveDialog,
+    OpenAccountDialog,
+    ReopenDialog,
+    SettleDialog,
+)
+from app.views.correction_dialogs import AdjustDialog, RefundDialog, ReverseDialog
 from app.vocabulary import AccountStatus, SupplyState
 
 LOW_STATES = {SupplyState.ALARM_1, SupplyState.ALARM_2, SupplyState.ZERO, SupplyState.OVERDRAFT}
+
+# The action bar: key -> the permission it needs; which accounts it is for.
+ACTION_NEEDS = {
+    "new": Action.OPEN_ACCOUNT,
+    "move": Action.MOVE_ACCOUNT,
+    "settle": Action.CLOSE_ACCOUNT,
+    "reopen": Action.OPEN_ACCOUNT,
+    "refund": Action.REFUND,
+    "adjust": Action.ADJUST,
+    "reverse": Action.ADJUST,
+}
+FOR_OPEN = ("move", "settle", "refund", "adjust", "reverse")
 
 
 def account_search_text(row: AccountRow) -> str:
@@ -36,10 +73,23 @@ class AccountsView(QWidget):
 
     rows_loaded = Signal(int)
 
-    def __init__(self, db: Database, currency: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        currency: str,
+        parent: QWidget | None = None,
+        *,
+        operator: Callable[[], SignedIn] | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("page")
         self._db = db
+        self._currency = currency
+        self._operator = operator
+        self._data_dir = data_dir
+        self._select_after: int | None = None
+        self.dialog: AccountDialog | None = None  # the last dialog opened from the action bar
         columns = [
             Column(self.tr("Account"), lambda r: r.number),
             Column(self.tr("Room"), lambda r: r.room_label),
@@ -78,12 +128,15 @@ class AccountsView(QWidget):
         self.list.current_changed.connect(
             lambda row: self.detail.show_account(None if row is None else row.id)
         )
+        self.list.current_changed.connect(lambda _row: self.refresh_actions())
 
         title = QLabel(self.tr("Accounts"))
         title.setObjectName("pageTitle")
         heading = QHBoxLayout()
         heading.addWidget(title)
         heading.addStretch(1)
+        self.action_bar = self._build_action_bar()
+        heading.addWidget(self.action_bar)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.list)
@@ -98,12 +151,121 @@ class AccountsView(QWidget):
         layout.addLayout(heading)
         layout.addWidget(splitter, 1)
 
+    # --- action bar ------------------------------------------------------------------------
+
+    def _build_action_bar(self) -> QWidget:
+        bar = QWidget()
+        bar.setObjectName("actionBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        texts = {  # (button, tooltip)
+            "new": (self.tr("New account…  Ctrl+N"), self.tr("Open an account in an empty room")),
+            "move": (self.tr("&Move…"), self.tr("Move the account to an empty room (Alt+M)")),
+            "settle": (
+                self.tr("&Settle && close…"),
+                self.tr("Final readings, final bill, refund or debt, close (Alt+S)"),
+            ),
+            "reopen": (
+                self.tr("Re&open…"),
+                self.tr("A new account for the holder of this closed one (Alt+O)"),
+            ),
+            "refund": (self.tr("&Refund…"), self.tr("Pay money back from the balance (Alt+R)")),
+            "adjust": (self.tr("A&djust…"), self.tr("Correct the balance, with a reason (Alt+D)")),
+            "reverse": (
+                self.tr("Re&verse entry…"),
+                self.tr("Undo a recharge, adjustment or refund exactly (Alt+V)"),
+            ),
+        }
+        self.action_buttons: dict[str, QPushButton] = {}
+        self._action_tips = {key: tip for key, (_text, tip) in texts.items()}
+        for key, (text, _tip) in texts.items():
+            button = QPushButton(text)
+            button.setObjectName(f"{key}Action")
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            button.clicked.connect(lambda _checked=False, k=key: self.open_action(k))
+            if key == "move":
+                row.addSpacing(14)  # the new account apart from the chosen account's actions
+            row.addWidget(button)
+            self.action_buttons[key] = button
+        new = QShortcut(QKeySequence.StandardKey.New, self)
+        new.activated.connect(lambda: self.open_action("new"))
+        bar.setVisible(self._operator is not None and self._data_dir is not None)
+        return bar
+
+    def refresh_actions(self) -> None:
+        """Switch each action on or off for the signed-in operator and the chosen account
+        (call it again when another operator signs in)."""
+        if self._operator is None:
+            return
+        role = self._operator().role
+        row: AccountRow | None = self.list.current_row()
+        for key, button in self.action_buttons.items():
+            action = ACTION_NEEDS[key]
+            why = ""
+            if not allowed(role, action):
+                why = not_allowed_note(role, action)
+            elif key != "new" and row is None:
+                why = self.tr("Choose an account in the list first.")
+            elif key == "reopen" and row is not None and row.status is AccountStatus.OPEN:
+                why = self.tr("Account {number} is open; only a closed account is reopened.")
+            elif key in FOR_OPEN and row is not None and row.status is AccountStatus.CLOSED:
+                why = self.tr("Account {number} is closed; reopen it as a new account.")
+            button.setEnabled(not why)
+            number = row.number if row is not None else ""
+            tip = self._action_tips[key]
+            button.setToolTip(tip + ("\n" + why.format(number=number) if why else ""))
+
+    def open_action(self, key: str) -> None:
+        """Open the dialog of action ``key`` ("new", "move", ... as in ``ACTION_NEEDS``)."""
+        if self._operator is None or self._data_dir is None:
+            return
+        self.refresh_actions()
+        if not self.action_buttons[key].isEnabled():
+            return
+        who, data_dir, currency = self._operator(), self._data_dir, self._currency
+        row: AccountRow | None = self.list.current_row()
+        dialog: AccountDialog
+        if key == "new":
+            dialog = OpenAccountDialog(self._db, who, data_dir, currency, self)
+        else:
+            assert row is not None
+            kinds: dict[str, Callable[..., AccountDialog]] = {
+                "move": MoveDialog,
+                "settle": SettleDialog,
+                "reopen": ReopenDialog,
+                "refund": RefundDialog,
+                "adjust": AdjustDialog,
+                "reverse": ReverseDialog,
+            }
+            dialog = kinds[key](self._db, who, data_dir, currency, row, self)
+        dialog.done.connect(self._after_dialog)
+        if self.dialog is not None:
+            self.dialog.deleteLater()
+        self.dialog = dialog
+        dialog.open()
+
+    def _after_dialog(self, account_id: int, _number: str) -> None:
+        self._select_after = account_id
+        self.reload()
+
+    # --- data ------------------------------------------------------------------------------
+
     def reload(self) -> None:
         db = self._db
         run_in_background(lambda: load_accounts(db), self._on_loaded, owner=self)
+        self.refresh_actions()
 
     def _on_loaded(self, prepared: PreparedRows) -> None:
         self.list.install(prepared)
+        wanted, self._select_after = self._select_after, None
+        if wanted is not None:
+            if not self.list.select_id(wanted):  # hidden by the search or the state filter
+                self.list.search.clear()
+                self.state_filter.setCurrentIndex(0)
+                self.list.select_id(wanted)
+            self.detail.refresh()
+        self.refresh_actions()
         self.rows_loaded.emit(len(prepared.rows))
 
     def focus_search(self) -> None:

@@ -66,7 +66,9 @@ class MainWindow(QMainWindow):
         self.counter.recharged.connect(
             lambda account_id, _cut: self.account_changed.emit(account_id)
         )
-        self.accounts = AccountsView(db, site.currency)
+        self.accounts = AccountsView(
+            db, site.currency, operator=lambda: self._operator, data_dir=data_dir
+        )
         self.meters = MetersView(db)
         self.pages: list[tuple[str, str, QWidget]] = [
             ("counter", self.tr("Counter"), self.counter),
@@ -194,6 +196,7 @@ class MainWindow(QMainWindow):
         self.lock_changed.emit(False)
         if changed:
             self.counter.reload()  # the new cashier's name and shift
+            self.accounts.refresh_actions()  # what the new person may do
             self.operator_changed.emit(who)
 
     def _show_operator(self) -> None:

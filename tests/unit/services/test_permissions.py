@@ -20,7 +20,14 @@ def test_a_cashier_cannot_refund_change_a_tariff_or_switch_a_relay(action: Actio
 def test_the_refusal_names_who_may() -> None:
     with pytest.raises(PermissionDenied) as refused:
         require(Role.CASHIER, Action.REFUND)
-    assert str(refused.value) == "A cashier may not refund; ask a supervisor to do it."
+    assert str(refused.value) == (
+        "A cashier may not refund; ask office staff or a supervisor to do it."
+    )
+    with pytest.raises(PermissionDenied) as refused:
+        require(Role.OFFICE, Action.APPROVE)
+    assert str(refused.value) == (
+        "Office staff may not approve refunds and adjustments; ask a supervisor to do it."
+    )
 
 
 def test_roles_build_on_each_other_and_technicians_never_touch_money() -> None:
