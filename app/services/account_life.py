@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -20,43 +19,36 @@ from sqlalchemy.orm import Session
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.money import Money
 from app.services.audit import record_audit
-from app.services.corrections import (
-    Refused,
-    check_key,
-    confirm_approver,
-    locked_account,
-    parse_money,
-)
 from app.services.counters import RECEIPT, lock_counter
 from app.services.ledger import post_entry
-from app.services.meter_replacement import format_units
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.receipts import issue_receipt, take_receipt_number
 from app.services.recharge import RechargeRefused, check_amount
+from app.services.service_checks import (
+    Refused,
+    check_key,
+    locked_account,
+    parse_money,
+)
 from app.services.settings import site_currency
 from app.services.shifts import ensure_shift
-from app.services.site_queries import site_zone
 from app.store.database import Database
 from app.store.models import (
     Account,
     AccountTariff,
     AuditEvent,
     BalancePolicy,
-    IntervalReading,
     LedgerEntry,
     Meter,
-    Receipt,
     Room,
     TariffPlan,
     column_length,
-    utc_now,
 )
 from app.vocabulary import (
     AccountStatus,
     LedgerKind,
     PaymentMethod,
-    ReadingQuality,
     ReceiptKind,
     Utility,
 )
@@ -91,25 +83,6 @@ class AccountMoved:
     to_room: str
     detached: tuple[str, ...]  # serials of the old room's meters
     attached: tuple[str, ...]  # serials of the new room's meters
-    replayed: bool
-
-
-@dataclass(frozen=True)
-class FinalReading:
-    serial: str
-    utility: Utility
-    register_units: int | None  # Wh or litres; None: the meter has no good reading stored
-    read_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Settlement:
-    account_id: int
-    account_number: str
-    balance_before_minor: int
-    amount_minor: int  # the settlement entry: -remainder paid back, +debt collected, 0: none
-    receipt_number: int | None  # None for a zero balance: no entry, no receipt
-    final_readings: tuple[FinalReading, ...]
     replayed: bool
 
 
@@ -231,7 +204,7 @@ def move_account(
     with db.transaction() as session:
         lock_counter(session, RECEIPT)
         account = locked_account(session, account_number, AccountRefused)
-        event = _keyed(session, key, "account.move", account.number)
+        event = keyed_event(session, key, "account.move", account.number)
         if event is not None:
             old, new = event.before or {}, event.after or {}
             return AccountMoved(
@@ -250,11 +223,11 @@ def move_account(
                 "room", f"Account {account.number} is in room {room.label} already; choose another."
             )
         _must_be_empty(session, room)
-        new_meters = _in_service(session, Meter.room_id == room.id)
+        new_meters = meters_in_service(session, Meter.room_id == room.id)
         have = {t.utility for t in account.tariffs}
         for utility, plan in _plans(session, room, new_meters, utility_tariffs or {}, have):
             account.tariffs.append(AccountTariff(utility=utility, plan_id=plan.id))
-        old_meters = _in_service(session, Meter.account_id == account.id)
+        old_meters = meters_in_service(session, Meter.account_id == account.id)
         for meter in old_meters:
             meter.account_id = None
         for meter in new_meters:
@@ -273,62 +246,6 @@ def move_account(
             {"room": room.label, "meters": list(attached), "key": key},
         )
         return AccountMoved(account.number, old_label, room.label, detached, attached, False)
-
-
-def settle_account(
-    db: Database,
-    by: SignedIn,
-    account_number: str,
-    method: PaymentMethod,
-    key: str,
-    *,
-    approver: SignedIn | None = None,
-) -> Settlement:
-    """Close the account: record each meter's final reading, pay back the remainder or collect
-    the debt (a settlement entry and receipt; none for a zero balance), detach the meters.
-    ``approver`` (optional) is named on the entry when a supervisor approved the payout."""
-    by.require(Action.CLOSE_ACCOUNT)
-    key = check_key(key, AccountRefused)
-    if approver is not None:
-        approver.require(Action.APPROVE)
-    with db.transaction() as session:
-        lock_counter(session, RECEIPT)
-        account = locked_account(session, account_number, AccountRefused)
-        event = _keyed(session, key, "account.settle", account.number)
-        if event is not None:
-            return _settlement(account, event.before or {}, event.after or {}, replayed=True)
-        if account.status is not AccountStatus.OPEN:
-            zone = site_zone(session) or UTC
-            when = account.closed_at.astimezone(zone).date() if account.closed_at else "earlier"
-            raise AccountRefused(
-                "account", f"Account {account.number} was closed on {when}; nothing to settle."
-            )
-        if approver is not None:
-            confirm_approver(session, approver)
-        meters = _in_service(session, Meter.account_id == account.id)
-        readings = [_final_reading(session, meter) for meter in meters]
-        before, amount = account.balance_minor, -account.balance_minor
-        number = None
-        if amount:
-            number = _settle_money(session, by, account, amount, method, key, approver, readings)
-        account.status = AccountStatus.CLOSED
-        account.closed_at = utc_now()
-        for meter in meters:
-            meter.account_id = None
-        session.flush()
-        after: dict[str, object] = {
-            "balance": account.balance_minor,
-            "status": AccountStatus.CLOSED.value,
-            "amount": amount,
-            "receipt": number,
-            "method": method.value if amount else None,
-            "approved_by": approver.operator_id if approver else None,
-            "final_readings": [_reading_json(r) for r in readings],
-            "key": key,
-        }
-        old = {"balance": before, "status": AccountStatus.OPEN.value}
-        record_audit(session, by, "account.settle", "account", account.number, old, after)
-        return _settlement(account, old, after, replayed=False)
 
 
 def open_form_choices(db: Database) -> FormChoices:
@@ -370,7 +287,7 @@ def _open(
         raise AccountRefused(
             "policy", f"There is no balance policy {form.policy_name.strip()!r}; choose {names}."
         )
-    meters = _in_service(session, Meter.room_id == room.id)
+    meters = meters_in_service(session, Meter.room_id == room.id)
     plans = _plans(session, room, meters, form.tariffs, set())
     opening = parse_money(form.opening_text or "0", site_currency(session), AccountRefused)
     if opening.minor < 0:
@@ -472,7 +389,7 @@ def _opening_money(
 
 
 def _replay_open(session: Session, action: str, key: str, room_label: str) -> AccountOpened | None:
-    event = _keyed(session, key, action, None)
+    event = keyed_event(session, key, action, None)
     if event is None:
         return None
     after = event.after or {}
@@ -506,7 +423,7 @@ def _opened(
         account.room.label if account.room else "",
         account.holder_name,
         account.policy.name,
-        tuple(meter.serial for meter in _in_service(session, Meter.account_id == account.id)),
+        tuple(meter.serial for meter in meters_in_service(session, Meter.account_id == account.id)),
         tuple((utility, name) for utility, name in tariffs),
         opening,
         receipt,
@@ -516,112 +433,6 @@ def _opened(
 
 
 # -- settling ----------------------------------------------------------------------------------
-
-
-def _settle_money(
-    session: Session,
-    by: SignedIn,
-    account: Account,
-    amount: int,
-    method: PaymentMethod,
-    key: str,
-    approver: SignedIn | None,
-    readings: Sequence[FinalReading],
-) -> int:
-    """The settlement entry and receipt; the receipt lists each meter's final reading."""
-    reason = "settlement: remainder paid back" if amount < 0 else "settlement: debt collected"
-    shift = ensure_shift(session, by)
-    number = take_receipt_number(session)
-    posted = post_entry(
-        session,
-        account.id,
-        LedgerKind.SETTLEMENT,
-        amount,
-        reason=reason,
-        reference=f"receipt {number}",
-        operator_id=by.operator_id,
-        idempotency_key=key,
-        approved_by_id=None if approver is None else approver.operator_id,
-    )
-    issued = issue_receipt(
-        session,
-        number,
-        kind=ReceiptKind.SETTLEMENT,
-        account=account,
-        entry_id=posted.entry_id,
-        by=by,
-        shift_id=shift.id,
-        method=method,
-        amount_minor=amount,
-        balance_before_minor=posted.balance_before_minor,
-        reason=reason,
-        approved_by=approver.display_name if approver else "",
-    )
-    receipt = session.get_one(Receipt, issued.receipt_id)
-    receipt.content = {  # printed with each meter: the holder keeps the final readings
-        **(receipt.content or {}),
-        "meters": [_reading_line(r) for r in readings],
-        "final_readings": [_reading_json(r) for r in readings],
-    }
-    session.flush()
-    return number
-
-
-def _final_reading(session: Session, meter: Meter) -> FinalReading:
-    last = session.execute(
-        select(IntervalReading.register_units, IntervalReading.read_at)
-        .where(
-            IntervalReading.meter_id == meter.id,
-            IntervalReading.quality == ReadingQuality.GOOD,
-        )
-        .order_by(IntervalReading.read_at.desc())
-        .limit(1)
-    ).first()
-    units, at = (None, None) if last is None else (last[0], last[1])
-    return FinalReading(meter.serial, meter.utility, units, at)
-
-
-def _reading_line(reading: FinalReading) -> str:
-    head = f"{reading.utility.value} {reading.serial}"
-    if reading.register_units is None:
-        return f"{head}: no reading stored"
-    return f"{head}: final {format_units(reading.register_units, reading.utility)}"
-
-
-def _reading_json(reading: FinalReading) -> dict[str, object]:
-    return {
-        "serial": reading.serial,
-        "utility": reading.utility.value,
-        "register_units": reading.register_units,
-        "read_at": reading.read_at.isoformat() if reading.read_at else None,
-    }
-
-
-def _settlement(
-    account: Account, before: Mapping[str, object], after: Mapping[str, object], *, replayed: bool
-) -> Settlement:
-    readings = []
-    stored = after.get("final_readings")
-    for item in stored if isinstance(stored, list) else []:
-        units, at = item.get("register_units"), item.get("read_at")
-        readings.append(
-            FinalReading(
-                str(item["serial"]),
-                Utility(item["utility"]),
-                units if isinstance(units, int) else None,
-                datetime.fromisoformat(at) if isinstance(at, str) else None,
-            )
-        )
-    balance, amount, receipt = before.get("balance"), after.get("amount"), after.get("receipt")
-    return Settlement(
-        account.id,
-        account.number,
-        balance if isinstance(balance, int) else 0,
-        amount if isinstance(amount, int) else 0,
-        receipt if isinstance(receipt, int) else None,
-        tuple(readings),
-        replayed,
-    )
 
 
 # -- rooms, meters, tariffs, keys ---------------------------------------------------------------
@@ -655,7 +466,7 @@ def _must_be_open(account: Account) -> None:
         )
 
 
-def _in_service(session: Session, where: ColumnElement[bool]) -> list[Meter]:
+def meters_in_service(session: Session, where: ColumnElement[bool]) -> list[Meter]:
     """Meters in service (not removed) of a room or an account."""
     query = select(Meter).where(where, Meter.removed_at.is_(None))
     return list(session.scalars(query.order_by(Meter.utility, Meter.serial)))
@@ -700,7 +511,7 @@ def _next_number(session: Session) -> str:
     return str(max([FIRST_NUMBER - 1, *taken]) + 1)
 
 
-def _keyed(session: Session, key: str, action: str, target: str | None) -> AuditEvent | None:
+def keyed_event(session: Session, key: str, action: str, target: str | None) -> AuditEvent | None:
     """The earlier step this key names, if it is ``action`` (on ``target``); a key used for
     anything else is refused."""
     event = session.scalars(

@@ -15,30 +15,28 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.billing.money import Money, MoneyError
+from app.billing.money import Money
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
 from app.services.ledger import Posted, post_entry
 from app.services.operators import SignedIn
 from app.services.permissions import Action, PermissionDenied, allowed
 from app.services.receipts import issue_receipt, take_receipt_number
+from app.services.service_checks import (
+    Refused,
+    check_key,
+    check_reason,
+    confirm_approver,
+    locked_account,
+    parse_money,
+)
 from app.services.settings import site_currency
 from app.services.shifts import ensure_shift
 from app.store.database import Database
-from app.store.models import Account, LedgerEntry, Operator, Receipt, column_length
+from app.store.models import Account, LedgerEntry, Receipt
 from app.vocabulary import AccountStatus, LedgerKind, PaymentMethod, ReceiptKind
 
-KEY_MAX = column_length(LedgerEntry.idempotency_key)
-REASON_MAX = 300
 REVERSIBLE = (LedgerKind.RECHARGE, LedgerKind.ADJUSTMENT, LedgerKind.REFUND)
-
-
-class Refused(ValueError):
-    """Something not done; ``field`` names the input to fix and the message says what to do."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class CorrectionRefused(Refused):
@@ -64,40 +62,6 @@ class CorrectionDone:
 # -- shared checks (account_life uses them too) ----------------------------------------------
 
 
-def check_key(key: str, error: type[Refused]) -> str:
-    key = key.strip()
-    if not key or len(key) > KEY_MAX:
-        raise error("key", f"The idempotency key must have 1 to {KEY_MAX} characters.")
-    return key
-
-
-def check_reason(reason: str, error: type[Refused]) -> str:
-    text = " ".join(reason.split())
-    if not text:
-        raise error("reason", "Give a reason: say why the balance is corrected, for the record.")
-    if len(text) > REASON_MAX:
-        raise error(
-            "reason", f"The reason has {len(text)} characters; say it in at most {REASON_MAX}."
-        )
-    return text
-
-
-def locked_account(session: Session, number: str, error: type[Refused]) -> Account:
-    account = session.scalars(
-        select(Account).where(Account.number == number.strip()).with_for_update()
-    ).first()
-    if account is None:
-        raise error("account", f"There is no account {number.strip()!r}; search again.")
-    return account
-
-
-def parse_money(text: str, currency: str, error: type[Refused]) -> Money:
-    try:
-        return Money.parse(text, currency)
-    except MoneyError as exc:
-        raise error("amount", str(exc)) from None
-
-
 def approval(by: SignedIn, approver: SignedIn | None, what: str) -> SignedIn:
     """Who approves ``what`` ("a refund"): ``by`` when his role may approve and nobody else is
     named, else ``approver``, who must be someone else whose role may approve."""
@@ -114,16 +78,6 @@ def approval(by: SignedIn, approver: SignedIn | None, what: str) -> SignedIn:
             "ask a supervisor to sign in on the spot."
         )
     return approver
-
-
-def confirm_approver(session: Session, approver: SignedIn) -> None:
-    """The approver's operator row still allows it (not switched off, role not changed)."""
-    row = session.get(Operator, approver.operator_id)
-    if row is None or not row.active or not allowed(row.role, Action.APPROVE):
-        raise PermissionDenied(
-            f"{approver.display_name} may no longer approve (switched off or role changed); "
-            "ask another supervisor to sign in on the spot."
-        )
 
 
 def _open(account: Account, doing: str) -> None:

@@ -25,22 +25,17 @@ from app.services.ledger import post_entry
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.receipts import issue_receipt, saved_receipt_pdf, take_receipt_number
+from app.services.service_checks import Refused, check_key
 from app.services.settings import counter_settings, load_counter_settings
 from app.services.shifts import ensure_shift
 from app.store.database import Database
-from app.store.models import Account, BalancePolicy, LedgerEntry, Receipt, column_length
+from app.store.models import Account, BalancePolicy, LedgerEntry, Receipt
 from app.vocabulary import AccountStatus, LedgerKind, PaymentMethod, ReceiptKind, SupplyState
 
-KEY_MAX = column_length(LedgerEntry.idempotency_key)
 
-
-class RechargeRefused(ValueError):
+class RechargeRefused(Refused):
     """A recharge that was not made; ``field`` names the input to fix (amount, account,
     method, key) and the message says what to do."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class ReceiptNotSaved(OSError):
@@ -161,9 +156,7 @@ def recharge(
 ) -> RechargeDone:
     """Credit the account and issue the receipt, once per ``key``."""
     by.require(Action.RECHARGE)
-    key = key.strip()
-    if not key or len(key) > KEY_MAX:
-        raise RechargeRefused("key", f"The idempotency key must have 1 to {KEY_MAX} characters.")
+    key = check_key(key, RechargeRefused)
     with db.transaction() as session:
         lock_counter(session, RECEIPT)
         account = find_account(session, account_number)

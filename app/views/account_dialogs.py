@@ -36,11 +36,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.corrections import Refused
 from app.services.operators import OperatorRefused, SignedIn, login
 from app.services.permissions import Action, PermissionDenied, allowed
 from app.services.receipts import saved_receipt_pdf
 from app.services.recharge import new_key
+from app.services.service_checks import Refused
 from app.services.settings import load_counter_settings
 from app.store.database import Database
 from app.ui.background import run_in_background

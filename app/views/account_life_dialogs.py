@@ -21,14 +21,13 @@ from app.services.account_life import (
     AccountMoved,
     AccountOpened,
     FormChoices,
-    Settlement,
     move_account,
     open_account,
     open_form_choices,
     reopen_account,
-    settle_account,
 )
 from app.services.account_queries import AccountDetail, AccountRow, get_account_detail
+from app.services.account_settlement import Settlement, settle_account
 from app.services.meter_replacement import format_units
 from app.services.operators import SignedIn
 from app.services.permissions import Action

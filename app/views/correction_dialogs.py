@@ -20,16 +20,10 @@ from PySide6.QtWidgets import QComboBox, QWidget
 
 from app.billing.money import Money, MoneyError
 from app.services.account_queries import AccountRow, LedgerLine, get_account_detail
-from app.services.corrections import (
-    REASON_MAX,
-    REVERSIBLE,
-    CorrectionDone,
-    adjust,
-    refund,
-    reverse,
-)
+from app.services.corrections import REVERSIBLE, CorrectionDone, adjust, refund, reverse
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
+from app.services.service_checks import REASON_MAX
 from app.store.database import Database
 from app.ui.formatting import ledger_kind_label, local_time_text, money_text
 from app.views.account_dialogs import (

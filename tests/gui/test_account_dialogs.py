@@ -12,8 +12,9 @@ from PySide6.QtWidgets import QWidget
 from sqlalchemy import select
 
 from app.application import make_application
-from app.services.account_life import open_form_choices, settle_account
+from app.services.account_life import open_form_choices
 from app.services.account_queries import AccountRow, list_accounts
+from app.services.account_settlement import settle_account
 from app.services.corrections import refund
 from app.services.demo_site import DEMO_PASSWORD
 from app.services.operators import SignedIn, login

@@ -11,13 +11,12 @@ from sqlalchemy import select
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.services.account_life import (
     AccountRefused,
-    FinalReading,
     move_account,
     open_account,
     open_form_choices,
     reopen_account,
-    settle_account,
 )
+from app.services.account_settlement import FinalReading, settle_account
 from app.services.corrections import adjust, refund
 from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
