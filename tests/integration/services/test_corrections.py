@@ -16,15 +16,15 @@ from app.services.corrections import (
     refund,
     reverse,
 )
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
-from app.services.operators import SignedIn, login
+from app.services.operators import SignedIn
 from app.services.permissions import PermissionDenied
 from app.services.recharge import new_key, recharge
 from app.services.shifts import current_shift
 from app.store.database import Database
 from app.store.models import Account, AuditEvent, LedgerEntry, Operator, Receipt
 from app.vocabulary import AccountStatus, LedgerKind, PaymentMethod, ReceiptKind, Role
+from tests.integration.services.counter_support import account, small_site, who
 
 CASH = PaymentMethod.CASH
 ASK = "A refund needs a supervisor's approval: ask a supervisor to sign in on the spot."
@@ -32,17 +32,7 @@ ASK = "A refund needs a supervisor's approval: ask a supervisor to sign in on th
 
 @pytest.fixture
 def site(db: Database) -> Database:
-    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=3))
-    return db
-
-
-def who(db: Database, role: Role) -> SignedIn:
-    return login(db, role.value, DEMO_PASSWORD)
-
-
-def account(db: Database, index: int = 0) -> Account:
-    with db.session() as session:
-        return session.scalars(select(Account).order_by(Account.id)).all()[index]
+    return small_site(db)
 
 
 def funded(db: Database, amount: str = "100.00", index: int = 0) -> Account:

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
-from app.services.operators import SignedIn, login
 from app.services.permissions import PermissionDenied
 from app.services.receipts import reprint_receipt, saved_receipt_pdf
 from app.services.recharge import RechargeRefused, new_key, parse_method, recharge
@@ -26,23 +24,14 @@ from app.store.models import (
     Receipt,
 )
 from app.vocabulary import LedgerKind, PaymentMethod, Role, SupplyState
+from tests.integration.services.counter_support import account, small_site, who
 
 CASH = PaymentMethod.CASH
 
 
 @pytest.fixture
 def site(db: Database) -> Database:
-    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=3))
-    return db
-
-
-def who(db: Database, role: Role) -> SignedIn:
-    return login(db, role.value, DEMO_PASSWORD)
-
-
-def account(db: Database, index: int = 0) -> Account:
-    with db.session() as session:
-        return session.scalars(select(Account).order_by(Account.id)).all()[index]
+    return small_site(db)
 
 
 def test_a_recharge_credits_once_and_issues_a_numbered_receipt(site: Database) -> None:

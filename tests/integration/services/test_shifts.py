@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy import select, update
 
 from app.services.corrections import adjust, refund
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
-from app.services.operators import SignedIn, login
+from app.services.operators import SignedIn
 from app.services.permissions import PermissionDenied
 from app.services.recharge import RechargeDone, new_key, recharge
 from app.services.shifts import (
@@ -31,18 +30,14 @@ from app.services.shifts import (
 from app.store.database import Database
 from app.store.models import Account, AuditEvent, Receipt, Shift
 from app.vocabulary import PaymentMethod, ReceiptKind, Role
+from tests.integration.services.counter_support import small_site, who
 
 CASH, CARD = PaymentMethod.CASH, PaymentMethod.CARD
 
 
 @pytest.fixture
 def site(db: Database) -> Database:
-    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=3))
-    return db
-
-
-def who(db: Database, role: Role) -> SignedIn:
-    return login(db, role.value, DEMO_PASSWORD)
+    return small_site(db)
 
 
 def accounts(db: Database) -> list[Account]:
