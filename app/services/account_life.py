@@ -20,11 +20,9 @@ from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.money import Money
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
-from app.services.ledger import post_entry
 from app.services.operators import SignedIn
 from app.services.permissions import Action
-from app.services.receipts import issue_receipt, take_receipt_number
-from app.services.recharge import RechargeRefused, check_amount
+from app.services.recharge import RechargeRefused, check_amount, pay_in
 from app.services.service_checks import (
     Refused,
     check_key,
@@ -32,7 +30,6 @@ from app.services.service_checks import (
     parse_money,
 )
 from app.services.settings import site_currency
-from app.services.shifts import ensure_shift
 from app.store.database import Database
 from app.store.models import (
     Account,
@@ -47,9 +44,7 @@ from app.store.models import (
 )
 from app.vocabulary import (
     AccountStatus,
-    LedgerKind,
     PaymentMethod,
-    ReceiptKind,
     Utility,
 )
 
@@ -360,30 +355,15 @@ def _opening_money(
         check_amount(session, account, str(opening))
     except RechargeRefused as exc:
         raise AccountRefused("amount", f"Opening balance: {exc}") from None
-    shift = ensure_shift(session, by)
-    number = take_receipt_number(session)
-    posted = post_entry(
+    _posted, number = pay_in(
         session,
-        account.id,
-        LedgerKind.RECHARGE,
+        by,
+        account,
         opening.minor,
-        reason="opening balance",
-        reference=f"receipt {number}",
-        operator_id=by.operator_id,
-        idempotency_key=key,
-    )
-    issue_receipt(
-        session,
-        number,
-        kind=ReceiptKind.RECHARGE,
-        account=account,
-        entry_id=posted.entry_id,
-        by=by,
-        shift_id=shift.id,
-        method=method,
-        amount_minor=opening.minor,
-        balance_before_minor=posted.balance_before_minor,
-        reason="opening balance",
+        method,
+        key,
+        "opening balance",
+        receipt_reason="opening balance",
     )
     return number
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.billing.money import Money, MoneyError
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
-from app.services.ledger import post_entry
+from app.services.ledger import Posted, post_entry
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.receipts import issue_receipt, saved_receipt_pdf, take_receipt_number
@@ -146,6 +146,48 @@ def _replay(
     )
 
 
+def pay_in(
+    session: Session,
+    by: SignedIn,
+    account: Account,
+    amount_minor: int,
+    method: PaymentMethod | None,
+    key: str,
+    reason: str,
+    *,
+    receipt_reason: str = "",
+) -> tuple[Posted, int]:
+    """Money taken at the counter, inside the caller's transaction (which holds the receipt
+    counter's lock): a recharge entry under ``key`` and its numbered receipt in the operator's
+    shift. Returns the posting and the receipt number."""
+    shift = ensure_shift(session, by)
+    number = take_receipt_number(session)
+    posted = post_entry(
+        session,
+        account.id,
+        LedgerKind.RECHARGE,
+        amount_minor,
+        reason=reason,
+        reference=f"receipt {number}",
+        operator_id=by.operator_id,
+        idempotency_key=key,
+    )
+    issue_receipt(
+        session,
+        number,
+        kind=ReceiptKind.RECHARGE,
+        account=account,
+        entry_id=posted.entry_id,
+        by=by,
+        shift_id=shift.id,
+        method=method,
+        amount_minor=amount_minor,
+        balance_before_minor=posted.balance_before_minor,
+        reason=receipt_reason,
+    )
+    return posted, number
+
+
 def recharge(
     db: Database,
     by: SignedIn,
@@ -170,29 +212,8 @@ def recharge(
             )
         amount = check_amount(session, account, amount_text)
         was_cut_off = account.supply_state is SupplyState.CUT_OFF
-        shift = ensure_shift(session, by)
-        number = take_receipt_number(session)
-        posted = post_entry(
-            session,
-            account.id,
-            LedgerKind.RECHARGE,
-            amount.minor,
-            reason=f"recharge, {method.value}",
-            operator_id=by.operator_id,
-            idempotency_key=key,
-            reference=f"receipt {number}",
-        )
-        issued = issue_receipt(
-            session,
-            number,
-            kind=ReceiptKind.RECHARGE,
-            account=account,
-            entry_id=posted.entry_id,
-            by=by,
-            shift_id=shift.id,
-            method=method,
-            amount_minor=amount.minor,
-            balance_before_minor=posted.balance_before_minor,
+        posted, number = pay_in(
+            session, by, account, amount.minor, method, key, f"recharge, {method.value}"
         )
         record_audit(
             session,
@@ -205,11 +226,11 @@ def recharge(
                 "balance": posted.balance_after_minor,
                 "amount": amount.minor,
                 "method": method.value,
-                "receipt": issued.number,
+                "receipt": number,
             },
         )
         return RechargeDone(
-            issued.number,
+            number,
             account.id,
             account.number,
             amount.minor,
