@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy, SupplyResult
@@ -166,6 +167,19 @@ class Runtime:
     def post_now(self) -> None:
         """Any thread: post every waiting charge in the engine's next transaction."""
         self.engine.call(lambda session: self.billing.post(session))
+
+    def post_and_wait(self, accounts: list[int] | None = None, timeout_s: float = 30.0) -> bool:
+        """Any thread but the engine's: post what waits for these accounts (None: all) and
+        return once it is committed (True), or False after ``timeout_s``. Settling an account
+        calls it first, so its final bill holds the usage rated up to that moment."""
+        committed = threading.Event()
+
+        def task(session: Session) -> None:
+            self.billing.post(session, accounts)
+            event.listen(session, "after_commit", lambda _s: committed.set(), once=True)
+
+        self.engine.call(task)
+        return committed.wait(timeout_s)
 
     def account_changed(self, account_id: int) -> None:
         """Any thread: an account's balance or policy changed (a recharge was committed):

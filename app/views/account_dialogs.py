@@ -26,16 +26,15 @@ from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
+from app.services.account_queries import AccountRow
 from app.services.operators import OperatorRefused, SignedIn, login
 from app.services.permissions import Action, PermissionDenied, allowed
 from app.services.receipts import saved_receipt_pdf
@@ -46,6 +45,7 @@ from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.formatting import money_text
 from app.ui.pdf_printing import print_document
+from app.views.form_dialog import FormDialog, label, with_notes
 from app.views.login_dialog import role_label
 from app.vocabulary import PaymentMethod, Role
 
@@ -53,29 +53,12 @@ log = logging.getLogger(__name__)
 
 DIALOG_WIDTH = 560
 
+# The form look is the theme's (``app.views.form_dialog``); these rules are the account forms'.
 _SHEET = """
-QLabel#dialogTitle { font-size: 16pt; font-weight: 600; color: #0f172a; }
-QLabel#dialogSubtitle, QLabel#fieldNote { color: #64748b; }
 QLabel#sectionLabel { color: #334155; font-weight: 600; padding-top: 4px; }
 QLabel#bigAmount { font-size: 20pt; font-weight: 700; color: #0f172a; }
-QLabel#formError {
-    color: #b91c1c; background: #fef2f2; border: 1px solid #fecaca; border-radius: 6px;
-    padding: 6px 8px;
-}
-QLabel#fieldError { color: #b91c1c; }
-QLabel#doneNote {
-    color: #14532d; background: #f0fdf4; border: 1px solid #bbf7d0; border-radius: 6px;
-    padding: 8px 10px;
-}
-QLineEdit {
-    padding: 6px 8px; border: 1px solid #cbd5e1; border-radius: 6px; background: white;
-    font-size: 11pt;
-}
-QLineEdit:focus { border: 2px solid #2563eb; padding: 5px 7px; }
-QLineEdit:read-only { background: #f1f5f9; }
 QComboBox { font-size: 11pt; }
 QComboBox QLineEdit, QComboBox QLineEdit:focus { border: none; padding: 0; }
-QPushButton { padding: 6px 16px; }
 """
 
 METHODS = (PaymentMethod.CASH, PaymentMethod.CARD, PaymentMethod.TRANSFER, PaymentMethod.CAMPUS)
@@ -181,15 +164,7 @@ def line_edit(name: str, placeholder: str = "", max_length: int = 0) -> QLineEdi
     return edit
 
 
-def label(text: str = "", name: str = "") -> QLabel:
-    widget = QLabel(text)
-    if name:
-        widget.setObjectName(name)
-    widget.setWordWrap(True)
-    return widget
-
-
-class AccountDialog(QDialog):
+class AccountDialog(FormDialog):
     """The frame of an account dialog. A subclass fills ``form`` (``add_field``), checks the
     operator's permission (``require``) and implements ``make_work`` (the step, run in the
     worker) and ``describe`` (the result line). ``done(account_id, account_number)`` is emitted
@@ -208,13 +183,11 @@ class AccountDialog(QDialog):
         currency: str,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(DIALOG_WIDTH, parent)
         self.setStyleSheet(_SHEET)
-        self.setFixedWidth(DIALOG_WIDTH)
         self.setModal(True)
         self._db, self._operator, self._data_dir, self._currency = db, operator, data_dir, currency
         self.key = new_key()  # one per form: a retry of the same form reuses it
-        self._busy = False
         self._finished = False
         self._fields: dict[str, tuple[QWidget, QLabel]] = {}
         self._rows: dict[str, QWidget] = {}
@@ -223,21 +196,17 @@ class AccountDialog(QDialog):
         self.result: Any = None
         self.receipt_pdf: Path | None = None
 
-        self.title = label("", "dialogTitle")
-        self.subtitle = label("", "dialogSubtitle")
         self.form = QFormLayout()
         self.form.setHorizontalSpacing(12)
         self.form.setVerticalSpacing(8)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.error = label("", "formError")
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.hide()
+        self.add_middle(self.form)
         self.result_note = label("", "doneNote")
         self.result_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result_note.hide()
+        self.body.insertWidget(self.body.indexOf(self.error) + 1, self.result_note)
 
-        self.buttons = QDialogButtonBox()
         self.confirm_button = QPushButton()
         self.confirm_button.setDefault(True)
         self.confirm_button.clicked.connect(self.confirm)
@@ -254,36 +223,17 @@ class AccountDialog(QDialog):
             self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
             button.hide()
 
-        self.body = QVBoxLayout(self)
-        self.body.setContentsMargins(24, 20, 24, 18)
-        self.body.setSpacing(10)
-        self.body.addWidget(self.title)
-        self.body.addWidget(self.subtitle)
-        self.body.addSpacing(4)
-        self.body.addLayout(self.form)
-        self.body.addWidget(self.error)
-        self.body.addWidget(self.result_note)
-        self.body.addSpacing(4)
-        self.body.addWidget(self.buttons)
-
     # -- building ----------------------------------------------------------------------------
 
     def add_field(self, name: str, text: str, widget: QWidget, note: str = "") -> QLabel:
         """A form row with an error line (and an optional note) under the widget; refusals
         naming ``name`` show there. Returns the note label."""
-        box = QWidget()
-        box.setFocusProxy(widget)  # the row label's mnemonic focuses the field
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(3)
-        layout.addWidget(widget)
         note_label = label(note, "fieldNote")
         note_label.setVisible(bool(note))
         error = label("", "fieldError")
         error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         error.hide()
-        layout.addWidget(note_label)
-        layout.addWidget(error)
+        box = with_notes(widget, note_label, error)
         self.form.addRow(text, box)
         self._fields[name] = (widget, error)
         self._rows[name] = box
@@ -330,24 +280,14 @@ class AccountDialog(QDialog):
 
     # -- showing -----------------------------------------------------------------------------
 
-    def show_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
-        self.fit()
-
     def show_refusal(self, refusal: Refusal) -> None:
         field = "approver" if refusal.field == "approver_password" else refusal.field
         if field in self._fields:
             widget, error = self._fields[field]
-            error.setText(refusal.message)
-            error.show()
-            self.fit()
             if field == "approver" and self.approver_password is not None:
                 self.approver_password.clear()
                 widget = self.approver_password if self.approver_user_text() else widget
-            widget.setFocus(Qt.FocusReason.OtherFocusReason)
-            if isinstance(widget, QLineEdit):
-                widget.selectAll()
+            self.show_at(error, refusal.message, widget)
             return
         self.show_error(refusal.message)
 
@@ -368,14 +308,7 @@ class AccountDialog(QDialog):
         if changed:
             self.fit()
 
-    def fit(self) -> None:
-        """The height the shown texts need at the fixed width (a dialog neither grows for a
-        message shown later nor shrinks back by itself)."""
-        self.body.activate()
-        self.setFixedHeight(self.body.totalHeightForWidth(self.width()))
-
     def showEvent(self, event: QShowEvent) -> None:
-        self.fit()
         super().showEvent(event)
         first = self.first_field()
         if first is not None and not self._finished:
@@ -388,11 +321,6 @@ class AccountDialog(QDialog):
         return None
 
     # -- running -----------------------------------------------------------------------------
-
-    @property
-    def busy(self) -> bool:
-        """True while a database call of this dialog runs in the background."""
-        return self._busy
 
     def in_background(
         self,
@@ -451,10 +379,6 @@ class AccountDialog(QDialog):
         self._busy = busy
         self.confirm_button.setEnabled(not busy)
         self.cancel_button.setEnabled(not busy)
-
-    def reject(self) -> None:
-        if not self._busy:  # the call in flight reports here; Esc waits for it
-            super().reject()
 
     def _crashed(self, message: str) -> None:
         self.set_busy(False)
@@ -527,3 +451,24 @@ class AccountDialog(QDialog):
 
     def money(self, minor: int) -> str:
         return money_text(minor, self._currency)
+
+
+class OneAccountDialog(AccountDialog):
+    """A dialog about one account, ``account`` (the row the operator chose): the same arguments
+    for each; a subclass lays out its form in ``build``."""
+
+    def __init__(
+        self,
+        db: Database,
+        operator: SignedIn,
+        data_dir: Path,
+        currency: str,
+        account: AccountRow,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(db, operator, data_dir, currency, parent)
+        self.account = account
+        self.build(account)
+
+    def build(self, account: AccountRow) -> None:
+        """Lay out the form (called once, at the end of ``__init__``)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
@@ -36,12 +36,12 @@ from app.ui.formatting import local_time_text, utility_label
 from app.views.account_dialogs import (
     AccountDialog,
     chosen_method,
-    label,
     line_edit,
     method_combo,
     searchable_combo,
     sign_in_approver,
 )
+from app.views.form_dialog import label
 from app.vocabulary import Utility
 
 _Loaded = tuple[FormChoices, AccountDetail | None]
@@ -52,6 +52,7 @@ class _ChoicesDialog(AccountDialog):
     ``loaded`` is emitted on the GUI thread once they are shown."""
 
     loaded = Signal()
+    needs: ClassVar[Action]  # what the operator must be allowed to do
 
     def __init__(
         self,
@@ -60,18 +61,27 @@ class _ChoicesDialog(AccountDialog):
         data_dir: Path,
         currency: str,
         account: AccountRow | None,
-        needs: Action,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(db, operator, data_dir, currency, parent)
         self.account = account
         self.detail: AccountDetail | None = None
         self.tariff_combos: dict[Utility, QComboBox] = {}
-        self._allowed = needs
         self.confirm_button.setEnabled(False)  # until the choices are in
+        self.build()
+        self.start_loading()
+
+    def build(self) -> None:
+        """Lay out the form (called once in ``__init__``, before the choices load)."""
+        raise NotImplementedError
+
+    def chosen_account(self) -> AccountRow:
+        """The account this dialog is about (not for a new one)."""
+        assert self.account is not None
+        return self.account
 
     def start_loading(self) -> None:
-        if not self.require(self._allowed):
+        if not self.require(self.needs):
             self.disable_fields()
             return
         db, account_id = self._db, self.account.id if self.account else None
@@ -95,12 +105,15 @@ class _ChoicesDialog(AccountDialog):
     def fill(self, choices: FormChoices) -> None:
         raise NotImplementedError
 
-    def room_field(self, rooms: tuple[str, ...]) -> QComboBox:
-        combo = searchable_combo("roomCombo", self.tr("type to search the empty rooms"))
-        combo.addItems(list(rooms))
-        combo.setCurrentIndex(-1)
-        combo.setEditText("")
-        return combo
+    def add_room_field(self, text: str) -> None:
+        """The room combo (field "room"), filled by ``fill_rooms``."""
+        self.room = searchable_combo("roomCombo", self.tr("type to search the empty rooms"))
+        self.add_field("room", text, self.room)
+
+    def fill_rooms(self, rooms: tuple[str, ...]) -> None:
+        self.room.addItems(list(rooms))
+        self.room.setCurrentIndex(-1)
+        self.room.setEditText("")
 
     def add_tariff_field(self, note: str) -> None:
         """The row of tariff combos (field "tariff"), filled by ``fill_tariffs``."""
@@ -140,6 +153,8 @@ class OpenAccountDialog(_ChoicesDialog):
     """A new account in an empty room with the room's meters, a tariff per metered utility, a
     balance policy and an opening balance (paid in as a recharge with its receipt)."""
 
+    needs = Action.OPEN_ACCOUNT
+
     def __init__(
         self,
         db: Database,
@@ -150,8 +165,10 @@ class OpenAccountDialog(_ChoicesDialog):
         *,
         reopen: AccountRow | None = None,
     ) -> None:
-        super().__init__(db, operator, data_dir, currency, reopen, Action.OPEN_ACCOUNT, parent)
-        self.setWindowTitle(self.tr("Open account") if reopen is None else self.tr("Reopen"))
+        super().__init__(db, operator, data_dir, currency, reopen, parent)
+
+    def build(self) -> None:
+        self.setWindowTitle(self.tr("Open account") if self.account is None else self.tr("Reopen"))
         self.title.setText(self.tr("Open an account"))
         self.subtitle.setText(
             self.tr("In an empty room: its meters come with it. Fields marked * are needed.")
@@ -162,8 +179,7 @@ class OpenAccountDialog(_ChoicesDialog):
         self.add_field("holder_name", self.tr("Holder &name *"), self.holder_name)
         self.add_field("holder_ref", self.tr("&Student / staff no."), self.holder_ref)
         self.add_field("phone", self.tr("&Phone"), self.phone)
-        self.room = self.room_field(())
-        self.add_field("room", self.tr("&Room *"), self.room)
+        self.add_room_field(self.tr("&Room *"))
         self.policy = QComboBox()
         self.policy.setObjectName("policyCombo")
         self.policy.setPlaceholderText(self.tr("choose a balance policy"))
@@ -174,12 +190,9 @@ class OpenAccountDialog(_ChoicesDialog):
         self.add_field("amount", self.tr("Opening &balance"), self.opening)
         self.add_field("method", self.tr("Paid b&y"), self.method)
         self.confirm_button.setText(self.tr("Open account  (Enter)"))
-        self.start_loading()
 
     def fill(self, choices: FormChoices) -> None:
-        self.room.addItems(list(choices.empty_rooms))
-        self.room.setCurrentIndex(-1)
-        self.room.setEditText("")
+        self.fill_rooms(choices.empty_rooms)
         self.policy.addItems(list(choices.policies))
         self.fill_tariffs(choices.plans, {})
 
@@ -226,6 +239,10 @@ class ReopenDialog(OpenAccountDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(db, operator, data_dir, currency, parent, reopen=account)
+
+    def build(self) -> None:
+        super().build()
+        account = self.chosen_account()
         self.title.setText(self.tr("Reopen account {number}").format(number=account.number))
         self.subtitle.setText(
             self.tr(
@@ -251,8 +268,7 @@ class ReopenDialog(OpenAccountDialog):
         return self.room if self.room.isEnabled() else None
 
     def make_work(self) -> Callable[[], Any] | None:
-        assert self.account is not None
-        db, who, key, number = self._db, self._operator, self.key, self.account.number
+        db, who, key, number = self._db, self._operator, self.key, self.chosen_account().number
         room, tariffs = self.room.currentText(), self.chosen_tariffs()
         details = {
             "holder_name": self.holder_name.text(),
@@ -287,16 +303,10 @@ class MoveDialog(_ChoicesDialog):
     """The holder moves to an empty room: the old room's meters stay there, the new room's
     meters come to the account, the balance stays with the holder."""
 
-    def __init__(
-        self,
-        db: Database,
-        operator: SignedIn,
-        data_dir: Path,
-        currency: str,
-        account: AccountRow,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(db, operator, data_dir, currency, account, Action.MOVE_ACCOUNT, parent)
+    needs = Action.MOVE_ACCOUNT
+
+    def build(self) -> None:
+        account = self.chosen_account()
         self.setWindowTitle(self.tr("Move"))
         self.title.setText(self.tr("Move account {number}").format(number=account.number))
         self.subtitle.setText(
@@ -309,31 +319,25 @@ class MoveDialog(_ChoicesDialog):
                 balance=self.money(account.balance_minor),
             )
         )
-        self.room = self.room_field(())
-        self.add_field("room", self.tr("&New room"), self.room)
+        self.add_room_field(self.tr("&New room"))
         self.add_tariff_field(
             self.tr("Only if the new room has a meter of a utility the account has no tariff for.")
         )
         self.set_row_visible("tariff", False)
         self.confirm_button.setText(self.tr("Move  (Enter)"))
-        self.start_loading()
 
     def fill(self, choices: FormChoices) -> None:
-        self.room.addItems(list(choices.empty_rooms))
-        self.room.setCurrentIndex(-1)
-        self.room.setEditText("")
+        self.fill_rooms(choices.empty_rooms)
         have = {utility for utility, _name in self.detail.tariffs} if self.detail else set()
         self.fill_tariffs({u: n for u, n in choices.plans.items() if u not in have}, {})
 
     def make_work(self) -> Callable[[], Any] | None:
-        assert self.account is not None
-        db, who, key, number = self._db, self._operator, self.key, self.account.number
+        db, who, key, number = self._db, self._operator, self.key, self.chosen_account().number
         room, tariffs = self.room.currentText(), self.chosen_tariffs()
         return lambda: move_account(db, who, number, room, key, utility_tariffs=tariffs)
 
     def describe(self, result: Any) -> tuple[str, int, str]:
         assert isinstance(result, AccountMoved)
-        assert self.account is not None
         text = self.tr("Account {number} moved from room {old} to room {new}.").format(
             number=result.account_number, old=result.from_room or "—", new=result.to_room
         )
@@ -341,23 +345,17 @@ class MoveDialog(_ChoicesDialog):
             old=", ".join(result.detached) or self.tr("none"),
             new=", ".join(result.attached) or self.tr("none"),
         )
-        return text, self.account.id, result.account_number
+        return text, self.chosen_account().id, result.account_number
 
 
 class SettleDialog(_ChoicesDialog):
     """Close the account: final readings, the remainder paid back or the debt collected with
     a settlement receipt, the meters freed for the room's next holder."""
 
-    def __init__(
-        self,
-        db: Database,
-        operator: SignedIn,
-        data_dir: Path,
-        currency: str,
-        account: AccountRow,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(db, operator, data_dir, currency, account, Action.CLOSE_ACCOUNT, parent)
+    needs = Action.CLOSE_ACCOUNT
+
+    def build(self) -> None:
+        account = self.chosen_account()
         self.setWindowTitle(self.tr("Settle and close"))
         self.title.setText(
             self.tr("Settle and close account {number}").format(number=account.number)
@@ -378,7 +376,6 @@ class SettleDialog(_ChoicesDialog):
             self.tr("A supervisor who approves the payout signs in here; leave empty if none."),
         )
         self.confirm_button.setText(self.tr("Settle && close  (Enter)"))
-        self.start_loading()
 
     def fill(self, choices: FormChoices) -> None:
         if self.detail is None:
@@ -407,8 +404,7 @@ class SettleDialog(_ChoicesDialog):
         return self.method if self.method.isVisibleTo(self) else self.confirm_button
 
     def make_work(self) -> Callable[[], Any] | None:
-        assert self.account is not None
-        db, who, key, number = self._db, self._operator, self.key, self.account.number
+        db, who, key, number = self._db, self._operator, self.key, self.chosen_account().number
         method = chosen_method(self.method)
         user, password = self.approver_inputs()
 

@@ -27,7 +27,7 @@ from app.services.service_checks import REASON_MAX
 from app.store.database import Database
 from app.ui.formatting import ledger_kind_label, local_time_text, money_text
 from app.views.account_dialogs import (
-    AccountDialog,
+    OneAccountDialog,
     Refusal,
     chosen_method,
     line_edit,
@@ -80,20 +80,10 @@ def entry_choices(lines: Iterable[LedgerLine]) -> list[EntryChoice]:
     return choices
 
 
-class _CorrectionDialog(AccountDialog):
+class _CorrectionDialog(OneAccountDialog):
     """An account, a reason, and the approval on the spot when the operator may not approve."""
 
-    def __init__(
-        self,
-        db: Database,
-        operator: SignedIn,
-        data_dir: Path,
-        currency: str,
-        account: AccountRow,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(db, operator, data_dir, currency, parent)
-        self.account = account
+    def build(self, account: AccountRow) -> None:
         self.subtitle.setText(
             self.tr("Room {room} · {holder} · account {number} · balance {balance}").format(
                 room=account.room_label or "—",
@@ -135,6 +125,16 @@ class _CorrectionDialog(AccountDialog):
         db = self._db
         return lambda: sign_in_approver(db, user, password)
 
+    def make_work(self) -> Callable[[], Any] | None:
+        approval = self.approval()
+        if approval is None:
+            return None
+        return self.correction(approval)
+
+    def correction(self, approval: Callable[[], SignedIn | None]) -> Callable[[], Any]:
+        """The correction to run in the worker; ``approval`` signs the approver in there."""
+        raise NotImplementedError
+
     def describe(self, result: Any) -> tuple[str, int, str]:
         assert isinstance(result, CorrectionDone)
         return self.describe_done(result), result.account_id, result.account_number
@@ -146,16 +146,8 @@ class _CorrectionDialog(AccountDialog):
 class RefundDialog(_CorrectionDialog):
     """Pay money back out of the balance (at most the balance), with a refund receipt."""
 
-    def __init__(
-        self,
-        db: Database,
-        operator: SignedIn,
-        data_dir: Path,
-        currency: str,
-        account: AccountRow,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(db, operator, data_dir, currency, account, parent)
+    def build(self, account: AccountRow) -> None:
+        super().build(account)
         self.setWindowTitle(self.tr("Refund"))
         self.title.setText(self.tr("Refund from account {number}").format(number=account.number))
         self.amount = line_edit("amountField", self.tr("e.g. 50 or 12.50"), 20)
@@ -172,10 +164,7 @@ class RefundDialog(_CorrectionDialog):
         self.confirm_button.setText(self.tr("Refund  (Enter)"))
         self.add_reason_and_approval(Action.REFUND)
 
-    def make_work(self) -> Callable[[], Any] | None:
-        approval = self.approval()
-        if approval is None:
-            return None
+    def correction(self, approval: Callable[[], SignedIn | None]) -> Callable[[], Any]:
         db, who, number = self._db, self._operator, self.account.number
         amount, method, why, key = (
             self.amount.text(),
@@ -196,16 +185,8 @@ class RefundDialog(_CorrectionDialog):
 class AdjustDialog(_CorrectionDialog):
     """Correct the balance by a signed amount, with an adjustment receipt."""
 
-    def __init__(
-        self,
-        db: Database,
-        operator: SignedIn,
-        data_dir: Path,
-        currency: str,
-        account: AccountRow,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(db, operator, data_dir, currency, account, parent)
+    def build(self, account: AccountRow) -> None:
+        super().build(account)
         self.setWindowTitle(self.tr("Adjust balance"))
         self.title.setText(self.tr("Adjust account {number}").format(number=account.number))
         self.amount = line_edit("amountField", self.tr("signed, e.g. -12.30 or +5"), 20)
@@ -236,10 +217,7 @@ class AdjustDialog(_CorrectionDialog):
         else:
             self.effect.setText(self.tr("Zero changes nothing."))
 
-    def make_work(self) -> Callable[[], Any] | None:
-        approval = self.approval()
-        if approval is None:
-            return None
+    def correction(self, approval: Callable[[], SignedIn | None]) -> Callable[[], Any]:
         db, who, number = self._db, self._operator, self.account.number
         amount, why, key = self.amount.text(), self.reason.text(), self.key
         return lambda: adjust(db, who, number, amount, why, approval(), key)
@@ -270,6 +248,22 @@ class ReverseDialog(_CorrectionDialog):
         entries: Sequence[EntryChoice] | None = None,
     ) -> None:
         super().__init__(db, operator, data_dir, currency, account, parent)
+        if not self.may_reverse:
+            return
+        if entries is not None:
+            self.show_entries(list(entries))
+            return
+        account_id = account.id
+        self.in_background(
+            lambda: entry_choices(
+                detail.recent_entries if (detail := get_account_detail(db, account_id)) else ()
+            ),
+            self.show_entries,
+            self.show_error,
+        )
+
+    def build(self, account: AccountRow) -> None:
+        super().build(account)
         self.setWindowTitle(self.tr("Reverse an entry"))
         self.title.setText(
             self.tr("Reverse an entry of account {number}").format(number=account.number)
@@ -288,20 +282,7 @@ class ReverseDialog(_CorrectionDialog):
         )
         self.confirm_button.setText(self.tr("Reverse  (Enter)"))
         self.confirm_button.setEnabled(False)
-        if self.add_reason_and_approval(Action.ADJUST):
-            if entries is None:
-                account_id = account.id
-                self.in_background(
-                    lambda: entry_choices(
-                        detail.recent_entries
-                        if (detail := get_account_detail(db, account_id))
-                        else ()
-                    ),
-                    self.show_entries,
-                    self.show_error,
-                )
-            else:
-                self.show_entries(list(entries))
+        self.may_reverse = self.add_reason_and_approval(Action.ADJUST)
 
     def show_entries(self, choices: list[EntryChoice]) -> None:
         self.entry.clear()
@@ -330,9 +311,10 @@ class ReverseDialog(_CorrectionDialog):
         if not isinstance(entry_id, int):
             self.show_refusal(Refusal("entry", self.tr("Choose the entry to reverse.")))
             return None
-        approval = self.approval()
-        if approval is None:
-            return None
+        return super().make_work()
+
+    def correction(self, approval: Callable[[], SignedIn | None]) -> Callable[[], Any]:
+        entry_id = self.entry.currentData()
         db, who, why, key = self._db, self._operator, self.reason.text(), self.key
         return lambda: reverse(db, who, entry_id, why, approval(), key)
 

@@ -12,13 +12,11 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QCursor, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -31,29 +29,17 @@ from app.services.operators import (
     set_up_first_admin,
 )
 from app.store.database import Database
+from app.views.form_dialog import FormDialog, label, with_notes
 from app.vocabulary import Role
 
 DIALOG_WIDTH = 480
 
-# Local to these dialogs: the application's theme styles the screens, these are the only forms.
+# The form look is the theme's (``app.views.form_dialog``); the demo hint is only here.
 _SHEET = """
-QLabel#dialogTitle { font-size: 16pt; font-weight: 600; color: #0f172a; }
-QLabel#dialogSubtitle, QLabel#fieldNote { color: #64748b; }
 QLabel#demoHint {
     color: #334155; background: #f1f5f9; border: 1px solid #e2e8f0; border-radius: 6px;
     padding: 6px 8px;
 }
-QLabel#formError {
-    color: #b91c1c; background: #fef2f2; border: 1px solid #fecaca; border-radius: 6px;
-    padding: 6px 8px;
-}
-QLabel#fieldError { color: #b91c1c; }
-QLineEdit {
-    padding: 6px 8px; border: 1px solid #cbd5e1; border-radius: 6px; background: white;
-    font-size: 11pt;
-}
-QLineEdit:focus { border: 2px solid #2563eb; padding: 5px 7px; }
-QPushButton { padding: 6px 16px; }
 """
 
 
@@ -69,13 +55,6 @@ def role_label(role: Role) -> str:
     return labels[role]
 
 
-def _label(text: str, name: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName(name)
-    label.setWordWrap(True)
-    return label
-
-
 def _line_edit(password: bool = False) -> QLineEdit:
     edit = QLineEdit()
     edit.setMinimumWidth(240)
@@ -84,65 +63,24 @@ def _line_edit(password: bool = False) -> QLineEdit:
     return edit
 
 
-def _with_note(edit: QLineEdit, *notes: QLabel) -> QWidget:
-    """A field with its notes below it (a hidden note takes no space)."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(3)
-    layout.addWidget(edit)
-    for note in notes:
-        layout.addWidget(note)
-    return box
-
-
-class _FormDialog(QDialog):
+class _FormDialog(FormDialog):
     """Title, subtitle, a form, an error line and the buttons. Enter in a field whose next field
     is still empty moves there; otherwise Enter presses the default button."""
 
     def __init__(self, parent: QWidget | None) -> None:
-        super().__init__(parent)
+        super().__init__(DIALOG_WIDTH, parent, gap=6)
         self.setStyleSheet(_SHEET)
-        # A fixed width makes the wrapped texts wrap the same way each time; ``_fit`` gives the
-        # height they need (a QDialog neither grows for a message shown later nor shrinks back).
-        self.setFixedWidth(DIALOG_WIDTH)
-        self.title = _label("", "dialogTitle")
-        self.subtitle = _label("", "dialogSubtitle")
         self.form = QFormLayout()
         self.form.setHorizontalSpacing(12)
         self.form.setVerticalSpacing(10)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.error = _label("", "formError")
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.hide()
-        self.buttons = QDialogButtonBox()
+        self.add_middle(self.form)
         self._chain: list[QLineEdit] = []
-
-        self.body = QVBoxLayout(self)
-        self.body.setContentsMargins(24, 20, 24, 18)
-        self.body.setSpacing(10)
-        self.body.addWidget(self.title)
-        self.body.addWidget(self.subtitle)
-        self.body.addSpacing(6)
-        self.body.addLayout(self.form)
-        self.body.addWidget(self.error)
-        self.body.addSpacing(4)
-        self.body.addWidget(self.buttons)
-
-    def show_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
-        self._fit()
-
-    def _fit(self) -> None:
-        self.body.activate()
-        self.setFixedHeight(self.body.totalHeightForWidth(self.width()))
 
     def _first_focus(self) -> QLineEdit:
         return self._chain[0]
 
     def showEvent(self, event: QShowEvent) -> None:
-        self._fit()
         super().showEvent(event)
         self._first_focus().setFocus(Qt.FocusReason.OtherFocusReason)
 
@@ -157,7 +95,7 @@ class _FormDialog(QDialog):
                     return
         super().keyPressEvent(event)
 
-    def _busy(self, button: QPushButton, busy: bool) -> None:
+    def _working(self, button: QPushButton, busy: bool) -> None:
         button.setEnabled(not busy)
         if busy:
             QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
@@ -220,7 +158,7 @@ class LoginDialog(_FormDialog):
         self.demo_hint: QLabel | None = None
         if demo:
             users = ", ".join(role.value for role in Role)
-            self.demo_hint = _label(
+            self.demo_hint = label(
                 self.tr("Demo site: sign in as {users}; the password is “{password}”.").format(
                     users=users, password=DEMO_PASSWORD
                 ),
@@ -264,7 +202,7 @@ class LoginDialog(_FormDialog):
             self.show_error(self.tr("Type your password."))
             self.password.setFocus(Qt.FocusReason.OtherFocusReason)
             return
-        self._busy(self.sign_in_button, True)
+        self._working(self.sign_in_button, True)
         try:
             who = login(self._db, name, self.password.text())
         except OperatorRefused as exc:
@@ -273,7 +211,7 @@ class LoginDialog(_FormDialog):
             self.password.setFocus(Qt.FocusReason.OtherFocusReason)
             return
         finally:
-            self._busy(self.sign_in_button, False)
+            self._working(self.sign_in_button, False)
         self._signed_in = who
         self.password.clear()
         self.accept()
@@ -302,15 +240,15 @@ class FirstAdminDialog(_FormDialog):
         self.display_name.setPlaceholderText(self.tr("e.g. Site administrator"))
         self.password = _line_edit(password=True)
         self.repeat = _line_edit(password=True)
-        password_note = _label(
+        password_note = label(
             self.tr("At least {n} characters.").format(n=MIN_PASSWORD), "fieldNote"
         )
-        self.mismatch = _label(self.tr("The two passwords differ; type them again."), "fieldError")
+        self.mismatch = label(self.tr("The two passwords differ; type them again."), "fieldError")
         self.mismatch.hide()
         self.form.addRow(self.tr("&User name"), self.username)
         self.form.addRow(self.tr("&Display name"), self.display_name)
-        self.form.addRow(self.tr("&Password"), _with_note(self.password, password_note))
-        self.form.addRow(self.tr("&Repeat password"), _with_note(self.repeat, self.mismatch))
+        self.form.addRow(self.tr("&Password"), with_notes(self.password, password_note))
+        self.form.addRow(self.tr("&Repeat password"), with_notes(self.repeat, self.mismatch))
         self._chain = [self.username, self.display_name, self.password, self.repeat]
         for edit in self._chain:
             edit.textEdited.connect(lambda _text: self.show_error(""))
@@ -334,7 +272,7 @@ class FirstAdminDialog(_FormDialog):
     def _hide_mismatch(self) -> None:
         if not self.mismatch.isHidden():
             self.mismatch.hide()
-            self._fit()
+            self.fit()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -343,12 +281,12 @@ class FirstAdminDialog(_FormDialog):
     def _create(self) -> None:
         if self.password.text() != self.repeat.text():
             self.mismatch.show()
-            self._fit()
+            self.fit()
             self.repeat.clear()
             self.repeat.setFocus(Qt.FocusReason.OtherFocusReason)
             return
         self._hide_mismatch()
-        self._busy(self.create_button, True)
+        self._working(self.create_button, True)
         try:
             who = set_up_first_admin(
                 self._db, self.username.text(), self.display_name.text(), self.password.text()
@@ -357,6 +295,6 @@ class FirstAdminDialog(_FormDialog):
             self.show_error(str(exc))
             return
         finally:
-            self._busy(self.create_button, False)
+            self._working(self.create_button, False)
         self._signed_in = who
         self.accept()

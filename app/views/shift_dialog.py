@@ -20,7 +20,6 @@ import shiboken6
 from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
-    QDialog,
     QDialogButtonBox,
     QFormLayout,
     QFrame,
@@ -48,13 +47,13 @@ from app.services.shifts import (
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.formatting import money_text
+from app.views.form_dialog import FormDialog, label, with_notes
 
 DIALOG_WIDTH = 500
 
+# The form look is the theme's (``app.views.form_dialog``); the summary's rules are only here.
 _SHEET = """
-QLabel#dialogTitle { font-size: 16pt; font-weight: 600; color: #0f172a; }
-QLabel#dialogSubtitle, QLabel#fieldNote, QLabel#columnHead { color: #64748b; }
-QLabel#columnHead { font-weight: 600; }
+QLabel#columnHead { color: #64748b; font-weight: 600; }
 QFrame#shiftSummary { background: #f8fafc; border: 1px solid #e2e8f0; border-radius: 8px; }
 QFrame#rule { background: #e2e8f0; max-height: 1px; min-height: 1px; border: none; }
 QLabel#expectedLabel, QLabel#expectedValue { font-weight: 700; color: #0f172a; }
@@ -63,22 +62,6 @@ QLabel#difference { font-size: 11pt; font-weight: 600; color: #64748b; }
 QLabel#difference[state="short"] { color: #b91c1c; }
 QLabel#difference[state="over"] { color: #b45309; }
 QLabel#difference[state="even"] { color: #15803d; }
-QLabel#formError {
-    color: #b91c1c; background: #fef2f2; border: 1px solid #fecaca; border-radius: 6px;
-    padding: 6px 8px;
-}
-QLabel#fieldError { color: #b91c1c; }
-QLabel#doneNote {
-    color: #14532d; background: #f0fdf4; border: 1px solid #bbf7d0; border-radius: 6px;
-    padding: 8px 10px;
-}
-QLineEdit {
-    padding: 6px 8px; border: 1px solid #cbd5e1; border-radius: 6px; background: white;
-    font-size: 11pt;
-}
-QLineEdit:focus { border: 2px solid #2563eb; padding: 5px 7px; }
-QLineEdit:read-only { background: #f1f5f9; }
-QPushButton { padding: 6px 16px; }
 """
 
 _Refusal = (ShiftRefused, PermissionDenied)
@@ -96,14 +79,6 @@ def method_label(method: str) -> str:
     return labels.get(method, method)
 
 
-def _label(text: str = "", name: str = "") -> QLabel:
-    label = QLabel(text)
-    if name:
-        label.setObjectName(name)
-    label.setWordWrap(True)
-    return label
-
-
 def _amount_edit(name: str) -> QLineEdit:
     edit = QLineEdit()
     edit.setObjectName(name)
@@ -114,51 +89,16 @@ def _amount_edit(name: str) -> QLineEdit:
     return edit
 
 
-def _with_notes(edit: QLineEdit, *notes: QLabel) -> QWidget:
-    """A field with its notes below it (a hidden note takes no space)."""
-    box = QWidget()
-    box.setFocusProxy(edit)  # the form label's mnemonic (Alt+F, Alt+C) focuses the field
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(3)
-    layout.addWidget(edit)
-    for note in notes:
-        layout.addWidget(note)
-    return box
-
-
-class _ShiftForm(QDialog):
+class _ShiftForm(FormDialog):
     """Title, subtitle, body, an error line and the buttons, at a fixed width whose height
     follows what is shown."""
 
     def __init__(self, parent: QWidget | None) -> None:
-        super().__init__(parent)
+        super().__init__(DIALOG_WIDTH, parent)
         self.setStyleSheet(_SHEET)
-        self.setFixedWidth(DIALOG_WIDTH)
-        self._busy = False
-        self.title = _label("", "dialogTitle")
-        self.subtitle = _label("", "dialogSubtitle")
-        self.error = _label("", "formError")
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.hide()
-        self.buttons = QDialogButtonBox()
-        self.body = QVBoxLayout(self)
-        self.body.setContentsMargins(24, 20, 24, 18)
-        self.body.setSpacing(10)
-        self.body.addWidget(self.title)
-        self.body.addWidget(self.subtitle)
-        self.body.addSpacing(4)
         self.content = QVBoxLayout()
         self.content.setSpacing(10)
-        self.body.addLayout(self.content)
-        self.body.addWidget(self.error)
-        self.body.addSpacing(4)
-        self.body.addWidget(self.buttons)
-
-    @property
-    def busy(self) -> bool:
-        """True while a database call of this dialog runs in the background."""
-        return self._busy
+        self.add_middle(self.content)
 
     def _in_background(
         self,
@@ -184,23 +124,6 @@ class _ShiftForm(QDialog):
 
         run_in_background(work, done, failed)
 
-    def show_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
-        self._fit()
-
-    def _fit(self) -> None:
-        self.body.activate()
-        self.setFixedHeight(self.body.totalHeightForWidth(self.width()))
-
-    def showEvent(self, event: QShowEvent) -> None:
-        self._fit()
-        super().showEvent(event)
-
-    def reject(self) -> None:
-        if not self._busy:  # the call in flight finishes and reports here; Esc waits for it
-            super().reject()
-
 
 class OpenShiftDialog(_ShiftForm):
     """Open the operator's shift with an opening float; ``shift_opened`` carries the
@@ -221,11 +144,11 @@ class OpenShiftDialog(_ShiftForm):
             ).format(name=operator.display_name)
         )
         self.float_edit = _amount_edit("openingFloat")
-        self.float_error = _label("", "fieldError")
+        self.float_error = label("", "fieldError")
         self.float_error.hide()
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        form.addRow(self.tr("Opening &float"), _with_notes(self.float_edit, self.float_error))
+        form.addRow(self.tr("Opening &float"), with_notes(self.float_edit, self.float_error))
         self.content.addLayout(form)
         self.float_edit.textEdited.connect(self._clear_errors)
 
@@ -267,11 +190,7 @@ class OpenShiftDialog(_ShiftForm):
     def _done(self, result: object) -> None:
         self._set_busy(False)
         if isinstance(result, ShiftRefused) and result.field == "float":
-            self.float_error.setText(str(result))
-            self.float_error.show()
-            self._fit()
-            self.float_edit.selectAll()
-            self.float_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.show_at(self.float_error, str(result), self.float_edit)
             return
         if isinstance(result, Exception):
             self.show_error(str(result))
@@ -324,16 +243,16 @@ class CloseShiftDialog(_ShiftForm):
 
         self.counted_edit = _amount_edit("countedCash")
         self.counted_edit.setEnabled(False)
-        self.difference = _label("", "difference")
-        self.counted_error = _label("", "fieldError")
+        self.difference = label("", "difference")
+        self.counted_error = label("", "fieldError")
         self.counted_error.hide()
         self.form = QFormLayout()
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.form.addRow(
             self.tr("&Counted cash"),
-            _with_notes(self.counted_edit, self.difference, self.counted_error),
+            with_notes(self.counted_edit, self.difference, self.counted_error),
         )
-        self.done_note = _label("", "doneNote")
+        self.done_note = label("", "doneNote")
         self.done_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.done_note.hide()
         self.content.addWidget(self.summary_frame)
@@ -408,7 +327,7 @@ class CloseShiftDialog(_ShiftForm):
             self.close_button.setEnabled(True)
             self._update_difference()
             self.counted_edit.setFocus(Qt.FocusReason.OtherFocusReason)
-        self._fit()
+        self.fit()
         self.summary_loaded.emit(summary)
 
     def _load_failed(self, message: str) -> None:
@@ -522,7 +441,7 @@ class CloseShiftDialog(_ShiftForm):
     def _clear_errors(self) -> None:
         if not self.counted_error.isHidden():
             self.counted_error.hide()
-            self._fit()
+            self.fit()
         self.show_error("")
 
     # -- closing -----------------------------------------------------------------------------
@@ -552,11 +471,7 @@ class CloseShiftDialog(_ShiftForm):
     def _close_done(self, result: object) -> None:
         self._set_busy(False)
         if isinstance(result, ShiftRefused) and result.field == "counted":
-            self.counted_error.setText(str(result))
-            self.counted_error.show()
-            self._fit()
-            self.counted_edit.selectAll()
-            self.counted_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.show_at(self.counted_error, str(result), self.counted_edit)
             return
         if isinstance(result, Exception):
             self.show_error(str(result))
@@ -580,7 +495,7 @@ class CloseShiftDialog(_ShiftForm):
         self.finish_button.show()
         self.finish_button.setDefault(True)
         self.finish_button.setFocus(Qt.FocusReason.OtherFocusReason)
-        self._fit()
+        self.fit()
         self.shift_closed.emit(result)
 
     def _close_failed(self, message: str) -> None:

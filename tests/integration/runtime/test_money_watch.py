@@ -4,6 +4,7 @@ with no call from that process and long before the minute's evaluation."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -14,7 +15,15 @@ from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
-from app.store.models import Account, BalancePolicy, Bus, LoadGuardSetting, Meter
+from app.store.models import (
+    Account,
+    BalancePolicy,
+    Bus,
+    IntervalReading,
+    LoadGuardSetting,
+    Meter,
+    UsageCharge,
+)
 from app.vocabulary import LedgerKind, SupplyState, Utility
 from tests.support import run_python, wait_for
 
@@ -75,6 +84,71 @@ def test_a_recharge_from_another_process_restores_supply(tmp_path: Path) -> None
         assert paid.returncode == 0, paid.stderr
         wait_for(lambda: simulated.supply_on, "the relay closed after the recharge", 20)
         assert state() is SupplyState.NORMAL
+    finally:
+        runtime.stop()
+        db.dispose()
+
+
+def test_post_and_wait_returns_once_the_waiting_usage_is_committed(tmp_path: Path) -> None:
+    """What settling an account calls first: the usage rated so far is in the ledger when it
+    returns, so the final bill holds it."""
+    db = Database(sqlite_url_for(tmp_path))
+    upgrade(db)
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=2))
+    with db.transaction() as session:
+        session.execute(delete(LoadGuardSetting))
+        meter, url = session.execute(
+            select(Meter, Bus.url)
+            .join(Bus, Bus.id == Meter.bus_id)
+            .where(Meter.utility == Utility.ELECTRICITY)
+            .order_by(Meter.id)
+        ).first()  # type: ignore[misc]
+        meter.rated_current_a = 10_000
+        account_id, address, meter_id = meter.account_id, meter.address, meter.id
+        balance = session.get_one(Account, account_id).balance_minor
+        post_entry(  # far from any threshold: nothing is posted at once on a crossing
+            session, account_id, LedgerKind.ADJUSTMENT, 1_000_000 - balance, reason="test"
+        )
+        session.get_one(Account, account_id).supply_state = SupplyState.NORMAL
+    runtime = Runtime(
+        db,
+        RuntimeOptions(
+            time_scale=100.0,
+            poll=PollPolicy(cycle_pause_s=0.1),
+            interval_s=1,
+            policy_tick_s=3600,
+            posting_s=3600,  # nothing is posted on its own during the test
+        ),
+    )
+    runtime.start()
+    try:
+        assert runtime.sim is not None
+        runtime.sim.meter(url, address).switch_on_heater(2000.0, duration_s=3600)
+
+        def charged_kwh() -> Decimal:  # the demo's tariff has a free allowance: count energy
+            with db.session() as session:
+                return sum(
+                    (
+                        Decimal(q)
+                        for q in session.scalars(
+                            select(UsageCharge.quantity).where(UsageCharge.meter_id == meter_id)
+                        )
+                    ),
+                    Decimal(0),
+                )
+
+        def readings() -> int:
+            with db.session() as session:
+                return len(
+                    session.scalars(
+                        select(IntervalReading.id).where(IntervalReading.meter_id == meter_id)
+                    ).all()
+                )
+
+        wait_for(lambda: readings() >= 4, "usage rated", 30)
+        assert charged_kwh() == 0  # nothing posted since the start
+        assert runtime.post_and_wait([account_id], timeout_s=20)
+        assert charged_kwh() > 0
     finally:
         runtime.stop()
         db.dispose()
