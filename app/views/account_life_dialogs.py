@@ -349,6 +349,10 @@ class MoveDialog(_ChoicesDialog):
 
 
 class SettleDialog(_ChoicesDialog):
+    # Set by the screen when a runtime polls in this process: posts the account's waiting
+    # usage and returns once it is committed (``Runtime.post_and_wait``).
+    before_settle: Callable[[int], object] | None = None
+
     """Close the account: final readings, the remainder paid back or the debt collected with
     a settlement receipt, the meters freed for the room's next holder."""
 
@@ -408,8 +412,15 @@ class SettleDialog(_ChoicesDialog):
         method = chosen_method(self.method)
         user, password = self.approver_inputs()
 
+        before = self.before_settle
+        account_id = self.chosen_account().id
+
         def work() -> Settlement:
             approver = sign_in_approver(db, user, password)
+            if approver is not None:
+                approver.require(Action.APPROVE)  # refused before anything is posted
+            if before is not None:  # the usage rated up to now goes into the final bill
+                before(account_id)
             return settle_account(db, who, number, method, key, approver=approver)
 
         return work

@@ -88,6 +88,8 @@ class AccountsView(QWidget):
         self._currency = currency
         self._operator = operator
         self._data_dir = data_dir
+        # Posts an account's waiting usage before it is settled (the GUI's runtime sets it).
+        self.before_settle: Callable[[int], object] | None = None
         self._select_after: int | None = None
         self.dialog: AccountDialog | None = None  # the last dialog opened from the action bar
         columns = [
@@ -239,6 +241,8 @@ class AccountsView(QWidget):
                 "reverse": ReverseDialog,
             }
             dialog = kinds[key](self._db, who, data_dir, currency, row, self)
+            if isinstance(dialog, SettleDialog):
+                dialog.before_settle = self.before_settle
         dialog.done.connect(self._after_dialog)
         if self.dialog is not None:
             self.dialog.deleteLater()

@@ -469,6 +469,8 @@ def test_settling_pays_the_remainder_back_with_a_settlement_receipt(  # type: ig
     account = rich_account(demo_db)
     dialog = shown(qtbot, SettleDialog(demo_db, office, data_dir, CURRENCY, account), loaded=True)
     assert isinstance(dialog, SettleDialog)
+    posted_first: list[int] = []  # what the runtime is asked to post before the final bill
+    dialog.before_settle = posted_first.append
     balance = money_text(account.balance_minor, CURRENCY)
     assert dialog.balance.text() == f"Balance {balance}"
     assert "is paid back to the holder" in dialog.meaning.text()
@@ -488,6 +490,7 @@ def test_settling_pays_the_remainder_back_with_a_settlement_receipt(  # type: ig
     qtbot.keyClick(dialog.approver_user, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(dialog.approver_user, Qt.Key.Key_Backspace)
     args = confirm_and_wait(qtbot, dialog, dialog.approver_user)
+    assert posted_first == [account.id]
     assert args == [account.id, account.number]
 
     with demo_db.session() as session:
