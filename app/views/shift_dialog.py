@@ -34,16 +34,14 @@ from PySide6.QtWidgets import (
 from app.billing.money import Money, MoneyError
 from app.services.operators import SignedIn
 from app.services.permissions import PermissionDenied
-from app.services.shifts import (
+from app.services.shift_close import (
     NO_METHOD,
     ClosedShift,
-    ShiftRefused,
     ShiftSummary,
     close_shift,
-    current_shift,
-    open_shift,
     shift_summary,
 )
+from app.services.shifts import ShiftRefused, current_shift, open_shift
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.formatting import money_text

@@ -15,7 +15,8 @@ from app.services.account_queries import list_accounts
 from app.services.demo_site import DEMO_PASSWORD
 from app.services.operators import SignedIn, login
 from app.services.recharge import new_key, recharge
-from app.services.shifts import current_shift, open_shift, shift_summary
+from app.services.shift_close import shift_summary
+from app.services.shifts import current_shift, open_shift
 from app.store.database import Database
 from app.views import shift_dialog
 from app.views.shift_dialog import CloseShiftDialog, OpenShiftDialog

@@ -17,16 +17,8 @@ from app.services.ledger_verify import verify_ledger
 from app.services.operators import SignedIn
 from app.services.permissions import PermissionDenied
 from app.services.recharge import RechargeDone, new_key, recharge
-from app.services.shifts import (
-    NO_METHOD,
-    MethodTotal,
-    ShiftRefused,
-    close_shift,
-    current_shift,
-    list_open_shifts,
-    open_shift,
-    shift_summary,
-)
+from app.services.shift_close import NO_METHOD, MethodTotal, close_shift, shift_summary
+from app.services.shifts import ShiftRefused, current_shift, list_open_shifts, open_shift
 from app.store.database import Database
 from app.store.models import Account, AuditEvent, Receipt, Shift
 from app.vocabulary import PaymentMethod, ReceiptKind, Role
