@@ -17,24 +17,21 @@ from sqlalchemy.orm import Session
 from app.services.account_life import AccountRefused, keyed_event, meters_in_service
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
-from app.services.ledger import post_entry
 from app.services.meter_replacement import format_units
 from app.services.operators import SignedIn
 from app.services.permissions import Action
-from app.services.receipts import issue_receipt, take_receipt_number
+from app.services.recharge import pay_in
 from app.services.service_checks import (
     check_key,
     confirm_approver,
     locked_account,
 )
-from app.services.shifts import ensure_shift
 from app.services.site_queries import site_zone
 from app.store.database import Database
 from app.store.models import (
     Account,
     IntervalReading,
     Meter,
-    Receipt,
     utc_now,
 )
 from app.vocabulary import (
@@ -134,40 +131,23 @@ def _settle_money(
 ) -> int:
     """The settlement entry and receipt; the receipt lists each meter's final reading."""
     reason = "settlement: remainder paid back" if amount < 0 else "settlement: debt collected"
-    shift = ensure_shift(session, by)
-    number = take_receipt_number(session)
-    posted = post_entry(
+    _posted, number = pay_in(
         session,
-        account.id,
-        LedgerKind.SETTLEMENT,
+        by,
+        account,
         amount,
-        reason=reason,
-        reference=f"receipt {number}",
-        operator_id=by.operator_id,
-        idempotency_key=key,
-        approved_by_id=None if approver is None else approver.operator_id,
+        method,
+        key,
+        reason,
+        kind=LedgerKind.SETTLEMENT,
+        receipt_kind=ReceiptKind.SETTLEMENT,
+        approver=approver,
+        receipt_reason=reason,
+        extra={  # printed with each meter: the holder keeps the final readings
+            "meters": [_reading_line(r) for r in readings],
+            "final_readings": [_reading_json(r) for r in readings],
+        },
     )
-    issued = issue_receipt(
-        session,
-        number,
-        kind=ReceiptKind.SETTLEMENT,
-        account=account,
-        entry_id=posted.entry_id,
-        by=by,
-        shift_id=shift.id,
-        method=method,
-        amount_minor=amount,
-        balance_before_minor=posted.balance_before_minor,
-        reason=reason,
-        approved_by=approver.display_name if approver else "",
-    )
-    receipt = session.get_one(Receipt, issued.receipt_id)
-    receipt.content = {  # printed with each meter: the holder keeps the final readings
-        **(receipt.content or {}),
-        "meters": [_reading_line(r) for r in readings],
-        "final_readings": [_reading_json(r) for r in readings],
-    }
-    session.flush()
     return number
 
 

@@ -92,11 +92,13 @@ def issue_receipt(
     balance_before_minor: int,
     reason: str = "",
     approved_by: str = "",
+    extra: dict[str, object] | None = None,
 ) -> IssuedReceipt:
     """Record receipt ``number`` (from ``take_receipt_number``) of a ledger entry, in the
     caller's transaction."""
     content = account_content(session, account)
     content.update(operator=by.display_name, reason=reason, approved_by=approved_by)
+    content.update(extra or {})  # e.g. a settlement's final readings in place of the meters
     receipt = Receipt(
         number=number,
         kind=kind,

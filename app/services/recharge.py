@@ -155,27 +155,32 @@ def pay_in(
     key: str,
     reason: str,
     *,
+    kind: LedgerKind = LedgerKind.RECHARGE,
+    receipt_kind: ReceiptKind = ReceiptKind.RECHARGE,
+    approver: SignedIn | None = None,
     receipt_reason: str = "",
+    extra: dict[str, object] | None = None,
 ) -> tuple[Posted, int]:
-    """Money taken at the counter, inside the caller's transaction (which holds the receipt
-    counter's lock): a recharge entry under ``key`` and its numbered receipt in the operator's
-    shift. Returns the posting and the receipt number."""
+    """Money over the counter, inside the caller's transaction (which holds the receipt
+    counter's lock): an entry under ``key`` and its numbered receipt in the operator's shift
+    (a recharge by default; a settlement says so). Returns the posting and the receipt number."""
     shift = ensure_shift(session, by)
     number = take_receipt_number(session)
     posted = post_entry(
         session,
         account.id,
-        LedgerKind.RECHARGE,
+        kind,
         amount_minor,
         reason=reason,
         reference=f"receipt {number}",
         operator_id=by.operator_id,
         idempotency_key=key,
+        approved_by_id=None if approver is None else approver.operator_id,
     )
     issue_receipt(
         session,
         number,
-        kind=ReceiptKind.RECHARGE,
+        kind=receipt_kind,
         account=account,
         entry_id=posted.entry_id,
         by=by,
@@ -184,6 +189,8 @@ def pay_in(
         amount_minor=amount_minor,
         balance_before_minor=posted.balance_before_minor,
         reason=receipt_reason,
+        approved_by=approver.display_name if approver else "",
+        extra=extra,
     )
     return posted, number
 

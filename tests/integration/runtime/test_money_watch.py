@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
@@ -28,20 +29,34 @@ from app.vocabulary import LedgerKind, SupplyState, Utility
 from tests.support import run_python, wait_for
 
 
-def test_a_recharge_from_another_process_restores_supply(tmp_path: Path) -> None:
-    folder = tmp_path / "site"
-    folder.mkdir()
+def small_site(folder: Path) -> Database:
+    """Two rooms of the demo site in ``folder``, with no load guard (tests drive the load)."""
     db = Database(sqlite_url_for(folder))
     upgrade(db)
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=2))
     with db.transaction() as session:
         session.execute(delete(LoadGuardSetting))
-        meter, url = session.execute(
-            select(Meter, Bus.url)
-            .join(Bus, Bus.id == Meter.bus_id)
-            .where(Meter.utility == Utility.ELECTRICITY)
-            .order_by(Meter.id)
-        ).first()  # type: ignore[misc]
+    return db
+
+
+def first_electricity_meter(session: Session) -> tuple[Meter, str]:
+    """The first electricity meter and its bus URL."""
+    found = session.execute(
+        select(Meter, Bus.url)
+        .join(Bus, Bus.id == Meter.bus_id)
+        .where(Meter.utility == Utility.ELECTRICITY)
+        .order_by(Meter.id)
+    ).first()
+    assert found is not None
+    return found[0], found[1]
+
+
+def test_a_recharge_from_another_process_restores_supply(tmp_path: Path) -> None:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    db = small_site(folder)
+    with db.transaction() as session:
+        meter, url = first_electricity_meter(session)
         policy = BalancePolicy(
             name="Test: no friendly hours",
             alarm_1_minor=600,
@@ -92,17 +107,9 @@ def test_a_recharge_from_another_process_restores_supply(tmp_path: Path) -> None
 def test_post_and_wait_returns_once_the_waiting_usage_is_committed(tmp_path: Path) -> None:
     """What settling an account calls first: the usage rated so far is in the ledger when it
     returns, so the final bill holds it."""
-    db = Database(sqlite_url_for(tmp_path))
-    upgrade(db)
-    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=2))
+    db = small_site(tmp_path)
     with db.transaction() as session:
-        session.execute(delete(LoadGuardSetting))
-        meter, url = session.execute(
-            select(Meter, Bus.url)
-            .join(Bus, Bus.id == Meter.bus_id)
-            .where(Meter.utility == Utility.ELECTRICITY)
-            .order_by(Meter.id)
-        ).first()  # type: ignore[misc]
+        meter, url = first_electricity_meter(session)
         meter.rated_current_a = 10_000
         account_id, address, meter_id = meter.account_id, meter.address, meter.id
         balance = session.get_one(Account, account_id).balance_minor
