@@ -8,6 +8,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
 from app.services.receipt_pdf import ReceiptDocument, render_receipt
@@ -67,12 +68,8 @@ def test_missing_files_and_printers_are_said_plainly(qapp, tmp_path: Path) -> No
     printer = QPrinter()
     printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
     printer.setOutputFileName(str(tmp_path / "out.pdf"))
-    try:
+    with pytest.raises(PrintFailed, match="Cannot read"):
         print_pdf(tmp_path / "gone.pdf", printer)
-    except PrintFailed as exc:
-        assert "Cannot read" in str(exc)
-    else:
-        raise AssertionError("a missing PDF printed")
     source = receipt(tmp_path, "a4")
     assert print_document(source, "none") is None  # saved only: nothing to say
     if QPrinterInfo.defaultPrinterName():
