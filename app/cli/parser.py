@@ -13,6 +13,7 @@ from app.cli import (
     ledger_commands,
     operator_commands,
     serve_command,
+    setting_commands,
     tariff_commands,
 )
 
@@ -62,5 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_commands.register(sub, common)
     operator_commands.register(sub, common)
     serve_command.register(sub, common)
+    setting_commands.register(sub, common)
     tariff_commands.register(sub, common)
     return parser

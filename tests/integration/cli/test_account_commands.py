@@ -128,3 +128,24 @@ def test_only_a_signed_in_operator_who_may_take_money_recharges(site: Path) -> N
     assert accounts(site)[0]["balance"] == first["balance"]
     verify = json.loads(main(site, "ledger", "verify", "--json").stdout)
     assert verify["receipts"] == 0
+
+
+def test_the_recharge_cap_is_a_setting_a_supervisor_changes(site: Path) -> None:
+    listed = json.loads(main(site, "setting", "list", "--json").stdout)
+    assert listed["recharge_cap_minor"] == "10000.00"
+    refused = main(site, "setting", "set", "recharge_cap_minor", "500", "--user", "cashier")
+    assert refused.returncode == 16
+    assert "A cashier may not change balance policies" in refused.stderr
+    bad = main(site, "setting", "set", "recharge_cap_minor", "5.001", "--user", "supervisor")
+    assert bad.returncode == 1
+    assert "more than 2 decimal places" in bad.stderr
+    changed = main(site, "setting", "set", "recharge_cap_minor", "500", "--user", "supervisor")
+    assert changed.returncode == 0, changed.stderr
+    assert "recharge_cap_minor is now 500.00" in changed.stdout
+    number = str(accounts(site)[0]["account"])
+    over = main(
+        site, "account", "recharge", "--account", number, "--amount", "500.01", "--method",
+        "cash", "--user", "cashier",
+    )  # fmt: skip
+    assert over.returncode == 1
+    assert "single-recharge cap of ¥500.00" in over.stderr
