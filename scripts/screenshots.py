@@ -84,7 +84,7 @@ def main(out: Path) -> int:
         wait_for_background()
         settle()
         counter_shots(window, out)
-        shots = {"main-window": 1, "meters": 2}
+        shots = {"main-window": 1, "meters": 2, "alarms": 3}
         # Show a search in progress on the accounts screen, as a cashier would type it.
         window.accounts.list.search.setText("A-3")
         settle()

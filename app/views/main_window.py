@@ -18,15 +18,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.alarm_queries import critical_active_count
 from app.services.operators import SignedIn
 from app.services.site_queries import SiteInfo
 from app.store.database import Database
-from app.ui.background import wait_for_background
+from app.ui.alarm_badge import AlarmBadge
+from app.ui.background import run_in_background, wait_for_background
 from app.ui.theme import icon
 from app.views.accounts_view import AccountsView
+from app.views.alarms_view import AlarmsView
 from app.views.counter_view import CounterView
 from app.views.login_dialog import LoginDialog, role_label
 from app.views.meters_view import MetersView
+
+ALARM_POLL_MS = 5000  # how often the status bar asks for the count of critical alarms
 
 
 class MainWindow(QMainWindow):
@@ -70,10 +75,12 @@ class MainWindow(QMainWindow):
             db, site.currency, operator=lambda: self._operator, data_dir=data_dir
         )
         self.meters = MetersView(db)
+        self.alarms = AlarmsView(db, lambda: self._operator)
         self.pages: list[tuple[str, str, QWidget]] = [
             ("counter", self.tr("Counter"), self.counter),
             ("accounts", self.tr("Accounts"), self.accounts),
             ("meters", self.tr("Meters"), self.meters),
+            ("alarms", self.tr("Alarms"), self.alarms),
         ]
 
         self.rail = QListWidget()
@@ -130,6 +137,12 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         status.addWidget(self.site_label)
         status.addWidget(self.db_label, 1)
+        self.alarm_badge = AlarmBadge()
+        self.alarm_badge.setToolTip(
+            self.tr("Active critical alarms: open the Alarms screen (Ctrl+4)")
+        )
+        self.alarm_badge.rose.connect(lambda _n: self.alarms.reload())
+        status.addPermanentWidget(self.alarm_badge)
         status.addPermanentWidget(self.operator_label)
         status.addPermanentWidget(self.lock_button)
         status.addPermanentWidget(self.counts_label)
@@ -140,6 +153,10 @@ class MainWindow(QMainWindow):
         self._clock = QTimer(self)
         self._clock.timeout.connect(self._tick)
         self._clock.start(1000)
+        self._alarm_poll = QTimer(self)  # the runtime raises alarms on its own thread
+        self._alarm_poll.timeout.connect(self.count_alarms)
+        self._alarm_poll.start(ALARM_POLL_MS)
+        self.count_alarms()
         self._tick()
         self.rail.setCurrentRow(0)
 
@@ -212,13 +229,20 @@ class MainWindow(QMainWindow):
 
     def focus_search(self) -> None:
         page = self.stack.currentWidget()
-        if isinstance(page, CounterView | AccountsView | MetersView):
+        if isinstance(page, CounterView | AccountsView | MetersView | AlarmsView):
             page.focus_search()
 
     def reload(self) -> None:
         self.counter.reload()
         self.accounts.reload()
         self.meters.reload()
+        self.alarms.reload()
+        self.count_alarms()
+
+    def count_alarms(self) -> None:
+        """Ask (off the GUI thread) how many critical alarms are active; the badge says it."""
+        db = self._db
+        run_in_background(lambda: critical_active_count(db), self.alarm_badge.set_count, owner=self)
 
     @property
     def loaded_counts(self) -> dict[str, int]:
@@ -235,5 +259,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._clock.stop()
+        self._alarm_poll.stop()
         wait_for_background()
         super().closeEvent(event)
