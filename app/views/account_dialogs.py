@@ -26,7 +26,6 @@ from PySide6.QtGui import QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -208,20 +207,7 @@ class AccountDialog(FormDialog):
         self.body.insertWidget(self.body.indexOf(self.error) + 1, self.result_note)
 
         self.confirm_button = QPushButton()
-        self.confirm_button.setDefault(True)
-        self.confirm_button.clicked.connect(self.confirm)
-        self.buttons.addButton(self.confirm_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.cancel_button.setAutoDefault(False)
-        self.cancel_button.clicked.connect(self.reject)
-        self.open_pdf_button = QPushButton(self.tr("&Open PDF"))
-        self.open_pdf_button.setAutoDefault(False)
-        self.open_pdf_button.clicked.connect(self.open_pdf)
-        self.close_button = QPushButton(self.tr("Done"))
-        self.close_button.clicked.connect(self.accept)
-        for button in (self.open_pdf_button, self.close_button):  # shown once done
-            self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
-            button.hide()
+        self.close_button = self.add_buttons(self.confirm_button, self.confirm, self.open_pdf)
 
     # -- building ----------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ property ``formDialog`` this frame sets; a dialog keeps only its own few rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -72,6 +75,30 @@ class FormDialog(QDialog):
         self.body.addWidget(self.error)
         self.body.addSpacing(4)
         self.body.addWidget(self.buttons)
+
+    def add_buttons(
+        self,
+        confirm: QPushButton,
+        on_confirm: Callable[[], object],
+        on_open_pdf: Callable[[], object],
+    ) -> QPushButton:
+        """The confirm button (default), Cancel, and Open PDF + Done shown once the work is
+        done; returns Done."""
+        confirm.setDefault(True)
+        confirm.clicked.connect(on_confirm)
+        self.buttons.addButton(confirm, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel_button.setAutoDefault(False)
+        self.cancel_button.clicked.connect(self.reject)
+        self.open_pdf_button = QPushButton(self.tr("&Open PDF"))
+        self.open_pdf_button.setAutoDefault(False)
+        self.open_pdf_button.clicked.connect(on_open_pdf)
+        done = QPushButton(self.tr("Done"))
+        done.clicked.connect(self.accept)
+        for button in (self.open_pdf_button, done):  # shown once done
+            self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+            button.hide()
+        return done
 
     def add_middle(self, item: QLayout | QWidget) -> None:
         """Lay out ``item`` above the error line."""

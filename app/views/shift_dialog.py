@@ -260,21 +260,8 @@ class CloseShiftDialog(_ShiftForm):
         self.counted_edit.textEdited.connect(self._clear_errors)
 
         self.close_button = QPushButton(self.tr("Close shift"))
-        self.close_button.setDefault(True)
         self.close_button.setEnabled(False)
-        self.close_button.clicked.connect(self._confirm)
-        self.buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.AcceptRole)
-        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.cancel_button.setAutoDefault(False)
-        self.cancel_button.clicked.connect(self.reject)
-        self.open_pdf_button = QPushButton(self.tr("&Open PDF"))
-        self.open_pdf_button.setAutoDefault(False)
-        self.open_pdf_button.clicked.connect(self.open_pdf)
-        self.finish_button = QPushButton(self.tr("Done"))
-        self.finish_button.clicked.connect(self.accept)
-        for button in (self.open_pdf_button, self.finish_button):  # shown once closed
-            self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
-            button.hide()
+        self.finish_button = self.add_buttons(self.close_button, self._confirm, self.open_pdf)
         self._update_difference()
         self._load(shift_id)
 
