@@ -168,3 +168,10 @@ def list_operators(db: Database) -> list[dict[str, object]]:
             }
             for o in session.scalars(select(Operator).order_by(Operator.username))
         ]
+
+
+def operator_name(session: Session, operator_id: int | None) -> str:
+    """The display name of an operator ("" for none or unknown)."""
+    if operator_id is None:
+        return ""
+    return session.scalar(select(Operator.display_name).where(Operator.id == operator_id)) or ""

@@ -26,7 +26,7 @@ from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.receipt_pdf import ReceiptDocument, render_receipt
 from app.store.database import Database
-from app.store.models import Account, AccountTariff, Meter, Operator, Receipt, Site, TariffPlan
+from app.store.models import Account, AccountTariff, Meter, Receipt, Site, TariffPlan
 from app.vocabulary import PaymentMethod, ReceiptKind
 
 RECEIPTS_FOLDER = "receipts"
@@ -211,9 +211,3 @@ def _by_number(session: Session, number: int) -> Receipt:
     if receipt is None:
         raise ReceiptError(f"There is no receipt number {number}; check the number.")
     return receipt
-
-
-def operator_name(session: Session, operator_id: int | None) -> str:
-    if operator_id is None:
-        return ""
-    return session.scalar(select(Operator.display_name).where(Operator.id == operator_id)) or ""

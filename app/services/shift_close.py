@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.billing.money import Money, MoneyError, minor_unit_digits
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
-from app.services.operators import SignedIn
+from app.services.operators import SignedIn, operator_name
 from app.services.permissions import Action
 from app.services.receipt_pdf import local_time_text
 from app.services.settings import site_currency
@@ -25,7 +25,7 @@ from app.services.shift_report_pdf import ShiftLine, ShiftReport, render_shift_r
 from app.services.shifts import ShiftRefused
 from app.services.site_queries import site_zone
 from app.store.database import Database
-from app.store.models import Operator, Receipt, Shift, Site, utc_now
+from app.store.models import Receipt, Shift, Site, utc_now
 from app.vocabulary import PaymentMethod, ReceiptKind
 
 SHIFTS_FOLDER = "shifts"
@@ -199,16 +199,10 @@ def _zone(session: Session) -> tzinfo:
     return zone
 
 
-def _name(session: Session, operator_id: int | None) -> str:
-    if operator_id is None:
-        return ""
-    return session.scalar(select(Operator.display_name).where(Operator.id == operator_id)) or ""
-
-
 def _already_closed(session: Session, shift: Shift) -> str:
     assert shift.closed_at is not None
     when = local_time_text(shift.closed_at.astimezone(_zone(session)))
-    who = _name(session, shift.closed_by_id) or "someone"
+    who = operator_name(session, shift.closed_by_id) or "someone"
     return (
         f"Shift {shift.id} was already closed by {who} at {when}; its report is "
         f"{shift.report_path or 'not saved'}. Nothing was changed."
@@ -269,12 +263,12 @@ def _summary(session: Session, shift: Shift) -> ShiftSummary:
     return ShiftSummary(
         shift_id=shift.id,
         operator_id=shift.operator_id,
-        operator_name=_name(session, shift.operator_id),
+        operator_name=operator_name(session, shift.operator_id),
         site_name=site_name,
         currency=site_currency(session),
         opened_at=shift.opened_at.astimezone(zone),
         closed_at=shift.closed_at.astimezone(zone) if shift.closed_at else None,
-        closed_by_name=_name(session, shift.closed_by_id),
+        closed_by_name=operator_name(session, shift.closed_by_id),
         opening_float_minor=shift.opening_float_minor,
         lines=tuple(lines),
         totals=totals,
