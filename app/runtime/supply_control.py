@@ -37,9 +37,12 @@ from app.vocabulary import (
     AlarmState,
     CommandState,
     RelayAction,
+    SupplyState,
 )
 
 log = logging.getLogger(__name__)
+
+CUT_OFF_KIND = "cut_off"  # the alarm kind of an account cut off for arrears
 
 # dispatch(meter_id, on, command_id): send the command to the meter's bus; False if no bus has it.
 Dispatch = Callable[[int, bool, int], bool]
@@ -91,9 +94,11 @@ class SupplyControl:
                 friendly_dates=policy.friendly_dates,
                 currency=currency,
             )
-            if account.supply_state != decision.new_state:
+            before = account.supply_state
+            if before != decision.new_state:
                 account.supply_state = decision.new_state
             self._alarms(session, account, decision, now)
+            self._cut_off_alarm(session, account, before, decision, now)
             sent = [
                 self.command(session, meter_id, False, decision.reason, now)
                 for meter_id in decision.cut_meters
@@ -128,6 +133,41 @@ class SupplyControl:
             ):
                 alarm.state = AlarmState.CLEARED
                 alarm.cleared_at = now
+
+    def _cut_off_alarm(
+        self,
+        session: Session,
+        account: Account,
+        before: SupplyState,
+        decision: Decision,
+        now: datetime,
+    ) -> None:
+        """A warning while an account is cut off for arrears: raised when it enters the region,
+        cleared when a recharge (or a correction) takes it out again."""
+        entered = decision.new_state is SupplyState.CUT_OFF
+        if entered == (before is SupplyState.CUT_OFF):
+            return
+        if entered:
+            session.add(
+                Alarm(
+                    kind=CUT_OFF_KIND,
+                    severity=AlarmSeverity.WARNING,
+                    account_id=account.id,
+                    message=f"Account {account.number} cut off: {decision.reason}",
+                    evidence={"balance_minor": account.balance_minor},
+                    raised_at=now,
+                )
+            )
+            return
+        for alarm in session.scalars(
+            select(Alarm).where(
+                Alarm.account_id == account.id,
+                Alarm.kind == CUT_OFF_KIND,
+                Alarm.state != AlarmState.CLEARED,
+            )
+        ):
+            alarm.state = AlarmState.CLEARED
+            alarm.cleared_at = now
 
     def command(
         self,

@@ -14,7 +14,7 @@ from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.store.database import Database
 from app.store.models import Account, Alarm, BalancePolicy, Bus, Meter, RelayCommand
-from app.vocabulary import CommandState, LedgerKind, RelayAction, SupplyState
+from app.vocabulary import AlarmState, CommandState, LedgerKind, RelayAction, SupplyState
 from tests.support import wait_for
 
 
@@ -84,7 +84,7 @@ def test_arrears_cut_and_a_recharge_restores(running: Runtime, db: Database) -> 
         kinds = {
             a.kind for a in session.scalars(select(Alarm).where(Alarm.account_id == account.id))
         }
-    assert {"low_balance_1", "low_balance_2"} <= kinds
+    assert {"low_balance_1", "low_balance_2", "cut_off"} <= kinds
 
     # A recharge below the close permit (5.00) keeps it off; one above restores it.
     with db.transaction() as session:
@@ -108,3 +108,14 @@ def test_arrears_cut_and_a_recharge_restores(running: Runtime, db: Database) -> 
         assert stored.relay_closed is True
         assert stored.off_reason is None
         assert session.get_one(Account, account.id).supply_state is not SupplyState.CUT_OFF
+        cut_alarms = list(
+            session.scalars(
+                select(Alarm).where(Alarm.account_id == account.id, Alarm.kind == "cut_off")
+            )
+        )
+    # One cut-off alarm for the one cut, cleared by the recharge that restored supply.
+    assert len(cut_alarms) == 1
+    assert cut_alarms[0].state is AlarmState.CLEARED
+    assert cut_alarms[0].cleared_at is not None
+    assert cut_alarms[0].evidence is not None
+    assert cut_alarms[0].evidence["balance_minor"] < 0
