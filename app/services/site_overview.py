@@ -60,6 +60,17 @@ _USAGE = (LedgerKind.CONSUMPTION, LedgerKind.FEE)
 
 
 @dataclass(frozen=True, slots=True)
+class RoomMeter:
+    id: int
+    serial: str
+    utility: Utility
+    status: MeterStatus
+    supply_on: bool | None  # the relay or valve as last verified
+    off_reason: str | None  # arrears | load_guard | manual, while it is off
+    last_seen_at: datetime | None  # its last good poll
+
+
+@dataclass(frozen=True, slots=True)
 class RoomTile:
     room_id: int
     label: str  # "A-305"
@@ -71,8 +82,12 @@ class RoomTile:
     account_number: str
     holder_name: str
     balance_minor: int | None
-    meter_ids: tuple[int, ...]
+    meters: tuple[RoomMeter, ...]
     offline_meters: int
+
+    @property
+    def meter_ids(self) -> tuple[int, ...]:
+        return tuple(m.id for m in self.meters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,15 +182,6 @@ class _Account:
     keep_power_until: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Meter:
-    id: int
-    status: MeterStatus
-    off_reason: str | None
-    relay_closed: bool | None
-    last_seen_at: datetime | None
-
-
 def _open_accounts(session: Session) -> dict[int, _Account]:
     """Open accounts by room id (the newest when a room has more than one)."""
     rows = session.execute(
@@ -198,15 +204,17 @@ def _open_accounts(session: Session) -> dict[int, _Account]:
     }
 
 
-def _meters_by_room(session: Session) -> dict[int, list[_Meter]]:
-    found: dict[int, list[_Meter]] = {}
+def _meters_by_room(session: Session) -> dict[int, list[RoomMeter]]:
+    found: dict[int, list[RoomMeter]] = {}
     rows = session.execute(
         select(
             Meter.room_id,
             Meter.id,
+            Meter.serial,
+            Meter.utility,
             Meter.status,
-            Meter.off_reason,
             Meter.relay_closed,
+            Meter.off_reason,
             Meter.last_seen_at,
         )
         .where(
@@ -216,16 +224,17 @@ def _meters_by_room(session: Session) -> dict[int, list[_Meter]]:
         )
         .order_by(Meter.id)
     )
-    for room_id, meter_id, status, off_reason, closed, seen in rows:
+    for room_id, meter_id, serial, utility, status, closed, off_reason, seen in rows:
         if room_id is not None:
-            found.setdefault(room_id, []).append(_Meter(meter_id, status, off_reason, closed, seen))
+            meter = RoomMeter(meter_id, serial, utility, status, closed, off_reason, seen)
+            found.setdefault(room_id, []).append(meter)
     return found
 
 
 def _tiles(
     session: Session,
     accounts: dict[int, _Account],
-    meters: dict[int, list[_Meter]],
+    meters: dict[int, list[RoomMeter]],
     now: datetime,
 ) -> list[RoomTile]:
     tiles: list[RoomTile] = []
@@ -239,8 +248,7 @@ def _tiles(
         in_room = meters.get(room_id, [])
         offline = sum(1 for m in in_room if m.status is MeterStatus.OFFLINE)
         tripped = any(
-            m.off_reason == OffReason.LOAD_GUARD.value and m.relay_closed is not True
-            for m in in_room
+            m.off_reason == OffReason.LOAD_GUARD.value and m.supply_on is not True for m in in_room
         )
         keep = (
             account is not None
@@ -265,7 +273,7 @@ def _tiles(
                 account_number="" if account is None else account.number,
                 holder_name="" if account is None else account.holder_name,
                 balance_minor=None if account is None else account.balance_minor,
-                meter_ids=tuple(m.id for m in in_room),
+                meters=tuple(in_room),
                 offline_meters=offline,
             )
         )

@@ -30,6 +30,7 @@ from app.views.alarms_view import AlarmsView
 from app.views.counter_view import CounterView
 from app.views.login_dialog import LoginDialog, role_label
 from app.views.meters_view import MetersView
+from app.views.overview_view import OverviewView
 
 ALARM_POLL_MS = 5000  # how often the status bar asks for the count of critical alarms
 
@@ -76,11 +77,14 @@ class MainWindow(QMainWindow):
         )
         self.meters = MetersView(db)
         self.alarms = AlarmsView(db, lambda: self._operator)
+        self.overview = OverviewView(db, site.currency)
+        self.overview.account_requested.connect(self.show_room_account)
         self.pages: list[tuple[str, str, QWidget]] = [
             ("counter", self.tr("Counter"), self.counter),
             ("accounts", self.tr("Accounts"), self.accounts),
             ("meters", self.tr("Meters"), self.meters),
             ("alarms", self.tr("Alarms"), self.alarms),
+            ("overview", self.tr("Overview"), self.overview),
         ]
 
         self.rail = QListWidget()
@@ -229,8 +233,17 @@ class MainWindow(QMainWindow):
 
     def focus_search(self) -> None:
         page = self.stack.currentWidget()
-        if isinstance(page, CounterView | AccountsView | MetersView | AlarmsView):
+        if isinstance(page, CounterView | AccountsView | MetersView | AlarmsView | OverviewView):
             page.focus_search()
+
+    def page_number(self, key: str) -> int:
+        return next(n for n, (k, _label, _page) in enumerate(self.pages) if k == key)
+
+    def show_room_account(self, room_label: str) -> None:
+        """The Accounts screen, searched for this room (from the overview's click through)."""
+        self.rail.setCurrentRow(self.page_number("accounts"))
+        self.accounts.list.search.setText(room_label)
+        self.accounts.list.setFocus()
 
     def reload(self) -> None:
         self.counter.reload()
