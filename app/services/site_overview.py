@@ -8,9 +8,9 @@ is not here: it comes from the runtime's LiveStore, which the dashboard reads it
 
 "Today" is the site's local day. Energy today is, per electricity meter, the newest register
 reading of the day minus the newest one before the day began (the first of the day when there
-is none), times the meter's multiplier (CT ratio); held (implausible) readings do not count. Money taken today is what the counter took
-net of refunds and of reversed recharges and refunds; usage billed today is consumption and fees
-posted today.
+is none), times the meter's multiplier (CT ratio); held (implausible) readings do not count.
+Money taken today is what the counter took net of refunds and of reversed recharges and refunds;
+usage billed today is consumption and fees posted today.
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def test_tiles_follow_the_runtime_cutting_and_restoring(
         wait_for(relay_open, "the runtime cut the room")
         reread(qtbot, view)
         cut = view.tile(tile.room_id)
-        assert cut is not None and cut.state is RoomState.CUT_OFF
+        assert cut is not None
+        assert cut.state is RoomState.CUT_OFF
         assert view.overview is not None
         assert view.overview.counts[RoomState.CUT_OFF] == cut_before + 1
         assert view.chips[RoomState.CUT_OFF].text().endswith(f"{cut_before + 1:,}")
@@ -129,7 +130,8 @@ def test_tiles_follow_the_runtime_cutting_and_restoring(
         wait_for(lambda: state_now() is SupplyState.NORMAL, "the account left the cut-off")
         reread(qtbot, view)
         back = view.tile(tile.room_id)
-        assert back is not None and back.state is RoomState.NORMAL
+        assert back is not None
+        assert back.state is RoomState.NORMAL
 
         # The site load comes from the runtime's live store once meters have answered.
         wait_for(lambda: runtime.live.latest("site") is not None, "a site load sample")

@@ -128,7 +128,8 @@ def test_tiles_follow_accounts_and_meters(site: Database) -> None:
         session.execute(update(Account).where(Account.id == account_id).values(status="closed"))
     vacant = tile_of(site, low)
     assert vacant.state is RoomState.VACANT
-    assert vacant.account_id is None and vacant.balance_minor is None
+    assert vacant.account_id is None
+    assert vacant.balance_minor is None
 
 
 def test_headline_meters_and_arrears(site: Database) -> None:
