@@ -149,6 +149,7 @@ def run_gui(
         RuntimeOptions(interval_s=DEMO_INTERVAL_S, posting_s=DEMO_POSTING_S) if demo else None,
     )
     window.account_changed.connect(runtime.account_changed)  # a cut room is restored at once
+    window.attach_runtime(runtime)  # live load for the overview and charts, relay commands
     # A settlement's final bill holds the usage rated up to that moment.
     window.accounts.before_settle = lambda account_id: runtime.post_and_wait([account_id])
     tune_collector()

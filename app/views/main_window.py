@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.runtime.runtime import Runtime
 from app.services.alarm_queries import critical_active_count
 from app.services.operators import SignedIn
 from app.services.site_queries import SiteInfo
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self._db = db
         self._operator = operator
+        self._runtime: Runtime | None = None
         self._site_name = site.name
         self._demo = demo
         self.lock_dialog: LoginDialog | None = None
@@ -235,6 +237,11 @@ class MainWindow(QMainWindow):
         page = self.stack.currentWidget()
         if isinstance(page, CounterView | AccountsView | MetersView | AlarmsView | OverviewView):
             page.focus_search()
+
+    def attach_runtime(self, runtime: Runtime) -> None:
+        """The runtime has started (beside the window): its live power feeds the overview."""
+        self._runtime = runtime
+        self.overview.attach_live(runtime.live)
 
     def page_number(self, key: str) -> int:
         return next(n for n, (k, _label, _page) in enumerate(self.pages) if k == key)
