@@ -74,6 +74,11 @@ class BusStats:
             if frame.direction == "tx" and frame.address in self._meters:
                 self._meters[frame.address].requests += 1
 
+    def track(self, address: str) -> None:
+        """Keep counters for ``address`` from now on (a meter found by a scan). Any thread."""
+        with self._lock:
+            self.meter(address)
+
     def count_fault(self, address: str, counter: str, message: str) -> None:
         with self._lock:
             meter = self.meter(address)
@@ -103,6 +108,14 @@ class BusStats:
         with self._lock:
             copies = [replace(m, latencies_ms=deque(m.latencies_ms)) for m in self._meters.values()]
         return sorted(copies, key=lambda m: (-m.failures, m.address))
+
+    def frames_since(self, total: int) -> tuple[list[FrameRecord], int]:
+        """The frames recorded after the first ``total`` ones (those still in the ring buffer)
+        and the new total: call again with it to get only what came since."""
+        with self._lock:
+            new = max(0, min(self.frames_total - total, len(self._frames)))
+            frames = list(self._frames)[len(self._frames) - new :] if new else []
+            return frames, self.frames_total
 
     def frames(self, address: str | None = None, limit: int | None = None) -> list[FrameRecord]:
         with self._lock:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from app.hardware.bus_stats import BusStats
 from app.hardware.driver import MeterDriver, ParameterDriver, ReadResult
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 COMMAND_PRIORITY = 0  # relay and valve commands: restore supply seconds after a recharge
 CLOCK_PRIORITY = 1
 READ_PRIORITY = 2
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,14 @@ class BusWorker:
 
     # --- commands (any thread) ---------------------------------------------------------------
 
-    def switch_supply(self, address: str, on: bool) -> Future[SupplyResult]:
-        """Switch the relay/valve, then read it back. Jumps ahead of every poll."""
+    def switch_supply(
+        self, address: str, on: bool, profile: Profile | None = None
+    ) -> Future[SupplyResult]:
+        """Switch the relay/valve, then read it back. Jumps ahead of every poll. ``profile``
+        serves an address this worker does not poll (a technician's test); without it an
+        unknown address raises KeyError."""
         future: Future[SupplyResult] = Future()
-        meter = self._meter(address)
+        meter = self._meter(address, profile)
         self._submit(
             COMMAND_PRIORITY, lambda link: future.set_result(self._switch(link, meter, on))
         )
@@ -170,6 +177,33 @@ class BusWorker:
 
         self._submit(COMMAND_PRIORITY, run)
         return future
+
+    def call(self, fn: Callable[[Link], T], priority: int = COMMAND_PRIORITY) -> Future[T]:
+        """Run ``fn(link)`` on this worker's thread (raw requests, diagnostics), ahead of polls
+        of lower priority. Whatever ``fn`` raises fails the future; the bus carries on."""
+        future: Future[T] = Future()
+
+        def run(link: Link) -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(link)
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        self._submit(priority, run)
+        return future
+
+    def driver_for(self, profile: Profile) -> MeterDriver:
+        """The (cached) driver of ``profile``. Use it on this worker's thread only."""
+        driver = self._drivers.get(profile.name)
+        if driver is None:
+            driver = self._drivers[profile.name] = protocol_spec(profile.protocol).make_driver(
+                profile
+            )
+        return driver
 
     def read_now(self, address: str, slow: bool = True) -> Future[Snapshot]:
         """Poll one meter now (ahead of the round-robin)."""
@@ -219,19 +253,16 @@ class BusWorker:
     def _submit(self, priority: int, run: Callable[[Link], None]) -> None:
         self._queue.put(_Queued(priority, next(self._seq), run))
 
-    def _meter(self, address: str) -> BusMeter:
+    def _meter(self, address: str, profile: Profile | None = None) -> BusMeter:
         for meter in self.meters:
             if meter.address == address:
                 return meter
+        if profile is not None:
+            return BusMeter(0, address, profile)
         raise KeyError(f"no meter at address {address} on bus {self.name}")
 
     def _driver(self, meter: BusMeter) -> MeterDriver:
-        driver = self._drivers.get(meter.profile.name)
-        if driver is None:
-            driver = self._drivers[meter.profile.name] = protocol_spec(
-                meter.profile.protocol
-            ).make_driver(meter.profile)
-        return driver
+        return self.driver_for(meter.profile)
 
     # --- the loop ----------------------------------------------------------------------------
 

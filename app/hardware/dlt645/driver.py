@@ -398,6 +398,21 @@ class Dlt645Driver:
         item = self._prepaid(name)
         self._write(link, codec.normalize_address(address), item, item.encode(value))
 
+    # --- raw access (technician's diagnostics) --------------------------------------------
+
+    def read_di(self, link: Link, address: str, di: int) -> bytes:
+        """The data of any identifier as the meter holds it (0x33 removed, least significant
+        byte first), whatever its length. ExceptionReply when the meter has no such data."""
+        item = lookup(di)
+        label = item.label if item is not None else f"{di:08X}"
+        return self._read_data(link, codec.normalize_address(address), di, label)
+
+    def write_di(self, link: Link, address: str, di: int, data: bytes) -> None:
+        """Write ``data`` (as the meter holds it, least significant byte first) to identifier
+        ``di`` with the profile's password and operator code. CommandRefused if refused."""
+        item = lookup(di) or DataItem(di, "(not in the DI table)", "word", len(data))
+        self._write(link, codec.normalize_address(address), item, data)
+
     # --- wire -----------------------------------------------------------------------------
 
     def _prepaid(self, name: str) -> DataItem:
@@ -424,29 +439,33 @@ class Dlt645Driver:
 
     def _read(self, link: Link, address: str, item: DataItem) -> bytes:
         """The data of one identifier, following up while the meter says more frames follow."""
+        data = self._read_data(link, address, item.di, item.label)
+        if len(data) != item.length:
+            raise FrameError(f"{item.label}: {len(data)} data bytes, expected {item.length}")
+        return data
+
+    def _read_data(self, link: Link, address: str, di: int, label: str) -> bytes:
         wake = self.settings.wake_up
-        note = f"read {item.label}"
+        note = f"read {label}"
         frame = self._exchange(
-            link, address, codec.read_request(address, item.di, wake_up=wake), Function.READ, note
+            link, address, codec.read_request(address, di, wake_up=wake), Function.READ, note
         )
-        data, more = codec.parse_read_reply(frame, item.di)
+        data, more = codec.parse_read_reply(frame, di)
         sequence = 0
         while more:
             sequence += 1
             if sequence > MAX_FOLLOW_UPS:
-                raise FrameError(f"{item.label}: more than {MAX_FOLLOW_UPS} follow-up frames")
-            request = codec.read_follow_request(address, item.di, sequence, wake_up=wake)
+                raise FrameError(f"{label}: more than {MAX_FOLLOW_UPS} follow-up frames")
+            request = codec.read_follow_request(address, di, sequence, wake_up=wake)
             frame = self._exchange(
                 link,
                 address,
                 request,
                 Function.READ_FOLLOW,
-                f"read follow-up {sequence} of {item.label}",
+                f"read follow-up {sequence} of {label}",
             )
-            chunk, more = codec.parse_follow_reply(frame, item.di, sequence)
+            chunk, more = codec.parse_follow_reply(frame, di, sequence)
             data += chunk
-        if len(data) != item.length:
-            raise FrameError(f"{item.label}: {len(data)} data bytes, expected {item.length}")
         return data
 
     def _write(self, link: Link, address: str, item: DataItem, value: bytes) -> None:

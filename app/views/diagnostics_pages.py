@@ -1,0 +1,298 @@
+"""The diagnostics dialog's Scan, Frame log and Counters pages.
+
+``ScanPage`` runs ``BusWorker.scan`` (on the worker's thread) with a progress bar and Cancel;
+progress and the result come back through ``GuiCalls``. ``FrameLogPage`` shows the bounded
+``FrameLogModel``; the dialog's timer calls ``pull`` with the bus's stats. The counters page is
+a plain view of ``MeterCountersModel``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.hardware.addresses import parse_addresses
+from app.hardware.bus_stats import BusStats
+from app.hardware.bus_worker import BusWorker
+from app.hardware.profiles import Profile
+from app.ui.frame_log_model import FrameLogModel
+from app.ui.meter_counters_model import MeterCountersModel
+from app.views.diagnostics_meter_tests import GuiCalls
+
+LOG_COLUMN_WIDTHS = (95, 45, 110, 300)
+
+
+class ScanPage(QWidget):
+    """``finished(found)`` is emitted on the GUI thread when a scan ends (done or cancelled);
+    ``found_meter(address, profile, worker)`` once per meter found, before it."""
+
+    finished = Signal(list)
+    found_meter = Signal(str, object, object)
+    running_changed = Signal(bool)
+
+    def __init__(
+        self,
+        calls: GuiCalls,
+        context: Callable[[], tuple[BusWorker | None, Profile | None]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._calls, self._context = calls, context
+        self._cancel: threading.Event | None = None
+        self.addresses = QLineEdit()
+        self.addresses.setObjectName("scanAddresses")
+        self.start_button = QPushButton(self.tr("&Scan"))
+        self.start_button.setObjectName("scanStart")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton(self.tr("&Cancel"))
+        self.cancel_button.setObjectName("scanCancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("scanProgress")
+        self.progress.setValue(0)
+        self.status = QLabel("")
+        self.status.setObjectName("scanStatus")
+        self.status.setWordWrap(True)
+        self.found = QTableWidget(0, 2)
+        self.found.setObjectName("scanResults")
+        self.found.setHorizontalHeaderLabels([self.tr("Address"), self.tr("Profile")])
+        self.found.horizontalHeader().resizeSection(0, 180)
+        self.found.horizontalHeader().setStretchLastSection(True)
+        self.found.verticalHeader().hide()
+        self.found.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.found.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        row = QHBoxLayout()
+        caption = QLabel(self.tr("A&ddresses"))
+        caption.setBuddy(self.addresses)
+        row.addWidget(caption)
+        row.addWidget(self.addresses, 1)
+        row.addWidget(self.start_button)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.found, 1)
+
+    @property
+    def running(self) -> bool:
+        return self._cancel is not None
+
+    def set_allowed(self, why_not: str) -> None:
+        """Enable Scan unless ``why_not`` says why (shown as its tooltip)."""
+        self.start_button.setEnabled(not why_not and not self.running)
+        self.start_button.setToolTip(why_not)
+
+    def start(self) -> None:
+        worker, profile = self._context()
+        if worker is None or profile is None or not self.start_button.isEnabled():
+            return
+        text = self.addresses.text().strip()
+        addresses: list[str] | None = None
+        if text:
+            try:
+                addresses = parse_addresses(text)
+            except ValueError as exc:
+                self.status.setText(str(exc))
+                return
+        cancel = threading.Event()
+        self._cancel = cancel
+        self.cancel_button.setEnabled(True)
+        self.found.setRowCount(0)
+        total = len(addresses) if addresses is not None else 1
+        self.progress.setRange(0, total)
+        self.progress.setValue(0)
+        self.status.setText(
+            self.tr("Asking the lone meter for its address (wildcard AA…AA)…")
+            if addresses is None
+            else self.tr("Scanning {n} addresses…").format(n=total)
+        )
+        self.running_changed.emit(True)
+        progress_at = [0]
+
+        def progress(done: int, of: int, found: list[str]) -> None:  # the worker's thread
+            progress_at[0] = done
+            count = len(found)
+            self._calls.post(lambda: self._progress(done, of, count))
+
+        def finished(found: list[str]) -> None:
+            self._stopped(cancel)
+            done = progress_at[0] if addresses is not None else 1
+            self.progress.setValue(done if cancel.is_set() else total)
+            for address in found:
+                row = self.found.rowCount()
+                self.found.insertRow(row)
+                self.found.setItem(row, 0, QTableWidgetItem(address))
+                self.found.setItem(row, 1, QTableWidgetItem(profile.name))
+                self.found_meter.emit(address, profile, worker)
+            if cancel.is_set():
+                text = self.tr("Cancelled after {done} of {total}: {n} meter(s) found.")
+            else:
+                text = self.tr("Done: {n} meter(s) found.")
+            self.status.setText(text.format(done=done, total=total, n=len(found)))
+            self.finished.emit(found)
+
+        def failed(message: str) -> None:
+            self._stopped(cancel)
+            self.status.setText(self.tr("Scan stopped: {error}").format(error=message))
+
+        self._calls.when_done(worker.scan(profile, addresses, progress, cancel), finished, failed)
+
+    def _stopped(self, cancel: threading.Event) -> None:
+        if self._cancel is cancel:
+            self._cancel = None
+        self.cancel_button.setEnabled(False)
+        self.running_changed.emit(False)
+
+    def _progress(self, done: int, total: int, found: int) -> None:
+        self.progress.setValue(done)
+        self.status.setText(
+            self.tr("Scanned {done} of {total}: {n} found.").format(done=done, total=total, n=found)
+        )
+
+    def cancel(self) -> None:
+        """Stop the scan after the address being asked now."""
+        if self._cancel is not None:
+            self._cancel.set()
+            self.status.setText(self.tr("Cancelling…"))
+
+    def results(self) -> list[tuple[str, str]]:
+        """(address, profile) of each meter found by the last scan."""
+        return [(self.cell(r, 0), self.cell(r, 1)) for r in range(self.found.rowCount())]
+
+    def cell(self, row: int, column: int) -> str:
+        item = self.found.item(row, column)
+        return item.text() if item is not None else ""
+
+
+class FrameLogPage(QWidget):
+    """The live frame log: filter by meter address, pause, clear, export to CSV."""
+
+    def __init__(self, model: FrameLogModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.seen = 0  # frames_total of the bus stats already pulled
+        self.filter = QLineEdit()
+        self.filter.setObjectName("logFilter")
+        self.filter.setPlaceholderText(self.tr("Meter address (empty: all)"))
+        self.filter.textChanged.connect(model.set_address_filter)
+        self.pause_button = QPushButton(self.tr("&Pause"))
+        self.pause_button.setObjectName("logPause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip(
+            self.tr("Stop adding frames; on resume the frames still held by the bus are added")
+        )
+        clear = QPushButton(self.tr("C&lear"))
+        clear.clicked.connect(model.clear)
+        export = QPushButton(self.tr("&Export CSV…"))
+        export.setObjectName("logExport")
+        export.clicked.connect(self._ask_export)
+        self.status = QLabel("")
+        self.view = QTableView()
+        self.view.setObjectName("frameLog")
+        self.view.setModel(model)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.view.horizontalHeader()
+        header.setStretchLastSection(True)
+        for column, width in enumerate(LOG_COLUMN_WIDTHS):
+            header.resizeSection(column, width)
+        caption = QLabel(self.tr("&Filter"))
+        caption.setBuddy(self.filter)
+        row = QHBoxLayout()
+        row.addWidget(caption)
+        row.addWidget(self.filter)
+        row.addWidget(self.pause_button)
+        row.addWidget(clear)
+        row.addWidget(export)
+        row.addStretch(1)
+        row.addWidget(self.status)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.view, 1)
+
+    @property
+    def paused(self) -> bool:
+        return self.pause_button.isChecked()
+
+    def restart(self, seen: int) -> None:
+        """Another bus: empty the log, then show frames recorded after the first ``seen``."""
+        self.model.clear()
+        self.seen = seen
+
+    def pull(self, stats: BusStats) -> None:
+        """Add the frames recorded since the last pull (unless paused)."""
+        if not self.paused:
+            frames, self.seen = stats.frames_since(self.seen)
+            if frames:
+                at_end = self.view.verticalScrollBar().value() >= (
+                    self.view.verticalScrollBar().maximum() - 2
+                )
+                self.model.append(frames)
+                if at_end:
+                    self.view.scrollToBottom()
+        state = self.tr("paused") if self.paused else self.tr("live")
+        self.status.setText(
+            self.tr("{n} frames shown ({state})").format(n=self.model.rowCount(), state=state)
+        )
+
+    def export(self, path: Path) -> int:
+        """Write the frames shown to ``path`` as CSV; returns how many."""
+        return self.model.export_csv(path)
+
+    def _ask_export(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(
+            self, self.tr("Export frame log"), "frames.csv", self.tr("CSV files (*.csv)")
+        )
+        if not name:
+            return
+        try:
+            count = self.export(Path(name))
+        except OSError as exc:
+            self.status.setText(self.tr("Not saved: {error}").format(error=exc.strerror or exc))
+            return
+        self.status.setText(self.tr("{n} frames saved to {path}").format(n=count, path=name))
+
+
+def counters_page(model: MeterCountersModel) -> tuple[QWidget, QTableView]:
+    """The Counters page and its table."""
+    page = QWidget()
+    view = QTableView()
+    view.setObjectName("meterCounters")
+    view.setModel(model)
+    view.verticalHeader().hide()
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
+    note = QLabel(
+        QCoreApplication.translate(
+            "DiagnosticsDialog",
+            "Failing meters first. Counted since the port was opened (or by the console).",
+        )
+    )
+    note.setWordWrap(True)
+    layout = QVBoxLayout(page)
+    layout.addWidget(note)
+    layout.addWidget(view, 1)
+    return page, view
