@@ -12,23 +12,28 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QSizePolicy,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.hardware.bus_worker import BusWorker
 from app.runtime.runtime import Runtime
 from app.services.alarm_queries import critical_active_count
 from app.services.operators import SignedIn
+from app.services.permissions import Action, allowed
 from app.services.site_queries import SiteInfo
 from app.store.database import Database
 from app.ui.alarm_badge import AlarmBadge
 from app.ui.background import run_in_background, wait_for_background
 from app.ui.theme import icon
+from app.views.account_dialogs import not_allowed_note
 from app.views.accounts_view import AccountsView
 from app.views.alarms_view import AlarmsView
 from app.views.counter_view import CounterView
+from app.views.diagnostics_dialog import DiagnosticsDialog
 from app.views.login_dialog import LoginDialog, role_label
 from app.views.meters_view import MetersView
 from app.views.overview_view import OverviewView
@@ -111,6 +116,19 @@ class MainWindow(QMainWindow):
         rail_box.setSpacing(0)
         rail_box.addWidget(brand)
         rail_box.addWidget(self.rail, 1)
+        self.diagnostics_button = QToolButton()
+        self.diagnostics_button.setObjectName("railTool")
+        self.diagnostics_button.setIcon(icon("diagnostics"))
+        self.diagnostics_button.setIconSize(QSize(20, 20))
+        self.diagnostics_button.setText(self.tr("Diagnostics…"))
+        self.diagnostics_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.diagnostics_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.diagnostics_button.setSizePolicy(
+            QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed
+        )
+        self.diagnostics_button.clicked.connect(self.open_diagnostics)
+        rail_box.addWidget(self.diagnostics_button)
+        self.diagnostics_dialog: DiagnosticsDialog | None = None
         rail_widget = QWidget()
         rail_widget.setLayout(rail_box)
         rail_widget.setFixedWidth(168)
@@ -126,6 +144,7 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence.StandardKey.Find, self).activated.connect(self.focus_search)
         QShortcut(QKeySequence.StandardKey.Refresh, self).activated.connect(self.reload)
         QShortcut(QKeySequence("Ctrl+L"), self).activated.connect(self.lock)
+        QShortcut(QKeySequence("Ctrl+Shift+D"), self).activated.connect(self.open_diagnostics)
 
         self.site_label = QLabel(site.name + (self.tr(" · demo site") if demo else ""))
         self.db_label = QLabel(self.tr("Database: {where}").format(where=db.display_name))
@@ -223,6 +242,13 @@ class MainWindow(QMainWindow):
             self.operator_changed.emit(who)
 
     def _show_operator(self) -> None:
+        may = allowed(self._operator.role, Action.DIAGNOSTICS)
+        self.diagnostics_button.setEnabled(may)
+        self.diagnostics_button.setToolTip(
+            self.tr("Bus diagnostics: scan, frames, counters, meter tests (Ctrl+Shift+D)")
+            if may
+            else not_allowed_note(self._operator.role, Action.DIAGNOSTICS)
+        )
         self.operator_label.setText(
             self.tr("Signed in: {name} ({role})").format(
                 name=self._operator.display_name, role=role_label(self._operator.role)
@@ -242,6 +268,26 @@ class MainWindow(QMainWindow):
         """The runtime has started (beside the window): its live power feeds the overview."""
         self._runtime = runtime
         self.overview.attach_live(runtime.live)
+
+    def open_diagnostics(self) -> None:
+        """The technicians' dialog (one at a time); it uses the runtime's bus workers for
+        the buses being polled and opens other ports itself."""
+        if not allowed(self._operator.role, Action.DIAGNOSTICS):
+            return
+        if self.diagnostics_dialog is not None and self.diagnostics_dialog.isVisible():
+            self.diagnostics_dialog.raise_()
+            self.diagnostics_dialog.activateWindow()
+            return
+
+        def workers() -> dict[str, BusWorker]:
+            runtime = self._runtime
+            return {} if runtime is None else {w.name: w for w in runtime.workers}
+
+        dialog = DiagnosticsDialog(self._db, lambda: self._operator, workers, self)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.destroyed.connect(lambda *_: setattr(self, "diagnostics_dialog", None))
+        self.diagnostics_dialog = dialog
+        dialog.open()
 
     def page_number(self, key: str) -> int:
         return next(n for n, (k, _label, _page) in enumerate(self.pages) if k == key)

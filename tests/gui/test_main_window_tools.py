@@ -1,0 +1,46 @@
+"""The main window's monitoring tools: the diagnostics dialog behind Ctrl+Shift+D for those who
+may run it, the overview page, and the runtime attached to them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from app.services.demo_site import DEMO_PASSWORD
+from app.services.operators import login
+from app.services.site_queries import SiteInfo
+from app.store.database import Database
+from app.ui.background import wait_for_background
+from app.views.diagnostics_dialog import DiagnosticsDialog
+from app.views.main_window import MainWindow
+
+
+def test_diagnostics_opens_once_for_an_admin(qtbot, main_window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    assert main_window.diagnostics_button.isEnabled()
+    qtbot.keyClick(
+        main_window,
+        Qt.Key.Key_D,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    dialog = main_window.diagnostics_dialog
+    assert isinstance(dialog, DiagnosticsDialog)
+    qtbot.waitUntil(dialog.isVisible)
+    main_window.open_diagnostics()  # a second press brings the same dialog forward
+    assert main_window.diagnostics_dialog is dialog
+    dialog.close()
+    wait_for_background()
+
+
+def test_diagnostics_is_off_for_a_cashier(
+    qtbot, demo_db: Database, site: SiteInfo, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    cashier = login(demo_db, "cashier", DEMO_PASSWORD)
+    window = MainWindow(demo_db, site, operator=cashier, data_dir=tmp_path, demo=True)
+    qtbot.addWidget(window)
+    assert not window.diagnostics_button.isEnabled()
+    assert "Technician" in window.diagnostics_button.toolTip()
+    window.open_diagnostics()
+    assert window.diagnostics_dialog is None
+    window.close()
+    wait_for_background()
