@@ -19,10 +19,14 @@ from PySide6.QtCore import QEventLoop, QTimer
 from app.application import make_application, open_console
 from app.runtime.runtime import Runtime
 from app.services.demo_site import DEMO_PASSWORD
+from app.services.meter_queries import list_meters
 from app.services.operators import login
 from app.services.settings import RECEIPT_PRINTING, change_setting
+from app.store.database import Database
 from app.ui.background import wait_for_background
+from app.views.diagnostics_dialog import DiagnosticsDialog
 from app.views.main_window import MainWindow
+from app.views.meter_detail_dialog import MeterDetailDialog
 
 
 def settle(ms: int = 400) -> None:
@@ -61,6 +65,60 @@ def counter_shots(window: MainWindow, out: Path) -> None:
     print(out / "counter.png", out / "counter-confirm.png", out / "counter-paid.png")
 
 
+def diagnostics_shots(db: Database, runtime: Runtime, out: Path) -> None:
+    """The technician's dialog on a bus the runtime polls: scan, frame log, counters, tests."""
+    tech = login(db, "technician", DEMO_PASSWORD)
+    dialog = DiagnosticsDialog(db, lambda: tech, lambda: {w.name: w for w in runtime.workers})
+    dialog.resize(1200, 760)
+    dialog.show()
+    while dialog.bus.count() < 2:
+        settle(100)
+    dialog.bus.setCurrentIndex(0)  # the first bus: the runtime's worker polls it
+    done: list[object] = []
+    dialog.scan.finished.connect(done.append)
+    dialog.scan.addresses.setText("1-10")  # a Modbus bus: a short range is enough to show
+    dialog.scan.start()
+    while not done:
+        settle(100)
+    dialog.check_line()
+    settle(1500)
+    for index, name in enumerate(("scan", "frame-log", "counters", "meter-tests")):
+        dialog.tabs.setCurrentIndex(index)
+        settle()
+        path = out / f"diagnostics-{name}.png"
+        dialog.grab().save(str(path))
+        print(path)
+    dialog.close()
+
+
+def meter_detail_shots(db: Database, runtime: Runtime, out: Path) -> None:
+    """The Meter detail of a polled meter (details, load guard, commands), then the keep-power
+    form, as a supervisor sees them."""
+    boss = login(db, "supervisor", DEMO_PASSWORD)
+    meter_id = next(m.id for m in list_meters(db) if m.serial.startswith("E") and m.account_number)
+    runtime.switch_relay(meter_id, False, boss.operator_id, "Rewiring the socket").result(60)
+    runtime.switch_relay(meter_id, True, boss.operator_id, "Rewiring done").result(60)
+    dialog = MeterDetailDialog(db, meter_id, lambda: boss, runtime)
+    dialog.resize(1080, 740)
+    dialog.show()
+    while dialog.detail is None:
+        settle(100)
+    settle(800)
+    for index, name in ((0, "details"), (2, "load-guard"), (3, "commands")):
+        dialog.tabs.setCurrentIndex(index)
+        settle()
+        path = out / f"meter-detail-{name}.png"
+        dialog.grab().save(str(path))
+        print(path)
+    form = dialog.ask_keep_power()
+    if form is not None:
+        form.reason.setText("Oxygen concentrator (doctor's letter on file)")
+        settle()
+        form.grab().save(str(out / "meter-keep-power.png"))
+        form.reject()
+    dialog.close()
+
+
 def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = make_application()
@@ -76,15 +134,18 @@ def main(out: Path) -> int:
         window.show()
         # Let the runtime poll the simulated buses for a while, so the screens show live state.
         runtime = Runtime(opened.db)
+        window.attach_runtime(runtime)
         runtime.start()
         settle(12_000)
+        diagnostics_shots(opened.db, runtime, out)
+        meter_detail_shots(opened.db, runtime, out)
         runtime.stop()
         window.reload()
         settle(800)
         wait_for_background()
         settle()
         counter_shots(window, out)
-        shots = {"main-window": 1, "meters": 2, "alarms": 3}
+        shots = {"main-window": 1, "meters": 2, "alarms": 3, "overview": 4}
         # Show a search in progress on the accounts screen, as a cashier would type it.
         window.accounts.list.search.setText("A-3")
         settle()

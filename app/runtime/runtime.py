@@ -20,13 +20,15 @@ from app.hardware.link import LineSettings
 from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.profiles import load_profile
 from app.hardware.snapshot import Snapshot
+from app.runtime.clock_watch import CLOCK_CHECK_S, FIRST_CHECK_S, ClockRounds
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
 from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl, record_parameters
+from app.runtime.operator_commands import OperatorCommands, RestoreOutcome, SwitchOutcome
 from app.runtime.reading_store import BatchResult, latest_good
 from app.runtime.sim_site import SimSite, sim_line_name, sim_spec
-from app.runtime.supply_control import SupplyControl
+from app.runtime.supply_control import SupplyControl, local_zone
 from app.runtime.usage_billing import DEFAULT_POSTING_S, UsageBilling
 from app.services.field_setup import BusSetup, load_field_setup
 from app.services.ledger import counter_entries_since, newest_entry_id
@@ -53,6 +55,7 @@ class RuntimeOptions:
     interval_s: int = 900
     policy_tick_s: float = 60.0  # every account's supply policy is evaluated this often
     posting_s: float = DEFAULT_POSTING_S  # rated usage is posted to the ledger this often
+    clock_check_s: float = CLOCK_CHECK_S  # every meter's clock is read this often
 
 
 class Runtime:
@@ -76,7 +79,16 @@ class Runtime:
             tick=self._tick,
             tick_s=min(self.options.policy_tick_s, self.options.posting_s),
         )
+        # An operator's switch and load-guard restore (the Meter detail), and live values.
+        self.operator_commands = OperatorCommands(self.engine.call, self.control, self.load)
         self.workers: list[BusWorker] = []
+        # Every clock-keeping meter's clock is read now and then (the clock-drift alarm).
+        self.clocks = ClockRounds(
+            lambda: list(self.workers),
+            self.engine.call,
+            every_s=self.options.clock_check_s,
+            first_s=min(FIRST_CHECK_S, self.options.clock_check_s),
+        )
         self._meter_bus: dict[int, tuple[BusWorker, str]] = {}
         self.sim: SimSite | None = None
         self.problems: list[str] = []  # buses or meters that could not be set up
@@ -89,13 +101,14 @@ class Runtime:
         if self.options.simulate:
             with self.db.session() as session:
                 stored = {r.meter_id: r for r in latest_good(session)}
+                zone = local_zone(session)
             specs = [
                 sim_spec(bus.url, m.profile, m.address, stored.get(m.meter_id))
                 for bus in setup
                 if sim_line_name(bus.url)
                 for m in bus.meters
             ]
-            self.sim = SimSite(specs, scale=self.options.time_scale)
+            self.sim = SimSite(specs, scale=self.options.time_scale, zone=zone)
         self.engine.start()
         self._watcher = threading.Thread(target=self._watch_money, name="money watch", daemon=True)
         self._watcher.start()
@@ -106,6 +119,7 @@ class Runtime:
                 for meter in worker.meters:
                     self._meter_bus[meter.meter_id] = (worker, meter.address)
                 worker.start()
+        self.clocks.start()
         log.info(
             "runtime started: %d buses, %d meters",
             len(self.workers),
@@ -131,6 +145,7 @@ class Runtime:
     def _on_snapshots(self, session: Session, snapshots: list[Snapshot]) -> None:
         self.load.feed(session, snapshots)
         self.live.feed(snapshots)
+        self.operator_commands.seen(snapshots)
 
     def _start_billing(self, session: Session) -> None:
         self.billing.load(session)
@@ -186,6 +201,26 @@ class Runtime:
         evaluate its supply now, so a cut-off room is switched back on within seconds."""
         self.engine.call(lambda session: self.control.evaluate(session, [account_id]))
 
+    def switch_relay(
+        self, meter_id: int, on: bool, operator_id: int, reason: str
+    ) -> Future[SwitchOutcome]:
+        """Any thread: an operator switches the meter's supply on or off (a cut is manual: the
+        balance policy leaves it off). The future resolves, on the engine thread, with the
+        verified read-back, or fails with PermissionDenied / MeterActionRefused (switching on
+        an account cut off for arrears without keep power, or a meter the load guard holds)."""
+        return self.operator_commands.switch_relay(meter_id, on, operator_id, reason)
+
+    def restore_load_guard(
+        self, meter_id: int, operator_id: int, note: str
+    ) -> Future[RestoreOutcome]:
+        """Any thread: an operator lifts the meter's load-guard trip or lock-out and its supply
+        is switched on (unless its account is cut off for arrears); see ``switch_relay``."""
+        return self.operator_commands.restore_load_guard(meter_id, operator_id, note)
+
+    def latest_snapshot(self, meter_id: int) -> Snapshot | None:
+        """Any thread: the meter's newest polled values (None before its first good poll)."""
+        return self.operator_commands.latest_snapshot(meter_id)
+
     def _dispatch(self, meter_id: int, on: bool, command_id: int) -> bool:
         """Engine thread: hand a supply command to the meter's bus worker."""
         found = self._meter_bus.get(meter_id)
@@ -198,6 +233,7 @@ class Runtime:
 
             def record(session: Session) -> None:
                 self.control.record_result(session, command_id, result)
+                self.operator_commands.settled(session, command_id)  # an operator may wait for it
 
             self.engine.call(record)
 
@@ -243,6 +279,7 @@ class Runtime:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.clocks.stop()
         if self._watcher is not None:
             self._watcher.join(timeout=10)
         for worker in self.workers:

@@ -8,7 +8,9 @@ simulated meter per meter row on that bus (same profile and address). All share 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from app.hardware.profiles import load_profile
 from app.hardware.protocols import protocol_spec
@@ -47,8 +49,17 @@ def sim_line_name(url: str) -> str | None:
 class SimSite:
     """The simulated lines of one site; ``close`` unregisters them."""
 
-    def __init__(self, meters: list[SimMeterSpec], *, scale: float = 1.0, seed: int = 0) -> None:
-        self.clock = SimClock(scale=scale)
+    def __init__(
+        self,
+        meters: list[SimMeterSpec],
+        *,
+        scale: float = 1.0,
+        seed: int = 0,
+        zone: ZoneInfo | None = None,
+    ) -> None:
+        # The meters keep the site's local time (``zone``; else this computer's).
+        start = None if zone is None else datetime.now(zone).replace(tzinfo=None, microsecond=0)
+        self.clock = SimClock(scale=scale, start=start)
         by_line: dict[str, dict[str, dict[str, SimMeter]]] = {}
         for spec in meters:
             name = sim_line_name(spec.bus_url)

@@ -41,7 +41,7 @@ class AlarmRow:
     evidence: dict[str, object] | None
 
 
-def _alarm_query() -> Select[Alarm, str, str, str, str, str]:
+def alarm_query() -> Select[Alarm, str, str, str, str, str]:
     meter_room = aliased(Room)
     account_room = aliased(Room)
     building = aliased(Building)
@@ -66,7 +66,7 @@ def _alarm_query() -> Select[Alarm, str, str, str, str, str]:
     )
 
 
-def _row(record: Any) -> AlarmRow:
+def row_of(record: Any) -> AlarmRow:
     alarm, serial, room_label, building_code, account_number, ack_by = record
     return AlarmRow(
         id=alarm.id,
@@ -92,17 +92,17 @@ def list_alarms(db: Database) -> list[AlarmRow]:
     """Every alarm, newest first (one query)."""
     with db.session() as session:
         records = session.execute(
-            _alarm_query()
+            alarm_query()
             .order_by(Alarm.raised_at.desc(), Alarm.id.desc())
             .execution_options(yield_per=YIELD_PER)
         ).all()
-        return [_row(r) for r in records]
+        return [row_of(r) for r in records]
 
 
 def alarm_row(session: Session, alarm_id: int) -> AlarmRow | None:
     """One alarm as the list shows it, read in the caller's session."""
-    record = session.execute(_alarm_query().where(Alarm.id == alarm_id)).first()
-    return None if record is None else _row(record)
+    record = session.execute(alarm_query().where(Alarm.id == alarm_id)).first()
+    return None if record is None else row_of(record)
 
 
 def get_alarm(db: Database, alarm_id: int) -> AlarmRow | None:

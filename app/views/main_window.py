@@ -82,10 +82,13 @@ class MainWindow(QMainWindow):
         self.accounts = AccountsView(
             db, site.currency, operator=lambda: self._operator, data_dir=data_dir
         )
-        self.meters = MetersView(db)
+        self.meters = MetersView(
+            db, operator=lambda: self._operator, commands=lambda: self._runtime
+        )
         self.alarms = AlarmsView(db, lambda: self._operator)
         self.overview = OverviewView(db, site.currency)
         self.overview.account_requested.connect(self.show_room_account)
+        self.overview.meter_requested.connect(self.meters.open_detail)
         self.pages: list[tuple[str, str, QWidget]] = [
             ("counter", self.tr("Counter"), self.counter),
             ("accounts", self.tr("Accounts"), self.accounts),

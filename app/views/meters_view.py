@@ -1,11 +1,15 @@
-"""Meters screen: every meter with its bus, address, profile, room and status."""
+"""Meters screen: every meter with its bus, address, profile, room and status. Enter or a
+double click on a meter opens its detail (``MeterDetailDialog``)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.services.meter_queries import MeterRow, list_meters
+from app.services.operators import SignedIn
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.formatting import (
@@ -17,6 +21,7 @@ from app.ui.formatting import (
 )
 from app.ui.row_table_model import Column, PreparedRows, prepare_rows
 from app.ui.searchable_table import SearchableTable
+from app.views.meter_detail_dialog import MeterCommands, MeterDetailDialog
 from app.vocabulary import MeterStatus, Utility
 
 
@@ -41,12 +46,25 @@ def load_meters(db: Database) -> tuple[PreparedRows, list[str]]:
 
 
 class MetersView(QWidget):
+    """``operator()`` is whoever is signed in (without it the detail does not open);
+    ``commands()`` the running console (the Runtime) or None when polling is not running."""
+
     rows_loaded = Signal(int)
 
-    def __init__(self, db: Database, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        parent: QWidget | None = None,
+        *,
+        operator: Callable[[], SignedIn] | None = None,
+        commands: Callable[[], MeterCommands | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("page")
         self._db = db
+        self._operator = operator
+        self._commands = commands or (lambda: None)
+        self.detail_dialog: MeterDetailDialog | None = None
         columns = [
             Column(self.tr("Meter"), lambda r: r.serial),
             Column(self.tr("Utility"), lambda r: utility_label(r.utility)),
@@ -99,6 +117,7 @@ class MetersView(QWidget):
         layout.setContentsMargins(18, 14, 18, 12)
         layout.addLayout(heading)
         layout.addWidget(self.list, 1)
+        self.list.table.activated.connect(lambda _index: self.open_detail())
 
     def reload(self) -> None:
         db = self._db
@@ -120,3 +139,28 @@ class MetersView(QWidget):
 
     def focus_search(self) -> None:
         self.list.focus_search()
+
+    def open_detail(self, meter_id: int | None = None) -> MeterDetailDialog | None:
+        """The detail of ``meter_id`` (default: the current row), one window at a time: a
+        second meter replaces the first."""
+        meter_id = self.list.current_id() if meter_id is None else meter_id
+        if meter_id is None or self._operator is None:
+            return None
+        shown = self.detail_dialog
+        if shown is not None and shown.isVisible() and shown.meter_id == meter_id:
+            shown.raise_()
+            shown.activateWindow()
+            return shown
+        if shown is not None:
+            shown.close()
+        dialog = MeterDetailDialog(self._db, meter_id, self._operator, self._commands(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_: self._forget(dialog))
+        dialog.action_done.connect(lambda _result: self.reload())
+        self.detail_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _forget(self, dialog: MeterDetailDialog) -> None:
+        if self.detail_dialog is dialog:
+            self.detail_dialog = None

@@ -44,3 +44,18 @@ def test_diagnostics_is_off_for_a_cashier(
     assert window.diagnostics_dialog is None
     window.close()
     wait_for_background()
+
+
+def test_overview_meter_opens_the_meter_detail(qtbot, main_window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(main_window.overview.loaded, timeout=10_000):
+        main_window.show_page(main_window.page_number("overview"))
+    overview = main_window.overview.overview
+    assert overview is not None
+    meter = overview.tiles[0].meters[0]
+    main_window.overview.meter_requested.emit(meter.id)
+    dialog = main_window.meters.detail_dialog
+    assert dialog is not None
+    assert dialog.meter_id == meter.id
+    qtbot.waitUntil(lambda: dialog.detail is not None, timeout=10_000)
+    dialog.close()
+    wait_for_background()

@@ -9,11 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from app.runtime.clock_watch import CLOCK_DRIFT_KIND, clock_drift_s, record_clock
+from app.hardware.bus_worker import PollPolicy
+from app.runtime.clock_watch import CLOCK_DRIFT_KIND, CLOCK_PROTOCOLS, clock_drift_s, record_clock
+from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.demo_site import DemoSpec, seed_demo_site
 from app.store.database import Database
 from app.store.models import Alarm, Meter
 from app.vocabulary import AlarmSeverity, AlarmState
+from tests.support import wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo site's zone
 
@@ -68,3 +71,44 @@ def test_alarm_raised_kept_and_cleared(db: Database) -> None:
     assert len(alarms) == 2
     assert alarms[-1].state is AlarmState.ACTIVE
     assert "3.0 h behind" in alarms[-1].message
+
+
+def test_runtime_round_reads_clocks_and_raises_for_the_one_off(db: Database) -> None:
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
+    runtime = Runtime(
+        db,
+        RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.5), policy_tick_s=3600, clock_check_s=3600),
+    )
+    runtime.start()
+    try:
+        assert runtime.sim is not None
+        keeping = [
+            (worker, meter)
+            for worker in runtime.workers
+            for meter in worker.meters
+            if meter.profile.protocol in CLOCK_PROTOCOLS
+        ]
+        assert len(keeping) >= 2
+        worker, off = keeping[0]
+        simulated = runtime.sim.meter(worker.url, off.address)
+        simulated.set_clock(simulated.clock_now() + timedelta(minutes=10))
+
+        def drift_alarms() -> list[Alarm]:
+            with db.session() as session:
+                return list(session.scalars(select(Alarm).where(Alarm.kind == CLOCK_DRIFT_KIND)))
+
+        # The simulated meters keep the site's time (Asia/Shanghai), as real ones would: only
+        # the meter set ten minutes ahead is reported.
+        assert runtime.clocks.run_round() == len(keeping)
+        wait_for(lambda: len(drift_alarms()) == 1, "the drift alarm was raised")
+        [alarm] = drift_alarms()
+        assert alarm.meter_id == off.meter_id
+        assert alarm.evidence is not None
+        assert 590 <= float(str(alarm.evidence["drift_s"])) <= 610
+        simulated.set_clock(simulated.clock_now() - timedelta(minutes=10))
+        runtime.clocks.run_round()
+        wait_for(
+            lambda: drift_alarms()[0].state is AlarmState.CLEARED, "the drift alarm was cleared"
+        )
+    finally:
+        runtime.stop()
