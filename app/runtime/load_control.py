@@ -247,6 +247,8 @@ class LoadControl:
             trip_id = self._open_trip.pop(meter_id, None)
             if trip_id is not None:
                 session.get_one(LoadTrip, trip_id).restored_at = now
+            if meter.off_reason == OffReason.MANUAL.value:
+                return  # an operator cut it meanwhile: only an operator switches it back on
             account = session.get(Account, meter.account_id) if meter.account_id else None
             if account is not None and account.supply_state is SupplyState.CUT_OFF:
                 meter.off_reason = OffReason.ARREARS.value  # the balance policy decides now

@@ -8,7 +8,8 @@ from sqlalchemy import select, update
 
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DEMO_LOAD_GUARD, DemoSpec, seed_demo_site
+from app.services.demo_site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.services.operators import login
 from app.store.database import Database
 from app.store.models import Account, Alarm, Bus, LoadGuardSetting, LoadTrip, Meter
 from tests.support import wait_for
@@ -69,5 +70,44 @@ def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
         assert not simulated.supply_on
         with db.session() as session:
             assert session.get_one(Meter, meter.id).off_reason == "load_guard"
+    finally:
+        runtime.stop()
+
+
+def test_an_operators_cut_after_a_trip_is_not_undone_by_the_automatic_restore(
+    db: Database,
+) -> None:
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
+    with db.transaction() as session:
+        session.execute(
+            update(LoadGuardSetting).values(
+                params={**DEMO_LOAD_GUARD, "restore_delay_s": 3, "max_auto_restores_per_day": 5}
+            )
+        )
+        account = session.scalars(
+            select(Account).where(Account.balance_minor > 5000).order_by(Account.id)
+        ).first()
+        assert account is not None
+        meter, url = session.execute(
+            select(Meter, Bus.url)
+            .join(Bus, Meter.bus_id == Bus.id)
+            .where(Meter.account_id == account.id, Meter.serial.startswith("E"))
+        ).one()
+    admin = login(db, "admin", DEMO_PASSWORD)
+    runtime = Runtime(db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
+    runtime.start()
+    try:
+        assert runtime.sim is not None
+        simulated = runtime.sim.meter(url, meter.address)
+        wait_for(lambda: runtime.engine.totals.readings >= 4, "the meters were polled")
+        simulated.switch_on_heater(power_w=1800, power_factor=0.99, duration_s=3600)
+        wait_for(lambda: not simulated.supply_on, "the heater tripped")
+        runtime.switch_relay(
+            meter.id, False, admin.operator_id, "Keep it off: wiring check"
+        ).result(30)
+        time.sleep(5.0)  # the automatic restore was due after 3 s
+        assert not simulated.supply_on
+        with db.session() as session:
+            assert session.get_one(Meter, meter.id).off_reason == "manual"
     finally:
         runtime.stop()
