@@ -32,6 +32,7 @@ from app.ui.theme import icon
 from app.views.account_dialogs import not_allowed_note
 from app.views.accounts_view import AccountsView
 from app.views.alarms_view import AlarmsView
+from app.views.charts_view import ChartsView
 from app.views.counter_view import CounterView
 from app.views.diagnostics_dialog import DiagnosticsDialog
 from app.views.login_dialog import LoginDialog, role_label
@@ -89,12 +90,14 @@ class MainWindow(QMainWindow):
         self.overview = OverviewView(db, site.currency)
         self.overview.account_requested.connect(self.show_room_account)
         self.overview.meter_requested.connect(self.meters.open_detail)
+        self.charts = ChartsView(db)
         self.pages: list[tuple[str, str, QWidget]] = [
             ("counter", self.tr("Counter"), self.counter),
             ("accounts", self.tr("Accounts"), self.accounts),
             ("meters", self.tr("Meters"), self.meters),
             ("alarms", self.tr("Alarms"), self.alarms),
             ("overview", self.tr("Overview"), self.overview),
+            ("charts", self.tr("Charts"), self.charts),
         ]
 
         self.rail = QListWidget()
@@ -264,13 +267,16 @@ class MainWindow(QMainWindow):
 
     def focus_search(self) -> None:
         page = self.stack.currentWidget()
-        if isinstance(page, CounterView | AccountsView | MetersView | AlarmsView | OverviewView):
+        if isinstance(
+            page, CounterView | AccountsView | MetersView | AlarmsView | OverviewView | ChartsView
+        ):
             page.focus_search()
 
     def attach_runtime(self, runtime: Runtime) -> None:
         """The runtime has started (beside the window): its live power feeds the overview."""
         self._runtime = runtime
         self.overview.attach_live(runtime.live)
+        self.charts.attach_live(runtime.live)
 
     def open_diagnostics(self) -> None:
         """The technicians' dialog (one at a time); it uses the runtime's bus workers for
@@ -306,6 +312,7 @@ class MainWindow(QMainWindow):
         self.accounts.reload()
         self.meters.reload()
         self.alarms.reload()
+        self.charts.reload()
         self.count_alarms()
 
     def count_alarms(self) -> None:
@@ -329,5 +336,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._clock.stop()
         self._alarm_poll.stop()
+        self.charts.shutdown()
         wait_for_background()
         super().closeEvent(event)

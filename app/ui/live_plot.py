@@ -1,0 +1,795 @@
+"""A live power plot over a ``LiveStore``: several series overlaid, redrawn on a timer.
+
+How a frame is made. The GUI thread's timer (``REDRAW_HZ``) asks for a frame only when the
+store's ``version``, the time range, the plot's size or the series shown changed, and never
+while one is being made. A reader thread (a pool of one, owned by the plot) then reads the
+range of every series from the store (``read_grid``; the visible range plus half a width either
+side when not following, so a pan shows data at once), reduces each to a minimum and a maximum
+per two pixel columns (``min_max_decimate``: peaks stay visible, and the work no longer grows
+with the length of the range), chooses the power axis from what is visible, and paints all the
+curves into one transparent image (``render_curves``; QPainter on a QImage is allowed off the
+GUI thread). The GUI thread only swaps that image into the plot and sets the axes: its part of
+a frame (``last_frame_ms``: swap plus the paint that follows) stays a few milliseconds however
+many series and points there are. Fifty series of 24 h at 5 s measured on the development PC:
+see the report of issue #6 (numbers are not asserted by tests).
+
+Flood guard: with more than ``max_series`` series, or when ``slow_frames`` frames in a row take
+longer than ``frame_budget_ms`` on the GUI thread or ``read_budget_ms`` in the reader, drawing
+stops and a banner says why and what to do; data keeps flowing into the store and export still
+works. Removing series, choosing another range or pressing "Draw again" tries again.
+
+Time axis: pyqtgraph's ``DateAxisItem`` labels epoch seconds in this PC's local time (with the
+daylight-saving offset of each tick), like every other time the screens show; CSV export writes
+the same local time with its UTC offset.
+
+Following: by default the view follows live data with a window (15 min ... 24 h). Zooming
+(mouse wheel) or panning (drag) the time axis, or pausing, stops following
+(``following_changed``); ``follow`` resumes. While paused, new data is not drawn; zoom and pan
+still are. The power axis always fits the visible data. Clicking a legend entry hides or shows
+that series.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg  # type: ignore[import-untyped]  # no stubs, no py.typed
+from numpy.typing import NDArray
+from PySide6.QtCore import QObject, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStyleOptionGraphicsItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.runtime.live_store import Key, LiveStore
+
+log = logging.getLogger(__name__)
+
+REDRAW_HZ = 5
+MAX_SERIES = 60
+FRAME_BUDGET_MS = 40.0  # GUI-thread time of a frame (image swap + paint) that counts as slow
+READ_BUDGET_MS = 400.0  # reader-thread time of a frame (read + decimate + render) that is slow
+SLOW_FRAMES = 3  # so many slow frames in a row engage the flood guard
+POINTS_PER_PIXEL = 1.0  # a min and a max per two pixel columns
+PEN_WIDTH = 1.0  # 1.5 and up take the slow stroker: 100x longer at 24 h
+Y_HEADROOM = 0.08  # space above the highest visible value
+
+
+# Distinct colours on white (Tailwind 600/700 shades), then the same again dashed.
+PALETTE = (
+    "#2563eb",
+    "#dc2626",
+    "#16a34a",
+    "#d97706",
+    "#7c3aed",
+    "#0891b2",
+    "#db2777",
+    "#65a30d",
+    "#ea580c",
+    "#4f46e5",
+    "#0d9488",
+    "#a16207",
+    "#9333ea",
+    "#475569",
+    "#be123c",
+    "#15803d",
+)
+
+Grid = tuple[NDArray[np.float64], NDArray[np.float32]]  # times (N,), values (S, N)
+
+
+def read_grid(store: LiveStore, keys: Iterable[Key], since: float, until: float) -> Grid:
+    """Every key's buckets in [since, until] on one grid of bucket starts (epoch s): values
+    are float32 W, one row per key, NaN where nothing was measured or the key is unknown (a
+    meter that has not reported yet). Any thread."""
+    step = store.step_s
+    first = math.floor(since / step)
+    count = max(0, math.floor(until / step) - first + 1)
+    keys = list(keys)
+    values = np.full((len(keys), count), np.nan, dtype=np.float32)
+    for row, key in enumerate(keys):
+        try:
+            times, series = store.series(key, since, until)
+        except KeyError:
+            continue
+        at = np.rint(times / step).astype(np.int64) - first
+        keep = (at >= 0) & (at < count)
+        values[row, at[keep]] = series[keep]
+    return (np.arange(first, first + count, dtype=np.float64) * step), values
+
+
+def min_max_decimate(times: NDArray[np.float64], values: NDArray[np.float32], columns: int) -> Grid:
+    """Reduce each row to its minimum and maximum per group of ``ceil(N / columns)`` samples
+    (NaN ignored; an all-NaN group stays a gap). Rows short enough are returned as they are.
+    One elementwise pass per sample in a group over every row at once: no per-row loop."""
+    n = times.size
+    if columns < 1 or n <= 2 * columns:
+        return times, values
+    k = -(-n // columns)
+    groups = -(-n // k)
+    low = values[:, 0::k].copy()
+    high = low.copy()
+    for j in range(1, k):
+        part = values[:, j::k]
+        width = part.shape[1]  # groups, or one less where the last group is short
+        np.fmin(low[:, :width], part, out=low[:, :width])
+        np.fmax(high[:, :width], part, out=high[:, :width])
+    starts = times[::k]
+    ends = times[np.minimum(np.arange(groups) * k + k - 1, n - 1)]
+    x = np.empty(groups * 2, dtype=np.float64)
+    x[0::2], x[1::2] = starts, ends
+    y = np.empty((values.shape[0], groups * 2), dtype=np.float32)
+    y[:, 0::2], y[:, 1::2] = low, high
+    return x, y
+
+
+@dataclass(frozen=True)
+class PenSpec:
+    color: str  # "#rrggbb"
+    dashed: bool
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """What one frame shows: built on the GUI thread, made in the reader thread."""
+
+    store: LiveStore
+    keys: tuple[Key, ...]  # the series drawn (hidden ones left out)
+    pens: tuple[PenSpec, ...]
+    since: float  # the visible time range (epoch s)
+    until: float
+    margin: float  # the image reaches this much further either side
+    width_px: int  # pixels of the visible range
+    height_px: int
+    pixel_ratio: float
+    y_range: tuple[float, float] | None  # None: fit the visible data
+    following: bool = False  # asked for while following live data
+
+
+@dataclass(frozen=True)
+class Frame:
+    request: FrameRequest
+    image: QImage | None  # transparent, curves only; row 0 at the top of the y range
+    x_range: tuple[float, float]  # what the image spans
+    y_range: tuple[float, float]
+    x: NDArray[np.float64]  # decimated, shared by every row
+    y: NDArray[np.float32]  # (series, points) W
+    made_ms: float
+    error: str = ""
+
+
+def fit_y_range(values: NDArray[np.float32]) -> tuple[float, float]:
+    """Power axis for these values: from 0 (or the lowest value, if negative: export) to a
+    little above the highest; (0, 1) when nothing is finite."""
+    if values.size == 0:
+        return 0.0, 1.0
+    low = float(np.fmin.reduce(values, axis=None))
+    high = float(np.fmax.reduce(values, axis=None))
+    if math.isnan(low):
+        return 0.0, 1.0
+    low, high = min(0.0, low), max(0.0, high)
+    span = high - low or 1.0
+    return low - (Y_HEADROOM * span if low < 0 else 0.0), high + Y_HEADROOM * span
+
+
+def render_curves(
+    x: NDArray[np.float64],
+    y: NDArray[np.float32],
+    pens: Iterable[PenSpec],
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    size: tuple[int, int],
+) -> QImage:
+    """Paint each row of ``y`` over ``x`` into a transparent image of ``size`` pixels that
+    spans ``x_range`` by ``y_range``, row 0 at ``y_range[0]`` (the plot's y axis points up, so
+    it shows the image flipped: the right way round). NaN breaks a line. Any thread."""
+    width, height = max(1, size[0]), max(1, size[1])
+    image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    x0, x1 = x_range
+    y0, y1 = y_range
+    px = (x - x0) * (width / max(x1 - x0, 1e-9))
+    painter = QPainter(image)
+    try:
+        for row, spec in zip(range(y.shape[0]), pens, strict=False):
+            py = (y[row].astype(np.float64) - y0) * (height / max(y1 - y0, 1e-9))
+            pen = QPen(QColor(spec.color))
+            pen.setWidthF(PEN_WIDTH)
+            pen.setCosmetic(True)
+            if spec.dashed:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            painter.setPen(pen)
+            painter.drawPath(pg.arrayToQPath(px, py, connect="finite"))
+    finally:
+        painter.end()
+    return image
+
+
+def make_frame(request: FrameRequest) -> Frame:
+    """Any thread: read, decimate, fit the power axis and paint one frame."""
+    start = time.perf_counter()
+    lo, hi = request.since - request.margin, request.until + request.margin
+    times, values = read_grid(request.store, request.keys, lo, hi)
+    span = max(request.until - request.since, 1e-9)
+    image_width = max(1, round(request.width_px * (hi - lo) / span))
+    columns = max(1, round(image_width * POINTS_PER_PIXEL / 2))
+    x, y = min_max_decimate(times, values, columns)
+    y_range = request.y_range
+    if y_range is None:
+        visible = (x >= request.since) & (x <= request.until)
+        y_range = fit_y_range(y[:, visible])
+    ratio = request.pixel_ratio
+    image = None
+    if request.keys:
+        image = render_curves(
+            x,
+            y,
+            request.pens,
+            (lo, hi),
+            y_range,
+            (round(image_width * ratio), round(request.height_px * ratio)),
+        )
+    return Frame(request, image, (lo, hi), y_range, x, y, (time.perf_counter() - start) * 1000)
+
+
+class _FrameRelay(QObject):
+    """Lives on the GUI thread; ``done`` is emitted by the reader thread (queued)."""
+
+    done = Signal(object)
+
+
+class _FrameTask(QRunnable):
+    def __init__(self, request: FrameRequest, relay: _FrameRelay) -> None:
+        super().__init__()
+        self._request = request
+        self._relay = relay
+
+    def run(self) -> None:
+        try:
+            frame = make_frame(self._request)
+        except Exception as exc:
+            log.exception("live plot: making a frame failed")
+            empty = np.zeros(0)
+            frame = Frame(
+                self._request,
+                None,
+                (0, 1),
+                (0, 1),
+                empty,
+                np.zeros((0, 0), np.float32),
+                0.0,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        # RuntimeError: the plot was deleted meanwhile; nobody to show the frame to.
+        with contextlib.suppress(RuntimeError):
+            self._relay.done.emit(frame)
+
+
+class CurvesImage(pg.GraphicsObject):  # type: ignore[misc]
+    """Shows a frame's image over the data rectangle it was painted for (stretched while a
+    new frame for a changed range is on its way)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._image: QImage | None = None
+        self._rect = QRectF()
+
+    def set_image(self, image: QImage | None, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self._image = image
+        self._rect = rect
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self._rect)
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if self._image is not None and not self._rect.isEmpty():
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            painter.drawImage(self._rect, self._image)
+
+
+@dataclass
+class _Series:
+    key: Key
+    label: str
+    pen: PenSpec
+    sample: pg.PlotCurveItem  # no data: gives the legend its line, and holds "visible"
+    shown: NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
+
+
+class _TimedPlotWidget(pg.PlotWidget):  # type: ignore[misc]
+    """A PlotWidget that reports how long each paint took (ms), on the GUI thread."""
+
+    painted = Signal(float)
+
+    def paintEvent(self, ev: QPaintEvent) -> None:
+        start = time.perf_counter()
+        super().paintEvent(ev)
+        self.painted.emit((time.perf_counter() - start) * 1000)
+
+
+class LivePlot(QWidget):
+    """Live power (W) of chosen series of a ``LiveStore``; see the module docstring. Lives on
+    the GUI thread; frames are made in its own reader thread.
+
+    Signals (GUI thread): ``following_changed(bool)`` when following live data starts or stops
+    (mouse zoom or pan, pause, ``follow``); ``flood_guard_changed(bool)``; ``series_changed()``
+    after a series was added or removed; ``frame_shown()`` after each frame is put on screen.
+    """
+
+    following_changed = Signal(bool)
+    flood_guard_changed = Signal(bool)
+    series_changed = Signal()
+    frame_shown = Signal()
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        redraw_hz: float = REDRAW_HZ,
+        max_series: int = MAX_SERIES,
+        frame_budget_ms: float = FRAME_BUDGET_MS,
+        read_budget_ms: float = READ_BUDGET_MS,
+        slow_frames: int = SLOW_FRAMES,
+        read_in_thread: bool = True,
+    ) -> None:
+        super().__init__(parent)
+        # The pool is made first so it is deleted first: its destructor waits for a frame in
+        # the making while the relay that frame reports to still exists.
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _FrameRelay(self)
+        self._relay.done.connect(self._on_frame)
+        self._read_in_thread = read_in_thread
+        self._making = False
+        self._clock = clock
+        self.max_series = max_series
+        self.frame_budget_ms = frame_budget_ms
+        self.read_budget_ms = read_budget_ms
+        self.slow_frames = slow_frames
+        self._store: LiveStore | None = None
+        self._series: dict[Key, _Series] = {}
+        self._window_s = 3600.0
+        self._following = True
+        self._paused = False
+        self._asked: tuple[object, ...] | None = None  # the state of the last frame asked for
+        self._swap_ms: float | None = None  # set when a frame is shown, until it is painted
+        self._slow_in_row = 0
+        self._flood_reason = ""
+        self._x: NDArray[np.float64] = np.zeros(0)
+        self.frames_drawn = 0
+        self.last_frame_ms = 0.0  # GUI thread: image swap + paint
+        self.last_make_ms = 0.0  # reader thread: read + decimate + render
+        self.last_swap_ms = 0.0
+        self.last_paint_ms = 0.0
+        self.last_error = ""
+
+        self.plot_widget = _TimedPlotWidget(
+            background="w", axisItems={"bottom": pg.DateAxisItem(orientation="bottom")}
+        )
+        self.plot_widget.setObjectName("livePlotCanvas")
+        item = self.plot_widget.getPlotItem()
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.setLabel("left", self.tr("Power"), units="W")
+        # A fixed width: one that follows the tick labels would change the plot's width with
+        # the power range, and every width change asks for a new frame.
+        item.getAxis("left").setWidth(72)
+        for side in ("left", "bottom"):
+            axis = item.getAxis(side)
+            axis.setPen(pg.mkPen("#94a3b8"))
+            axis.setTextPen(pg.mkPen("#334155"))
+        self.legend = item.addLegend(offset=(8, 8), labelTextColor="#0f172a")
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 220))
+        self.legend.setPen(pg.mkPen("#e2e8f0"))
+        self.legend.sigSampleClicked.connect(self._on_legend_clicked)
+        self._view = item.getViewBox()
+        self._view.disableAutoRange()  # the plot sets both axes itself
+        self._view.setMouseEnabled(x=True, y=False)  # time zooms and pans; power fits the data
+        self._view.sigRangeChangedManually.connect(self._on_manual_range)
+        self.curves = CurvesImage()
+        self.plot_widget.addItem(self.curves)
+        self.plot_widget.painted.connect(self._on_painted)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("floodBanner")
+        self.banner_text = QLabel()
+        self.banner_text.setObjectName("floodBannerText")
+        self.banner_text.setWordWrap(True)
+        self.retry_button = QPushButton(self.tr("Draw again"))
+        self.retry_button.setObjectName("floodRetry")
+        self.retry_button.clicked.connect(self.release_flood_guard)
+        banner_row = QHBoxLayout(self.banner)
+        banner_row.setContentsMargins(10, 6, 10, 6)
+        banner_row.addWidget(self.banner_text, 1)
+        banner_row.addWidget(self.retry_button)
+        self.banner.hide()
+
+        self.empty_hint = QLabel()
+        self.empty_hint.setObjectName("emptyHint")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.empty_hint)
+        self._update_hint()
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(max(1, round(1000 / redraw_hz)))
+        self._timer.timeout.connect(self.tick)
+        self._timer.start()
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> LiveStore | None:
+        return self._store
+
+    def set_store(self, store: LiveStore | None) -> None:
+        self._store = store
+        self._asked = None
+        self._update_hint()
+
+    @property
+    def flood_guard_active(self) -> bool:
+        return bool(self._flood_reason)
+
+    @property
+    def flood_reason(self) -> str:
+        """The banner's text while the guard is on, else ''."""
+        return self._flood_reason
+
+    @property
+    def following(self) -> bool:
+        return self._following
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def window_s(self) -> float:
+        return self._window_s
+
+    def series_keys(self) -> list[Key]:
+        return list(self._series)
+
+    def series_label(self, key: Key) -> str:
+        return self._series[key].label
+
+    def series_color(self, key: Key) -> QColor:
+        return QColor(self._series[key].pen.color)
+
+    def series_visible(self, key: Key) -> bool:
+        return bool(self._series[key].sample.isVisible())
+
+    def set_series_visible(self, key: Key, visible: bool) -> None:
+        self._series[key].sample.setVisible(visible)
+        self._asked = None
+
+    def curve_data(self, key: Key) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+        """What the last frame drew for ``key``: x (epoch s) and y (W), decimated; empty
+        before the first frame and for a hidden series."""
+        series = self._series[key]
+        if series.shown.size == 0:
+            return np.zeros(0), np.zeros(0, np.float32)
+        return self._x, series.shown
+
+    def visible_range(self) -> tuple[float, float]:
+        lo, hi = self._view.viewRange()[0]
+        return float(lo), float(hi)
+
+    def power_range(self) -> tuple[float, float]:
+        lo, hi = self._view.viewRange()[1]
+        return float(lo), float(hi)
+
+    # -- series -----------------------------------------------------------------------------
+
+    def add_series(self, key: Key, label: str) -> bool:
+        """Overlay ``key`` (a meter id or group name) as ``label``; False if already shown."""
+        if key in self._series:
+            return False
+        used = {s.pen.color for s in self._series.values() if not s.pen.dashed}
+        free = [c for c in PALETTE if c not in used]
+        spec = (
+            PenSpec(free[0], False)
+            if free
+            else PenSpec(PALETTE[len(self._series) % len(PALETTE)], True)
+        )
+        pen = QPen(QColor(spec.color))
+        pen.setWidthF(2.0)
+        pen.setCosmetic(True)
+        if spec.dashed:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        sample = pg.PlotCurveItem(pen=pen)
+        self.plot_widget.addItem(sample)
+        self.legend.addItem(sample, label)
+        self._series[key] = _Series(key, label, spec, sample)
+        self._relayout_legend()
+        self._series_set_changed()
+        return True
+
+    def remove_series(self, key: Key) -> None:
+        series = self._series.pop(key, None)
+        if series is None:
+            return
+        self.legend.removeItem(series.sample)
+        self.plot_widget.removeItem(series.sample)
+        self._relayout_legend()
+        self._series_set_changed()
+
+    def rename_series(self, key: Key, label: str) -> None:
+        series = self._series.get(key)
+        if series is None or series.label == label:
+            return
+        series.label = label
+        for sample, text in self.legend.items:
+            if sample.item is series.sample:
+                text.setText(label)
+        self.legend.updateSize()
+
+    def _relayout_legend(self) -> None:
+        count = len(self._series)
+        self.legend.setColumnCount(1 if count <= 8 else 2 if count <= 20 else 4)
+
+    def _series_set_changed(self) -> None:
+        self._asked = None
+        self._update_hint()
+        if self._flood_reason:
+            self.release_flood_guard()  # try again with the new set (re-engages if still too many)
+        else:
+            self._check_series_count()
+        self.series_changed.emit()
+
+    def _on_legend_clicked(self, *_args: Any) -> None:
+        self._asked = None  # a series was hidden or shown: draw again
+
+    def _update_hint(self) -> None:
+        if self._store is None:
+            text = self.tr("Live power appears here once polling has started.")
+        elif not self._series:
+            text = self.tr("Add a series above to see its live power.")
+        else:
+            text = ""
+        self.empty_hint.setText(text)
+        self.empty_hint.setVisible(bool(text))
+
+    # -- range and pause --------------------------------------------------------------------
+
+    def follow(self, window_s: float | None = None) -> None:
+        """Follow live data, showing the last ``window_s`` seconds (the current window if
+        None). Ends a pause."""
+        if window_s is not None:
+            self._window_s = float(window_s)
+        self._paused = False
+        self._set_following(True)
+        self._asked = None
+        if self._flood_reason:
+            self.release_flood_guard()
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause: stop following and drawing new data (zoom and pan still work). Unpause:
+        follow live again."""
+        if paused == self._paused:
+            return
+        if paused:
+            self._paused = True
+            self._set_following(False)
+            if self._store is not None:  # what is shown is the paused picture: no new frame
+                self._asked = self._wanted(self._store)[0]
+        else:
+            self.follow()
+
+    def show_range(self, since: float, until: float) -> None:
+        """Show a fixed time range (stops following)."""
+        self._set_following(False)
+        self._view.setXRange(since, until, padding=0)
+        self._asked = None
+
+    def _set_following(self, following: bool) -> None:
+        if following != self._following:
+            self._following = following
+            self.following_changed.emit(following)
+
+    def _on_manual_range(self, *_args: Any) -> None:
+        self._set_following(False)
+
+    # -- frames -----------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Timer: ask for a frame if anything shown changed (one frame in the making at most;
+        the next tick asks again if the state moved on meanwhile)."""
+        if self._swap_ms is not None:  # the last frame was not painted (hidden): count it now
+            self._frame_done(0.0)
+        store = self._store
+        if (
+            store is None
+            or not self._series
+            or self._flood_reason
+            or self._making
+            or not self.isVisible()
+        ):
+            return
+        state, request = self._wanted(store)
+        if state == self._asked:
+            return
+        self._asked = state
+        if self._read_in_thread:
+            self._making = True
+            self._pool.start(_FrameTask(request, self._relay))
+        else:
+            self._on_frame(make_frame(request))
+
+    def _wanted(self, store: LiveStore) -> tuple[tuple[object, ...], FrameRequest]:
+        """The frame the plot should show now, and the state that decides whether it differs
+        from the last one asked for (while paused, only the range, size and series count)."""
+        since: float
+        until: float
+        if self._following:
+            step = store.step_s
+            until = float(math.ceil(self._clock() / step) * step)
+            since = until - self._window_s
+        else:
+            since, until = self.visible_range()
+        shown = tuple(s for s in self._series.values() if s.sample.isVisible())
+        rect = self._view.sceneBoundingRect()
+        width, height = max(1, round(rect.width())), max(1, round(rect.height()))
+        version = None if self._paused else store.version
+        keys = tuple(s.key for s in shown)
+        request = FrameRequest(
+            store=store,
+            keys=keys,
+            pens=tuple(s.pen for s in shown),
+            since=since,
+            until=until,
+            margin=0.0 if self._following else (until - since) / 2,
+            width_px=width,
+            height_px=height,
+            pixel_ratio=self.devicePixelRatioF(),
+            y_range=None,
+            following=self._following,
+        )
+        return (version, since, until, width, height, keys), request
+
+    def redraw(self) -> None:
+        """Ask for a frame now, even if nothing seems to have changed."""
+        self._asked = None
+        self.tick()
+
+    def _on_frame(self, frame: Frame) -> None:
+        """GUI thread: put a frame made by the reader on screen."""
+        self._making = False
+        self.last_make_ms = frame.made_ms
+        self.last_error = frame.error
+        request = frame.request
+        shown = tuple(s.key for s in self._series.values() if s.sample.isVisible())
+        if request.following and not self._following:
+            return  # asked for before a pause, zoom or pan: what is shown stays
+        if request.keys != shown or self._flood_reason or frame.error:
+            self._asked = None  # the series changed meanwhile (or it failed): ask again
+            return
+        start = time.perf_counter()
+        x0, x1 = frame.x_range
+        y0, y1 = frame.y_range
+        self.curves.set_image(frame.image, QRectF(x0, y0, x1 - x0, y1 - y0))
+        self._x = frame.x
+        for row, key in enumerate(request.keys):
+            self._series[key].shown = frame.y[row]
+        for series in self._series.values():
+            if series.key not in request.keys:
+                series.shown = np.zeros(0, np.float32)
+        if self._following:
+            self._view.setXRange(request.since, request.until, padding=0)
+        self._view.setYRange(y0, y1, padding=0)
+        self.frames_drawn += 1
+        self._swap_ms = (time.perf_counter() - start) * 1000
+        self.frame_shown.emit()
+
+    def _on_painted(self, paint_ms: float) -> None:
+        if self._swap_ms is not None:
+            self._frame_done(paint_ms)
+
+    def _frame_done(self, paint_ms: float) -> None:
+        swap = self._swap_ms or 0.0
+        self._swap_ms = None
+        self.last_swap_ms = swap
+        self.last_paint_ms = paint_ms
+        self.last_frame_ms = swap + paint_ms
+        slow = self.last_frame_ms > self.frame_budget_ms or self.last_make_ms > self.read_budget_ms
+        self._slow_in_row = self._slow_in_row + 1 if slow else 0
+        if self._slow_in_row >= self.slow_frames and not self._flood_reason:
+            self._engage(
+                self.tr(
+                    "Drawing paused: the last {n} frames took about {ms:.0f} ms each, more than "
+                    "this PC can spare and stay responsive. Remove some series or choose a "
+                    "shorter range, then press Draw again."
+                ).format(n=self._slow_in_row, ms=max(self.last_frame_ms, self.last_make_ms))
+            )
+
+    # -- flood guard ------------------------------------------------------------------------
+
+    def _check_series_count(self) -> None:
+        count = len(self._series)
+        if count > self.max_series:
+            self._engage(
+                self.tr(
+                    "Drawing paused: {n} series are more than this PC draws smoothly (at most "
+                    "{max}). Remove some series or choose a shorter range."
+                ).format(n=count, max=self.max_series)
+            )
+
+    def _engage(self, reason: str) -> None:
+        self._flood_reason = reason
+        self.banner_text.setText(reason)
+        self.banner.show()
+        self.flood_guard_changed.emit(True)
+
+    def release_flood_guard(self) -> None:
+        """Try drawing again (the guard engages again if the cause is still there)."""
+        was = bool(self._flood_reason)
+        self._flood_reason = ""
+        self._slow_in_row = 0
+        self._asked = None
+        self.banner.hide()
+        if was:
+            self.flood_guard_changed.emit(False)
+        self._check_series_count()
+
+    # -- export -----------------------------------------------------------------------------
+
+    def export_png(self, path: str | Path) -> bool:
+        """Save the plot as it is shown (legend and axes included) as a PNG image."""
+        return bool(self.plot_widget.grab().save(str(path), "PNG"))
+
+    def export_csv(self, path: str | Path) -> int:
+        """Write the data of the visible time range, not decimated, as CSV: ``time`` (local
+        time, ISO 8601 with its UTC offset) and one column per series in W (empty where
+        nothing was measured). Returns the number of data rows."""
+        keys = list(self._series)
+        if self._store is None:
+            times: NDArray[np.float64] = np.zeros(0)
+            values: NDArray[np.float32] = np.zeros((len(keys), 0), dtype=np.float32)
+        else:
+            since, until = self.visible_range()
+            times, values = read_grid(self._store, keys, since, until)
+        with Path(path).open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow([self.tr("time")] + [f"{self._series[k].label} (W)" for k in keys])
+            for column, at in enumerate(times):
+                moment = datetime.fromtimestamp(float(at), UTC).astimezone()
+                writer.writerow(
+                    [moment.isoformat(timespec="seconds")]
+                    + [
+                        "" if np.isnan(v) else np.format_float_positional(v, trim="-")
+                        for v in values[:, column]
+                    ]
+                )
+        return int(times.size)
+
+    def stop(self) -> None:
+        """Stop the redraw timer and wait for a frame in the making (the window is closing)."""
+        self._timer.stop()
+        self._pool.waitForDone()
