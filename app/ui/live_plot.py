@@ -61,7 +61,7 @@ from app.runtime.live_store import Key, LiveStore
 
 log = logging.getLogger(__name__)
 
-REDRAW_HZ = 5
+REDRAW_HZ = 12
 MAX_SERIES = 60
 FRAME_BUDGET_MS = 40.0  # GUI-thread time of a frame (image swap + paint) that counts as slow
 READ_BUDGET_MS = 400.0  # reader-thread time of a frame (read + decimate + render) that is slow
