@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QCoreApplication,
     QModelIndex,
     QObject,
@@ -30,6 +29,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from app.hardware.frame_text import describe_frame, hex_bytes
 from app.hardware.link import FrameRecord
+from app.ui.headed_table_model import HeadedTableModel
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 MAX_ROWS = 5000
@@ -86,7 +86,7 @@ def same_address(a: str, b: str) -> bool:
     return a == b or (a.lstrip("0") or "0") == (b.lstrip("0") or "0")
 
 
-class FrameLogModel(QAbstractTableModel):
+class FrameLogModel(HeadedTableModel):
     """Frames, oldest first. ``protocol`` (a profile's protocol name, or None to recognise
     each frame) is used to decode frames appended from then on."""
 
@@ -103,22 +103,8 @@ class FrameLogModel(QAbstractTableModel):
 
     # --- Qt ---------------------------------------------------------------------------------
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._shown)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._headers)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self._headers)
-        ):
-            return self._headers[section]
-        return None
+    def row_total(self) -> int:
+        return len(self._shown)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._shown):

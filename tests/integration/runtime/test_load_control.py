@@ -15,13 +15,18 @@ from app.store.models import Account, Alarm, Bus, LoadGuardSetting, LoadTrip, Me
 from tests.support import wait_for
 
 
-def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
+def guarded_site(db: Database, restore_delay_s: float, max_restores: int) -> tuple[Meter, str]:
+    """A 4-room demo site with quick load-guard restores; the electricity meter (and its bus
+    URL) of an account with money."""
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
     with db.transaction() as session:
-        # Quick restores for the test, one automatic restore a day.
         session.execute(
             update(LoadGuardSetting).values(
-                params={**DEMO_LOAD_GUARD, "restore_delay_s": 1, "max_auto_restores_per_day": 1}
+                params={
+                    **DEMO_LOAD_GUARD,
+                    "restore_delay_s": restore_delay_s,
+                    "max_auto_restores_per_day": max_restores,
+                }
             )
         )
         account = session.scalars(
@@ -33,6 +38,12 @@ def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
             .join(Bus, Meter.bus_id == Bus.id)
             .where(Meter.account_id == account.id, Meter.serial.startswith("E"))
         ).one()
+    return meter, url
+
+
+def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
+    # Quick restores for the test, one automatic restore a day.
+    meter, url = guarded_site(db, restore_delay_s=1, max_restores=1)
     runtime = Runtime(db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
     runtime.start()
     try:
@@ -77,22 +88,7 @@ def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
 def test_an_operators_cut_after_a_trip_is_not_undone_by_the_automatic_restore(
     db: Database,
 ) -> None:
-    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
-    with db.transaction() as session:
-        session.execute(
-            update(LoadGuardSetting).values(
-                params={**DEMO_LOAD_GUARD, "restore_delay_s": 3, "max_auto_restores_per_day": 5}
-            )
-        )
-        account = session.scalars(
-            select(Account).where(Account.balance_minor > 5000).order_by(Account.id)
-        ).first()
-        assert account is not None
-        meter, url = session.execute(
-            select(Meter, Bus.url)
-            .join(Bus, Meter.bus_id == Bus.id)
-            .where(Meter.account_id == account.id, Meter.serial.startswith("E"))
-        ).one()
+    meter, url = guarded_site(db, restore_delay_s=3, max_restores=5)
     admin = login(db, "admin", DEMO_PASSWORD)
     runtime = Runtime(db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
     runtime.start()
