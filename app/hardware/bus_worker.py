@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from app.hardware.bus_stats import BusStats
-from app.hardware.driver import MeterDriver, ParameterDriver, ReadResult
+from app.hardware.driver import SUPPLY_GROUP, MeterDriver, ParameterDriver, ReadResult
 from app.hardware.errors import CommandRefused, FieldFault
 from app.hardware.link import LineSettings, Link
 from app.hardware.profiles import Profile
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 COMMAND_PRIORITY = 0  # relay and valve commands: restore supply seconds after a recharge
 CLOCK_PRIORITY = 1
 READ_PRIORITY = 2
+NO_LOAD_W = 1.0  # below this a meter whose relay was last seen closed gets its state read
 
 T = TypeVar("T")
 
@@ -50,6 +51,10 @@ class BusMeter:
 @dataclass(frozen=True)
 class PollPolicy:
     slow_every: int = 5  # read slow values (energy) on every Nth poll of a meter
+    # Read the relay/valve state on every Nth poll (commands read it back at once anyway):
+    # it changes only by our commands or the meter's own guard or prepaid limit, and costs a
+    # request a poll. A meter last seen on that shows no load has its state read at once.
+    supply_every: int = 5
     retries: int = 1  # extra attempts of a failed request
     offline_after: int = 3  # consecutive failed polls before a meter is marked offline
     offline_probe_s: float = 30.0  # how often an offline meter is tried again
@@ -102,6 +107,7 @@ class BusWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poll_counts: dict[str, int] = {}
+        self._supply_seen: dict[str, bool] = {}  # last relay/valve state read, by address
         self._next_probe: dict[str, float] = {}
         self.cycles = 0
         self.port_error = ""
@@ -351,6 +357,8 @@ class BusWorker:
         groups = {"fast"}
         if force_slow or count % max(1, self.policy.slow_every) == 0:
             groups.add("slow")
+        if force_slow or count % max(1, self.policy.supply_every) == 0:
+            groups.add(SUPPLY_GROUP)
         started = time.monotonic()
         result: ReadResult | None = None
         error = ""
@@ -363,6 +371,10 @@ class BusWorker:
                 self.stats.count_fault(meter.address, exc.counter, error)
                 if attempt == self.policy.retries:
                     result = None
+        if result is not None and result.supply_on is None:
+            self._read_supply_if_idle(link, meter, result)
+        if result is not None and result.supply_on is not None:
+            self._supply_seen[meter.address] = result.supply_on
         latency_ms = (time.monotonic() - started) * 1000
         wall = time.time()
         ok = result is not None
@@ -371,6 +383,20 @@ class BusWorker:
         snapshot = self._snapshot(meter, result, started, error)
         self.on_snapshot(snapshot)
         return snapshot
+
+    def _read_supply_if_idle(self, link: Link, meter: BusMeter, result: ReadResult) -> None:
+        """No load on a meter whose relay was last seen closed: it may have opened by itself
+        (its own load guard or prepaid limit). Read the state now, not polls later."""
+        power = result.values.get("power_w")
+        if power is None or abs(power) >= NO_LOAD_W or meter.profile.supply is None:
+            return
+        if self._supply_seen.get(meter.address) is False:
+            return
+        try:
+            result.supply_on = self._driver(meter).read_supply(link, meter.address)
+        except FieldFault as exc:
+            self.stats.count_fault(meter.address, exc.counter, str(exc) or type(exc).__name__)
+            result.failures.append(f"supply state: {exc}")
 
     def _update_online(self, address: str, ok: bool) -> None:
         counters = self.stats.meter(address)
@@ -442,6 +468,8 @@ class BusWorker:
                 error = str(exc) or type(exc).__name__
                 self.stats.count_fault(meter.address, exc.counter, error)
                 continue
+            if state is not None:
+                self._supply_seen[meter.address] = state
             if state is on:
                 return SupplyResult(meter.address, on, True, state, attempt)
             error = "the read-back state did not change"

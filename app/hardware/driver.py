@@ -32,13 +32,18 @@ class ReadResult:
     failures: list[str] = field(default_factory=list)
 
 
+# In the groups asked of ``MeterDriver.read``: read the relay/valve state too.
+SUPPLY_GROUP = "supply"
+
+
 class MeterDriver(Protocol):
     """Master side of one protocol for one profile. Runs on the bus worker's thread."""
 
     profile: Profile
 
     def read(self, link: Link, address: str, groups: frozenset[str]) -> ReadResult:
-        """Read the profile's values of these groups ("fast", "slow") and the supply state."""
+        """Read the profile's values of these groups ("fast", "slow"), and the supply state
+        when ``SUPPLY_GROUP`` is among them (or when it comes free with the values)."""
         ...
 
     def set_supply(self, link: Link, address: str, on: bool) -> None:

@@ -118,10 +118,15 @@ class Link:
         address: str = "",
         note: str = "",
         timeout_s: float | None = None,
+        shortest: int = 1,
     ) -> bytes:
         """Read exactly one frame. NoReply if nothing came within the timeout; FrameError if the
         reply stalled for longer than the timeout before it was complete. (Once bytes flow, a long
-        reply gets the wire time it needs: the timeout bounds silence, not the frame.)"""
+        reply gets the wire time it needs: the timeout bounds silence, not the frame.)
+
+        ``shortest`` is the length of the shortest valid reply: that many bytes are asked for at
+        once, then what has arrived, then the rest once the length is known, so a frame costs
+        a few reads rather than one per byte."""
         timeout = self.settings.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
         buffer = b""
@@ -142,7 +147,12 @@ class Link:
                         + (f" of {needed}" if needed else "")
                     )
                 self.port.timeout = remaining
-                want = needed - len(buffer) if needed is not None else 1
+                if needed is not None:
+                    want = needed - len(buffer)
+                elif len(buffer) < shortest:
+                    want = shortest - len(buffer)
+                else:
+                    want = max(1, self.port.in_waiting)
                 chunk = self.port.read(want)
                 if chunk:
                     buffer += chunk
@@ -154,10 +164,16 @@ class Link:
                 self._record("rx", buffer, address, note)
 
     def transact(
-        self, frame: bytes, frame_length: FrameLength, *, address: str = "", note: str = ""
+        self,
+        frame: bytes,
+        frame_length: FrameLength,
+        *,
+        address: str = "",
+        note: str = "",
+        shortest: int = 1,
     ) -> bytes:
         self.send(frame, address=address, note=note)
-        return self.receive(frame_length, address=address)
+        return self.receive(frame_length, address=address, shortest=shortest)
 
     def close(self) -> None:
         self.port.close()

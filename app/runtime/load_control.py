@@ -155,13 +155,13 @@ class LoadControl:
 
     def _watch_meter_side(self, session: Session, snapshot: Snapshot, now: datetime) -> None:
         """The relay of a self-guarding meter opened and the console did not open it: the
-        meter tripped on its total power. Record the trip with what was last seen."""
+        meter tripped on its total power. Record the trip with what was last seen. (Polls read
+        the relay state only now and then: the last state read carries over.)"""
         before = self._last.get(snapshot.meter_id)
-        self._last[snapshot.meter_id] = (
-            snapshot.relay_closed,
-            snapshot.power_w or 0.0,
-            snapshot.power_factor,
-        )
+        relay = snapshot.relay_closed
+        if relay is None and before is not None:
+            relay = before[0]
+        self._last[snapshot.meter_id] = (relay, snapshot.power_w or 0.0, snapshot.power_factor)
         if before is None or before[0] is not True or snapshot.relay_closed is not False:
             return
         meter = session.get_one(Meter, snapshot.meter_id)

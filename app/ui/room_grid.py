@@ -2,6 +2,10 @@
 building stands), a tile per room coloured by its state. Thousands of rooms cost one paint of
 the visible part, not a widget each.
 
+Updates are cheap: new tiles for the same rooms are swapped in place and only the tiles whose
+face changed are repainted; each tile face (state, number, faded) is drawn once into a cached
+pixmap, so a repaint of the visible part is a few hundred pixmap copies.
+
 Mouse: a click chooses a room (``room_chosen``), a double click opens it (``room_opened``).
 Keyboard: the arrow keys move the choice along and between floors, Enter opens it. Tiles whose
 state is hidden by the filter are drawn faded and cannot be chosen.
@@ -9,6 +13,7 @@ state is hidden by the filter are drawn faded and cannot be chosen.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +27,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
+    QPixmap,
     QResizeEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
@@ -34,6 +40,7 @@ GAP = 4
 FLOOR_LABEL_W = 40
 HEADER_H = 30
 MARGIN = 12
+FACE_CACHE_LIMIT = 4096  # tile faces kept (about 9 KB each)
 
 # state -> (fill, border, text)
 STATE_COLORS: dict[RoomState, tuple[str, str, str]] = {
@@ -79,22 +86,57 @@ class RoomGrid(QWidget):
         self._current: int | None = None  # room id
         self._height = MARGIN * 2
         self._laid_width = -1
+        self._layout_key: tuple[tuple[int, str, int], ...] = ()
+        self._tops: list[int] = []  # each placed tile's top, in order (they only grow)
+        self._faces: dict[tuple[RoomState, str, bool, float], QPixmap] = {}
         self._tooltip_text = _tooltip_text
 
     # -- data -------------------------------------------------------------------------------
 
     def set_tiles(self, tiles: Sequence[RoomTile], building_names: dict[str, str]) -> None:
+        """Show these tiles. The same rooms in the same places (the usual refresh) are updated
+        in place: only the tiles whose face changed are repainted."""
+        key = tuple((t.room_id, t.building, t.floor) for t in tiles)
+        names = dict(building_names)
+        if key == self._layout_key and names == self._names:
+            self._swap_in_place(tiles)
+            return
         self._tiles = list(tiles)
-        self._names = dict(building_names)
+        self._names = names
+        self._layout_key = key
         if self._current is not None and not any(t.room_id == self._current for t in tiles):
             self._current = None
         self._relayout()
 
     def set_filter(self, shown: Iterable[RoomState], building: str | None) -> None:
         """Show tiles of these states (the others fade) in one building (None: every one)."""
-        self._shown = set(shown)
+        shown = set(shown)
+        if shown == self._shown and building == self._building:
+            return
+        if building == self._building:  # only the fading changes: no new layout
+            self._shown = shown
+            self.update()
+            return
+        self._shown = shown
         self._building = building
         self._relayout()
+
+    def _swap_in_place(self, tiles: Sequence[RoomTile]) -> None:
+        self._tiles = list(tiles)
+        by_id = {t.room_id: t for t in tiles}
+        changed: list[QRect] = []
+        placed: list[_Placed] = []
+        for old in self._placed:
+            tile = by_id[old.tile.room_id]
+            if _looks(tile) != _looks(old.tile):
+                changed.append(old.rect)
+            placed.append(_Placed(tile, old.rect, old.row, old.column))
+        self._placed = placed
+        if len(changed) > 200:
+            self.update()
+        else:
+            for rect in changed:
+                self.update(rect)
 
     def set_highlight(self, text: str) -> None:
         """Ring the tiles whose label, account number or holder contains ``text``."""
@@ -173,6 +215,7 @@ class RoomGrid(QWidget):
                 row += lines
             y += GAP * 3
         self._placed = placed
+        self._tops = [p.rect.top() for p in placed]
         self._headers = headers
         self._floor_labels = floor_labels
         self._height = y + MARGIN
@@ -215,32 +258,33 @@ class RoomGrid(QWidget):
         number_font.setBold(True)
         small_font = QFont(self.font())
         small_font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.8))
-        for placed in self._placed:
+        ratio = self.devicePixelRatioF()
+        start = bisect_left(self._tops, visible.top() - TILE_H)
+        for placed in self._placed[start:]:
+            if placed.rect.top() > visible.bottom():
+                break
             if placed.rect.intersects(visible):
-                self._paint_tile(painter, placed, number_font, small_font)
+                self._paint_tile(painter, placed, number_font, small_font, ratio)
         painter.end()
 
     def _paint_tile(
-        self, painter: QPainter, placed: _Placed, number_font: QFont, small_font: QFont
+        self,
+        painter: QPainter,
+        placed: _Placed,
+        number_font: QFont,
+        small_font: QFont,
+        ratio: float,
     ) -> None:
         tile, rect = placed.tile, placed.rect
-        fill, border, text = STATE_COLORS[tile.state]
         faded = tile.state not in self._shown
-        painter.setOpacity(0.25 if faded else 1.0)
-        pen = QPen(QColor(border), 1)
-        if tile.state is RoomState.VACANT:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        painter.setPen(pen)
-        painter.setBrush(QColor(fill))
-        painter.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 5, 5)
-        painter.setPen(QColor(text))
-        painter.setFont(number_font)
-        top = QRect(rect.left(), rect.top() + 2, rect.width(), rect.height() // 2)
-        painter.drawText(top, Qt.AlignmentFlag.AlignCenter, tile.number)
-        painter.setFont(small_font)
-        bottom = QRect(rect.left(), rect.center().y(), rect.width(), rect.height() // 2 - 2)
-        painter.drawText(bottom, Qt.AlignmentFlag.AlignCenter, _short_state(tile))
-        painter.setOpacity(1.0)
+        key = (tile.state, tile.number, faded, ratio)
+        face = self._faces.get(key)
+        if face is None:
+            if len(self._faces) >= FACE_CACHE_LIMIT:
+                self._faces.clear()
+            face = _draw_face(tile, faded, number_font, small_font, ratio)
+            self._faces[key] = face
+        painter.drawPixmap(rect.topLeft(), face)
         ring: QColor | None = None
         if tile.room_id == self._current:
             ring = QColor("#1d4ed8")
@@ -250,6 +294,11 @@ class RoomGrid(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(ring, 3 if tile.room_id == self._current else 2))
             painter.drawRoundedRect(rect.adjusted(1, 1, -2, -2), 5, 5)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._faces.clear()
+        super().changeEvent(event)
 
     def _matches(self, tile: RoomTile) -> bool:
         needle = self._highlight
@@ -330,6 +379,40 @@ class RoomGrid(QWidget):
                 QToolTip.showText(event.globalPos(), self._tooltip_text(tile), self)
             return True
         return super().event(event)
+
+
+def _looks(tile: RoomTile) -> tuple[object, ...]:
+    """What a tile's painting depends on (its meters' last-seen times do not show)."""
+    return (tile.state, tile.number, tile.label, tile.account_number, tile.holder_name)
+
+
+def _draw_face(
+    tile: RoomTile, faded: bool, number_font: QFont, small_font: QFont, ratio: float
+) -> QPixmap:
+    """A tile's face (fill, border, number, short state) on a transparent pixmap."""
+    face = QPixmap(round(TILE_W * ratio), round(TILE_H * ratio))
+    face.setDevicePixelRatio(ratio)
+    face.fill(Qt.GlobalColor.transparent)
+    fill, border, text = STATE_COLORS[tile.state]
+    painter = QPainter(face)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setOpacity(0.25 if faded else 1.0)
+    pen = QPen(QColor(border), 1)
+    if tile.state is RoomState.VACANT:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    painter.setPen(pen)
+    painter.setBrush(QColor(fill))
+    rect = QRect(0, 0, TILE_W, TILE_H)
+    painter.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 5, 5)
+    painter.setPen(QColor(text))
+    painter.setFont(number_font)
+    top = QRect(0, 2, TILE_W, TILE_H // 2)
+    painter.drawText(top, Qt.AlignmentFlag.AlignCenter, tile.number)
+    painter.setFont(small_font)
+    bottom = QRect(0, rect.center().y(), TILE_W, TILE_H // 2 - 2)
+    painter.drawText(bottom, Qt.AlignmentFlag.AlignCenter, _short_state(tile))
+    painter.end()
+    return face
 
 
 def state_label(state: RoomState) -> str:

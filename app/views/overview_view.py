@@ -93,6 +93,7 @@ class OverviewView(QWidget):
         self._live: LiveStore | None = None
         self._overview: SiteOverview | None = None
         self._loading = False
+        self._pane_tile: RoomTile | None = None  # the tile the room pane shows
 
         title = QLabel(self.tr("Site overview"))
         title.setObjectName("pageTitle")
@@ -230,6 +231,7 @@ class OverviewView(QWidget):
         tile = self.tile(room_id)
         if tile is None:
             return
+        self._pane_tile = tile
         self.room_title.setText(tile.label)
         fill, _border, text = STATE_COLORS[tile.state]
         self.room_state.setText(state_label(tile.state))
@@ -330,8 +332,9 @@ class OverviewView(QWidget):
         self._apply_filter()
         self._show_counts()
         self._show_headline()
-        if self.grid.current_room is not None:
-            self._show_room(self.grid.current_room)
+        current = self.grid.current_room
+        if current is not None and self.tile(current) != self._pane_tile:
+            self._show_room(current)
         local = overview.taken_at.astimezone()
         self.updated_label.setText(
             self.tr("Updated {time}").format(time=local.strftime("%H:%M:%S"))

@@ -4,6 +4,7 @@ a click shows the room and goes on to its account, the headline shows the live s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.store.models import Account, BalancePolicy, Meter
 from app.ui.background import wait_for_background
+from app.ui.room_grid import STATE_COLORS
 from app.views.main_window import MainWindow
 from app.views.overview_view import OverviewView, load_text
 from app.vocabulary import LedgerKind, SupplyState
@@ -223,3 +225,31 @@ def test_main_window_overview_page_and_click_through(qtbot, main_window: MainWin
     main_window.overview.account_requested.emit(tile.label)
     assert main_window.stack.currentWidget() is main_window.accounts
     assert main_window.accounts.list.search.text() == tile.label
+
+
+def test_a_refresh_repaints_a_changed_room_in_place(view: OverviewView) -> None:
+    """The usual refresh (same rooms, new states) keeps every tile where it is and paints the
+    changed one in its new colour; a filter change only fades tiles."""
+    grid = view.grid
+    overview = view.overview
+    assert overview is not None
+    tiles = list(overview.tiles)
+    first = tiles[0]
+    rects = {t.room_id: grid.tile_rect(t.room_id) for t in tiles}
+    new_state = RoomState.CUT_OFF if first.state is not RoomState.CUT_OFF else RoomState.NORMAL
+    tiles[0] = replace(first, state=new_state)
+    grid.set_tiles(tiles, {b.code: b.name for b in overview.buildings})
+    assert {t.room_id: grid.tile_rect(t.room_id) for t in tiles} == rects
+    rect = rects[first.room_id]
+    assert rect is not None
+
+    def fill_at_tile() -> str:
+        image = grid.grab(rect).toImage()
+        return image.pixelColor(rect.width() // 2, 3).name()
+
+    assert fill_at_tile() == STATE_COLORS[new_state][0]
+    grid.set_filter([s for s in RoomState if s is not new_state], None)  # fade it
+    assert {t.room_id: grid.tile_rect(t.room_id) for t in tiles} == rects
+    assert fill_at_tile() != STATE_COLORS[new_state][0]
+    grid.set_filter(list(RoomState), None)
+    assert fill_at_tile() == STATE_COLORS[new_state][0]

@@ -55,6 +55,7 @@ from app.hardware.bcd_frame import bcd_encode as bcd_encode
 from app.hardware.errors import AddressMismatch, CommandRefused, ExceptionReply, FrameError
 
 HEADER_LEN = 11  # 68, T, 7 address bytes, C, L
+SHORTEST_FRAME = HEADER_LEN + 2  # no data: the header, CS, 16
 
 # Control byte
 REPLY_BIT = 0x80

@@ -17,6 +17,7 @@ from app.hardware.cjt188.codec import (
     DI_METER_DATA,
     READ_ADDRESS,
     READ_DATA,
+    SHORTEST_FRAME,
     WILDCARD,
     WRITE_DATA,
     MeterData,
@@ -128,7 +129,9 @@ class Cjt188Driver:
             high_first=self.options.di_high_first,
             wake_up=self.options.wake_up,
         )
-        raw = link.transact(frame, frame_length, note="read address 810A (wildcard)")
+        raw = link.transact(
+            frame, frame_length, note="read address 810A (wildcard)", shortest=SHORTEST_FRAME
+        )
         reply = decode_frame(raw)
         check_reply(
             reply,
@@ -231,7 +234,7 @@ class Cjt188Driver:
             high_first=self.options.di_high_first,
             wake_up=self.options.wake_up,
         )
-        raw = link.transact(frame, frame_length, address=target, note=note)
+        raw = link.transact(frame, frame_length, address=target, note=note, shortest=SHORTEST_FRAME)
         return check_reply(
             decode_frame(raw),
             function=function,

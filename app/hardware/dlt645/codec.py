@@ -25,6 +25,7 @@ from app.hardware.errors import AddressMismatch, ExceptionReply, FrameError
 
 OFFSET = 0x33
 HEADER_BYTES = 10  # 68 A0..A5 68 C L
+SHORTEST_FRAME = HEADER_BYTES + 2  # no data: the header, CS, 16
 DEFAULT_WAKE_UP = 4  # FE bytes sent before each request
 
 CONTROL_REPLY = 0x80

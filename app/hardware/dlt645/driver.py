@@ -41,7 +41,7 @@ from typing import Any
 from app.hardware.dlt645 import codec
 from app.hardware.dlt645.codec import Frame, Function, RelayAction
 from app.hardware.dlt645.di_table import DataItem, lookup, parse_di, required
-from app.hardware.driver import ReadResult
+from app.hardware.driver import SUPPLY_GROUP, ReadResult
 from app.hardware.errors import (
     CommandRefused,
     ExceptionReply,
@@ -272,7 +272,7 @@ class Dlt645Driver:
             (spec.name, spec.item) for spec in self.settings.values if spec.group in groups
         ]
         supply = self.settings.supply
-        if supply is not None:
+        if supply is not None and SUPPLY_GROUP in groups:
             reads.append(("supply", supply.status))
         scales = {spec.name: spec.scale for spec in self.settings.values}
         for name, item in reads:
@@ -356,6 +356,7 @@ class Dlt645Driver:
             codec.frame_length,
             address=codec.WILDCARD,
             note="read address (13) with wildcard AAAAAAAAAAAA",
+            shortest=codec.SHORTEST_FRAME,
         )
         frame = codec.check_reply(
             codec.decode_frame(raw), function=Function.READ_ADDRESS, address=None
@@ -431,7 +432,9 @@ class Dlt645Driver:
         *,
         errors: bool = True,
     ) -> Frame:
-        raw = link.transact(request, codec.frame_length, address=address, note=note)
+        raw = link.transact(
+            request, codec.frame_length, address=address, note=note, shortest=codec.SHORTEST_FRAME
+        )
         frame = codec.decode_frame(raw)
         if errors:
             return codec.check_reply(frame, function=function, address=address)

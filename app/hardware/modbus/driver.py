@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from app.hardware.driver import ReadResult
+from app.hardware.driver import SUPPLY_GROUP, ReadResult
 from app.hardware.errors import CommandRefused, ExceptionReply, FieldFault
 from app.hardware.link import Link
 from app.hardware.modbus import pymodbus_adapter as mb
@@ -49,10 +49,18 @@ class ModbusDriver:
         if link.mbap:
             tid = next(self._transaction_ids)
             frame = mb.tcp_encode_request(request, tid)
-            raw = link.transact(frame, mb.tcp_reply_length, address=address, note=note)
+            raw = link.transact(
+                frame,
+                mb.tcp_reply_length,
+                address=address,
+                note=note,
+                shortest=mb.TCP_SHORTEST_REPLY,
+            )
             return mb.tcp_decode_reply(raw, request, tid)
         frame = mb.rtu_encode_request(request)
-        raw = link.transact(frame, mb.rtu_reply_length, address=address, note=note)
+        raw = link.transact(
+            frame, mb.rtu_reply_length, address=address, note=note, shortest=mb.RTU_SHORTEST_REPLY
+        )
         return mb.rtu_decode_reply(raw, request)
 
     def read_registers(
@@ -91,7 +99,7 @@ class ModbusDriver:
     # --- MeterDriver -----------------------------------------------------------------------
 
     def read(self, link: Link, address: str, groups: frozenset[str]) -> ReadResult:
-        """Read the batches holding values of ``groups``, then the supply state. A failed
+        """Read the batches holding values of ``groups``, then the supply state if asked. A failed
         request is recorded in ``failures`` and the others still run; raises the first fault
         only when nothing at all came back."""
         unit_id(address)
@@ -110,7 +118,7 @@ class ModbusDriver:
             for spec in batch.values:
                 if spec.group in groups:
                     result.values[spec.name] = values[spec.name]
-        if self.map.supply is not None:
+        if self.map.supply is not None and SUPPLY_GROUP in groups:
             try:
                 result.supply_on = self.read_supply(link, address)
             except FieldFault as exc:

@@ -47,6 +47,8 @@ FUNCTIONS = (*READ_FUNCTIONS, *WRITE_FUNCTIONS)
 MAX_READ_COUNT = 125  # registers in one FC03/FC04 reply (250 data bytes)
 MAX_WRITE_COUNT = 123  # registers in one FC16 request
 MAX_UNIT = 247
+RTU_SHORTEST_REPLY = 5  # unit, function | 0x80, exception code, CRC (2)
+TCP_SHORTEST_REPLY = 9  # MBAP header, unit, function | 0x80, exception code
 MBAP_HEADER = 6  # transaction id, protocol id, length; the length counts the unit id onwards
 
 # Modbus exception codes, named as operators and vendor manuals name them.

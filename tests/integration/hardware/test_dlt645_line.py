@@ -19,6 +19,7 @@ import pytest
 
 from app.hardware.dlt645 import SPEC
 from app.hardware.dlt645.driver import Dlt645Driver
+from app.hardware.driver import SUPPLY_GROUP
 from app.hardware.errors import ChecksumError, CommandRefused, NoReply
 from app.hardware.link import FrameRecord, LineSettings, Link
 from app.hardware.profiles import Profile, load_profile
@@ -28,7 +29,7 @@ from tests.support import simulated_line
 
 ADDRESS = "000000000001"
 OTHER = "000000000002"
-ALL = frozenset({"fast", "slow"})
+ALL = frozenset({"fast", "slow", SUPPLY_GROUP})
 SETTINGS = LineSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1, timeout_s=0.5)
 
 
@@ -92,18 +93,23 @@ def test_relay_off_drops_the_load_and_on_restores_supply(profile: Profile) -> No
     meter = make_meter(ADDRESS, profile)
     meter.switch_on_heater(1500.0, 0.99, duration_s=3600)
     with serving(profile, {ADDRESS: meter}) as line:
-        before = line.driver.read(line.link, ADDRESS, frozenset({"fast"}))
+        before = line.driver.read(line.link, ADDRESS, frozenset({"fast", SUPPLY_GROUP}))
         assert before.values["power_w"] > 1000
         line.driver.set_supply(line.link, ADDRESS, False)
         assert line.driver.read_supply(line.link, ADDRESS) is False
-        after = line.driver.read(line.link, ADDRESS, frozenset({"fast"}))
+        after = line.driver.read(line.link, ADDRESS, ALL)
         assert after.values["power_w"] == 0.0
         assert after.values["current_a"] == 0.0
         assert after.supply_on is False
         assert meter.supply_on is False
         line.driver.set_supply(line.link, ADDRESS, True)
         assert line.driver.read_supply(line.link, ADDRESS) is True
-        assert line.driver.read(line.link, ADDRESS, frozenset({"fast"})).values["power_w"] > 1000
+        assert (
+            line.driver.read(line.link, ADDRESS, frozenset({"fast", SUPPLY_GROUP})).values[
+                "power_w"
+            ]
+            > 1000
+        )
     assert meter.supply_on is True
 
 
@@ -144,7 +150,7 @@ def test_a_corrupting_meter_gives_checksum_errors(profile: Profile) -> None:
     meter = make_meter(ADDRESS, profile, faults=SimFaults(corrupt=1.0))
     with serving(profile, {ADDRESS: meter}) as line:
         with pytest.raises(ChecksumError):
-            line.driver.read(line.link, ADDRESS, frozenset({"fast"}))
+            line.driver.read(line.link, ADDRESS, frozenset({"fast", SUPPLY_GROUP}))
         with pytest.raises(ChecksumError):
             line.driver.read_supply(line.link, ADDRESS)
 
@@ -156,4 +162,6 @@ def test_a_dead_meter_gives_no_reply_and_its_neighbour_still_answers(profile: Pr
         with pytest.raises(NoReply):
             line.driver.read(line.link, ADDRESS, ALL)
         assert line.driver.probe(line.link, ADDRESS) is False
-        assert line.driver.read(line.link, OTHER, frozenset({"fast"})).supply_on is True
+        assert (
+            line.driver.read(line.link, OTHER, frozenset({"fast", SUPPLY_GROUP})).supply_on is True
+        )

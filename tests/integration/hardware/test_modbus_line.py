@@ -23,6 +23,7 @@ from pymodbus.framer import FramerType
 from pymodbus.server import ModbusBaseServer, ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from app.hardware.driver import SUPPLY_GROUP
 from app.hardware.errors import FieldFault
 from app.hardware.link import LineSettings, Link
 from app.hardware.modbus import SPEC, ModbusDriver
@@ -34,7 +35,7 @@ from app.hardware.simulator.sim_meter import SimClock, SimFaults, SimMeter
 from app.hardware.transport import open_link
 from tests.support import MODBUS_PROFILES, open_pty_port, pty_pair, simulated_line
 
-BOTH = frozenset({"fast", "slow"})
+BOTH = frozenset({"fast", "slow", SUPPLY_GROUP})
 HEATER_W = 1500.0
 
 
@@ -99,16 +100,16 @@ def test_relay_switches_off_and_on_with_read_back(name: str) -> None:
     with simulated_line(SPEC, meters, profile.line, seed=5) as line:
         driver.set_supply(line.link, "5", on=False)
         assert driver.read_supply(line.link, "5") is False
-        off = driver.read(line.link, "5", frozenset({"fast"}))
+        off = driver.read(line.link, "5", frozenset({"fast", SUPPLY_GROUP}))
         assert off.supply_on is False
         assert off.values["power_w"] == 0.0
         assert meters["5"].state().power_w == 0.0
-        neighbour = driver.read(line.link, "6", frozenset({"fast"}))
+        neighbour = driver.read(line.link, "6", frozenset({"fast", SUPPLY_GROUP}))
         assert neighbour.supply_on is True  # only the addressed meter switched
         assert neighbour.values["power_w"] == pytest.approx(HEATER_W, abs=1)
         driver.set_supply(line.link, "5", on=True)
         assert driver.read_supply(line.link, "5") is True
-        on = driver.read(line.link, "5", frozenset({"fast"}))
+        on = driver.read(line.link, "5", frozenset({"fast", SUPPLY_GROUP}))
         assert on.values["power_w"] == pytest.approx(HEATER_W, abs=1)
 
 
@@ -330,7 +331,7 @@ def test_both_maps_through_a_modbus_tcp_gateway() -> None:
         assert link.mbap
         energy = sdm120.read(link, str(SDM120_UNIT), frozenset({"slow"}))
         assert energy.values == {"energy_import_kwh": pytest.approx(SDM120[0x0048], rel=1e-6)}
-        fast = hiking.read(link, str(HIKING_UNIT), frozenset({"fast"}))
+        fast = hiking.read(link, str(HIKING_UNIT), frozenset({"fast", SUPPLY_GROUP}))
         assert fast.failures == []
         assert fast.values["voltage_v"] == 231.1
         assert fast.values["power_w"] == 1180.0

@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
+from app.hardware.profiles import load_profile
+from app.hardware.protocols import protocol_spec
 from app.hardware.simulator.faults import Answerer
 from app.hardware.simulator.sim_line import SimLine, register_line, unregister_line
 from app.hardware.simulator.sim_meter import SimFaults, SimMeter
@@ -157,3 +160,50 @@ def test_a_line_with_ten_percent_bad_replies_keeps_every_meter_polled(harness) -
     assert sum(c.timeouts for c in counters) > 0
     assert sum(c.crc_errors for c in counters) > 0
     assert all(c.online for c in counters)
+
+
+def test_the_relay_state_is_read_now_and_then_and_at_once_when_the_load_drops() -> None:
+    """Relay state costs a request a poll (DL/T 645): it is read on every ``supply_every``th
+    poll, and at once when a meter last seen on shows no load (it opened by itself)."""
+    profile = load_profile("dlt645-2007")
+    addresses = ["000000000001", "000000000002"]
+    meters = {a: SimMeter(a, profile, seed=1, reply_delay_s=0.0) for a in addresses}
+    for meter in meters.values():
+        meter.switch_on_heater(1500.0, 0.99, 3600)
+    register_line(SimLine("supply-line", [Answerer(protocol_spec(profile.protocol), meters)]))
+    snapshots: list[Snapshot] = []
+    worker = BusWorker(
+        "supply",
+        "sim://supply-line",
+        replace(profile.line, baudrate=115200),
+        [BusMeter(i, a, profile) for i, a in enumerate(addresses)],
+        snapshots.append,
+        policy=PollPolicy(slow_every=1000, supply_every=1000),
+    )
+    worker.start()
+    try:
+
+        def polls(address: str) -> list[Snapshot]:
+            return [s for s in list(snapshots) if s.address == address]
+
+        deadline = time.monotonic() + 10
+        while min(len(polls(a)) for a in addresses) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first, *later = polls(addresses[1])
+        assert first.relay_closed is True  # the first poll reads everything
+        assert later
+        assert all(s.relay_closed is None for s in later)  # then not every time
+        meters[addresses[0]].set_supply(False)  # the meter opens its relay by itself
+        deadline = time.monotonic() + 10
+        while not any(s.relay_closed is False for s in polls(addresses[0])):
+            assert time.monotonic() < deadline, "the opened relay was not noticed"
+            time.sleep(0.01)
+        opened = next(s for s in polls(addresses[0]) if s.relay_closed is False)
+        assert opened.power_w == 0.0
+    finally:
+        worker.stop()
+        unregister_line("supply-line")
+    status_reads = [
+        f for f in worker.stats.frames(address=addresses[1]) if "run status word 3" in f.note
+    ]
+    assert len(status_reads) == 1  # a meter under load: its state read on the first poll only

@@ -18,6 +18,7 @@ from app.hardware.dlt645 import SPEC, codec
 from app.hardware.dlt645.codec import Function
 from app.hardware.dlt645.driver import Dlt645Driver
 from app.hardware.dlt645.responder import Dlt645Responder
+from app.hardware.driver import SUPPLY_GROUP
 from app.hardware.errors import (
     AddressMismatch,
     CommandRefused,
@@ -30,7 +31,7 @@ from app.hardware.simulator.faults import Answerer
 from app.hardware.simulator.sim_meter import SimClock, SimMeter
 
 ADDRESS = "000000000001"
-ALL = frozenset({"fast", "slow"})
+ALL = frozenset({"fast", "slow", SUPPLY_GROUP})
 FIXED_NOW = datetime(2026, 9, 1, 12, 0, 0)
 
 
@@ -154,9 +155,15 @@ def test_read_gives_si_values_and_the_relay_state(
 
 def test_groups_select_what_is_read(profile: Profile, line: tuple[Link, list[FrameRecord]]) -> None:
     link, frames = line
-    result = driver_for(profile).read(link, ADDRESS, frozenset({"fast"}))
-    assert set(result.values) == {"voltage_v", "current_a", "power_w", "power_factor"}
-    assert len([f for f in frames if f.direction == "tx"]) == 5  # four values + status word
+    driver = driver_for(profile)
+    result = driver.read(link, ADDRESS, frozenset({"fast"}))
+    assert set(result.values) == {"power_w", "power_factor"}  # what the load guard needs
+    assert result.supply_on is None
+    assert len([f for f in frames if f.direction == "tx"]) == 2  # one request per value
+    frames.clear()
+    result = driver.read(link, ADDRESS, frozenset({"fast", SUPPLY_GROUP}))
+    assert result.supply_on is True
+    assert [f.note for f in frames if f.direction == "tx"][-1] == "read 04000503 run status word 3"
 
 
 def test_relay_off_on_and_read_back(
@@ -170,12 +177,13 @@ def test_relay_off_on_and_read_back(
     relay = codec.decode_frame(next(f for f in frames if "relay control" in f.note).data)
     assert relay.data[8] == 0x1A
     assert codec.decode_datetime6(relay.data[10:]) == FIXED_NOW + timedelta(seconds=600)
-    status = driver.read(link, ADDRESS, frozenset()).status
+    status = driver.read(link, ADDRESS, frozenset({SUPPLY_GROUP})).status
     assert status["run_status_word_3"] == 0x0250  # relay open, command open, money prepaid
     driver.set_supply(link, ADDRESS, True)
     assert meter.supply_on is True
     assert driver.read_supply(link, ADDRESS) is True
-    assert driver.read(link, ADDRESS, frozenset()).status["run_status_word_3"] == 0x0200
+    status = driver.read(link, ADDRESS, frozenset({SUPPLY_GROUP})).status
+    assert status["run_status_word_3"] == 0x0200
 
 
 def test_close_permitted_leaves_the_relay_open_until_the_button(
@@ -188,7 +196,7 @@ def test_close_permitted_leaves_the_relay_open_until_the_button(
     driver.set_supply(link, ADDRESS, False)
     driver.set_supply(link, ADDRESS, True)
     assert driver.read_supply(link, ADDRESS) is False
-    status = driver.read(link, ADDRESS, frozenset()).status
+    status = driver.read(link, ADDRESS, frozenset({SUPPLY_GROUP})).status
     assert status["relay_open"] is True
     assert status["relay_command_open"] is False  # the meter may close: the command says on
 
@@ -241,7 +249,10 @@ def test_follow_up_frames_are_read_until_the_last(profile: Profile, meter: SimMe
     assert result.values["energy_import_kwh"] == pytest.approx(
         meter.state().energy_import_kwh, abs=0.01
     )
-    follow = [codec.decode_frame(f.data) for f in frames if "follow-up" in f.note]
+    energy = "forward active energy total"
+    follow = [
+        codec.decode_frame(f.data) for f in frames if "follow-up" in f.note and energy in f.note
+    ]
     assert follow
     assert {frame.function for frame in follow} == {Function.READ_FOLLOW}
     assert [frame.data[4] for frame in follow[:2]] == [1, 2]  # SEQ counts up
@@ -306,7 +317,7 @@ def test_unsupported_identifiers_make_a_partial_read(profile: Profile, meter: Si
     odd = dataclasses.replace(profile, values=values)
     link, _ = make_link(answering({ADDRESS: meter}))
     result = driver_for(odd).read(link, ADDRESS, frozenset({"fast"}))
-    assert "voltage_v" in result.values
+    assert "power_w" in result.values
     assert "frequency_hz" not in result.values
     assert any("frequency_hz (02010200)" in f and "no data requested" in f for f in result.failures)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 
+from app.hardware.driver import SUPPLY_GROUP
 from app.hardware.errors import CommandRefused, ExceptionReply, FieldFault, NoReply
 from app.hardware.modbus import SPEC
 from app.hardware.modbus import pymodbus_adapter as mb
@@ -22,7 +23,7 @@ from tests.unit.hardware.modbus.modbus_loopback import (
     shipped_profile,
 )
 
-BOTH = frozenset({"fast", "slow"})
+BOTH = frozenset({"fast", "slow", SUPPLY_GROUP})
 
 
 def frozen_meter(profile_name: str, address: str = "7") -> SimMeter:
@@ -68,7 +69,7 @@ def test_driver_reads_what_the_simulated_meter_measures(name: str, mbap: bool) -
 def test_fast_polls_read_only_fast_batches() -> None:
     meter = frozen_meter("eastron-sdm120")
     link, port = loopback_link(ModbusResponder({"7": meter}).handle)
-    result = ModbusDriver(meter.profile).read(link, "7", frozenset({"fast"}))
+    result = ModbusDriver(meter.profile).read(link, "7", frozenset({"fast", SUPPLY_GROUP}))
     assert "energy_import_kwh" not in result.values
     assert {"voltage_v", "power_w", "frequency_hz"} <= set(result.values)
     read_addresses = sorted(mb.rtu_decode_request(frame).address for frame in port.written)
