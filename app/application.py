@@ -27,7 +27,7 @@ from app.services.operators import (
 from app.services.settings import load_counter_settings
 from app.store.errors import StoreError
 from app.ui.background import wait_for_background
-from app.ui.heap import tune_collector
+from app.ui.heap import start_quietly, tune_collector
 from app.ui.idle_watch import IdleWatch
 from app.ui.stall_monitor import StallMonitor
 from app.ui.theme import RESOURCES, apply_theme
@@ -158,7 +158,9 @@ def run_gui(
     window.reload()
     # Polling starts beside the window, never on the GUI thread: setting up hundreds of
     # simulated meters and threads would freeze the first frames.
-    starter = threading.Thread(target=runtime.start, name="runtime start", daemon=True)
+    starter = threading.Thread(
+        target=start_quietly(runtime.start), name="runtime start", daemon=True
+    )
     starter.start()
     monitor.start()
     started = time.perf_counter()

@@ -4,8 +4,8 @@ Seeds 2,000 rooms (4 buildings x 10 floors x 50 rooms) in a temporary folder and
 2,000 electricity meters on 32 ``sim://`` lines at 19200 baud, 63 or 62 a line (the demo's water
 meters are taken out of service). They are all Acrel DDSY1352 prepaid meters (Modbus RTU), whose
 fast values come in one request, so a line goes round its meters in about five seconds; a line
-of DL/T 645 meters needs one request per value and takes two to three times as long. The real runtime
-polls them, bills and controls; the real main window shows the site overview, and a charts
+of DL/T 645 meters needs one request per value and takes two to three times as long. The real
+runtime polls them, bills and controls; the real main window shows the site overview, and a charts
 window draws 50 live series (the site, 4 buildings, 40 floors, 5 meters) following live, for
 ``METERDESK_GUI_LOAD_S`` seconds (default 120).
 
@@ -40,7 +40,7 @@ from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.store.models import Bus, Meter, utc_now
 from app.ui.background import wait_for_background
-from app.ui.heap import tune_collector
+from app.ui.heap import start_quietly, tune_collector
 from app.ui.stall_monitor import StallMonitor
 from app.views.charts_view import ChartsView
 from app.views.main_window import MainWindow
@@ -123,15 +123,18 @@ def main() -> int:
         runtime = Runtime(db, RuntimeOptions(interval_s=900))
         tune_collector()
         monitor = StallMonitor()
-        starter = threading.Thread(target=runtime.start, name="runtime start", daemon=True)
+        starter = threading.Thread(
+            target=start_quietly(runtime.start), name="runtime start", daemon=True
+        )
         starter.start()
         monitor.start()
         while starter.is_alive():  # the GUI goes on while the runtime starts beside it
             pump(50)
         window.attach_runtime(runtime)
         charts.attach_live(runtime.live)
-        for key in chart_keys(db):
+        for key in chart_keys(db):  # one at a time, as an operator adds them
             charts.add_series(key)
+            pump(20)
         pump(2000)  # the first frames and the overview's first read are part of the run
         frames_before = charts.plot.frames_drawn
         started = time.perf_counter()

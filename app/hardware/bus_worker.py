@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 COMMAND_PRIORITY = 0  # relay and valve commands: restore supply seconds after a recharge
 CLOCK_PRIORITY = 1
 READ_PRIORITY = 2
-NO_LOAD_W = 1.0  # below this a meter whose relay was last seen closed gets its state read
+NO_LOAD_W = 1.0  # a load that drops below this gets the relay state read in the same poll
 
 T = TypeVar("T")
 
@@ -53,7 +53,7 @@ class PollPolicy:
     slow_every: int = 5  # read slow values (energy) on every Nth poll of a meter
     # Read the relay/valve state on every Nth poll (commands read it back at once anyway):
     # it changes only by our commands or the meter's own guard or prepaid limit, and costs a
-    # request a poll. A meter last seen on that shows no load has its state read at once.
+    # request a poll. A meter whose load drops to nothing has its state read at once.
     supply_every: int = 5
     retries: int = 1  # extra attempts of a failed request
     offline_after: int = 3  # consecutive failed polls before a meter is marked offline
@@ -108,6 +108,7 @@ class BusWorker:
         self._thread: threading.Thread | None = None
         self._poll_counts: dict[str, int] = {}
         self._supply_seen: dict[str, bool] = {}  # last relay/valve state read, by address
+        self._power_seen: dict[str, float] = {}  # last power read, by address
         self._next_probe: dict[str, float] = {}
         self.cycles = 0
         self.port_error = ""
@@ -373,6 +374,8 @@ class BusWorker:
                     result = None
         if result is not None and result.supply_on is None:
             self._read_supply_if_idle(link, meter, result)
+        elif result is not None and "power_w" in result.values:
+            self._power_seen[meter.address] = result.values["power_w"]
         if result is not None and result.supply_on is not None:
             self._supply_seen[meter.address] = result.supply_on
         latency_ms = (time.monotonic() - started) * 1000
@@ -385,12 +388,17 @@ class BusWorker:
         return snapshot
 
     def _read_supply_if_idle(self, link: Link, meter: BusMeter, result: ReadResult) -> None:
-        """No load on a meter whose relay was last seen closed: it may have opened by itself
-        (its own load guard or prepaid limit). Read the state now, not polls later."""
+        """The load of a meter whose relay was last seen closed dropped to nothing: it may have
+        opened by itself (its own load guard or prepaid limit). Read the state now, not polls
+        later. (An idle meter's relay is read on the usual every ``supply_every``th poll.)"""
         power = result.values.get("power_w")
-        if power is None or abs(power) >= NO_LOAD_W or meter.profile.supply is None:
+        if power is None:
             return
-        if self._supply_seen.get(meter.address) is False:
+        before = self._power_seen.get(meter.address)
+        self._power_seen[meter.address] = power
+        if abs(power) >= NO_LOAD_W or before is None or abs(before) < NO_LOAD_W:
+            return
+        if meter.profile.supply is None or self._supply_seen.get(meter.address) is False:
             return
         try:
             result.supply_on = self._driver(meter).read_supply(link, meter.address)

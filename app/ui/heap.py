@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable
 
 YOUNG_THRESHOLD = 10_000
 SWITCH_INTERVAL_S = 0.0005
@@ -33,3 +34,20 @@ def tune_collector() -> None:
 def settle_loaded_data() -> None:
     """After a large data set was installed: keep the collector from walking it again."""
     gc.freeze()
+
+
+def start_quietly(start: Callable[[], None]) -> Callable[[], None]:
+    """``start`` (run on a starter thread) builds many objects that live as long as the program
+    (a runtime's meters, threads, simulated lines). Full collections triggered meanwhile would
+    walk them all with the GIL held, freezing the GUI for 100 ms at a time: collect nothing
+    until it is done, then freeze what it built."""
+
+    def run() -> None:
+        gc.disable()
+        try:
+            start()
+        finally:
+            gc.freeze()
+            gc.enable()
+
+    return run

@@ -49,6 +49,7 @@ from PySide6.QtCore import QObject, QRectF, QRunnable, Qt, QThreadPool, QTimer, 
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QFrame,
+    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -554,6 +555,14 @@ class LivePlot(QWidget):
     def _relayout_legend(self) -> None:
         count = len(self._series)
         self.legend.setColumnCount(1 if count <= 8 else 2 if count <= 20 else 4)
+        # Every frame repaints the plot under the legend: keep each entry's drawing as a
+        # pixmap so a frame blits 50 entries instead of running their Python paint code.
+        cached = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        self.legend.setCacheMode(cached)
+        for sample, label in self.legend.items:
+            for part in (sample, label, getattr(label, "item", None)):
+                if part is not None:
+                    part.setCacheMode(cached)
 
     def _series_set_changed(self) -> None:
         self._asked = None
