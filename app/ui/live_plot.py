@@ -555,14 +555,12 @@ class LivePlot(QWidget):
     def _relayout_legend(self) -> None:
         count = len(self._series)
         self.legend.setColumnCount(1 if count <= 8 else 2 if count <= 20 else 4)
-        # Every frame repaints the plot under the legend: keep each entry's drawing as a
-        # pixmap so a frame blits 50 entries instead of running their Python paint code.
-        cached = QGraphicsItem.CacheMode.DeviceCoordinateCache
-        self.legend.setCacheMode(cached)
-        for sample, label in self.legend.items:
-            for part in (sample, label, getattr(label, "item", None)):
-                if part is not None:
-                    part.setCacheMode(cached)
+        # Every frame repaints the plot under the legend: keep each label's text as a pixmap
+        # so a frame blits 50 labels instead of laying their text out again.
+        for _sample, label in self.legend.items:
+            text = getattr(label, "item", None)
+            if text is not None:
+                text.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def _series_set_changed(self) -> None:
         self._asked = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select, update
 
 from app.hardware.bus_worker import PollPolicy
@@ -85,6 +86,9 @@ def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
         runtime.stop()
 
 
+# Runs on SQLite only: what it checks does not depend on the database, the other runtime
+# tests cover PostgreSQL, and it takes over ten seconds.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_an_operators_cut_after_a_trip_is_not_undone_by_the_automatic_restore(
     db: Database,
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 
 from app.hardware.bus_worker import PollPolicy
@@ -100,6 +101,9 @@ def test_a_dead_meter_goes_offline_with_an_alarm_and_comes_back(db: Database) ->
         runtime.stop()
 
 
+# Runs on SQLite only: what it checks does not depend on the database, the other runtime
+# tests cover PostgreSQL, and it takes half a minute.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_restarted_site_counts_on_from_its_stored_registers(db: Database) -> None:
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
     with db.session() as session:
