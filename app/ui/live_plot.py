@@ -70,6 +70,7 @@ SLOW_FRAMES = 3  # so many slow frames in a row engage the flood guard
 POINTS_PER_PIXEL = 1.0  # a min and a max per two pixel columns
 PEN_WIDTH = 1.0  # 1.5 and up take the slow stroker: 100x longer at 24 h
 Y_HEADROOM = 0.08  # space above the highest visible value
+NICE_MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 
 
 # Distinct colours on white (Tailwind 600/700 shades), then the same again dashed.
@@ -186,7 +187,24 @@ def fit_y_range(values: NDArray[np.float32]) -> tuple[float, float]:
         return 0.0, 1.0
     low, high = min(0.0, low), max(0.0, high)
     span = high - low or 1.0
-    return low - (Y_HEADROOM * span if low < 0 else 0.0), high + Y_HEADROOM * span
+    bottom = low - (Y_HEADROOM * span if low < 0 else 0.0)
+    top = high + Y_HEADROOM * span
+    # Round outwards to a round number: the axis (and its labels, which take the GUI thread
+    # several ms to lay out again) changes only when the data crosses one, not every frame.
+    return -nice_ceiling(-bottom) if bottom < 0 else 0.0, nice_ceiling(top)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k at or above ``value`` (> 0);
+    0 for 0. Steps of at most a third, so the curves keep most of the height."""
+    if value <= 0:
+        return 0.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for mantissa in NICE_MANTISSAS:
+        candidate = mantissa * power
+        if candidate >= value * (1 - 1e-9):
+            return candidate
+    return 10 * power
 
 
 def render_curves(

@@ -25,7 +25,7 @@ from app.services.site_queries import power_groups
 from app.store.database import Database
 from app.store.models import Building, IntervalReading, Meter
 from app.ui.background import wait_for_background
-from app.ui.live_plot import LivePlot, min_max_decimate
+from app.ui.live_plot import LivePlot, fit_y_range, min_max_decimate
 from app.views.charts_view import ChartsView
 from app.vocabulary import ReadingQuality, Utility
 
@@ -411,3 +411,20 @@ def test_a_refused_history_says_why(qtbot, view: ChartsView) -> None:  # type: i
         view.show_history()
     assert answer.args == [None]
     assert "before it starts" in view.totals.text()
+
+
+def test_the_power_axis_fits_the_data_to_a_round_number() -> None:
+    """The axis ends on a round number above the data (with headroom), so it stays put while
+    the load moves within it instead of laying its labels out again every frame."""
+    for high in (0.4, 1.0, 97.0, 999.0, 1234.5, 58_000.0):
+        low, top = fit_y_range(np.array([[0.0, high]], np.float32))
+        assert low == 0.0
+        assert high * 1.08 <= top * (1 + 1e-6) <= high * 1.08 * 4 / 3 * (1 + 1e-6)
+        mantissa = top / 10 ** math.floor(math.log10(top))
+        assert round(mantissa, 6) in {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0}
+    assert fit_y_range(np.array([[1000.0, 1010.0]], np.float32)) == fit_y_range(
+        np.array([[1000.0, 1100.0]], np.float32)
+    )  # small moves keep the same axis
+    low, top = fit_y_range(np.array([[-200.0, 1000.0]], np.float32))
+    assert (low, top) == (-300.0, 1200.0)  # export below zero gets a round floor too
+    assert fit_y_range(np.zeros((1, 0), np.float32)) == (0.0, 1.0)
