@@ -372,12 +372,8 @@ class BusWorker:
                 self.stats.count_fault(meter.address, exc.counter, error)
                 if attempt == self.policy.retries:
                     result = None
-        if result is not None and result.supply_on is None:
-            self._read_supply_if_idle(link, meter, result)
-        elif result is not None and "power_w" in result.values:
-            self._power_seen[meter.address] = result.values["power_w"]
-        if result is not None and result.supply_on is not None:
-            self._supply_seen[meter.address] = result.supply_on
+        if result is not None:
+            self._watch_supply(link, meter, result)
         latency_ms = (time.monotonic() - started) * 1000
         wall = time.time()
         ok = result is not None
@@ -387,24 +383,32 @@ class BusWorker:
         self.on_snapshot(snapshot)
         return snapshot
 
-    def _read_supply_if_idle(self, link: Link, meter: BusMeter, result: ReadResult) -> None:
-        """The load of a meter whose relay was last seen closed dropped to nothing: it may have
-        opened by itself (its own load guard or prepaid limit). Read the state now, not polls
-        later. (An idle meter's relay is read on the usual every ``supply_every``th poll.)"""
+    def _watch_supply(self, link: Link, meter: BusMeter, result: ReadResult) -> None:
+        """Remember the load and the relay state read. When the load of a meter whose relay was
+        last seen closed drops to nothing and this poll did not read the state, the relay may
+        have opened by itself (the meter's own load guard or prepaid limit): read it now, not
+        polls later. (An idle meter's relay is read on the usual ``supply_every``th poll.)"""
+        address = meter.address
         power = result.values.get("power_w")
-        if power is None:
-            return
-        before = self._power_seen.get(meter.address)
-        self._power_seen[meter.address] = power
-        if abs(power) >= NO_LOAD_W or before is None or abs(before) < NO_LOAD_W:
-            return
-        if meter.profile.supply is None or self._supply_seen.get(meter.address) is False:
-            return
-        try:
-            result.supply_on = self._driver(meter).read_supply(link, meter.address)
-        except FieldFault as exc:
-            self.stats.count_fault(meter.address, exc.counter, str(exc) or type(exc).__name__)
-            result.failures.append(f"supply state: {exc}")
+        before = self._power_seen.get(address)
+        if power is not None:
+            self._power_seen[address] = power
+        if (
+            result.supply_on is None
+            and meter.profile.supply is not None
+            and power is not None
+            and abs(power) < NO_LOAD_W
+            and before is not None
+            and abs(before) >= NO_LOAD_W
+            and self._supply_seen.get(address) is not False
+        ):
+            try:
+                result.supply_on = self._driver(meter).read_supply(link, address)
+            except FieldFault as exc:
+                self.stats.count_fault(address, exc.counter, str(exc) or type(exc).__name__)
+                result.failures.append(f"supply state: {exc}")
+        if result.supply_on is not None:
+            self._supply_seen[address] = result.supply_on
 
     def _update_online(self, address: str, ok: bool) -> None:
         counters = self.stats.meter(address)

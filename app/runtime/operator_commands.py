@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from app.billing.load_guard import GuardState
 from app.billing.supply_policy import OffReason
-from app.hardware.snapshot import Quality, Snapshot
+from app.hardware.snapshot import VALUE_FIELDS, Quality, Snapshot
 from app.runtime.load_control import LoadControl
 from app.runtime.supply_control import SupplyControl
 from app.services.meter_actions import (
@@ -119,7 +119,7 @@ class OperatorCommands:
         # command id -> what to do with its outcome once its read-back is committed
         self._waiting: dict[int, Callable[[SwitchOutcome], None]] = {}
         self._records: dict[int, SwitchRecord] = {}
-        self._latest: dict[int, Snapshot] = {}  # meter id -> newest snapshot with values
+        self._latest: dict[int, Snapshot] = {}  # meter id -> newest values, each as last read
         self._seen_s: dict[int, float] = {}  # meter id -> newest snapshot's monotonic time
 
     # -- live values -----------------------------------------------------------------------
@@ -129,10 +129,14 @@ class OperatorCommands:
         for snapshot in snapshots:
             self._seen_s[snapshot.meter_id] = snapshot.monotonic_s
             if snapshot.quality is not Quality.FAILED:
-                self._latest[snapshot.meter_id] = snapshot
+                self._latest[snapshot.meter_id] = carry_over(
+                    self._latest.get(snapshot.meter_id), snapshot
+                )
 
     def latest_snapshot(self, meter_id: int) -> Snapshot | None:
-        """Any thread: the meter's newest snapshot that carried values, or None."""
+        """Any thread: the meter's newest snapshot that carried values, or None. A value the
+        newest poll did not read (slow values, the relay state: not every poll reads them) is
+        the one last read."""
         return self._latest.get(meter_id)
 
     # -- commands --------------------------------------------------------------------------
@@ -304,3 +308,18 @@ class OperatorCommands:
             error=command.error or ("" if record.sent else NO_BUS),
             audit_number=record.audit_number,
         )
+
+
+CARRIED = (*VALUE_FIELDS, "relay_closed", "valve_open")
+
+
+def carry_over(before: Snapshot | None, newest: Snapshot) -> Snapshot:
+    """``newest`` with the values it did not read taken from ``before``."""
+    if before is None:
+        return newest
+    kept = {
+        name: getattr(before, name)
+        for name in CARRIED
+        if getattr(newest, name) is None and getattr(before, name) is not None
+    }
+    return replace(newest, **kept) if kept else newest

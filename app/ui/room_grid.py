@@ -87,7 +87,6 @@ class RoomGrid(QWidget):
         self._height = MARGIN * 2
         self._laid_width = -1
         self._layout_key: tuple[tuple[int, str, int], ...] = ()
-        self._tops: list[int] = []  # each placed tile's top, in order (they only grow)
         self._faces: dict[tuple[RoomState, str, bool, float], QPixmap] = {}
         self._tooltip_text = _tooltip_text
 
@@ -215,7 +214,6 @@ class RoomGrid(QWidget):
                 row += lines
             y += GAP * 3
         self._placed = placed
-        self._tops = [p.rect.top() for p in placed]
         self._headers = headers
         self._floor_labels = floor_labels
         self._height = y + MARGIN
@@ -259,7 +257,8 @@ class RoomGrid(QWidget):
         small_font = QFont(self.font())
         small_font.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.8))
         ratio = self.devicePixelRatioF()
-        start = bisect_left(self._tops, visible.top() - TILE_H)
+        # tiles are placed top to bottom: skip those above the exposed part
+        start = bisect_left(self._placed, visible.top() - TILE_H, key=lambda p: p.rect.top())
         for placed in self._placed[start:]:
             if placed.rect.top() > visible.bottom():
                 break
