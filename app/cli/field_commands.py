@@ -23,12 +23,13 @@ from app.cli import meter_replace_command
 from app.cli.auth import DENIED, EXIT_DENIED, add_user_option, signed_in
 from app.cli.context import fail, run_on_database
 from app.hardware.addresses import address_problem, parse_addresses
-from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
-from app.hardware.errors import ProfileError
+from app.hardware.bus_worker import BusMeter, BusWorker
+from app.hardware.errors import PortUnavailable, ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.profiles import Profile, available_profiles, load_profile
+from app.hardware.service_worker import open_service_worker
 from app.hardware.snapshot import Quality
-from app.hardware.transport import PortUnavailable, open_link
+from app.hardware.transport import open_link
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
 from app.services.permissions import Action
@@ -144,20 +145,8 @@ def _profile_and_line(args: argparse.Namespace) -> tuple[Profile, LineSettings]:
 
 def _worker(args: argparse.Namespace, address: str | None) -> tuple[BusWorker, Profile]:
     profile, line = _profile_and_line(args)
-    link = open_link(args.port, line)  # raises PortUnavailable before any thread starts
     meters = [BusMeter(0, address, profile)] if address else []
-    worker = BusWorker(
-        "cli",
-        args.port,
-        line,
-        meters,
-        lambda _s: None,
-        policy=PollPolicy(retries=1),
-        poll=False,
-        link_factory=lambda: link,
-    )
-    worker.start()
-    return worker, profile
+    return open_service_worker("cli", args.port, line, meters, retries=1), profile
 
 
 def _open(args: argparse.Namespace, address: str | None) -> tuple[BusWorker, Profile] | int:

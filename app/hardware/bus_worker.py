@@ -24,12 +24,12 @@ from typing import TypeVar
 
 from app.hardware.bus_stats import BusStats
 from app.hardware.driver import SUPPLY_GROUP, MeterDriver, ParameterDriver, ReadResult
-from app.hardware.errors import CommandRefused, FieldFault
+from app.hardware.errors import CommandRefused, FieldFault, PortUnavailable
 from app.hardware.link import LineSettings, Link
 from app.hardware.profiles import Profile
 from app.hardware.protocols import protocol_spec
 from app.hardware.snapshot import VALUE_FIELDS, Quality, Snapshot
-from app.hardware.transport import PortUnavailable, open_link
+from app.hardware.transport import open_link
 
 log = logging.getLogger(__name__)
 

@@ -51,3 +51,8 @@ class CommandRefused(ExceptionReply):
 
 class ProfileError(ValueError):
     """A meter profile file that cannot be used; the message names the file, the key, the reason."""
+
+
+class PortUnavailable(Exception):
+    """The port or gateway cannot be opened; the message says which and why. Not a field
+    fault: no meter was asked."""

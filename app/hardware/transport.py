@@ -9,11 +9,14 @@ from collections.abc import Callable
 
 import serial
 
+from app.hardware.errors import PortUnavailable
 from app.hardware.link import FrameRecord, LineSettings, Link
 
 SIM_HANDLERS = "app.hardware.simport"
 if SIM_HANDLERS not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append(SIM_HANDLERS)
+
+__all__ = ["MODBUS_TCP", "PortUnavailable", "is_pseudo_terminal", "open_link"]
 
 MODBUS_TCP = "modbus-tcp://"
 log = logging.getLogger(__name__)
@@ -21,10 +24,6 @@ log = logging.getLogger(__name__)
 
 def is_pseudo_terminal(url: str) -> bool:
     return os.path.realpath(url).startswith("/dev/pts/")
-
-
-class PortUnavailable(Exception):
-    """The port or gateway cannot be opened; the message says which and why."""
 
 
 def open_link(

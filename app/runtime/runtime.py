@@ -14,11 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy, SupplyResult
-from app.hardware.errors import ProfileError
-from app.hardware.link import LineSettings
+from app.hardware.bus_worker import BusWorker, PollPolicy, SupplyResult
 from app.hardware.meter_side_guard import meter_side_guard
-from app.hardware.profiles import load_profile
 from app.hardware.snapshot import Snapshot
 from app.runtime.clock_watch import CLOCK_CHECK_S, FIRST_CHECK_S, ClockRounds
 from app.runtime.engine import Engine
@@ -127,19 +124,12 @@ class Runtime:
         )
 
     def _worker(self, bus: BusSetup) -> BusWorker | None:
-        meters: list[BusMeter] = []
-        for meter in bus.meters:
-            try:
-                meters.append(BusMeter(meter.meter_id, meter.address, load_profile(meter.profile)))
-            except ProfileError as exc:
-                self.problems.append(f"bus {bus.name}, meter {meter.address}: {exc}")
+        meters, problems = bus.bus_meters()
+        self.problems.extend(problems)
         if not meters:
             return None
-        settings = LineSettings(
-            bus.baudrate, bus.bytesize, bus.parity, bus.stopbits, bus.timeout_ms / 1000
-        )
         return BusWorker(
-            bus.name, bus.url, settings, meters, self.engine.submit, policy=self.options.poll
+            bus.name, bus.url, bus.line, meters, self.engine.submit, policy=self.options.poll
         )
 
     def _on_snapshots(self, session: Session, snapshots: list[Snapshot]) -> None:

@@ -1,4 +1,5 @@
-"""What the runtime needs to poll: every enabled bus with its line settings and meters."""
+"""What the runtime needs to poll: every enabled bus with its line settings and meters (the
+Diagnostics dialog offers the same buses)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from app.hardware.bus_worker import BusMeter
+from app.hardware.errors import ProfileError
+from app.hardware.link import LineSettings
+from app.hardware.profiles import load_profile
 from app.store.database import Database
 from app.store.models import Bus, Meter
 from app.vocabulary import MeterStatus, Utility
@@ -34,6 +39,24 @@ class BusSetup:
     timeout_ms: int
     retries: int
     meters: tuple[MeterSetup, ...]
+
+    @property
+    def line(self) -> LineSettings:
+        return LineSettings(
+            self.baudrate, self.bytesize, self.parity, self.stopbits, self.timeout_ms / 1000
+        )
+
+    def bus_meters(self) -> tuple[list[BusMeter], list[str]]:
+        """The meters with their profiles loaded, and a problem for each whose profile cannot
+        be (that meter is left out; the rest of the bus works)."""
+        meters: list[BusMeter] = []
+        problems: list[str] = []
+        for meter in self.meters:
+            try:
+                meters.append(BusMeter(meter.meter_id, meter.address, load_profile(meter.profile)))
+            except ProfileError as exc:
+                problems.append(f"bus {self.name}, meter {meter.address}: {exc}")
+        return meters, problems
 
 
 def load_field_setup(db: Database) -> list[BusSetup]:

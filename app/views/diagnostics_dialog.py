@@ -4,10 +4,12 @@ meter (raw read/write, relay or valve, time sync: ``diagnostics_meter_tests``).
 
 One thread owns a port. When the console's runtime polls the chosen bus, the dialog sends its
 requests to that bus worker (``workers()`` gives them by bus name) and shows the bus's own line
-settings, read-only. Otherwise the dialog opens the port itself: a ``BusWorker`` with
-``poll=False`` that it owns and stops when it closes or another port is chosen. Nothing slow runs
-on the GUI thread: the port opens in the background pool, every wire request runs on the bus
-worker's thread, and results come back through queued signals. A timer pulls the new frames and
+settings, read-only. Otherwise the dialog has a worker of its own opened on the port
+(``app.hardware.service_worker``: it serves requests and does not poll), which it stops when it
+closes or another port is chosen; the view itself never touches a port. Nothing slow runs on the
+GUI thread: the port opens in the background pool (after the previous own worker has let go of
+its port), every wire request runs on the bus worker's thread, and results come back through
+queued signals. A timer pulls the new frames and
 the counters from the worker's ``BusStats``.
 """
 
@@ -34,11 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.hardware import bus_diagnostics as diag
-from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
-from app.hardware.errors import ProfileError
-from app.hardware.link import LineSettings, Link
+from app.hardware.bus_worker import BusMeter, BusWorker
+from app.hardware.errors import PortUnavailable, ProfileError
+from app.hardware.link import LineSettings
 from app.hardware.profiles import Profile, available_profiles, load_profile
-from app.hardware.transport import PortUnavailable, open_link
+from app.hardware.service_worker import open_service_worker
 from app.services.diagnostics import DiagnosticTest, missing_action, site_buses
 from app.services.field_setup import BusSetup
 from app.services.operators import SignedIn
@@ -90,6 +92,7 @@ class DiagnosticsDialog(QDialog):
         self._meters: list[BusMeter] = []  # known on this bus: configured and found by scans
         self._opening = 0  # generation of the port being opened (a late open is dropped)
         self._released = False
+        self._stopping: BusWorker | None = None  # own worker told to stop, maybe still ending
 
         self.frames = FrameLogModel(parent=self)
         self.counters = MeterCountersModel(parent=self)
@@ -251,22 +254,8 @@ class DiagnosticsDialog(QDialog):
             )
             return
         self.url.setText(setup.url)
-        self._show_settings(
-            LineSettings(
-                setup.baudrate,
-                setup.bytesize,
-                setup.parity,
-                setup.stopbits,
-                setup.timeout_ms / 1000,
-            )
-        )
-        meters = []
-        problems = []
-        for meter in setup.meters:
-            try:
-                meters.append(BusMeter(meter.meter_id, meter.address, load_profile(meter.profile)))
-            except ProfileError as exc:
-                problems.append(str(exc))
+        self._show_settings(setup.line)
+        meters, problems = setup.bus_meters()
         self._open(setup.url, self.line_settings(), meters)
         if problems:
             self._say("; ".join(problems))
@@ -294,37 +283,20 @@ class DiagnosticsDialog(QDialog):
         generation = self._opening
         self.status.setText(self.tr("Opening {url}…").format(url=url))
 
-        def opened(result: object) -> None:
-            if generation != self._opening or self._released:
-                if isinstance(result, Link):
-                    result.close()
-                return
+        def opened(result: BusWorker | str) -> None:
             if isinstance(result, str):
-                self._say(
-                    self.tr("{error}. Check the port name, the cable or the gateway.").format(
-                        error=result
+                if generation == self._opening and not self._released:
+                    self._say(
+                        self.tr("{error}. Check the port name, the cable or the gateway.").format(
+                            error=result
+                        )
                     )
-                )
-                self.port_ready.emit(False)
+                    self.port_ready.emit(False)
                 return
-            assert isinstance(result, Link)
-            first: list[Link] = [result]
-
-            def link_factory() -> Link:  # the worker reopens after a failure
-                return first.pop() if first else open_link(url, settings)
-
-            worker = BusWorker(
-                "diagnostics",
-                url,
-                settings,
-                meters,
-                lambda _snapshot: None,
-                policy=PollPolicy(retries=0),
-                poll=False,
-                link_factory=link_factory,
-            )
-            worker.start()
-            self._use(worker, owned=True, meters=meters)
+            if generation != self._opening or self._released:
+                result.stop(timeout=0)  # opened too late: another port was chosen meanwhile
+                return
+            self._use(result, owned=True, meters=meters)
             self.status.setText(
                 self.tr("{url} opened by this dialog at {baud} {bits}{parity}{stop}.").format(
                     url=url,
@@ -335,9 +307,13 @@ class DiagnosticsDialog(QDialog):
                 )
             )
 
-        def open_it() -> object:
+        previous = self._stopping
+
+        def open_it() -> BusWorker | str:
+            if previous is not None:
+                previous.stop()  # wait here, not on the GUI thread, until it let go of its port
             try:
-                return open_link(url, settings)
+                return open_service_worker("diagnostics", url, settings, meters)
             except PortUnavailable as exc:
                 return str(exc)
 
@@ -363,7 +339,8 @@ class DiagnosticsDialog(QDialog):
         worker, owned = self.worker, self.owned
         self.worker, self.owned = None, False
         if worker is not None and owned:
-            worker.stop()
+            worker.stop(timeout=0)  # it ends after its current request; the next open waits
+            self._stopping = worker
         self._refresh_controls()
 
     def line_settings(self) -> LineSettings:

@@ -197,6 +197,26 @@ def test_cancel_stops_a_scan_midway(qtbot, dialog: DiagnosticsDialog) -> None:  
     assert dialog.scan.start_button.isEnabled()
 
 
+def test_opening_the_port_again_first_lets_the_old_worker_go(
+    qtbot, dialog: DiagnosticsDialog
+) -> None:  # type: ignore[no-untyped-def]
+    first = dialog.worker
+    assert first is not None
+    assert first.alive
+    dialog.timeout.setValue(150)
+    with qtbot.waitSignal(dialog.port_ready, timeout=WAIT_MS) as ready:
+        dialog.open_port()
+    assert ready.args == [True]
+    assert dialog.worker is not first
+    assert dialog.owned
+    assert not first.alive, "the old worker must have ended before the port opened again"
+    assert dialog.worker.settings.timeout_s == 0.15
+    assert scan(qtbot, dialog, FIRST) == [FIRST]
+    second = dialog.worker
+    dialog.close()
+    qtbot.waitUntil(lambda: not second.alive, timeout=WAIT_MS)
+
+
 def test_wildcard_scan_asks_a_lone_meter_its_address(qtbot, demo_db: Database, profile) -> None:  # type: ignore[no-untyped-def]
     lone = "123456789012"
     with served({lone: make_meter(lone, profile)}) as console:
