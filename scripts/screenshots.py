@@ -9,7 +9,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -19,6 +21,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from app.application import make_application, open_console
 from app.runtime.runtime import Runtime
 from app.services.demo_site import DEMO_PASSWORD
+from app.services.history_queries import Resolution, TargetKind
 from app.services.meter_queries import list_meters
 from app.services.operators import login
 from app.services.settings import RECEIPT_PRINTING, change_setting
@@ -27,6 +30,7 @@ from app.ui.background import wait_for_background
 from app.views.diagnostics_dialog import DiagnosticsDialog
 from app.views.main_window import MainWindow
 from app.views.meter_detail_dialog import MeterDetailDialog
+from app.vocabulary import Utility
 
 
 def settle(ms: int = 400) -> None:
@@ -136,6 +140,34 @@ def charts_shot(window: MainWindow, out: Path) -> None:
     print(path)
 
 
+def history_shot(window: MainWindow, today: date, out: Path) -> None:
+    """Energy per hour of building A over the last three days, from the demo's readings."""
+    charts = window.charts
+    window.show_page(window.page_number("charts"))
+    charts.tabs.setCurrentIndex(1)
+    while charts._names is None:
+        settle(100)
+    building = next(b for b in charts._names.targets.buildings if b.code == "A")
+    charts.set_history(
+        TargetKind.BUILDING,
+        building.id,
+        Utility.ELECTRICITY,
+        today - timedelta(days=2),
+        today,
+        Resolution.HOUR,
+    )
+    loaded: list[object] = []
+    charts.history_loaded.connect(loaded.append)
+    charts.show_history()
+    while not loaded:
+        settle(100)
+    settle(600)
+    path = out / "charts-history.png"
+    window.grab().save(str(path))
+    print(path)
+    charts.tabs.setCurrentIndex(0)
+
+
 def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = make_application()
@@ -169,6 +201,7 @@ def main(out: Path) -> int:
         wait_for_background()
         settle()
         charts_shot(window, out)
+        history_shot(window, datetime.now(ZoneInfo(opened.site.timezone)).date(), out)
         for name, page in shots.items():
             window.show_page(page)
             settle()

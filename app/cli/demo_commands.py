@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.context import fail, run_on_database
+from app.services.demo_history import DEMO_HISTORY_DAYS
 from app.services.demo_site import DemoSiteExists, DemoSpec, DemoSummary, seed_demo_site
 from app.store.database import Database
 from app.store.errors import StoreError
@@ -24,11 +25,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     seed.add_argument(
         "--rooms-per-floor", type=int, default=20, help="rooms per floor (default 20)"
     )
+    seed.add_argument(
+        "--history-days",
+        type=int,
+        default=DEMO_HISTORY_DAYS,
+        help=f"days of hourly meter readings before today (default {DEMO_HISTORY_DAYS}; 0: none)",
+    )
     seed.set_defaults(handler=cmd_seed)
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    spec = DemoSpec(args.buildings, args.floors, args.rooms_per_floor)
+    spec = DemoSpec(
+        args.buildings, args.floors, args.rooms_per_floor, history_days=args.history_days
+    )
     try:
         spec.check()
     except ValueError as exc:
@@ -47,6 +56,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
     print(
         f"Demo site seeded in {db.display_name}: {summary.rooms} rooms, {summary.accounts} "
         f"accounts, {summary.meters} meters on {summary.buses} buses, {summary.operators} "
-        "operators (password 'demo')."
+        f"operators (password 'demo'), {summary.readings} past readings."
     )
     return 0

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from app.runtime.crash_report import CrashGuard, CrashNotice
 from app.runtime.logging_setup import setup_logging
-from app.services.demo_site import seed_demo_site
+from app.services.demo_history import DEMO_HISTORY_DAYS
+from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.site_queries import SiteInfo, site_info
 from app.store.backup import backup_sqlite
 from app.store.database import Database, ensure_writable_dir, sqlite_url_for
@@ -55,7 +56,7 @@ def open_site(data_dir: Path, db_url: str | None, *, demo: bool) -> OpenedSite:
         info = site_info(db)
         seeded = False
         if info is None and demo:
-            seed_demo_site(db)
+            seed_demo_site(db, DemoSpec(history_days=DEMO_HISTORY_DAYS))
             seeded = True
             info = site_info(db)
         if info is None:

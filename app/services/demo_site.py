@@ -3,7 +3,8 @@
 Default: 2 buildings x 6 floors x 20 rooms (240 rooms), an electricity meter in every room and a
 water meter in every second room, spread over several buses on ``sim://`` lines; one account per
 room with a mix of healthy, low and negative balances; three tariffs from ``resources/tariffs``
-stored as dated versions; one operator per role with the password ``demo``.
+stored as dated versions; one operator per role with the password ``demo``; optionally hourly
+readings of the past days (``history_days``; the console's demo and ``demo seed`` keep a week).
 Larger specs (``--buildings``, ``--floors``, ``--rooms-per-floor``) build sites for benchmarks.
 """
 
@@ -14,12 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.tariff_header import read_tariff_header
+from app.services.demo_history import seed_demo_history
 from app.services.demo_names import holder_name
 from app.services.passwords import hash_password
 from app.store.database import Database
@@ -60,6 +63,7 @@ DEMO_LOAD_GUARD: dict[str, object] = {
     "max_auto_restores_per_day": 3,
 }
 MODBUS_MAX_ADDRESS = 247
+MAX_HISTORY_DAYS = 92
 METERS_PER_BUS = 40  # a comfortable RS485 segment: poll cycle of a few seconds at 9600 baud
 
 
@@ -75,6 +79,7 @@ class DemoSpec:
     floors: int = 6
     rooms_per_floor: int = 20
     seed: int = 2026
+    history_days: int = 0  # hourly readings of the past days (``demo_history``)
 
     def check(self) -> None:
         if not 1 <= self.buildings <= 26:
@@ -83,6 +88,8 @@ class DemoSpec:
             raise ValueError("floors must be between 1 and 99")
         if not 1 <= self.rooms_per_floor <= MODBUS_MAX_ADDRESS:
             raise ValueError(f"rooms per floor must be between 1 and {MODBUS_MAX_ADDRESS}")
+        if not 0 <= self.history_days <= MAX_HISTORY_DAYS:
+            raise ValueError(f"history days must be between 0 and {MAX_HISTORY_DAYS}")
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class DemoSummary:
     meters: int
     buses: int
     operators: int
+    readings: int = 0
 
 
 @dataclass(frozen=True)
@@ -178,12 +186,14 @@ def seed_demo_site(db: Database, spec: DemoSpec | None = None) -> DemoSummary:
         meter_count, bus_count = _seed_buses_and_meters(
             session, spec, rooms, building_index, accounts, now
         )
+        readings = seed_demo_history(session, ZoneInfo(site.timezone), now, spec.history_days)
         return DemoSummary(
             rooms=len(rooms),
             accounts=len(accounts),
             meters=meter_count,
             buses=bus_count,
             operators=operators,
+            readings=readings,
         )
 
 

@@ -172,6 +172,19 @@ def spread_units(
     return Spread(units, covered_s, estimated, int(np.count_nonzero(~usable)), int(long.sum()))
 
 
+def up_to_now(edges: list[datetime], now: datetime) -> list[datetime]:
+    """``edges`` without the bars that start after ``now``. HistoryRefused when they all do."""
+    kept = len(edges)
+    while kept > 1 and edges[kept - 2] > now:
+        kept -= 1
+    if kept < 2:
+        raise HistoryRefused(
+            f"The range starts on {edges[0]:%Y-%m-%d}, in the future: nothing was used yet. "
+            "Choose days up to today."
+        )
+    return edges[:kept]
+
+
 def installed_seconds(
     edges_s: NDArray[np.float64], installed_s: float, removed_s: float | None
 ) -> NDArray[np.float64]:
@@ -263,16 +276,19 @@ def energy_history(
     first_day: date,
     last_day: date,
     resolution: Resolution,
+    now: datetime | None = None,
 ) -> EnergyBars:
-    """Usage of ``target`` per site-local hour or day over first_day..last_day (inclusive).
-    Raises ``HistoryRefused`` for a range that is backwards or too long, a database with no
-    site, or a meter asked for with another utility than its own. Runs one read session:
-    call it from a worker thread."""
+    """Usage of ``target`` per site-local hour or day over first_day..last_day (inclusive),
+    up to the bar that holds ``now`` (default: the present): later bars have nothing to show
+    yet. Raises ``HistoryRefused`` for a range that is backwards, too long or wholly in the
+    future, a database with no site, or a meter asked for with another utility than its own.
+    Runs one read session: call it from a worker thread."""
     with db.session() as session:
         zone = site_zone(session)
         if zone is None:
             raise HistoryRefused("No site is set up yet, so there is no history to show.")
         edges = bucket_edges(first_day, last_day, zone, resolution)
+        edges = up_to_now(edges, now or datetime.now(UTC))
         if len(edges) - 1 > MAX_BUCKETS:
             raise HistoryRefused(
                 f"{len(edges) - 1} bars are too many for one chart (at most {MAX_BUCKETS}); "

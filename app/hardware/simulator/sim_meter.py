@@ -16,10 +16,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from app.hardware.profiles import Profile
+from app.hardware.simulator.room_load import (
+    FLOW_LPS,
+    FLOW_S,
+    HEATER_RATE_PER_H,
+    HEATER_S,
+    HEATER_W,
+    RATE_OF_HOUR,
+    RATE_SHARES,
+    duty_at,
+    room_appliances,
+    seconds_between_draws,
+)
 
 MAX_STEP_S = 30.0  # the load model changes at most this often (simulated seconds)
-# Four DL/T 645 rates (sharp, peak, flat, valley) by hour of the simulated day.
-RATE_OF_HOUR = (3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 1, 0, 0, 1, 3, 3)
 
 
 class SimClock:
@@ -93,28 +103,6 @@ class SimState:
 
 
 @dataclass
-class Appliance:
-    name: str
-    power_w: float
-    power_factor: float
-    duty: float  # share of time on, at an ordinary hour
-    mean_on_s: float  # how long it stays on when switched on
-    evening_boost: float = 1.0  # duty multiplier from 18:00 to 23:00
-    on: bool = False
-
-
-def room_appliances(rng: random.Random) -> list[Appliance]:
-    """A dormitory room: fridge, lights, laptops, a fan; heaters come and go separately."""
-    return [
-        Appliance("fridge", rng.uniform(70, 120), 0.78, 0.35, 900),
-        Appliance("lights", rng.uniform(20, 60), 0.92, 0.25, 3600, evening_boost=3.0),
-        Appliance("laptops", rng.uniform(40, 150), 0.95, 0.35, 5400, evening_boost=2.0),
-        Appliance("fan", rng.uniform(30, 60), 0.85, 0.15, 2400),
-        Appliance("water dispenser", rng.uniform(400, 550), 0.98, 0.03, 240),
-    ]
-
-
-@dataclass
 class _Heater:
     power_w: float
     power_factor: float
@@ -130,7 +118,7 @@ class SimMeter:
     clock: SimClock = field(default_factory=SimClock)
     seed: int = 0
     faults: SimFaults = field(default_factory=SimFaults)
-    heater_rate_per_h: float = 0.03  # chance per simulated hour that a heater is switched on
+    heater_rate_per_h: float = HEATER_RATE_PER_H  # chance per simulated hour of a heater
     clock_drift_s_per_day: float | None = None  # None: a few seconds a day, either way
     reply_delay_s: float | None = None  # None: the profile's typical delay
 
@@ -140,7 +128,7 @@ class SimMeter:
         self._t = self.clock.seconds()
         self._supply_on = True
         self._energy_kwh = round(self._rng.uniform(150, 3000), 2)
-        self._rate_kwh = [self._energy_kwh * share for share in (0.08, 0.32, 0.35, 0.25)]
+        self._rate_kwh = [self._energy_kwh * share for share in RATE_SHARES]
         self._volume_m3 = round(self._rng.uniform(5, 400), 3)
         self._appliances = room_appliances(self._rng)
         self._heater: _Heater | None = None
@@ -163,7 +151,7 @@ class SimMeter:
                 if rates is not None and len(rates) == 4:
                     self._rate_kwh = list(rates)
                 else:
-                    self._rate_kwh = [register * share for share in (0.08, 0.32, 0.35, 0.25)]
+                    self._rate_kwh = [register * share for share in RATE_SHARES]
             else:
                 self._volume_m3 = register
 
@@ -289,11 +277,8 @@ class SimMeter:
     def _switch_things(self, dt: float) -> None:
         rng = self._rng
         hour = (self.clock.start + timedelta(seconds=self._t)).hour
-        evening = 18 <= hour < 23
-        night = hour < 7
         for appliance in self._appliances:
-            duty = appliance.duty * (appliance.evening_boost if evening else 1.0)
-            duty = min(0.95, duty * (0.3 if night and appliance.name != "fridge" else 1.0))
+            duty = duty_at(appliance, hour)
             if appliance.on:
                 if rng.random() < dt / appliance.mean_on_s:
                     appliance.on = False
@@ -305,13 +290,13 @@ class SimMeter:
             self._heater = None
         if self._heater is None and rng.random() < self.heater_rate_per_h * dt / 3600:
             self._heater = _Heater(
-                rng.uniform(800, 2000), rng.uniform(0.97, 1.0), self._t + rng.uniform(300, 1200)
+                rng.uniform(*HEATER_W), rng.uniform(0.97, 1.0), self._t + rng.uniform(*HEATER_S)
             )
         # Water or gas: a draw (shower, tap, stove) now and then, more in the evening.
         if (
             self.profile.utility != "electricity"
             and self._t >= self._flow_until
-            and rng.random() < dt / (900 if evening else 3600)
+            and rng.random() < dt / seconds_between_draws(hour)
         ):
-            self._flow_lps = rng.uniform(0.05, 0.2)
-            self._flow_until = self._t + rng.uniform(60, 600)
+            self._flow_lps = rng.uniform(*FLOW_LPS)
+            self._flow_until = self._t + rng.uniform(*FLOW_S)

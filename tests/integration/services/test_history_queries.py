@@ -22,6 +22,7 @@ from app.services.history_queries import (
     energy_history,
     history_targets,
     spread_units,
+    up_to_now,
 )
 from app.services.meter_replacement import replace_meter
 from app.store.database import Database
@@ -173,6 +174,10 @@ def test_hourly_energy_of_a_meter(site: Database) -> None:
     assert bars.starts[0].utcoffset() == timedelta(hours=8)
     assert bars.meters == 1
     assert (bars.resets, bars.gaps) == (0, 0)
+    so_far = energy_history(site, target, DAY, DAY, Resolution.HOUR, now=local(DAY, 9, 30))
+    assert so_far.units == bars.units[:10]  # asked at 09:30: the bars up to 09:00-10:00
+    with pytest.raises(HistoryRefused, match="in the future"):
+        energy_history(site, target, DAY, DAY, Resolution.HOUR, now=local(DAY) - timedelta(hours=1))
 
 
 def test_daily_energy_with_a_reset_never_goes_negative(site: Database) -> None:
@@ -315,3 +320,14 @@ def test_targets_are_named(site: Database) -> None:
     ea = next(m for m in targets.meters if m.serial == "EA01001")
     assert (ea.room_label, ea.building_code, ea.floor, ea.in_service) == ("A-101", "A", 1, True)
     assert targets.utilities == (Utility.ELECTRICITY, Utility.WATER)
+
+
+def test_bars_end_at_the_present() -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 3, 2, 14, 20, tzinfo=zone)
+    edges = bucket_edges(DAY, DAY, zone, Resolution.HOUR)
+    kept = up_to_now(edges, now)
+    assert len(kept) == 16  # 00:00 .. 15:00: the bar of 14:00 holds the present
+    assert kept[-2] == datetime(2026, 3, 2, 14, 0, tzinfo=zone)
+    with pytest.raises(HistoryRefused, match="in the future"):
+        up_to_now(edges, datetime(2026, 3, 1, 23, 0, tzinfo=zone))
