@@ -148,7 +148,7 @@ def history_shot(window: MainWindow, today: date, out: Path) -> None:
     while charts._names is None:
         settle(100)
     building = next(b for b in charts._names.targets.buildings if b.code == "A")
-    charts.set_history(
+    charts.history.set_history(
         TargetKind.BUILDING,
         building.id,
         Utility.ELECTRICITY,
@@ -157,8 +157,8 @@ def history_shot(window: MainWindow, today: date, out: Path) -> None:
         Resolution.HOUR,
     )
     loaded: list[object] = []
-    charts.history_loaded.connect(loaded.append)
-    charts.show_history()
+    charts.history.loaded.connect(loaded.append)
+    charts.history.show_history()
     while not loaded:
         settle(100)
     settle(600)

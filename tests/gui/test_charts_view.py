@@ -25,7 +25,8 @@ from app.services.site_queries import power_groups
 from app.store.database import Database
 from app.store.models import Building, IntervalReading, Meter
 from app.ui.background import wait_for_background
-from app.ui.live_plot import LivePlot, fit_y_range, min_max_decimate
+from app.ui.live_frames import fit_y_range, min_max_decimate
+from app.ui.live_plot import LivePlot
 from app.views.charts_view import ChartsView
 from app.vocabulary import ReadingQuality, Utility
 
@@ -351,20 +352,24 @@ def test_history_bars_per_hour_for_a_meter(
     readings = [(local(0, 15 * i), units) for i, units in enumerate(registers)]
     meter_id = add_readings(demo_db, "EA01001", readings)
     view.tabs.setCurrentIndex(1)
-    view.set_history(TargetKind.METER, meter_id, Utility.ELECTRICITY, DAY, DAY, Resolution.HOUR)
-    assert not view.utility_box.isEnabled()  # a meter's utility is its own
-    with qtbot.waitSignal(view.history_loaded, timeout=WAIT_MS) as answer:
-        qtbot.mouseClick(view.show_button, Qt.MouseButton.LeftButton)
-        assert view.busy.isVisible()
+    view.history.set_history(
+        TargetKind.METER, meter_id, Utility.ELECTRICITY, DAY, DAY, Resolution.HOUR
+    )
+    assert not view.history.utility_box.isEnabled()  # a meter's utility is its own
+    with qtbot.waitSignal(view.history.loaded, timeout=WAIT_MS) as answer:
+        qtbot.mouseClick(view.history.show_button, Qt.MouseButton.LeftButton)
+        assert view.history.busy.isVisible()
     bars = answer.args[0]
-    assert bars is view.bars
+    assert bars is view.history.bars
     assert bars.amounts == tuple((h + 1) / 10 for h in range(24))
-    assert list(view.bar_item.opts["height"]) == [(h + 1) / 10 for h in range(24)]
-    assert not view.busy.isVisible()
-    assert view.totals.text().startswith("Total 30.000 kWh · highest 2.400 kWh (2026-03-02 23:00)")
-    assert view.bar_plot.getPlotItem().getAxis("left").labelText == "kWh"
+    assert list(view.history.bar_item.opts["height"]) == [(h + 1) / 10 for h in range(24)]
+    assert not view.history.busy.isVisible()
+    assert view.history.totals.text().startswith(
+        "Total 30.000 kWh · highest 2.400 kWh (2026-03-02 23:00)"
+    )
+    assert view.history.bar_plot.getPlotItem().getAxis("left").labelText == "kWh"
     path = tmp_path / "history.csv"
-    assert view.export_history_csv(path) == 24
+    assert view.history.export_history_csv(path) == 24
     with path.open(encoding="utf-8") as f:
         table = list(csv.reader(f))
     assert table[0] == ["start", "end", "kWh", "coverage", "estimated"]
@@ -382,7 +387,7 @@ def test_history_bars_per_day_for_a_building_pick_one_utility(
     with demo_db.session() as session:
         block_a = session.scalar(select(Building.id).where(Building.code == "A"))
     view.tabs.setCurrentIndex(1)
-    view.set_history(
+    view.history.set_history(
         TargetKind.BUILDING,
         block_a,
         Utility.ELECTRICITY,
@@ -390,27 +395,27 @@ def test_history_bars_per_day_for_a_building_pick_one_utility(
         DAY + timedelta(days=1),
         Resolution.DAY,
     )
-    assert view.utility_box.isEnabled()
-    with qtbot.waitSignal(view.history_loaded, timeout=WAIT_MS) as power:
-        view.show_history()
+    assert view.history.utility_box.isEnabled()
+    with qtbot.waitSignal(view.history.loaded, timeout=WAIT_MS) as power:
+        view.history.show_history()
     assert power.args[0].amounts == (4.0, 5.0)
-    assert "Total 9.000 kWh" in view.totals.text()
-    view.utility_box.setCurrentIndex(view.utility_box.findData(Utility.WATER.value))
-    with qtbot.waitSignal(view.history_loaded, timeout=WAIT_MS) as water:
-        view.show_history()
+    assert "Total 9.000 kWh" in view.history.totals.text()
+    view.history.utility_box.setCurrentIndex(view.history.utility_box.findData(Utility.WATER.value))
+    with qtbot.waitSignal(view.history.loaded, timeout=WAIT_MS) as water:
+        view.history.show_history()
     assert water.args[0].amounts == (0.25, 0.25)
-    assert "Total 0.500 m³" in view.totals.text()
-    assert view.bar_plot.getPlotItem().getAxis("left").labelText == "m³"
+    assert "Total 0.500 m³" in view.history.totals.text()
+    assert view.history.bar_plot.getPlotItem().getAxis("left").labelText == "m³"
 
 
 def test_a_refused_history_says_why(qtbot, view: ChartsView) -> None:  # type: ignore[no-untyped-def]
-    view.set_history(
+    view.history.set_history(
         TargetKind.SITE, None, Utility.ELECTRICITY, DAY, DAY - timedelta(days=3), Resolution.DAY
     )
-    with qtbot.waitSignal(view.history_loaded, timeout=WAIT_MS) as answer:
-        view.show_history()
+    with qtbot.waitSignal(view.history.loaded, timeout=WAIT_MS) as answer:
+        view.history.show_history()
     assert answer.args == [None]
-    assert "before it starts" in view.totals.text()
+    assert "before it starts" in view.history.totals.text()
 
 
 def test_the_power_axis_fits_the_data_to_a_round_number() -> None:
