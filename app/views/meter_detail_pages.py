@@ -174,7 +174,6 @@ class SummaryCards(QWidget):
         self.balance_card = Card(self.tr("Account balance"), "balance")
         self.keep_card = Card(self.tr("Keep power"), "keepPower")
         # The newest live register seen: a poll that skips the slow values keeps it shown.
-        self._register: tuple[int, float, datetime] | None = None  # meter id, value, when
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(10)
@@ -235,15 +234,13 @@ class SummaryCards(QWidget):
                 else self.tr("Not polled since the console started."),
             )
 
+        live = None  # the runtime's latest values keep the register between slow polls
         if snap is not None:
             live = snap.energy_import_kwh if d.utility is Utility.ELECTRICITY else snap.volume_m3
-            if live is not None:
-                self._register = (d.meter_id, live, snap.wall_time)
         latest = d.latest_reading
-        if self._register is not None and self._register[0] == d.meter_id:
-            _, value, when = self._register
+        if snap is not None and live is not None:
             self.register_card.show_value(
-                f"{value:,.2f}", self.tr("live, {time}").format(time=moment_text(when))
+                f"{live:,.2f}", self.tr("live, {time}").format(time=moment_text(snap.wall_time))
             )
         elif latest is not None:
             self.register_card.show_value(
