@@ -403,6 +403,7 @@ class ChartTargets:
     rooms: tuple[RoomName, ...]
     buildings: tuple[BuildingName, ...]
     utilities: tuple[Utility, ...]  # the utilities the site has meters of
+    today: date | None = None  # the site's date now (None while no site is set up)
 
 
 def history_targets(db: Database) -> ChartTargets:
@@ -431,6 +432,7 @@ def history_targets(db: Database) -> ChartTargets:
         building_rows = session.execute(
             select(Building.id, Building.code, Building.name).order_by(Building.code)
         ).all()
+        zone = site_zone(session)
     meters = tuple(
         MeterName(
             id=meter_id,
@@ -450,4 +452,5 @@ def history_targets(db: Database) -> ChartTargets:
         rooms=tuple(RoomName(i, label, code) for i, label, code in room_rows),
         buildings=tuple(BuildingName(i, code, name) for i, code, name in building_rows),
         utilities=tuple(u for u in Utility if u in present),
+        today=None if zone is None else datetime.now(zone).date(),
     )

@@ -180,7 +180,13 @@ class HistoryPane(QWidget):
         self._fill_history_targets()
 
     def set_targets(self, targets: ChartTargets) -> None:
-        """The meters, rooms and buildings to choose from (loaded off the GUI thread)."""
+        """The meters, rooms and buildings to choose from (loaded off the GUI thread). The
+        first time, the range becomes the last seven days of the site's calendar (this PC's
+        until then)."""
+        if self._targets is None and targets.today is not None:
+            today = targets.today
+            self.first_day.setDate(QDate(today.year, today.month, today.day).addDays(-6))
+            self.last_day.setDate(QDate(today.year, today.month, today.day))
         self._targets = targets
         self._fill_history_targets()
 

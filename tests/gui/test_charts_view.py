@@ -433,3 +433,9 @@ def test_the_power_axis_fits_the_data_to_a_round_number() -> None:
     low, top = fit_y_range(np.array([[-200.0, 1000.0]], np.float32))
     assert (low, top) == (-300.0, 1200.0)  # export below zero gets a round floor too
     assert fit_y_range(np.zeros((1, 0), np.float32)) == (0.0, 1.0)
+
+
+def test_the_history_range_starts_as_the_sites_last_seven_days(view: ChartsView) -> None:
+    today = datetime.now(SHANGHAI).date()  # the demo site's zone, whatever this PC's is
+    assert view.history.last_day.date().toPython() == today
+    assert view.history.first_day.date().toPython() == today - timedelta(days=6)

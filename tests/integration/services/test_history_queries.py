@@ -320,6 +320,7 @@ def test_targets_are_named(site: Database) -> None:
     ea = next(m for m in targets.meters if m.serial == "EA01001")
     assert (ea.room_label, ea.building_code, ea.floor, ea.in_service) == ("A-101", "A", 1, True)
     assert targets.utilities == (Utility.ELECTRICITY, Utility.WATER)
+    assert targets.today == datetime.now(SHANGHAI).date()  # the site's calendar, not this PC's
 
 
 def test_bars_end_at_the_present() -> None:
