@@ -104,6 +104,49 @@ def pty_pair() -> tuple[str, str, Callable[[], None]]:
     return os.ttyname(slave_a), os.ttyname(slave_b), close
 
 
+def socat_pair() -> tuple[str, str, Callable[[], None]]:
+    """A pseudo-terminal pair made by ``socat -d -d pty,raw,echo=0 pty,raw,echo=0``, the way a
+    technician links two programs on one PC: the two device paths and a function that stops
+    socat. Skips the test when socat is missing, except in CI (CI=true), where it fails."""
+    import shutil
+    import tempfile
+    import time
+
+    exe = shutil.which("socat")
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("socat is not installed (apt-get install socat)")
+        import pytest
+
+        pytest.skip("socat is not installed (apt-get install socat)")
+    folder = Path(tempfile.mkdtemp(prefix="socat-"))
+    ends = (folder / "a", folder / "b")
+    proc = subprocess.Popen(
+        [exe, "-d", "-d", f"pty,raw,echo=0,link={ends[0]}", f"pty,raw,echo=0,link={ends[1]}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def close() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        for end in ends:
+            end.unlink(missing_ok=True)
+        folder.rmdir()
+
+    deadline = time.monotonic() + 10
+    while not all(end.exists() for end in ends):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            close()
+            raise RuntimeError(f"socat did not make its pty pair (exit code {proc.poll()})")
+        time.sleep(0.02)
+    return str(ends[0].resolve()), str(ends[1].resolve()), close
+
+
 class ManualClock(SimClock):
     """Simulated time that starts at ``start`` and moves only when a test says so (no
     wall-clock dependence)."""

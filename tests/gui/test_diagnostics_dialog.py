@@ -1,8 +1,8 @@
 """The technicians' Diagnostics dialog against simulated meters served on a real pty pair.
 
 The simulator (``SimServer``) answers on one end of a pseudo-terminal pair on its own thread;
-the dialog opens the other end like a USB-RS485 adapter (the ``tests.support`` pair, which
-behaves as ``socat -d -d pty,raw,echo=0 pty,raw,echo=0``). Times are never asserted: only what
+the dialog opens the other end like a USB-RS485 adapter. The pair is made by socat (``socat
+-d -d pty,raw,echo=0 pty,raw,echo=0``; CI installs it). Times are never asserted: only what
 came back and what the dialog shows.
 """
 
@@ -35,7 +35,7 @@ from app.store.database import Database
 from app.store.models import AuditEvent
 from app.ui.background import wait_for_background
 from app.views.diagnostics_dialog import DiagnosticsDialog
-from tests.support import open_pty_port, pty_pair
+from tests.support import open_pty_port, socat_pair
 
 FIRST, SECOND = "000000000001", "000000000002"
 LINE = LineSettings(baudrate=9600, bytesize=8, parity="N", stopbits=1, timeout_s=0.3)
@@ -57,7 +57,7 @@ def make_meter(address: str, profile: Profile) -> SimMeter:
 def served(meters: Mapping[str, SimMeter]) -> Iterator[str]:
     """The simulator serving ``meters`` on one end of a pty pair; yields the other end's
     path. The server thread must have ended on the way out."""
-    console, far_end, close_ptys = pty_pair()
+    console, far_end, close_ptys = socat_pair()
     stop = threading.Event()
     port = open_pty_port(far_end, LINE)
     server = SimServer(port, LINE, Answerer(SPEC, meters))

@@ -9,29 +9,19 @@ import pytest
 
 from app.hardware.profiles import load_profile
 from app.hardware.simulator.room_load import past_usage
-from app.hardware.simulator.sim_meter import SimClock, SimMeter
+from app.hardware.simulator.sim_meter import SimMeter
+from tests.support import ManualClock
 
 DAY = list(range(24))
 ROOMS = 40
 
 
-class HandClock(SimClock):
-    """Simulated time that moves only when the test moves it."""
-
-    def __init__(self) -> None:
-        super().__init__(start=datetime(2026, 3, 2))
-        self.now_s = 0.0
-
-    def seconds(self) -> float:
-        return self.now_s
-
-
 def _live_per_day(profile_name: str, address: str, days: int = 2) -> float:
     profile = load_profile(profile_name)
-    clock = HandClock()
+    clock = ManualClock(datetime(2026, 3, 2))
     meter = SimMeter(address, profile, clock=clock, seed=1)
     before = meter.state()
-    clock.now_s = days * 86_400.0
+    clock.advance(days * 86_400.0)
     after = meter.state()
     if profile.utility == "electricity":
         return (after.energy_import_kwh - before.energy_import_kwh) * 1000 / days
