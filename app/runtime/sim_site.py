@@ -67,7 +67,7 @@ class SimSite:
                 continue
             profile = load_profile(spec.profile)
             per_protocol = by_line.setdefault(name, {}).setdefault(profile.protocol, {})
-            meter = SimMeter(spec.address, profile, clock=self.clock, seed=seed)
+            meter = SimMeter(spec.address, profile, clock=self.clock, seed=seed, lived_in=True)
             if spec.register is not None:
                 meter.continue_from(spec.register, spec.rates)
             per_protocol[spec.address] = meter

@@ -121,6 +121,9 @@ class SimMeter:
     heater_rate_per_h: float = HEATER_RATE_PER_H  # chance per simulated hour of a heater
     clock_drift_s_per_day: float | None = None  # None: a few seconds a day, either way
     reply_delay_s: float | None = None  # None: the profile's typical delay
+    # False: every appliance starts off (a test knows the load exactly); True: the room is
+    # already lived in, as a demo site's rooms are when the console starts (no hour of warm-up).
+    lived_in: bool = False
 
     def __post_init__(self) -> None:
         self._rng = random.Random(f"{self.seed}:{self.profile.name}:{self.address}")
@@ -141,6 +144,13 @@ class SimMeter:
         self._over_s = 0.0  # how long the load has been above a meter-side limit
         self.self_trips = 0  # times the meter opened its relay by itself (meter-side guard)
         self.rated_current_a = self.profile.rated_current_a or 60.0
+        if self.lived_in:
+            # Each appliance is on with the share of time it is on at this hour (its own
+            # generator, so the room's later life is the same either way).
+            warm = random.Random(f"warm:{self.seed}:{self.profile.name}:{self.address}")
+            hour = (self.clock.start + timedelta(seconds=self._t)).hour
+            for appliance in self._appliances:
+                appliance.on = warm.random() < duty_at(appliance, hour)
 
     def continue_from(self, register: float, rates: tuple[float, ...] | None = None) -> None:
         """Carry on from a register already read (kWh, or m3 for water and gas): a simulated

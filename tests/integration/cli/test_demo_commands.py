@@ -33,8 +33,9 @@ def test_seed_builds_the_demo_site_once(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"Demo site seeded in {database}: 240 rooms, 240 accounts, ")
     assert "360 meters" in proc.stdout
-    assert "5 operators (password 'demo')" in proc.stdout
+    assert "5 operators (password 'demo'), 60840 past readings." in proc.stdout  # 360 x 169 h
     assert _count(database, "account") == 240
+    assert _count(database, "interval_reading") == 60840
     before = database.read_bytes()
 
     again = run_main("demo", "seed", "--data-dir", str(folder))
@@ -62,6 +63,8 @@ def test_seed_without_data_dir_uses_the_demo_folder(tmp_path: Path, run_main: Ru
         ("--buildings", "27", "buildings must be between 1 and 26"),
         ("--floors", "0", "floors must be between 1 and 99"),
         ("--rooms-per-floor", "248", "rooms per floor must be between 1 and 247"),
+        ("--history-days", "93", "history days must be between 0 and 92"),
+        ("--history-days", "-1", "history days must be between 0 and 92"),
     ],
 )
 def test_a_bad_spec_is_refused_before_touching_anything(

@@ -28,6 +28,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             *("main.py", "demo", "seed", "--data-dir", str(folder)),
             *("--buildings", "2", "--floors", "1", "--rooms-per-floor", "4"),
+            *("--history-days", "0"),  # the swaps below are dated in the last days
         ]
     )
     assert proc.returncode == 0, proc.stderr

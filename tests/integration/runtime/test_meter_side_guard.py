@@ -17,9 +17,9 @@ from app.hardware import profiles
 from app.hardware.bus_worker import PollPolicy
 from app.hardware.errors import ProfileError
 from app.hardware.profiles import Profile, load_profile_file
-from app.runtime import runtime as runtime_module
 from app.runtime import sim_site
 from app.runtime.runtime import Runtime, RuntimeOptions
+from app.services import field_setup
 from app.services.demo_site import DemoSpec, seed_demo_site
 from app.store.database import Database
 from app.store.models import Alarm, Bus, LoadGuardSetting, LoadTrip, Meter, RelayCommand
@@ -65,7 +65,7 @@ def test_the_meter_trips_itself_and_the_console_records_it(
     def lookup(name: str, folder: Path = profiles.PROFILES_DIR) -> Profile:
         return guarded if name == GUARDED else profiles.load_profile(name, folder)
 
-    monkeypatch.setattr(runtime_module, "load_profile", lookup)
+    monkeypatch.setattr(field_setup, "load_profile", lookup)  # the buses' meters
     monkeypatch.setattr(sim_site, "load_profile", lookup)
     seed_demo_site(db, DemoSpec(buildings=2, floors=1, rooms_per_floor=2))
     with db.transaction() as session:
