@@ -121,10 +121,11 @@ def socat_pair() -> tuple[str, str, Callable[[], None]]:
         pytest.skip("socat is not installed (apt-get install socat)")
     folder = Path(tempfile.mkdtemp(prefix="socat-"))
     ends = (folder / "a", folder / "b")
+    log = (folder / "socat.log").open("wb")
     proc = subprocess.Popen(
         [exe, "-d", "-d", f"pty,raw,echo=0,link={ends[0]}", f"pty,raw,echo=0,link={ends[1]}"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
 
     def close() -> None:
@@ -134,15 +135,17 @@ def socat_pair() -> tuple[str, str, Callable[[], None]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-        for end in ends:
+        log.close()
+        for end in (*ends, folder / "socat.log"):
             end.unlink(missing_ok=True)
         folder.rmdir()
 
     deadline = time.monotonic() + 10
     while not all(end.exists() for end in ends):
         if proc.poll() is not None or time.monotonic() > deadline:
+            said = (folder / "socat.log").read_text(errors="replace")[-500:]
             close()
-            raise RuntimeError(f"socat did not make its pty pair (exit code {proc.poll()})")
+            raise RuntimeError(f"socat did not make its pty pair ({proc.poll()}): {said}")
         time.sleep(0.02)
     return str(ends[0].resolve()), str(ends[1].resolve()), close
 

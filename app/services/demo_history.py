@@ -37,7 +37,7 @@ def seed_demo_history(session: Session, zone: ZoneInfo, now: datetime, days: int
     the hour) for each meter in service; returns how many readings were stored."""
     if days <= 0:
         return 0
-    end = now.replace(minute=0, second=0, microsecond=0)
+    end = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)  # on a local hour
     times = [end - timedelta(hours=h) for h in range(days * 24, -1, -1)]
     local_hours = [t.astimezone(zone).hour for t in times[:-1]]
     has_rates: dict[str, bool] = {}

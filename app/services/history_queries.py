@@ -173,9 +173,10 @@ def spread_units(
 
 
 def up_to_now(edges: list[datetime], now: datetime) -> list[datetime]:
-    """``edges`` without the bars that start after ``now``. HistoryRefused when they all do."""
+    """``edges`` without the bars that start at or after ``now``. HistoryRefused when they
+    all do."""
     kept = len(edges)
-    while kept > 1 and edges[kept - 2] > now:
+    while kept > 1 and edges[kept - 2] >= now:
         kept -= 1
     if kept < 2:
         raise HistoryRefused(
@@ -288,12 +289,12 @@ def energy_history(
         if zone is None:
             raise HistoryRefused("No site is set up yet, so there is no history to show.")
         edges = bucket_edges(first_day, last_day, zone, resolution)
-        edges = up_to_now(edges, now or datetime.now(UTC))
         if len(edges) - 1 > MAX_BUCKETS:
             raise HistoryRefused(
                 f"{len(edges) - 1} bars are too many for one chart (at most {MAX_BUCKETS}); "
                 "choose a shorter range or bars per day."
             )
+        edges = up_to_now(edges, now or datetime.now(UTC))
         if target.kind is TargetKind.METER:
             utility = session.scalar(select(Meter.utility).where(Meter.id == target.id))
             if utility is None:

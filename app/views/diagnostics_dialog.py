@@ -16,6 +16,7 @@ the counters from the worker's ``BusStats``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,7 +93,11 @@ class DiagnosticsDialog(QDialog):
         self._meters: list[BusMeter] = []  # known on this bus: configured and found by scans
         self._opening = 0  # generation of the port being opened (a late open is dropped)
         self._released = False
-        self._stopping: BusWorker | None = None  # own worker told to stop, maybe still ending
+        # Own workers started so far, and whether the dialog let go: shared with the opening
+        # thread, so a worker opened as the dialog closes is stopped all the same.
+        self._own_lock = threading.Lock()
+        self._own: list[BusWorker] = []
+        self._let_go = threading.Event()
 
         self.frames = FrameLogModel(parent=self)
         self.counters = MeterCountersModel(parent=self)
@@ -268,6 +273,10 @@ class DiagnosticsDialog(QDialog):
         if not url:
             self._say(self.tr("Type the port first, e.g. /dev/ttyUSB0 or socket://10.0.0.5:4001."))
             return
+        polled = next((w for w in self._running().values() if w.url == url), None)
+        if polled is not None:  # never a second worker on a line the console polls
+            self.choose_bus(polled.name)
+            return
         try:
             settings = self.line_settings()
         except ValueError as exc:
@@ -307,15 +316,20 @@ class DiagnosticsDialog(QDialog):
                 )
             )
 
-        previous = self._stopping
+        own_lock, own, let_go = self._own_lock, self._own, self._let_go
 
         def open_it() -> BusWorker | str:
-            if previous is not None:
-                previous.stop()  # wait here, not on the GUI thread, until it let go of its port
             try:
-                return open_service_worker("diagnostics", url, settings, meters)
+                worker = open_service_worker("diagnostics", url, settings, meters)
             except PortUnavailable as exc:
                 return str(exc)
+            with own_lock:
+                own[:] = [w for w in own if w.alive]
+                own.append(worker)
+                closed = let_go.is_set()
+            if closed:  # the dialog closed meanwhile: nobody will use it
+                worker.stop()
+            return worker
 
         run_in_background(open_it, opened, self._say, owner=self)
 
@@ -340,7 +354,6 @@ class DiagnosticsDialog(QDialog):
         self.worker, self.owned = None, False
         if worker is not None and owned:
             worker.stop(timeout=0)  # it ends after its current request; the next open waits
-            self._stopping = worker
         self._refresh_controls()
 
     def line_settings(self) -> LineSettings:
@@ -552,6 +565,11 @@ class DiagnosticsDialog(QDialog):
         self._released = True
         self._timer.stop()
         self._release_worker()
+        with self._own_lock:
+            self._let_go.set()
+            own = list(self._own)
+        for worker in own:
+            worker.stop(timeout=0)  # each ends after its current request, off this thread
         self._calls.close()
 
     def done(self, result: int) -> None:

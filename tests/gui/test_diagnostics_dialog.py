@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from app.application import make_application
+from app.hardware import service_worker
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
 from app.hardware.dlt645 import SPEC
 from app.hardware.dlt645.driver import local_now
@@ -59,7 +60,11 @@ def served(meters: Mapping[str, SimMeter]) -> Iterator[str]:
     path. The server thread must have ended on the way out."""
     console, far_end, close_ptys = socat_pair()
     stop = threading.Event()
-    port = open_pty_port(far_end, LINE)
+    try:
+        port = open_pty_port(far_end, LINE)
+    except BaseException:
+        close_ptys()
+        raise
     server = SimServer(port, LINE, Answerer(SPEC, meters))
     thread = threading.Thread(target=server.serve, args=(stop,), name="sim-pty", daemon=True)
     thread.start()
@@ -217,6 +222,17 @@ def test_opening_the_port_again_first_lets_the_old_worker_go(
     qtbot.waitUntil(lambda: not second.alive, timeout=WAIT_MS)
 
 
+def test_closing_while_a_port_opens_leaves_no_worker_on_it(
+    qtbot, dialog: DiagnosticsDialog
+) -> None:  # type: ignore[no-untyped-def]
+    url = dialog.url.text()
+    dialog.open_port()  # the open is on its way in the background ...
+    dialog.close()  # ... when the technician closes the dialog
+    wait_for_background()
+    holder = service_worker._holders[url]
+    qtbot.waitUntil(lambda: not holder.alive, timeout=WAIT_MS)
+
+
 def test_wildcard_scan_asks_a_lone_meter_its_address(qtbot, demo_db: Database, profile) -> None:  # type: ignore[no-untyped-def]
     lone = "123456789012"
     with served({lone: make_meter(lone, profile)}) as console:
@@ -356,6 +372,11 @@ def test_a_bus_polled_by_the_console_uses_its_worker(  # type: ignore[no-untyped
         assert not dialog.url.isEnabled()
         assert not dialog.open_button.isEnabled()
         assert dialog.url.text() == line
+        dialog.choose_bus(None)  # typing the polled bus's port takes the console's worker too
+        dialog.url.setText(line)
+        dialog.open_port()
+        assert dialog.worker is polled
+        assert dialog.bus.currentData() == bus_name
         qtbot.waitUntil(lambda: dialog.counters.rowCount() == 2, timeout=WAIT_MS)
         qtbot.waitUntil(
             lambda: any(r.direction == "rx" for r in dialog.frames.rows()), timeout=WAIT_MS

@@ -332,3 +332,5 @@ def test_bars_end_at_the_present() -> None:
     assert kept[-2] == datetime(2026, 3, 2, 14, 0, tzinfo=zone)
     with pytest.raises(HistoryRefused, match="in the future"):
         up_to_now(edges, datetime(2026, 3, 1, 23, 0, tzinfo=zone))
+    on_the_hour = up_to_now(edges, datetime(2026, 3, 2, 10, 0, tzinfo=zone))
+    assert on_the_hour[-1] == datetime(2026, 3, 2, 10, 0, tzinfo=zone)  # no empty 10:00 bar

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from app.hardware import service_worker
 from app.hardware.bus_worker import BusMeter
 from app.hardware.errors import PortUnavailable
 from app.hardware.service_worker import open_service_worker
@@ -46,3 +47,27 @@ def test_it_serves_requests_and_does_not_poll() -> None:
         assert not worker.alive
     finally:
         unregister_line("service-line")
+
+
+def test_opening_a_port_again_first_stops_the_worker_that_had_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    profile = toy_profile()
+    register_line(SimLine("service-again", [Answerer(SPEC, {"7": SimMeter("7", profile)})]))
+    try:
+        first = open_service_worker("t", "sim://service-again", profile.line, [])
+        second = open_service_worker("t", "sim://service-again", profile.line, [])
+        assert not first.alive, "the port's last worker must have let go before it reopened"
+        assert second.alive
+        busy = threading.Event()
+        second.call(lambda _link: (busy.set(), time.sleep(1.0)))
+        assert busy.wait(5)
+        monkeypatch.setattr(service_worker, "LET_GO_S", 0.05)
+        with pytest.raises(PortUnavailable, match="still busy on it"):
+            open_service_worker("t", "sim://service-again", profile.line, [])
+        second.stop()
+        assert not second.alive
+        third = open_service_worker("t", "sim://service-again", profile.line, [])
+        third.stop()
+    finally:
+        unregister_line("service-again")
