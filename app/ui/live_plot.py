@@ -566,26 +566,36 @@ class LivePlot(QWidget):
         """Write the data of the visible time range, not decimated, as CSV: ``time`` (local
         time, ISO 8601 with its UTC offset) and one column per series in W (empty where
         nothing was measured). Returns the number of data rows."""
-        keys = list(self._series)
-        if self._store is None:
-            times: NDArray[np.float64] = np.zeros(0)
-            values: NDArray[np.float32] = np.zeros((len(keys), 0), dtype=np.float32)
-        else:
-            since, until = self.visible_range()
-            times, values = read_grid(self._store, keys, since, until)
-        with Path(path).open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow([self.tr("time")] + [f"{self._series[k].label} (W)" for k in keys])
-            for column, at in enumerate(times):
-                moment = datetime.fromtimestamp(float(at), UTC).astimezone()
-                writer.writerow(
-                    [moment.isoformat(timespec="seconds")]
-                    + [
-                        "" if np.isnan(v) else np.format_float_positional(v, trim="-")
-                        for v in values[:, column]
-                    ]
-                )
-        return int(times.size)
+        return self.csv_writer()(Path(path))
+
+    def csv_writer(self) -> Callable[[Path], int]:
+        """``export_csv`` of what is shown now, as a function that any thread may run later
+        (the series, their names and the range are taken here, on the GUI thread)."""
+        store, keys = self._store, list(self._series)
+        header = [self.tr("time")] + [f"{self._series[k].label} (W)" for k in keys]
+        since, until = self.visible_range()
+
+        def write(path: Path) -> int:
+            if store is None:
+                times: NDArray[np.float64] = np.zeros(0)
+                values: NDArray[np.float32] = np.zeros((len(keys), 0), dtype=np.float32)
+            else:
+                times, values = read_grid(store, keys, since, until)
+            with path.open("w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                writer.writerow(header)
+                for column, at in enumerate(times):
+                    moment = datetime.fromtimestamp(float(at), UTC).astimezone()
+                    writer.writerow(
+                        [moment.isoformat(timespec="seconds")]
+                        + [
+                            "" if np.isnan(v) else np.format_float_positional(v, trim="-")
+                            for v in values[:, column]
+                        ]
+                    )
+            return int(times.size)
+
+        return write
 
     def stop(self) -> None:
         """Stop the redraw timer and wait for a frame in the making (the window is closing)."""

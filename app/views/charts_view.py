@@ -41,6 +41,7 @@ from app.services.site_queries import power_groups
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.live_plot import LivePlot
+from app.ui.save_file import save_in_background
 from app.views.history_pane import HistoryPane
 from app.vocabulary import Utility
 
@@ -312,17 +313,14 @@ class ChartsView(QWidget):
             )
 
     def _ask_export_csv(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(
-            self, self.tr("Export data"), "live-power.csv", self.tr("CSV files (*.csv)")
+        save_in_background(
+            self,
+            self.tr("Export data"),
+            "live-power.csv",
+            self.plot.csv_writer(),
+            self.live_status.setText,
+            self.tr("{n} rows saved to {path}"),
         )
-        if not name:
-            return
-        try:
-            rows = self.export_csv(name)
-        except OSError as exc:
-            self.live_status.setText(self.tr("Not saved: {error}").format(error=exc.strerror))
-            return
-        self.live_status.setText(self.tr("{n} rows saved to {path}").format(n=rows, path=name))
 
     # == names ==================================================================================
 

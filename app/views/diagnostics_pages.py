@@ -15,7 +15,6 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -35,6 +34,7 @@ from app.hardware.bus_worker import BusWorker
 from app.hardware.profiles import Profile
 from app.ui.frame_log_model import FrameLogModel
 from app.ui.meter_counters_model import MeterCountersModel
+from app.ui.save_file import save_in_background
 from app.views.diagnostics_meter_tests import GuiCalls
 
 LOG_COLUMN_WIDTHS = (95, 45, 110, 300)
@@ -191,6 +191,7 @@ class FrameLogPage(QWidget):
         super().__init__(parent)
         self.model = model
         self.seen = 0  # frames_total of the bus stats already pulled
+        self.note = ""  # what the last export said, shown beside the count
         self.filter = QLineEdit()
         self.filter.setObjectName("logFilter")
         self.filter.setPlaceholderText(self.tr("Meter address (empty: all)"))
@@ -203,9 +204,9 @@ class FrameLogPage(QWidget):
         )
         clear = QPushButton(self.tr("C&lear"))
         clear.clicked.connect(model.clear)
-        export = QPushButton(self.tr("&Export CSV…"))
-        export.setObjectName("logExport")
-        export.clicked.connect(self._ask_export)
+        self.export_button = QPushButton(self.tr("&Export CSV…"))
+        self.export_button.setObjectName("logExport")
+        self.export_button.clicked.connect(self._ask_export)
         self.status = QLabel("")
         self.view = QTableView()
         self.view.setObjectName("frameLog")
@@ -225,7 +226,7 @@ class FrameLogPage(QWidget):
         row.addWidget(self.filter)
         row.addWidget(self.pause_button)
         row.addWidget(clear)
-        row.addWidget(export)
+        row.addWidget(self.export_button)
         row.addStretch(1)
         row.addWidget(self.status)
         layout = QVBoxLayout(self)
@@ -252,27 +253,31 @@ class FrameLogPage(QWidget):
                 self.model.append(frames)
                 if at_end:
                     self.view.scrollToBottom()
+        self._show_status()
+
+    def _show_status(self) -> None:
         state = self.tr("paused") if self.paused else self.tr("live")
-        self.status.setText(
-            self.tr("{n} frames shown ({state})").format(n=self.model.rowCount(), state=state)
-        )
+        text = self.tr("{n} frames shown ({state})").format(n=self.model.rowCount(), state=state)
+        self.status.setText(f"{text} · {self.note}" if self.note else text)
 
     def export(self, path: Path) -> int:
         """Write the frames shown to ``path`` as CSV; returns how many."""
         return self.model.export_csv(path)
 
     def _ask_export(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(
-            self, self.tr("Export frame log"), "frames.csv", self.tr("CSV files (*.csv)")
+        rows = self.model.rows()  # the frames shown now; written off the GUI thread
+        save_in_background(
+            self,
+            self.tr("Export frame log"),
+            "frames.csv",
+            lambda path: self.model.export_csv(path, lambda: rows),
+            self._say,
+            self.tr("{n} frames saved to {path}"),
         )
-        if not name:
-            return
-        try:
-            count = self.export(Path(name))
-        except OSError as exc:
-            self.status.setText(self.tr("Not saved: {error}").format(error=exc.strerror or exc))
-            return
-        self.status.setText(self.tr("{n} frames saved to {path}").format(n=count, path=name))
+
+    def _say(self, note: str) -> None:
+        self.note = note
+        self._show_status()
 
 
 def counters_page(model: MeterCountersModel) -> tuple[QWidget, QTableView]:

@@ -10,6 +10,7 @@ here).
 from __future__ import annotations
 
 import csv
+import functools
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QDateEdit,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -43,6 +43,7 @@ from app.services.history_queries import (
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.formatting import utility_label
+from app.ui.save_file import save_in_background
 from app.vocabulary import Utility
 
 BAR_COLOR = "#2563eb"
@@ -366,38 +367,39 @@ class HistoryPane(QWidget):
         return " · ".join(parts) + ("\n" + " ".join(notes) if notes else "")
 
     def export_history_csv(self, path: str | Path) -> int:
-        """Write the bars shown as CSV: start, end (site-local ISO 8601), amount in kWh or m³,
-        coverage (0..1) and whether a long gap was spread over it. Returns the row count."""
-        bars = self.bars
-        with Path(path).open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            if bars is None:
-                return 0
-            unit = "kWh" if bars.target.utility is Utility.ELECTRICITY else "m3"
-            writer.writerow(["start", "end", unit, "coverage", "estimated"])
-            for start, end, amount, cover, estimated in zip(
-                bars.starts, bars.ends, bars.amounts, bars.coverage, bars.estimated, strict=True
-            ):
-                writer.writerow(
-                    [
-                        start.isoformat(timespec="minutes"),
-                        end.isoformat(timespec="minutes"),
-                        f"{amount:.6f}".rstrip("0").rstrip(".") or "0",
-                        f"{cover:.3f}",
-                        "yes" if estimated else "",
-                    ]
-                )
-            return len(bars.starts)
+        """Write the bars shown as CSV (``write_bars_csv``); returns the row count."""
+        return write_bars_csv(self.bars, Path(path))
 
     def _ask_export_history(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(
-            self, self.tr("Export history"), "history.csv", self.tr("CSV files (*.csv)")
+        save_in_background(
+            self,
+            self.tr("Export history"),
+            "history.csv",
+            functools.partial(write_bars_csv, self.bars),
+            self.totals.setText,
+            self.tr("{n} rows saved to {path}"),
         )
-        if not name:
-            return
-        try:
-            rows = self.export_history_csv(name)
-        except OSError as exc:
-            self.totals.setText(self.tr("Not saved: {error}").format(error=exc.strerror))
-            return
-        self.totals.setText(self.tr("{n} rows saved to {path}").format(n=rows, path=name))
+
+
+def write_bars_csv(bars: EnergyBars | None, path: Path) -> int:
+    """Write ``bars`` as CSV: start, end (site-local ISO 8601), amount in kWh or m³, coverage
+    (0..1) and whether a long gap was spread over it. Returns the row count. Any thread."""
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        if bars is None:
+            return 0
+        unit = "kWh" if bars.target.utility is Utility.ELECTRICITY else "m3"
+        writer.writerow(["start", "end", unit, "coverage", "estimated"])
+        for start, end, amount, cover, estimated in zip(
+            bars.starts, bars.ends, bars.amounts, bars.coverage, bars.estimated, strict=True
+        ):
+            writer.writerow(
+                [
+                    start.isoformat(timespec="minutes"),
+                    end.isoformat(timespec="minutes"),
+                    f"{amount:.6f}".rstrip("0").rstrip(".") or "0",
+                    f"{cover:.3f}",
+                    "yes" if estimated else "",
+                ]
+            )
+        return len(bars.starts)

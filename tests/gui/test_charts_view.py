@@ -24,6 +24,7 @@ from app.services.history_queries import Resolution, TargetKind
 from app.services.site_queries import power_groups
 from app.store.database import Database
 from app.store.models import Building, IntervalReading, Meter
+from app.ui import save_file
 from app.ui.background import wait_for_background
 from app.ui.live_frames import fit_y_range, min_max_decimate
 from app.ui.live_plot import LivePlot
@@ -295,6 +296,28 @@ def test_csv_export_holds_the_store_values_in_local_time(
         values = stored(store, key)
         assert {t: float(np.float32(v[column])) for t, v in seen.items() if v[column]} == values
     assert seen[newest][1] == str(power_of(meter, int(newest // STEP_S)))
+
+
+def test_export_through_the_file_dialog_writes_off_the_gui_thread(
+    qtbot, view: ChartsView, live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    store, _newest = live
+    view.attach_live(store)
+    qtbot.waitUntil(lambda: view.plot.frames_drawn > 0, timeout=WAIT_MS)
+    chosen = [tmp_path / "via-dialog.csv"]
+    monkeypatch.setattr(
+        save_file.QFileDialog, "getSaveFileName", lambda *_args: (str(chosen[0]), "")
+    )
+    qtbot.mouseClick(view.csv_button, Qt.MouseButton.LeftButton)
+    assert view.live_status.text().startswith("Saving to")
+    qtbot.waitUntil(lambda: "rows saved to" in view.live_status.text(), timeout=WAIT_MS)
+    assert chosen[0].read_text(encoding="utf-8").startswith("time,Site (W)")
+    chosen[0] = tmp_path / "no such folder" / "live.csv"
+    qtbot.mouseClick(view.csv_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: view.live_status.text() == "Not saved: No such file or directory",
+        timeout=WAIT_MS,
+    )
 
 
 def test_png_export_writes_the_plot(qtbot, view: ChartsView, live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -34,6 +34,7 @@ from app.services.demo_site import DEMO_PASSWORD
 from app.services.operators import SignedIn, login
 from app.store.database import Database
 from app.store.models import AuditEvent
+from app.ui import save_file
 from app.ui.background import wait_for_background
 from app.views.diagnostics_dialog import DiagnosticsDialog
 from tests.support import open_pty_port, socat_pair
@@ -261,6 +262,20 @@ def test_csv_export_has_the_frames_shown(qtbot, dialog: DiagnosticsDialog, tmp_p
     assert "DI 00010000" in records[0]["meaning"]
     assert records[0]["note"].startswith("read 00010000")
     assert "T" in records[0]["time"]  # ISO date and time
+
+
+def test_the_export_button_saves_off_the_gui_thread_and_says_so(  # type: ignore[no-untyped-def]
+    qtbot, dialog: DiagnosticsDialog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scan(qtbot, dialog, FIRST)
+    path = tmp_path / "frames.csv"
+    monkeypatch.setattr(save_file.QFileDialog, "getSaveFileName", lambda *_args: (str(path), ""))
+    qtbot.mouseClick(dialog.log.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "frames saved to" in dialog.log.status.text(), timeout=WAIT_MS)
+    dialog.refresh()  # the live count is shown again, the note stays beside it
+    assert "frames shown (live) · " in dialog.log.status.text()
+    assert "frames saved to" in dialog.log.status.text()
+    assert path.read_text(encoding="utf-8").startswith("time,direction,address")
 
 
 def test_raw_read_write_relay_test_and_time_sync(  # type: ignore[no-untyped-def]
