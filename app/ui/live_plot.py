@@ -46,10 +46,9 @@ import numpy as np
 import pyqtgraph as pg  # type: ignore[import-untyped]  # no stubs, no py.typed
 from numpy.typing import NDArray
 from PySide6.QtCore import QRectF, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QColor, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
-    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -68,6 +67,7 @@ from app.ui.live_frames import (
     make_frame,
     read_grid,
 )
+from app.ui.live_legend import LegendEntry, LegendImage
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class _Series:
     key: Key
     label: str
     pen: PenSpec
-    sample: pg.PlotCurveItem  # no data: gives the legend its line, and holds "visible"
+    visible: bool = True  # hidden by a click on its legend entry
     shown: NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
@@ -191,11 +191,11 @@ class LivePlot(QWidget):
             axis = item.getAxis(side)
             axis.setPen(pg.mkPen("#94a3b8"))
             axis.setTextPen(pg.mkPen("#334155"))
-        self.legend = item.addLegend(offset=(8, 8), labelTextColor="#0f172a")
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 220))
-        self.legend.setPen(pg.mkPen("#e2e8f0"))
-        self.legend.sigSampleClicked.connect(self._on_legend_clicked)
         self._view = item.getViewBox()
+        self.legend = LegendImage()
+        self.legend.setParentItem(self._view)
+        self.legend.setPos(8, 8)
+        self.legend.clicked.connect(self._on_legend_clicked)
         self._view.disableAutoRange()  # the plot sets both axes itself
         self._view.setMouseEnabled(x=True, y=False)  # time zooms and pans; power fits the data
         self._view.sigRangeChangedManually.connect(self._on_manual_range)
@@ -276,11 +276,12 @@ class LivePlot(QWidget):
         return QColor(self._series[key].pen.color)
 
     def series_visible(self, key: Key) -> bool:
-        return bool(self._series[key].sample.isVisible())
+        return self._series[key].visible
 
     def set_series_visible(self, key: Key, visible: bool) -> None:
-        self._series[key].sample.setVisible(visible)
+        self._series[key].visible = visible
         self._asked = None
+        self._refresh_legend()
 
     def curve_data(self, key: Key) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
         """What the last frame drew for ``key``: x (epoch s) and y (W), decimated; empty
@@ -311,16 +312,8 @@ class LivePlot(QWidget):
             if free
             else PenSpec(PALETTE[len(self._series) % len(PALETTE)], True)
         )
-        pen = QPen(QColor(spec.color))
-        pen.setWidthF(2.0)
-        pen.setCosmetic(True)
-        if spec.dashed:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        sample = pg.PlotCurveItem(pen=pen)
-        self.plot_widget.addItem(sample)
-        self.legend.addItem(sample, label)
-        self._series[key] = _Series(key, label, spec, sample)
-        self._relayout_legend()
+        self._series[key] = _Series(key, label, spec)
+        self._refresh_legend()
         self._series_set_changed()
         return True
 
@@ -328,9 +321,7 @@ class LivePlot(QWidget):
         series = self._series.pop(key, None)
         if series is None:
             return
-        self.legend.removeItem(series.sample)
-        self.plot_widget.removeItem(series.sample)
-        self._relayout_legend()
+        self._refresh_legend()
         self._series_set_changed()
 
     def rename_series(self, key: Key, label: str) -> None:
@@ -338,20 +329,14 @@ class LivePlot(QWidget):
         if series is None or series.label == label:
             return
         series.label = label
-        for sample, text in self.legend.items:
-            if sample.item is series.sample:
-                text.setText(label)
-        self.legend.updateSize()
+        self._refresh_legend()
 
-    def _relayout_legend(self) -> None:
-        count = len(self._series)
-        self.legend.setColumnCount(1 if count <= 8 else 2 if count <= 20 else 4)
-        # Every frame repaints the plot under the legend: keep each label's text as a pixmap
-        # so a frame blits 50 labels instead of laying their text out again.
-        for _sample, label in self.legend.items:
-            text = getattr(label, "item", None)
-            if text is not None:
-                text.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    def _refresh_legend(self) -> None:
+        entries = tuple(
+            LegendEntry(s.key, s.label, s.pen.color, s.pen.dashed, s.visible)
+            for s in self._series.values()
+        )
+        self.legend.set_entries(entries, self.plot_widget.devicePixelRatioF())
 
     def _series_set_changed(self) -> None:
         self._asked = None
@@ -362,8 +347,9 @@ class LivePlot(QWidget):
             self._check_series_count()
         self.series_changed.emit()
 
-    def _on_legend_clicked(self, *_args: Any) -> None:
-        self._asked = None  # a series was hidden or shown: draw again
+    def _on_legend_clicked(self, key: Key) -> None:
+        if key in self._series:  # hide or show it; the next frame draws what is shown
+            self.set_series_visible(key, not self._series[key].visible)
 
     def _update_hint(self) -> None:
         if self._store is None:
@@ -452,7 +438,7 @@ class LivePlot(QWidget):
             since = until - self._window_s
         else:
             since, until = self.visible_range()
-        shown = tuple(s for s in self._series.values() if s.sample.isVisible())
+        shown = tuple(s for s in self._series.values() if s.visible)
         rect = self._view.sceneBoundingRect()
         width, height = max(1, round(rect.width())), max(1, round(rect.height()))
         version = None if self._paused else store.version
@@ -483,7 +469,7 @@ class LivePlot(QWidget):
         self.last_make_ms = frame.made_ms
         self.last_error = frame.error
         request = frame.request
-        shown = tuple(s.key for s in self._series.values() if s.sample.isVisible())
+        shown = tuple(s.key for s in self._series.values() if s.visible)
         if request.following and not self._following:
             return  # asked for before a pause, zoom or pan: what is shown stays
         if request.keys != shown or self._flood_reason or frame.error:

@@ -156,7 +156,11 @@ def test_overlaid_series_have_their_own_colours_and_data(
         "Building A",
         "EA01001 · A-101",
     ]
-    assert len(view.plot.legend.items) == 3
+    assert [e.label for e in view.plot.legend.entries] == [
+        "Site",
+        "Building A",
+        "EA01001 · A-101",
+    ]
     qtbot.waitUntil(lambda: all(drawn(view.plot, k) for k in keys), timeout=WAIT_MS)
     for key in keys:
         assert drawn(view.plot, key) == stored(store, key)
@@ -164,7 +168,30 @@ def test_overlaid_series_have_their_own_colours_and_data(
     view.series_list.setCurrentRow(1)
     view.remove_current_series()
     assert view.plot.series_keys() == ["site", meter]
-    assert len(view.plot.legend.items) == 2
+    assert [e.key for e in view.plot.legend.entries] == ["site", meter]
+
+
+def test_clicking_a_legend_entry_hides_and_shows_its_series(qtbot, view: ChartsView, live) -> None:  # type: ignore[no-untyped-def]
+    store, _newest = live
+    view.add_series("building:A")
+    view.attach_live(store)
+    qtbot.waitUntil(lambda: bool(drawn(view.plot, "building:A")), timeout=WAIT_MS)
+    legend = view.plot.legend
+    canvas = view.plot.plot_widget
+
+    def click(key: object) -> None:
+        rect = next(r for r, k in legend._hits if k == key)
+        at = canvas.mapFromScene(legend.mapToScene(rect.center()))
+        qtbot.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, pos=at)
+
+    click("building:A")
+    assert not view.plot.series_visible("building:A")
+    assert [e.visible for e in legend.entries] == [True, False]
+    qtbot.waitUntil(lambda: not drawn(view.plot, "building:A"), timeout=WAIT_MS)
+    assert drawn(view.plot, "site")
+    click("building:A")
+    assert view.plot.series_visible("building:A")
+    qtbot.waitUntil(lambda: bool(drawn(view.plot, "building:A")), timeout=WAIT_MS)
 
 
 def test_a_series_is_added_by_searching_its_name(qtbot, view: ChartsView) -> None:  # type: ignore[no-untyped-def]
