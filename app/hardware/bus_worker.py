@@ -107,6 +107,7 @@ class BusWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._poll_counts: dict[str, int] = {}
+        self._stagger = {m.address: i for i, m in enumerate(self.meters)}
         self._supply_seen: dict[str, bool] = {}  # last relay/valve state read, by address
         self._power_seen: dict[str, float] = {}  # last power read, by address
         self._next_probe: dict[str, float] = {}
@@ -355,10 +356,14 @@ class BusWorker:
     def _poll(self, link: Link, meter: BusMeter, force_slow: bool = False) -> Snapshot:
         count = self._poll_counts.get(meter.address, 0)
         self._poll_counts[meter.address] = count + 1
+        # Every value on the first poll; after it, the meters take their turns for the slow
+        # reads (staggered by their place on the bus), so each round of the bus costs about
+        # the same and no meter's power waits for a whole round of slow reads.
+        turn = count + self._stagger.get(meter.address, 0)
         groups = {"fast"}
-        if force_slow or count % max(1, self.policy.slow_every) == 0:
+        if force_slow or count == 0 or turn % max(1, self.policy.slow_every) == 0:
             groups.add("slow")
-        if force_slow or count % max(1, self.policy.supply_every) == 0:
+        if force_slow or count == 0 or turn % max(1, self.policy.supply_every) == 0:
             groups.add(SUPPLY_GROUP)
         started = time.monotonic()
         result: ReadResult | None = None

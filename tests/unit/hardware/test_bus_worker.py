@@ -207,3 +207,41 @@ def test_the_relay_state_is_read_now_and_then_and_at_once_when_the_load_drops() 
         f for f in worker.stats.frames(address=addresses[1]) if "run status word 3" in f.note
     ]
     assert len(status_reads) == 1  # a meter under load: its state read on the first poll only
+
+
+def test_the_meters_take_turns_for_the_slow_reads() -> None:
+    """Every meter reads everything on its first poll; after it, one meter in five reads its
+    slow values (energy) in each round of the bus, each in its turn."""
+    profile = load_profile("dlt645-2007")
+    addresses = [f"00000000000{n}" for n in range(1, 6)]
+    meters = {a: SimMeter(a, profile, seed=1, reply_delay_s=0.0) for a in addresses}
+    register_line(SimLine("turns-line", [Answerer(protocol_spec(profile.protocol), meters)]))
+    snapshots: list[Snapshot] = []
+    worker = BusWorker(
+        "turns",
+        "sim://turns-line",
+        replace(profile.line, baudrate=115200),
+        [BusMeter(i, a, profile) for i, a in enumerate(addresses)],
+        snapshots.append,
+        policy=PollPolicy(slow_every=5, supply_every=1000),
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while min(sum(s.address == a for s in list(snapshots)) for a in addresses) < 6:
+            assert time.monotonic() < deadline, "the bus did not go round six times"
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+        unregister_line("turns-line")
+    rounds = [
+        {
+            a
+            for a in addresses
+            if [s for s in snapshots if s.address == a][n].energy_import_kwh is not None
+        }
+        for n in range(6)
+    ]
+    assert rounds[0] == set(addresses)  # the first poll reads everything
+    assert all(len(r) == 1 for r in rounds[1:])  # then one meter a round ...
+    assert set().union(*rounds[1:]) == set(addresses)  # ... each in its turn
