@@ -44,6 +44,9 @@ DEMO_INTERVAL_S = 60
 DEMO_POSTING_S = 60.0
 
 
+LIVE_CARRY_BUCKETS = 6  # of the live store's 5 s buckets
+
+
 @dataclass(frozen=True)
 class RuntimeOptions:
     simulate: bool = True  # serve sim:// buses with simulated meters
@@ -66,7 +69,10 @@ class Runtime:
         self.billing = UsageBilling(posting_s=self.options.posting_s)
         self._next_policy = 0.0  # monotonic time of the next supply evaluation
         self.fees = FeeBilling()
-        self.live = LiveStore()  # live power for charts: per meter, floor, building, site
+        # Live power for charts: per meter, floor, building, site. A group carries a member's
+        # last value for 30 s: a slow bus (DL/T 645 at 9600 baud, one request per value) can
+        # take 20 s to come back to a meter, and its building's line must not droop meanwhile.
+        self.live = LiveStore(carry_buckets=LIVE_CARRY_BUCKETS)
         self.engine = Engine(
             db,
             interval_s=self.options.interval_s,
