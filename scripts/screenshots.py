@@ -134,6 +134,7 @@ def charts_shot(window: MainWindow, out: Path) -> None:
     before = charts.plot.frames_drawn
     while charts.plot.frames_drawn <= before:
         settle(100)
+    wait_for_background()  # the status bar's counts, reloaded as the runtime reports
     settle(600)
     path = out / "charts-live.png"
     window.grab().save(str(path))
@@ -188,6 +189,10 @@ def main(out: Path) -> int:
         settle(12_000)
         diagnostics_shots(opened.db, runtime, out)
         meter_detail_shots(opened.db, runtime, out)
+        # The live chart once every bus has gone round once (a DL/T 645 bus at 9600 baud reads
+        # every value of each meter on its first round: most of a minute).
+        settle(45_000)
+        charts_shot(window, out)
         runtime.stop()
         window.reload()
         settle(800)
@@ -200,7 +205,6 @@ def main(out: Path) -> int:
         settle()
         wait_for_background()
         settle()
-        charts_shot(window, out)
         history_shot(window, datetime.now(ZoneInfo(opened.site.timezone)).date(), out)
         for name, page in shots.items():
             window.show_page(page)
