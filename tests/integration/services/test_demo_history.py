@@ -91,14 +91,8 @@ def test_the_history_bars_show_a_plausible_yesterday(db: Database) -> None:
     evening = sum(bars.units[19:22]) / 3
     night = sum(bars.units[2:5]) / 3
     assert evening > 2 * night
-    water = energy_history(
-        db,
-        HistoryTarget(TargetKind.SITE, None, Utility.WATER),
-        yesterday,
-        yesterday,
-        Resolution.DAY,
-    )
-    assert water.units[0] > 0
+    site_water = HistoryTarget(TargetKind.SITE, None, Utility.WATER)
+    assert energy_history(db, site_water, yesterday, yesterday, Resolution.DAY).units[0] > 0
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

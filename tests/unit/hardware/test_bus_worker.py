@@ -162,24 +162,35 @@ def test_a_line_with_ten_percent_bad_replies_keeps_every_meter_polled(harness) -
     assert all(c.online for c in counters)
 
 
-def test_the_relay_state_is_read_now_and_then_and_at_once_when_the_load_drops() -> None:
-    """Relay state costs a request a poll (DL/T 645): it is read on every ``supply_every``th
-    poll, and at once when a meter last seen on shows no load (it opened by itself)."""
+def dlt645_line(
+    name: str, addresses: list[str], policy: PollPolicy
+) -> tuple[dict[str, SimMeter], list[Snapshot], BusWorker]:
+    """DL/T 645 meters on a fast ``sim://`` line named ``name`` and a worker polling them
+    (not started), collecting its snapshots. The caller unregisters the line."""
     profile = load_profile("dlt645-2007")
-    addresses = ["000000000001", "000000000002"]
     meters = {a: SimMeter(a, profile, seed=1, reply_delay_s=0.0) for a in addresses}
-    for meter in meters.values():
-        meter.switch_on_heater(1500.0, 0.99, 3600)
-    register_line(SimLine("supply-line", [Answerer(protocol_spec(profile.protocol), meters)]))
+    register_line(SimLine(name, [Answerer(protocol_spec(profile.protocol), meters)]))
     snapshots: list[Snapshot] = []
     worker = BusWorker(
-        "supply",
-        "sim://supply-line",
+        name,
+        f"sim://{name}",
         replace(profile.line, baudrate=115200),
         [BusMeter(i, a, profile) for i, a in enumerate(addresses)],
         snapshots.append,
-        policy=PollPolicy(slow_every=1000, supply_every=1000),
+        policy=policy,
     )
+    return meters, snapshots, worker
+
+
+def test_the_relay_state_is_read_now_and_then_and_at_once_when_the_load_drops() -> None:
+    """Relay state costs a request a poll (DL/T 645): it is read on every ``supply_every``th
+    poll, and at once when a meter last seen on shows no load (it opened by itself)."""
+    addresses = ["000000000001", "000000000002"]
+    meters, snapshots, worker = dlt645_line(
+        "supply-line", addresses, PollPolicy(slow_every=1000, supply_every=1000)
+    )
+    for meter in meters.values():
+        meter.switch_on_heater(1500.0, 0.99, 3600)
     worker.start()
     try:
 
@@ -212,18 +223,9 @@ def test_the_relay_state_is_read_now_and_then_and_at_once_when_the_load_drops() 
 def test_the_meters_take_turns_for_the_slow_reads() -> None:
     """Every meter reads everything on its first poll; after it, one meter in five reads its
     slow values (energy) in each round of the bus, each in its turn."""
-    profile = load_profile("dlt645-2007")
     addresses = [f"00000000000{n}" for n in range(1, 6)]
-    meters = {a: SimMeter(a, profile, seed=1, reply_delay_s=0.0) for a in addresses}
-    register_line(SimLine("turns-line", [Answerer(protocol_spec(profile.protocol), meters)]))
-    snapshots: list[Snapshot] = []
-    worker = BusWorker(
-        "turns",
-        "sim://turns-line",
-        replace(profile.line, baudrate=115200),
-        [BusMeter(i, a, profile) for i, a in enumerate(addresses)],
-        snapshots.append,
-        policy=PollPolicy(slow_every=5, supply_every=1000),
+    _meters, snapshots, worker = dlt645_line(
+        "turns-line", addresses, PollPolicy(slow_every=5, supply_every=1000)
     )
     worker.start()
     try:
