@@ -10,7 +10,7 @@ on live. Billing starts from a meter's latest reading, so this past is shown, ne
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -37,7 +37,9 @@ def seed_demo_history(session: Session, zone: ZoneInfo, now: datetime, days: int
     the hour) for each meter in service; returns how many readings were stored."""
     if days <= 0:
         return 0
-    end = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)  # on a local hour
+    # On a local hour, stepped back in UTC: arithmetic on local times would skip or repeat an
+    # hour where the clocks change.
+    end = now.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
     times = [end - timedelta(hours=h) for h in range(days * 24, -1, -1)]
     local_hours = [t.astimezone(zone).hour for t in times[:-1]]
     has_rates: dict[str, bool] = {}

@@ -138,3 +138,23 @@ def test_the_simulated_meters_carry_on_from_the_past_which_is_never_charged(db: 
         assert first.register_units - seeded.register_units < 40 * 230 * hours + 1
         assert states[meter_id] > end  # billing starts after the seeded past
     assert charges == 0 or all(at > end for at in consumption)
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 3, 30, 3, 30, tzinfo=ZoneInfo("Europe/Berlin")),  # clocks went forward
+        datetime(2026, 10, 26, 3, 30, tzinfo=ZoneInfo("Europe/Berlin")),  # and back
+    ],
+)
+def test_the_readings_stay_an_hour_apart_across_a_daylight_saving_change(
+    db: Database, now: datetime
+) -> None:
+    seed_demo_site(db, DemoSpec(1, 1, 2))
+    with db.transaction() as session:
+        seed_demo_history(session, ZoneInfo("Europe/Berlin"), now, days=2)
+    for readings in _readings(db).values():
+        times = [r.read_at for r in readings]
+        assert len(times) == 49
+        assert times[-1] == now.replace(minute=0)
+        assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(times))
