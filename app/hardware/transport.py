@@ -16,8 +16,6 @@ SIM_HANDLERS = "app.hardware.simport"
 if SIM_HANDLERS not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append(SIM_HANDLERS)
 
-__all__ = ["MODBUS_TCP", "PortUnavailable", "is_pseudo_terminal", "open_link"]
-
 MODBUS_TCP = "modbus-tcp://"
 log = logging.getLogger(__name__)
 

@@ -52,16 +52,17 @@ class LegendImage(pg.GraphicsObject):  # type: ignore[misc]
         super().__init__()
         self.setZValue(100)
         self.entries: tuple[LegendEntry, ...] = ()
+        self._ratio = 1.0  # device pixels per pixel the picture was drawn for
         self._pixmap: QPixmap | None = None
         self._size = QRectF()
         self._hits: list[tuple[QRectF, Key]] = []
 
     def set_entries(self, entries: tuple[LegendEntry, ...], pixel_ratio: float = 1.0) -> None:
         """Draw the legend again for ``entries`` (nothing when there are none)."""
-        if entries == self.entries and self._pixmap is not None:
+        if (entries, pixel_ratio) == (self.entries, self._ratio) and self._pixmap is not None:
             return
         self.prepareGeometryChange()
-        self.entries = entries
+        self.entries, self._ratio = entries, pixel_ratio
         self._hits = []
         if not entries:
             self._pixmap, self._size = None, QRectF()

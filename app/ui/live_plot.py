@@ -5,12 +5,12 @@ store's ``version``, the time range, the plot's size or the series shown changed
 while one is being made. A reader thread (a pool of one, owned by the plot; the steps are in
 ``app.ui.live_frames``) then reads the range of every series from the store (``read_grid``; the
 visible range plus half a width either side when not following, so a pan shows data at once),
-reduces each to a minimum and a maximum
-per two pixel columns (``min_max_decimate``: peaks stay visible, and the work no longer grows
-with the length of the range), chooses the power axis from what is visible, and paints all the
-curves into one transparent image (``render_curves``; QPainter on a QImage is allowed off the
-GUI thread). The GUI thread only swaps that image into the plot and sets the axes: its part of
-a frame (``last_frame_ms``: swap plus the paint that follows) stays a few milliseconds however
+reduces each to a minimum and a maximum per two pixel columns (``min_max_decimate``: peaks stay
+visible, and the work no longer grows with the length of the range), chooses the power axis
+from what is visible, and paints all the curves into one transparent image (``render_curves``;
+QPainter on a QImage is allowed off the GUI thread). The GUI thread only swaps that image into
+the plot and sets the axes: its part of a frame (``last_frame_ms``: swap plus the paint that
+follows, the legend being one picture: ``app.ui.live_legend``) stays a few milliseconds however
 many series and points there are. Fifty series of 24 h at 5 s measured on the development PC:
 see the report of issue #6 (numbers are not asserted by tests).
 

@@ -192,6 +192,9 @@ def test_clicking_a_legend_entry_hides_and_shows_its_series(qtbot, view: ChartsV
     click("building:A")
     assert view.plot.series_visible("building:A")
     qtbot.waitUntil(lambda: bool(drawn(view.plot, "building:A")), timeout=WAIT_MS)
+    legend.set_entries(legend.entries, 2.0)  # moved to a high-density screen: drawn again
+    assert legend._pixmap is not None
+    assert legend._pixmap.devicePixelRatio() == 2.0
 
 
 def test_a_series_is_added_by_searching_its_name(qtbot, view: ChartsView) -> None:  # type: ignore[no-untyped-def]
