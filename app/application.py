@@ -13,11 +13,12 @@ from PySide6.QtCore import QCoreApplication, QLocale, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from app import __version__
+from app.demo.site import DEMO_PASSWORD
 from app.i18n import install_translator
-from app.runtime.crash_report import CrashNotice
+from app.process.crash_report import CrashNotice
+from app.process.startup import OpenedSite, open_site
+from app.resources import RESOURCES
 from app.runtime.runtime import DEMO_INTERVAL_S, DEMO_POSTING_S, Runtime, RuntimeOptions
-from app.runtime.startup import OpenedSite, open_site
-from app.services.demo_site import DEMO_PASSWORD
 from app.services.operators import (
     OperatorRefused,
     SignedIn,
@@ -30,7 +31,7 @@ from app.ui.background import wait_for_background
 from app.ui.heap import start_quietly, tune_collector
 from app.ui.idle_watch import IdleWatch
 from app.ui.stall_monitor import StallMonitor
-from app.ui.theme import RESOURCES, apply_theme
+from app.ui.theme import apply_theme
 from app.views.login_dialog import FirstAdminDialog, LoginDialog
 from app.views.main_window import MainWindow
 
@@ -82,7 +83,7 @@ def ask_operator(opened: OpenedSite, *, demo: bool) -> SignedIn | None:
         if first.exec() != QDialog.DialogCode.Accepted:
             return None
         return first.signed_in
-    dialog = LoginDialog(opened.db, opened.site.name, demo=demo)
+    dialog = LoginDialog(opened.db, opened.site.name, demo_password=DEMO_PASSWORD if demo else None)
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return dialog.signed_in
@@ -142,7 +143,13 @@ def run_gui(
         opened.crash_guard.stop()
         return 1 if smoke else 0
 
-    window = MainWindow(opened.db, opened.site, operator=operator, data_dir=data_dir, demo=demo)
+    window = MainWindow(
+        opened.db,
+        opened.site,
+        operator=operator,
+        data_dir=data_dir,
+        demo_password=DEMO_PASSWORD if demo else None,
+    )
     watch = _install_idle_lock(app, window, load_counter_settings(opened.db).idle_lock_minutes)
     runtime = Runtime(
         opened.db,

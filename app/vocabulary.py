@@ -5,7 +5,7 @@ rules, the hardware layer and the store all speak the same words."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class Utility(StrEnum):
@@ -100,3 +100,49 @@ class ReadingQuality(StrEnum):
     GOOD = "good"
     ESTIMATED = "estimated"
     HELD = "held"  # implausible: kept for evidence, never billed
+
+
+class AlarmKind(StrEnum):
+    """What an alarm is about. The alarm centre lists exactly these (with a label each)."""
+
+    LOW_BALANCE_1 = "low_balance_1"
+    LOW_BALANCE_2 = "low_balance_2"
+    CUT_OFF = "cut_off"  # an account cut off for arrears
+    LOAD_GUARD_TRIP = "load_guard_trip"
+    LOAD_GUARD_ALARM = "load_guard_alarm"  # heavy load in alarm-only mode
+    LOAD_GUARD_LOCKOUT = "load_guard_lockout"
+    METER_OFFLINE = "meter_offline"
+    COMMAND_FAILED = "command_failed"
+    IMPLAUSIBLE_READING = "implausible_reading"
+    CLOCK_DRIFT = "clock_drift"
+    UNPRICED_USAGE = "unpriced_usage"
+
+
+class OffReason(StrEnum):
+    """Why a meter's supply is off (``meter.off_reason``)."""
+
+    ARREARS = "arrears"  # cut by the balance policy: the balance policy may restore it
+    LOAD_GUARD = "load_guard"  # tripped or locked out by the load guard
+    MANUAL = "manual"  # an operator's manual cut
+
+
+class ExitCode(IntEnum):
+    """Exit codes of ``main.py`` and its commands; the README lists them."""
+
+    OK = 0
+    REFUSED = 1  # checked and refused, or problems found; the message says what to fix
+    USAGE = 2  # bad usage: an option or a value that cannot be read
+    STORE = 3  # a database problem without a code of its own
+    DATA_DIR = 4  # the data folder cannot be created or written
+    DATABASE_UNREADABLE = 5  # not a readable MeterDesk database (left untouched)
+    SCHEMA_TOO_NEW = 6  # written by a newer MeterDesk (left untouched)
+    DATABASE_UNREACHABLE = 7  # the database server cannot be reached or refused the login
+    NOT_MIGRATED = 8  # no schema yet, or an older one: set up a site or run db upgrade
+    SITE_EXISTS = 9  # the database already holds a site
+    BAD_PROFILE = 10  # unknown or bad meter profile
+    PORT_UNAVAILABLE = 11  # the port cannot be opened
+    NO_REPLY = 12  # the meter did not answer
+    METER_REFUSED = 13  # the meter answered with an error
+    NOT_SWITCHED = 14  # the relay or valve did not change
+    GARBLED = 15  # CRC or frame error
+    DENIED = 16  # not signed in, or the role may not do this

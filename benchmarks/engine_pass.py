@@ -38,11 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.snapshot import Quality, Snapshot
+from app.queries.site_facts import power_groups
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
-from app.services.site_queries import power_groups
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.store.models import IntervalReading, Meter, UsageCharge

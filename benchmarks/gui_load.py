@@ -34,10 +34,10 @@ from PySide6.QtCore import QEventLoop, QTimer
 from sqlalchemy import select, update
 
 from app.application import make_application
+from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.queries.site_facts import site_info
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.operators import login
-from app.services.site_queries import site_info
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.store.models import Bus, Meter, utc_now
@@ -94,7 +94,7 @@ def build_site(db: Database) -> int:
 
 
 def chart_keys(db: Database) -> list[int | str]:
-    from app.services.site_queries import power_groups
+    from app.queries.site_facts import power_groups
 
     groups = power_groups(db)
     buildings = sorted(k for k in groups if k.startswith("building:"))
@@ -115,7 +115,7 @@ def main() -> int:
         site = site_info(db)
         assert site is not None
         admin = login(db, "admin", DEMO_PASSWORD)
-        window = MainWindow(db, site, operator=admin, data_dir=folder, demo=True)
+        window = MainWindow(db, site, operator=admin, data_dir=folder, demo_password=DEMO_PASSWORD)
         window.resize(1440, 900)
         window.show()
         window.show_page(window.page_number("overview"))

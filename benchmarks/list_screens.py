@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QEventLoop, Qt, QTimer
 
 from app.application import make_application, open_console
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.operators import login
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
@@ -63,9 +63,11 @@ def main() -> int:
             f"in {time.perf_counter() - start:.1f} s"
         )
         db.dispose()
-        opened = open_console(folder, None, demo=True)
+        opened = open_console(folder, None, demo_password=DEMO_PASSWORD)
         operator = login(opened.db, "admin", DEMO_PASSWORD)
-        window = MainWindow(opened.db, opened.site, operator=operator, data_dir=folder, demo=True)
+        window = MainWindow(
+            opened.db, opened.site, operator=operator, data_dir=folder, demo_password=DEMO_PASSWORD
+        )
         window.resize(1440, 880)
         tune_collector()
         monitor = StallMonitor(parent=window)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
 from app.services.operators import login
 from app.services.recharge import new_key, recharge, recharge_with_receipt

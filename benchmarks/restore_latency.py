@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy, SupplyResult
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select, text
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.snapshot import Quality, Snapshot
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database
 from app.store.migrate import upgrade

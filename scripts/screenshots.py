@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PySide6.QtCore import QEventLoop, QTimer
 
 from app.application import make_application, open_console
+from app.demo.site import DEMO_PASSWORD
+from app.queries.history import Resolution, TargetKind
+from app.queries.meters import list_meters
 from app.runtime.runtime import Runtime
-from app.services.demo_site import DEMO_PASSWORD
-from app.services.history_queries import Resolution, TargetKind
-from app.services.meter_queries import list_meters
 from app.services.operators import login
 from app.services.settings import RECEIPT_PRINTING, change_setting
 from app.store.database import Database
@@ -174,12 +174,14 @@ def main(out: Path) -> int:
     app = make_application()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        opened = open_console(folder, None, demo=True)
+        opened = open_console(folder, None, demo_password=DEMO_PASSWORD)
         operator = login(opened.db, "cashier", DEMO_PASSWORD)
         admin = login(opened.db, "admin", DEMO_PASSWORD)
         with opened.db.transaction() as session:  # no printer here: receipts as PDF only
             change_setting(session, admin, RECEIPT_PRINTING, "none")
-        window = MainWindow(opened.db, opened.site, operator=operator, data_dir=folder, demo=True)
+        window = MainWindow(
+            opened.db, opened.site, operator=operator, data_dir=folder, demo_password=DEMO_PASSWORD
+        )
         window.resize(1440, 880)
         window.show()
         # Let the runtime poll the simulated buses for a while, so the screens show live state.

@@ -83,7 +83,7 @@ from app.billing.friendly_time import (
     parse_friendly_hours,
 )
 from app.billing.money import Money, minor_unit_digits
-from app.vocabulary import SupplyState
+from app.vocabulary import OffReason, SupplyState
 
 
 class BalanceWarning(StrEnum):
@@ -91,14 +91,6 @@ class BalanceWarning(StrEnum):
 
     ALARM_1 = "alarm_1"
     ALARM_2 = "alarm_2"
-
-
-class OffReason(StrEnum):
-    """Why a meter's supply is off, as recorded by whoever switched it off."""
-
-    ARREARS = "arrears"  # cut by this policy: the balance policy may restore it
-    LOAD_GUARD = "load_guard"  # tripped or locked out by the load guard
-    MANUAL = "manual"  # an operator's manual cut
 
 
 @dataclass(frozen=True, slots=True)

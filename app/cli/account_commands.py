@@ -14,15 +14,16 @@ import sys
 from pathlib import Path
 
 from app.billing.money import Money
-from app.cli.auth import DENIED, EXIT_DENIED, add_user_option, signed_in
+from app.cli.auth import DENIED, add_user_option, signed_in
 from app.cli.context import data_dir_of, fail, run_on_database
-from app.services.account_queries import (
+from app.queries.accounts import (
     AccountDetail,
     AccountRow,
     find_account_id,
     get_account_detail,
     list_accounts,
 )
+from app.queries.site_facts import site_info
 from app.services.permissions import Action
 from app.services.receipts import ReceiptError
 from app.services.recharge import (
@@ -33,12 +34,10 @@ from app.services.recharge import (
     parse_method,
     recharge_with_receipt,
 )
-from app.services.site_queries import site_info
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
-
-EXIT_REFUSED = 1
+from app.vocabulary import ExitCode
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -188,13 +187,13 @@ def cmd_recharge(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
-        return fail(str(exc), EXIT_DENIED)
+        return fail(str(exc), ExitCode.DENIED)
     except ReceiptNotSaved as exc:  # committed: exit 0, and say what is missing
         print(f"Receipt {exc.done.receipt_number:08d}: committed.")
         print(f"warning: {exc}", file=sys.stderr)
         return 0
     except (RechargeRefused, ReceiptError) as exc:
-        return fail(f"{exc} Nothing was credited.", EXIT_REFUSED)
+        return fail(f"{exc} Nothing was credited.", ExitCode.REFUSED)
     if args.receipt:
         shutil.copyfile(pdf, args.receipt)
     amount = Money(done.amount_minor, done.currency).display()

@@ -13,7 +13,6 @@ from app.services.permissions import Action, PermissionDenied
 from app.store.database import Database
 
 PASSWORD_ENV = "METERDESK_PASSWORD"
-EXIT_DENIED = 16  # not signed in, or the role may not do this (3-9 database, 10-15 wire)
 
 
 class NotSignedIn(PermissionError):

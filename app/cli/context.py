@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from app.runtime.data_dir import default_data_dir, demo_data_dir
-from app.runtime.logging_setup import setup_logging
+from app.process.data_dir import default_data_dir, demo_data_dir
+from app.process.logging_setup import setup_logging
 from app.store.database import Database, ensure_writable_dir, sqlite_url_for
 
 T = TypeVar("T")

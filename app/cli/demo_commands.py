@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from app.cli.context import fail, run_on_database
-from app.services.demo_history import DEMO_HISTORY_DAYS
-from app.services.demo_site import DemoSiteExists, DemoSpec, DemoSummary, seed_demo_site
+from app.demo.history import DEMO_HISTORY_DAYS
+from app.demo.site import DemoSiteExists, DemoSpec, DemoSummary, seed_demo_site
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import upgrade

@@ -20,7 +20,7 @@ from dataclasses import replace
 from types import FrameType
 
 from app.cli import meter_replace_command
-from app.cli.auth import DENIED, EXIT_DENIED, add_user_option, signed_in
+from app.cli.auth import DENIED, add_user_option, signed_in
 from app.cli.context import fail, run_on_database
 from app.hardware.addresses import address_problem, parse_addresses
 from app.hardware.bus_worker import BusMeter, BusWorker
@@ -36,15 +36,8 @@ from app.services.permissions import Action
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
+from app.vocabulary import ExitCode
 
-EXIT_PROFILE, EXIT_PORT, EXIT_TIMEOUT, EXIT_REFUSED, EXIT_UNVERIFIED, EXIT_GARBLED = (
-    10,
-    11,
-    12,
-    13,
-    14,
-    15,
-)
 WAIT_S = 60.0
 
 
@@ -153,13 +146,16 @@ def _open(args: argparse.Namespace, address: str | None) -> tuple[BusWorker, Pro
     try:
         profile, _ = _profile_and_line(args)
     except ProfileError as exc:
-        return fail(str(exc), EXIT_PROFILE)
+        return fail(str(exc), ExitCode.BAD_PROFILE)
     if address is not None and (problem := address_problem(profile.protocol, address)):
         return fail(problem + ".", 2)
     try:
         return _worker(args, address)
     except PortUnavailable as exc:
-        return fail(f"{exc}. Check the port name, the cable or the gateway address.", EXIT_PORT)
+        return fail(
+            f"{exc}. Check the port name, the cable or the gateway address.",
+            ExitCode.PORT_UNAVAILABLE,
+        )
 
 
 def cmd_read(args: argparse.Namespace) -> int:
@@ -174,12 +170,12 @@ def cmd_read(args: argparse.Namespace) -> int:
         worker.stop()
     if snapshot.quality is Quality.FAILED:
         code = (
-            EXIT_TIMEOUT
+            ExitCode.NO_REPLY
             if counters.timeouts and not (counters.crc_errors or counters.frame_errors)
-            else EXIT_GARBLED
+            else ExitCode.GARBLED
         )
         if counters.exceptions:
-            code = EXIT_REFUSED
+            code = ExitCode.METER_REFUSED
         return fail(f"meter {args.address} on {args.port}: {snapshot.error}.", code)
     values = snapshot.values()
     if profile.supply_kind != "relay":
@@ -213,7 +209,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
-        return fail(str(exc), EXIT_DENIED)
+        return fail(str(exc), ExitCode.DENIED)
     opened = _open(args, args.address)
     if isinstance(opened, int):
         return opened
@@ -239,16 +235,18 @@ def cmd_relay(args: argparse.Namespace) -> int:
         )
         return 0
     if profile.supply is None:
-        return fail(f"{profile.name} has no relay or valve to switch.", EXIT_REFUSED)
+        return fail(f"{profile.name} has no relay or valve to switch.", ExitCode.METER_REFUSED)
     if counters.exceptions:
-        return fail(f"meter {args.address} refused the command: {result.error}.", EXIT_REFUSED)
+        return fail(
+            f"meter {args.address} refused the command: {result.error}.", ExitCode.METER_REFUSED
+        )
     if result.supply_on is not None:
         return fail(
             f"meter {args.address} accepted the command but its {kind} still reads "
             f"{'on' if result.supply_on else 'off'}.",
-            EXIT_UNVERIFIED,
+            ExitCode.NOT_SWITCHED,
         )
-    code = EXIT_TIMEOUT if counters.timeouts else EXIT_GARBLED
+    code = ExitCode.NO_REPLY if counters.timeouts else ExitCode.GARBLED
     return fail(f"meter {args.address} on {args.port}: {result.error}.", code)
 
 
@@ -321,7 +319,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         profile, line = _profile_and_line(args)
     except ProfileError as exc:
-        return fail(str(exc), EXIT_PROFILE)
+        return fail(str(exc), ExitCode.BAD_PROFILE)
     try:
         addresses = parse_addresses(args.addresses)
     except ValueError as exc:
@@ -336,7 +334,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         link = open_link(args.port, line)
     except PortUnavailable as exc:
-        return fail(f"{exc}.", EXIT_PORT)
+        return fail(f"{exc}.", ExitCode.PORT_UNAVAILABLE)
     clock = SimClock(scale=args.time_scale)
     delay = args.delay_ms / 1000 if args.delay_ms is not None else None
     meters = {

@@ -10,8 +10,7 @@ from app.services.ledger_verify import VerifyReport, verify_ledger
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
-
-EXIT_PROBLEMS = 1
+from app.vocabulary import ExitCode
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -60,4 +59,4 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"Ledger has {len(report.problems)} problem(s):")
         for problem in report.problems:
             print(f"  {problem}")
-    return 0 if report.ok else EXIT_PROBLEMS
+    return 0 if report.ok else ExitCode.REFUSED

@@ -19,19 +19,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cli.context import fail, run_on_database
+from app.queries.site_facts import site_zone
 from app.services.meter_replacement import (
     Replacement,
     ReplacementRefused,
     format_units,
     replace_meter,
 )
-from app.services.site_queries import site_zone
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
 from app.store.models import Bus, Meter
-
-EXIT_REFUSED, EXIT_USAGE = 1, 2
+from app.vocabulary import ExitCode
 
 RESTART_NOTE = (
     "A console or 'main.py serve' that is running keeps polling the meters it started with: "
@@ -121,7 +120,7 @@ def cmd_replace(args: argparse.Namespace) -> int:
         initial = _reading(args.initial, "--initial")
         at = _time(args.at)
     except _BadUsage as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), ExitCode.USAGE)
 
     def work(db: Database) -> tuple[Replacement, str, ZoneInfo | None]:
         require_current(db)
@@ -156,7 +155,7 @@ def cmd_replace(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except ReplacementRefused as exc:
-        return fail(f"{exc} Nothing was recorded.", EXIT_REFUSED)
+        return fail(f"{exc} Nothing was recorded.", ExitCode.REFUSED)
     shown = done.at.astimezone(zone) if zone is not None else done.at
     where = f" ({zone.key})" if zone is not None else ""
     print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli.auth import DENIED, EXIT_DENIED, PASSWORD_ENV, add_user_option, password_for
+from app.cli.auth import DENIED, PASSWORD_ENV, add_user_option, password_for
 from app.cli.context import fail, run_on_database
 from app.services.operators import (
     OperatorRefused,
@@ -24,7 +24,7 @@ from app.services.operators import (
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
-from app.vocabulary import Role
+from app.vocabulary import ExitCode, Role
 
 NEW_PASSWORD_ENV = "METERDESK_NEW_PASSWORD"
 
@@ -70,7 +70,7 @@ def cmd_first_admin(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
-        return fail(str(exc), EXIT_DENIED)
+        return fail(str(exc), ExitCode.DENIED)
     except OperatorRefused as exc:
         return fail(str(exc), 1)
     print(f"Administrator {admin.username} created.")
@@ -93,7 +93,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except (*DENIED, PermissionError) as exc:
-        return fail(str(exc), EXIT_DENIED)
+        return fail(str(exc), ExitCode.DENIED)
     except OperatorRefused as exc:
         return fail(str(exc), 1)
     print(f"Operator {added.username} added as {added.role.value}.")

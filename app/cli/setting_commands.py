@@ -10,27 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.billing.money import Money
-from app.cli.auth import DENIED, EXIT_DENIED, add_user_option, signed_in
+from app.cli.auth import DENIED, add_user_option, signed_in
 from app.cli.context import fail, run_on_database
 from app.services.permissions import Action
 from app.services.settings import (
-    IDLE_LOCK_MINUTES,
-    LAYOUTS,
-    PRINTING,
-    RECEIPT_LAYOUT,
-    RECEIPT_PRINTING,
-    RECHARGE_CAP,
-    CounterSettings,
+    SETTINGS,
     SettingRefused,
     change_setting,
-    load_counter_settings,
+    shown_settings,
 )
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
-
-KEYS = (RECHARGE_CAP, IDLE_LOCK_MINUTES, RECEIPT_LAYOUT, RECEIPT_PRINTING)
+from app.vocabulary import ExitCode
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -44,36 +36,24 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "set",
         parents=[common],
         help="change a setting (supervisors and administrators)",
-        description=f"{RECHARGE_CAP}: an amount such as 5000.00; {IDLE_LOCK_MINUTES}: whole "
-        f"minutes, 0 never locks; {RECEIPT_LAYOUT}: {' or '.join(LAYOUTS)}; "
-        f"{RECEIPT_PRINTING}: {', '.join(PRINTING)}.",
+        description="; ".join(f"{spec.key}: {spec.help}" for spec in SETTINGS) + ".",
     )
     change.add_argument("--demo", action="store_true", help="the demo data folder")
-    change.add_argument("key", choices=KEYS)
+    change.add_argument("key", choices=[spec.key for spec in SETTINGS])
     change.add_argument("value")
     add_user_option(change)
     change.set_defaults(handler=cmd_set)
 
 
-def _shown(settings: CounterSettings) -> dict[str, object]:
-    return {
-        RECHARGE_CAP: str(Money(settings.recharge_cap_minor, settings.currency)),
-        IDLE_LOCK_MINUTES: settings.idle_lock_minutes,
-        RECEIPT_LAYOUT: settings.receipt_layout,
-        RECEIPT_PRINTING: settings.receipt_printing,
-    }
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    def work(db: Database) -> CounterSettings:
+    def work(db: Database) -> dict[str, str]:
         require_current(db)
-        return load_counter_settings(db)
+        return shown_settings(db)
 
     try:
-        _, settings = run_on_database(args, work)
+        _, shown = run_on_database(args, work)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
-    shown = _shown(settings)
     if args.json:
         print(json.dumps(shown))
     else:
@@ -83,20 +63,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    def work(db: Database) -> CounterSettings:
+    def work(db: Database) -> dict[str, str]:
         require_current(db)
         who = signed_in(db, args.user, Action.CHANGE_POLICY)
         with db.transaction() as session:
             change_setting(session, who, args.key, args.value)
-        return load_counter_settings(db)
+        return shown_settings(db)
 
     try:
-        _, settings = run_on_database(args, work)
+        _, shown = run_on_database(args, work)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
-        return fail(str(exc), EXIT_DENIED)
+        return fail(str(exc), ExitCode.DENIED)
     except SettingRefused as exc:
-        return fail(f"{exc} Nothing was changed.", 1)
-    print(f"{args.key} is now {_shown(settings)[args.key]}.")
+        return fail(f"{exc} Nothing was changed.", ExitCode.REFUSED)
+    print(f"{args.key} is now {shown[args.key]}.")
     return 0

@@ -32,8 +32,8 @@ from app.billing.tariff import Tariff, TariffFileError, parse_tariff
 from app.billing.tariff.schedule import ScheduleError, TariffSchedule
 from app.cli import tariff_library_commands
 from app.cli.context import fail
+from app.vocabulary import ExitCode
 
-EXIT_INVALID, EXIT_UNREADABLE = 1, 2
 HEADER = ("start", "end", "quantity")
 
 
@@ -77,14 +77,14 @@ def _report(lines: tuple[str, ...] | list[str]) -> int:
     """Every mistake, one ``error:`` line each, on stderr."""
     for line in lines:
         print(f"error: {line}", file=sys.stderr)
-    return EXIT_INVALID
+    return ExitCode.REFUSED
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:
         text = _read(args.file)
     except (OSError, UnicodeDecodeError) as exc:
-        return fail(f"cannot read {args.file}: {_reason(exc)}.", EXIT_UNREADABLE)
+        return fail(f"cannot read {args.file}: {_reason(exc)}.", ExitCode.USAGE)
     try:
         tariff = parse_tariff(text, args.file)
     except TariffFileError as exc:
@@ -103,7 +103,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
     try:
         cycle_used = parse_decimal(args.cycle_used, "--cycle-used quantity")
     except MoneyError as exc:
-        return fail(f"--cycle-used: {exc}", EXIT_UNREADABLE)
+        return fail(f"--cycle-used: {exc}", ExitCode.USAGE)
     if cycle_used < 0:
         return fail(f"--cycle-used: {args.cycle_used} is negative; give 0 or more.", 2)
     tariffs: list[Tariff] = []
@@ -112,13 +112,13 @@ def cmd_quote(args: argparse.Namespace) -> int:
         try:
             tariffs.append(parse_tariff(_read(path), path))
         except (OSError, UnicodeDecodeError) as exc:
-            return fail(f"cannot read {path}: {_reason(exc)}.", EXIT_UNREADABLE)
+            return fail(f"cannot read {path}: {_reason(exc)}.", ExitCode.USAGE)
         except TariffFileError as exc:
             mistakes.extend(exc.problems)
     try:
         usage_text = _read(args.usage)
     except (OSError, UnicodeDecodeError) as exc:
-        return fail(f"cannot read {args.usage}: {_reason(exc)}.", EXIT_UNREADABLE)
+        return fail(f"cannot read {args.usage}: {_reason(exc)}.", ExitCode.USAGE)
     rows, line_numbers, bad_rows = _usage_rows(usage_text, args.usage)
     if mistakes or bad_rows:
         return _report(mistakes + bad_rows)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from app.billing.tariff import TariffFileError
 from app.billing.tariff_header import read_tariff_header
-from app.cli.auth import DENIED, EXIT_DENIED, add_user_option, signed_in
+from app.cli.auth import DENIED, add_user_option, signed_in
 from app.cli.context import fail, run_on_database
 from app.services.audit import record_audit
 from app.services.permissions import Action
@@ -38,8 +38,7 @@ from app.services.tariff_library import (
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
-
-EXIT_REFUSED, EXIT_UNREADABLE = 1, 2
+from app.vocabulary import ExitCode
 
 
 def register(tariff_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -99,7 +98,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         return fail(
             f"cannot read {args.file}: {_reason(exc)}. Give the path of a UTF-8 tariff file.",
-            EXIT_UNREADABLE,
+            ExitCode.USAGE,
         )
 
     def store(db: Database) -> ImportResult:
@@ -124,13 +123,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
-        return fail(str(exc), EXIT_DENIED)
+        return fail(str(exc), ExitCode.DENIED)
     except TariffFileError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
-        return EXIT_REFUSED
+        return ExitCode.REFUSED
     except TariffLibraryError as exc:
-        return fail(str(exc), EXIT_REFUSED)
+        return fail(str(exc), ExitCode.REFUSED)
     print(_imported(result))
     return 0
 
@@ -163,7 +162,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except TariffLibraryError as exc:
-        return fail(str(exc), EXIT_REFUSED)
+        return fail(str(exc), ExitCode.REFUSED)
     data = text.encode("utf-8")
     if args.output is None:
         sys.stdout.flush()
@@ -175,7 +174,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(
             f"cannot write {args.output}: {_reason(exc)}. Choose another --output file.",
-            EXIT_UNREADABLE,
+            ExitCode.USAGE,
         )
     head = read_tariff_header(text)
     print(f"Wrote '{head.name}', version from {head.effective_from}, to {args.output}.")
@@ -193,7 +192,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except TariffLibraryError as exc:
-        return fail(str(exc), EXIT_REFUSED)
+        return fail(str(exc), ExitCode.REFUSED)
     if args.json:
         print(json.dumps({"plans": [_plan_json(plan) for plan in plans]}, ensure_ascii=False))
     elif not plans:

@@ -43,8 +43,9 @@ from typing import Any
 from app.hardware.errors import ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.snapshot import VALUE_FIELDS
+from app.resources import resource_path
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "resources" / "meters"
+PROFILES_DIR = resource_path("meters")
 PROTOCOL_NAMES = ("modbus-rtu", "dlt645-2007", "cjt188")
 PROTOCOL_SECTIONS = {"modbus-rtu": "modbus", "dlt645-2007": "dlt645", "cjt188": "cjt188"}
 UTILITIES = ("electricity", "water", "gas")

@@ -27,11 +27,10 @@ from app.hardware.errors import FieldFault
 from app.hardware.link import Link
 from app.runtime.supply_control import local_zone, meter_alarm
 from app.store.models import Alarm, Meter
-from app.vocabulary import AlarmSeverity, AlarmState
+from app.vocabulary import AlarmKind, AlarmSeverity, AlarmState
 
 log = logging.getLogger(__name__)
 
-CLOCK_DRIFT_KIND = "clock_drift"
 DRIFT_ALARM_S = 120.0  # two minutes off: time-of-use bands start at the wrong moment
 DRIFT_CLEAR_S = 30.0
 CLOCK_CHECK_S = 6 * 3600.0  # how often every meter's clock is read
@@ -55,7 +54,7 @@ def record_clock(session: Session, meter_id: int, meter_time: datetime, read_at:
         session.scalars(
             select(Alarm).where(
                 Alarm.meter_id == meter_id,
-                Alarm.kind == CLOCK_DRIFT_KIND,
+                Alarm.kind == AlarmKind.CLOCK_DRIFT,
                 Alarm.state != AlarmState.CLEARED,
             )
         )
@@ -78,7 +77,7 @@ def record_clock(session: Session, meter_id: int, meter_time: datetime, read_at:
             return drift
         meter = session.get_one(Meter, meter_id)
         meter_alarm(
-            session, meter, CLOCK_DRIFT_KIND, what, evidence, read_at, AlarmSeverity.WARNING
+            session, meter, AlarmKind.CLOCK_DRIFT, what, evidence, read_at, AlarmSeverity.WARNING
         )
         log.info("meter %s: %s", meter.serial, what)
     elif abs(drift) <= DRIFT_CLEAR_S:

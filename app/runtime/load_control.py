@@ -40,11 +40,10 @@ from app.billing.load_guard import (
     Sample,
     Trip,
 )
-from app.billing.supply_policy import OffReason
 from app.hardware.snapshot import Quality, Snapshot
 from app.runtime.supply_control import SupplyControl, local_zone, meter_alarm
 from app.store.models import Account, LoadGuardSetting, LoadTrip, Meter, Room
-from app.vocabulary import AlarmSeverity, SupplyState, Utility
+from app.vocabulary import AlarmKind, AlarmSeverity, OffReason, SupplyState, Utility
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +190,7 @@ class LoadControl:
         meter_alarm(
             session,
             meter,
-            "load_guard_trip",
+            AlarmKind.LOAD_GUARD_TRIP,
             f"load guard tripped: {note}.",
             {"power_w": power, "power_factor": power_factor, "meter_side": True},
             now,
@@ -219,7 +218,7 @@ class LoadControl:
             _alarm(
                 session,
                 meter,
-                "load_guard_trip",
+                AlarmKind.LOAD_GUARD_TRIP,
                 AlarmSeverity.CRITICAL,
                 f"load guard tripped: {event.evidence.describe()}",
                 event.evidence,
@@ -237,7 +236,7 @@ class LoadControl:
             _alarm(
                 session,
                 meter,
-                "load_guard_alarm",
+                AlarmKind.LOAD_GUARD_ALARM,
                 AlarmSeverity.WARNING,
                 f"heavy load: {event.evidence.describe()}",
                 event.evidence,
@@ -268,7 +267,7 @@ class LoadControl:
             _alarm(
                 session,
                 meter,
-                "load_guard_lockout",
+                AlarmKind.LOAD_GUARD_LOCKOUT,
                 AlarmSeverity.CRITICAL,
                 f"locked out after {event.restores_today} automatic restores today; an "
                 "operator must restore it",
@@ -280,7 +279,7 @@ class LoadControl:
 def _alarm(
     session: Session,
     meter: Meter,
-    kind: str,
+    kind: AlarmKind,
     severity: AlarmSeverity,
     what: str,
     evidence: Evidence,
@@ -309,7 +308,7 @@ def record_parameters(
     meter_alarm(
         session,
         session.get_one(Meter, meter_id),
-        "command_failed",
+        AlarmKind.COMMAND_FAILED,
         f"the load-guard settings were not taken ({wrong}); the meter does not guard its "
         "load. Check its line and parameters.",
         {"wanted": dict(wanted), "held": held},

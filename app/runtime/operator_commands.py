@@ -29,7 +29,6 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.billing.load_guard import GuardState
-from app.billing.supply_policy import OffReason
 from app.hardware.snapshot import VALUE_FIELDS, Quality, Snapshot
 from app.runtime.load_control import LoadControl
 from app.runtime.supply_control import SupplyControl
@@ -41,7 +40,7 @@ from app.services.meter_actions import (
 from app.services.permissions import PermissionDenied
 from app.services.service_checks import Refused
 from app.store.models import RelayCommand
-from app.vocabulary import CommandState
+from app.vocabulary import CommandState, OffReason
 
 log = logging.getLogger(__name__)
 

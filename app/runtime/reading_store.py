@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from app.hardware.snapshot import Quality, Snapshot
 from app.store.models import Alarm, IntervalReading, Meter
-from app.vocabulary import AlarmSeverity, AlarmState, MeterStatus, ReadingQuality, Utility
+from app.vocabulary import (
+    AlarmKind,
+    AlarmSeverity,
+    AlarmState,
+    MeterStatus,
+    ReadingQuality,
+    Utility,
+)
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +261,7 @@ class ReadingStore:
         )
         session.add(
             Alarm(
-                kind="meter_offline",
+                kind=AlarmKind.METER_OFFLINE,
                 severity=AlarmSeverity.CRITICAL,
                 meter_id=track.meter_id,
                 raised_at=datetime.now(UTC),
@@ -269,7 +276,7 @@ class ReadingStore:
         for alarm in session.scalars(
             select(Alarm).where(
                 Alarm.meter_id == track.meter_id,
-                Alarm.kind == "meter_offline",
+                Alarm.kind == AlarmKind.METER_OFFLINE,
                 Alarm.state != AlarmState.CLEARED,
             )
         ):
@@ -290,7 +297,7 @@ class ReadingStore:
         )
         session.add(
             Alarm(
-                kind="implausible_reading",
+                kind=AlarmKind.IMPLAUSIBLE_READING,
                 severity=AlarmSeverity.WARNING,
                 meter_id=track.meter_id,
                 message=f"Implausible reading: {problem}.",

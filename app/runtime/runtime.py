@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.hardware.bus_worker import BusWorker, PollPolicy, SupplyResult
 from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.snapshot import Snapshot
+from app.queries.site_facts import power_groups
 from app.runtime.clock_watch import CLOCK_CHECK_S, FIRST_CHECK_S, ClockRounds
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
@@ -29,7 +30,6 @@ from app.runtime.supply_control import SupplyControl, local_zone
 from app.runtime.usage_billing import DEFAULT_POSTING_S, UsageBilling
 from app.services.field_setup import BusSetup, load_field_setup
 from app.services.ledger import counter_entries_since, newest_entry_id
-from app.services.site_queries import power_groups
 from app.store.database import Database
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.credit_region import CreditThresholds
-from app.billing.supply_policy import Decision, MeterSupply, OffReason, decide_supply
+from app.billing.supply_policy import BalanceWarning, Decision, MeterSupply, decide_supply
 from app.hardware.bus_worker import SupplyResult
-from app.services.site_queries import site_zone
+from app.queries.site_facts import site_zone
 from app.store.models import (
     Account,
     Alarm,
@@ -33,16 +33,22 @@ from app.store.models import (
 )
 from app.vocabulary import (
     AccountStatus,
+    AlarmKind,
     AlarmSeverity,
     AlarmState,
     CommandState,
+    OffReason,
     RelayAction,
     SupplyState,
 )
 
 log = logging.getLogger(__name__)
 
-CUT_OFF_KIND = "cut_off"  # the alarm kind of an account cut off for arrears
+_WARNING_KIND = {
+    BalanceWarning.ALARM_1: AlarmKind.LOW_BALANCE_1,
+    BalanceWarning.ALARM_2: AlarmKind.LOW_BALANCE_2,
+}
+
 
 # dispatch(meter_id, on, command_id): send the command to the meter's bus; False if no bus has it.
 Dispatch = Callable[[int, bool, int], bool]
@@ -116,7 +122,7 @@ class SupplyControl:
         for warning in decision.warnings_to_raise:
             session.add(
                 Alarm(
-                    kind=f"low_balance_{warning.value[-1]}",
+                    kind=_WARNING_KIND[warning],
                     severity=AlarmSeverity.WARNING,
                     account_id=account.id,
                     message=decision.reason,
@@ -127,7 +133,7 @@ class SupplyControl:
             for alarm in session.scalars(
                 select(Alarm).where(
                     Alarm.account_id == account.id,
-                    Alarm.kind == f"low_balance_{warning.value[-1]}",
+                    Alarm.kind == _WARNING_KIND[warning],
                     Alarm.state != AlarmState.CLEARED,
                 )
             ):
@@ -150,7 +156,7 @@ class SupplyControl:
         if entered:
             session.add(
                 Alarm(
-                    kind=CUT_OFF_KIND,
+                    kind=AlarmKind.CUT_OFF,
                     severity=AlarmSeverity.WARNING,
                     account_id=account.id,
                     message=f"Account {account.number} cut off: {decision.reason}",
@@ -162,7 +168,7 @@ class SupplyControl:
         for alarm in session.scalars(
             select(Alarm).where(
                 Alarm.account_id == account.id,
-                Alarm.kind == CUT_OFF_KIND,
+                Alarm.kind == AlarmKind.CUT_OFF,
                 Alarm.state != AlarmState.CLEARED,
             )
         ):
@@ -199,7 +205,7 @@ class SupplyControl:
             command.error = "no running bus serves this meter"
             session.add(
                 Alarm(
-                    kind="command_failed",
+                    kind=AlarmKind.COMMAND_FAILED,
                     severity=AlarmSeverity.CRITICAL,
                     meter_id=meter_id,
                     message=f"Cannot send the supply command: {command.error}.",
@@ -239,7 +245,7 @@ class SupplyControl:
         meter_alarm(
             session,
             meter,
-            "command_failed",
+            AlarmKind.COMMAND_FAILED,
             f"the {what} command was not verified ({result.error}).",
             {"command_id": command_id},
             now,
@@ -250,7 +256,7 @@ class SupplyControl:
 def meter_alarm(
     session: Session,
     meter: Meter,
-    kind: str,
+    kind: AlarmKind,
     what: str,
     evidence: dict[str, object],
     now: datetime,

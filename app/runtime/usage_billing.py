@@ -58,6 +58,7 @@ from app.store.models import (
 )
 from app.vocabulary import (
     AccountStatus,
+    AlarmKind,
     AlarmSeverity,
     LedgerKind,
     ReadingQuality,
@@ -301,7 +302,7 @@ class UsageBilling:
         log.error("meter %s: usage of %s not priced: %s", bill.meter_id, qty, why)
         session.add(
             Alarm(
-                kind="unpriced_usage",
+                kind=AlarmKind.UNPRICED_USAGE,
                 severity=AlarmSeverity.CRITICAL,
                 meter_id=bill.meter_id,
                 account_id=bill.account_id,

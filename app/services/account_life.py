@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.money import Money
+from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
 from app.services.operators import SignedIn
@@ -29,7 +30,6 @@ from app.services.service_checks import (
     locked_account,
     parse_money,
 )
-from app.services.settings import site_currency
 from app.store.database import Database
 from app.store.models import (
     Account,

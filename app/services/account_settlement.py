@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.queries.site_facts import site_zone
 from app.services.account_life import AccountRefused, keyed_event, meters_in_service
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
@@ -26,7 +27,6 @@ from app.services.service_checks import (
     confirm_approver,
     locked_account,
 )
-from app.services.site_queries import site_zone
 from app.store.database import Database
 from app.store.models import (
     Account,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.services.alarm_queries import AlarmRow, alarm_row
+from app.queries.alarms import AlarmRow, alarm_row
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
 from app.services.permissions import Action

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money
+from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
 from app.services.ledger import Posted, post_entry
@@ -30,7 +31,6 @@ from app.services.service_checks import (
     locked_account,
     parse_money,
 )
-from app.services.settings import site_currency
 from app.services.shifts import ensure_shift
 from app.store.database import Database
 from app.store.models import Account, LedgerEntry, Receipt

@@ -36,19 +36,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money
-from app.billing.supply_policy import OffReason
+from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
 from app.services.permissions import Action, PermissionDenied
 from app.services.service_checks import Refused
-from app.services.settings import site_currency
 from app.store.database import Database
 from app.store.models import Account, Alarm, LoadTrip, Meter, Operator, RelayCommand
-from app.vocabulary import AccountStatus, AlarmState, MeterStatus, SupplyState
+from app.vocabulary import AccountStatus, AlarmKind, AlarmState, MeterStatus, OffReason, SupplyState
 
 REASON_MAX = 300
 KEEP_POWER_MAX = timedelta(days=31)
-LOCKOUT_ALARM = "load_guard_lockout"
 
 # send(reason) -> RelayCommand id: record the command and hand it to the meter's bus (the
 # runtime's SupplyControl.command); None when no running bus serves the meter (the command is
@@ -364,7 +362,7 @@ def record_load_guard_restore(
     for alarm in session.scalars(
         select(Alarm).where(
             Alarm.meter_id == meter.id,
-            Alarm.kind == LOCKOUT_ALARM,
+            Alarm.kind == AlarmKind.LOAD_GUARD_LOCKOUT,
             Alarm.state != AlarmState.CLEARED,
         )
     ):

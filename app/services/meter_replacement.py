@@ -24,10 +24,10 @@ from app.hardware.addresses import address_problem
 from app.hardware.errors import ProfileError
 from app.hardware.profiles import Profile, load_profile
 from app.store.models import Alarm, IntervalReading, Meter, column_length
-from app.vocabulary import AlarmState, MeterStatus, ReadingQuality, Utility
+from app.vocabulary import AlarmKind, AlarmState, MeterStatus, ReadingQuality, Utility
 
 # Alarms about the old meter that end with it: it no longer answers, its register is history.
-ENDED_ALARM_KINDS = ("implausible_reading", "meter_offline")
+ENDED_ALARM_KINDS = (AlarmKind.IMPLAUSIBLE_READING, AlarmKind.METER_OFFLINE)
 # How far ``at`` may lie ahead of this computer's clock (a technician's watch, a slow clock).
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_UNITS = 2**63 - 1

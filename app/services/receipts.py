@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money
+from app.documents.receipt_pdf import ReceiptDocument, render_receipt
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, take_number
 from app.services.operators import SignedIn
 from app.services.permissions import Action
-from app.services.receipt_pdf import ReceiptDocument, render_receipt
 from app.store.database import Database
 from app.store.models import Account, AccountTariff, Meter, Receipt, Site, TariffPlan
 from app.vocabulary import PaymentMethod, ReceiptKind

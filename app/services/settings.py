@@ -1,11 +1,15 @@
-"""Site settings: the keys MeterDesk knows, their defaults and their checks.
+"""Site settings: each key MeterDesk knows is declared once here, with its label, help, default,
+how a person's text becomes its stored value, and how the value is shown.
 
 Stored in the ``setting`` table as JSON values. Reading never fails: a missing or unusable
-stored value gives the default. Changing one is an admin's or supervisor's act, audited.
+stored value gives the default. Changing one is an admin's or supervisor's act, audited. The
+command line (``setting list|set``) and the console's Settings page are both built from
+``SETTINGS``: a new setting is one more entry there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money, MoneyError, minor_unit_digits
+from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.store.database import Database
-from app.store.models import Setting, Site, utc_now
+from app.store.models import Setting, utc_now
 
 RECHARGE_CAP = "recharge_cap_minor"
 IDLE_LOCK_MINUTES = "idle_lock_minutes"
@@ -28,6 +33,7 @@ DEFAULT_CAP = Decimal("10000.00")  # in the site currency
 LAYOUTS = ("roll80", "a4")
 # dialog: the print dialog each time; printer: straight to the default printer; none: PDF only
 PRINTING = ("dialog", "printer", "none")
+IDLE_LOCK_MAX = 240
 
 
 class SettingRefused(ValueError):
@@ -35,7 +41,110 @@ class SettingRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class SettingSpec:
+    """One setting. ``kind`` tells a screen which editor to offer: ``money`` (an amount in the
+    site currency, stored in minor units), ``whole`` (a whole number from ``low`` to ``high``)
+    or ``choice`` (one of ``choices``)."""
+
+    key: str
+    label: str
+    help: str
+    kind: str
+    default: Callable[[str], object]  # currency -> the stored default
+    choices: tuple[str, ...] = ()
+    low: int = 0
+    high: int = 0
+
+    def usable(self, value: object) -> bool:
+        """Whether a stored value can be used (a hand-edited row may hold anything)."""
+        if self.kind == "money":
+            return type(value) is int and value > 0
+        if self.kind == "whole":
+            return type(value) is int and self.low <= value <= self.high
+        return value in self.choices
+
+    def parse(self, text: str, currency: str) -> object:
+        """The stored value of a person's text; SettingRefused says what to give instead."""
+        value = text.strip()
+        if self.kind == "money":
+            try:
+                amount = Money.parse(value, currency)
+            except MoneyError as exc:
+                raise SettingRefused(f"{self.label}: {exc}") from None
+            if amount.minor <= 0:
+                raise SettingRefused(f"{self.label} must be more than zero.")
+            return amount.minor
+        if self.kind == "whole":
+            if not value.isdigit() or not self.low <= int(value) <= self.high:
+                raise SettingRefused(
+                    f"{self.label} {value!r}: give a whole number from {self.low} to {self.high}."
+                )
+            return int(value)
+        if value in self.choices:
+            return value
+        raise SettingRefused(f"{self.label} {value!r}: choose one of {', '.join(self.choices)}.")
+
+    def shown(self, value: object, currency: str) -> str:
+        """The value as a person types it back (an amount with its decimals)."""
+        if self.kind == "money" and type(value) is int:
+            return str(Money(value, currency))
+        return str(value)
+
+
+def _default_cap(currency: str) -> int:
+    return int(DEFAULT_CAP.scaleb(minor_unit_digits(currency)))
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        RECHARGE_CAP,
+        "Single-recharge cap",
+        "the largest amount one recharge may take, e.g. 5000.00",
+        "money",
+        _default_cap,
+    ),
+    SettingSpec(
+        IDLE_LOCK_MINUTES,
+        "Idle lock (minutes)",
+        f"lock the console after this many quiet minutes; 0 never locks (up to {IDLE_LOCK_MAX})",
+        "whole",
+        lambda _currency: 5,
+        low=0,
+        high=IDLE_LOCK_MAX,
+    ),
+    SettingSpec(
+        RECEIPT_LAYOUT,
+        "Receipt layout",
+        "roll80: an 80 mm thermal roll; a4: an A4 page",
+        "choice",
+        lambda _currency: "roll80",
+        choices=LAYOUTS,
+    ),
+    SettingSpec(
+        RECEIPT_PRINTING,
+        "Receipt printing",
+        "dialog: ask each time; printer: straight to the default printer; none: PDF only",
+        "choice",
+        lambda _currency: "dialog",
+        choices=PRINTING,
+    ),
+)
+SPECS: Mapping[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
+
+
+def spec_of(key: str) -> SettingSpec:
+    spec = SPECS.get(key.strip())
+    if spec is None:
+        raise SettingRefused(
+            f"There is no setting called {key.strip()!r}; the settings are {', '.join(SPECS)}."
+        )
+    return spec
+
+
+@dataclass(frozen=True)
 class CounterSettings:
+    """The settings the counter and the console use, typed."""
+
     currency: str
     recharge_cap_minor: int
     idle_lock_minutes: int
@@ -43,27 +152,27 @@ class CounterSettings:
     receipt_printing: str
 
 
-def site_currency(session: Session) -> str:
-    return session.scalar(select(Site.currency).order_by(Site.id).limit(1)) or "CNY"
-
-
-def _default_cap(currency: str) -> int:
-    return int(DEFAULT_CAP.scaleb(minor_unit_digits(currency)))
+def setting_values(session: Session) -> dict[str, object]:
+    """Every setting's value in use: the stored one when usable, else its default."""
+    currency = site_currency(session)
+    stored = dict(session.execute(select(Setting.key, Setting.value)).all())
+    return {
+        spec.key: stored[spec.key]
+        if spec.key in stored and spec.usable(stored[spec.key])
+        else spec.default(currency)
+        for spec in SETTINGS
+    }
 
 
 def counter_settings(session: Session) -> CounterSettings:
-    currency = site_currency(session)
-    stored = dict(session.execute(select(Setting.key, Setting.value)).all())
-
-    def pick(key: str, default: object, ok: object) -> object:
-        value = stored.get(key, default)
-        return value if callable(ok) and ok(value) else default
-
-    cap = pick(RECHARGE_CAP, _default_cap(currency), lambda v: type(v) is int and v > 0)
-    idle = pick(IDLE_LOCK_MINUTES, 5, lambda v: type(v) is int and 0 <= v <= 240)
-    layout = pick(RECEIPT_LAYOUT, "roll80", lambda v: v in LAYOUTS)
-    printing = pick(RECEIPT_PRINTING, "dialog", lambda v: v in PRINTING)
-    return CounterSettings(currency, int(str(cap)), int(str(idle)), str(layout), str(printing))
+    values = setting_values(session)
+    return CounterSettings(
+        site_currency(session),
+        int(str(values[RECHARGE_CAP])),
+        int(str(values[IDLE_LOCK_MINUTES])),
+        str(values[RECEIPT_LAYOUT]),
+        str(values[RECEIPT_PRINTING]),
+    )
 
 
 def load_counter_settings(db: Database) -> CounterSettings:
@@ -71,44 +180,29 @@ def load_counter_settings(db: Database) -> CounterSettings:
         return counter_settings(session)
 
 
-def _check(key: str, text: str, currency: str) -> object:
-    value = text.strip()
-    if key == RECHARGE_CAP:
-        try:
-            cap = Money.parse(value, currency)
-        except MoneyError as exc:
-            raise SettingRefused(f"Single-recharge cap: {exc}") from None
-        if cap.minor <= 0:
-            raise SettingRefused("The single-recharge cap must be more than zero.")
-        return cap.minor
-    if key == IDLE_LOCK_MINUTES:
-        if not value.isdigit() or int(value) > 240:
-            raise SettingRefused(
-                f"Idle lock {value!r}: give whole minutes from 0 (never lock) to 240."
-            )
-        return int(value)
-    if key == RECEIPT_LAYOUT and value in LAYOUTS:
-        return value
-    if key == RECEIPT_PRINTING and value in PRINTING:
-        return value
-    choices = {RECEIPT_LAYOUT: LAYOUTS, RECEIPT_PRINTING: PRINTING}.get(key)
-    if choices is None:
-        raise SettingRefused(f"There is no setting called {key!r}.")
-    raise SettingRefused(f"{key} {value!r}: choose one of {', '.join(choices)}.")
+def shown_settings(db: Database) -> dict[str, str]:
+    """Every setting's value as a person types it (``setting list``, the Settings page)."""
+    with db.session() as session:
+        currency = site_currency(session)
+        values = setting_values(session)
+    return {key: SPECS[key].shown(value, currency) for key, value in values.items()}
 
 
 def change_setting(session: Session, by: SignedIn, key: str, text: str) -> object:
     """Store one setting from a person's text (an amount, minutes, a choice), audited."""
     by.require(Action.CHANGE_POLICY)
-    value = _check(key, text, site_currency(session))
-    row = session.get(Setting, key)
+    spec = spec_of(key)
+    value = spec.parse(text, site_currency(session))
+    row = session.get(Setting, spec.key)
     before = None if row is None else row.value
     if row is None:
-        row = Setting(key=key, value=value)
+        row = Setting(key=spec.key, value=value)
         session.add(row)
     row.value = value
     row.updated_at = utc_now()
     row.updated_by_id = by.operator_id
     session.flush()
-    record_audit(session, by, "setting.change", "setting", key, {"value": before}, {"value": value})
+    record_audit(
+        session, by, "setting.change", "setting", spec.key, {"value": before}, {"value": value}
+    )
     return value

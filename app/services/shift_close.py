@@ -15,15 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money, MoneyError, minor_unit_digits
+from app.documents.receipt_pdf import local_time_text
+from app.documents.shift_report_pdf import ShiftLine, ShiftReport, render_shift_report
+from app.queries.site_facts import site_currency, site_zone
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
 from app.services.operators import SignedIn, operator_name
 from app.services.permissions import Action
-from app.services.receipt_pdf import local_time_text
-from app.services.settings import site_currency
-from app.services.shift_report_pdf import ShiftLine, ShiftReport, render_shift_report
 from app.services.shifts import ShiftRefused
-from app.services.site_queries import site_zone
 from app.store.database import Database
 from app.store.models import Receipt, Shift, Site, utc_now
 from app.vocabulary import PaymentMethod, ReceiptKind

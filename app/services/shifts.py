@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money, MoneyError
+from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
 from app.services.permissions import Action
-from app.services.settings import site_currency
 from app.store.database import Database
 from app.store.models import Operator, Receipt, Shift, utc_now
 

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.billing.tariff import Tariff, TariffFileError, parse_tariff
-from app.services import site_queries
+from app.queries import site_facts
 from app.store.models import Operator, Site, TariffPlan, TariffVersion, UsageCharge, utc_now
 from app.vocabulary import Utility
 
@@ -203,7 +203,7 @@ def list_plans(session: Session) -> list[PlanInfo]:
 def site_zone(session: Session) -> tzinfo:
     """The site's time zone (this computer's zone while no site is set up)."""
     try:
-        zone = site_queries.site_zone(session)
+        zone = site_facts.site_zone(session)
     except ZoneInfoNotFoundError as exc:
         raise TariffLibraryError(
             f"The site's time zone {exc.args[0]!r} is not known on this computer; set the "

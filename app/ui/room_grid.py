@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from app.services.site_overview import RoomState, RoomTile
+from app.queries.site_overview import RoomState, RoomTile
 
 TILE_W = 58
 TILE_H = 38

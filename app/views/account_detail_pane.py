@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.account_queries import AccountDetail, get_account_detail
+from app.queries.accounts import AccountDetail, get_account_detail
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.formatting import (

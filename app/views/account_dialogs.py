@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.account_queries import AccountRow
+from app.queries.accounts import AccountRow
 from app.services.operators import OperatorRefused, SignedIn, login
 from app.services.permissions import Action, PermissionDenied, allowed
 from app.services.receipts import saved_receipt_pdf

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QWidget
 
+from app.queries.accounts import AccountDetail, AccountRow, get_account_detail
 from app.services.account_life import (
     AccountMoved,
     AccountOpened,
@@ -26,7 +27,6 @@ from app.services.account_life import (
     open_form_choices,
     reopen_account,
 )
-from app.services.account_queries import AccountDetail, AccountRow, get_account_detail
 from app.services.account_settlement import Settlement, settle_account
 from app.services.meter_replacement import format_units
 from app.services.operators import SignedIn

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.account_queries import AccountRow, list_accounts
+from app.queries.accounts import AccountRow, list_accounts
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
 from app.store.database import Database

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.queries.alarms import AlarmRow, list_alarms
 from app.services.alarm_actions import NOTE_MAX, acknowledge_alarm
-from app.services.alarm_queries import AlarmRow, list_alarms
 from app.services.operators import SignedIn
 from app.services.permissions import Action, PermissionDenied, allowed
 from app.services.service_checks import Refused
@@ -34,7 +34,7 @@ from app.ui.row_table_model import Column, PreparedRows, prepare_rows
 from app.ui.searchable_table import SearchableTable
 from app.views.account_dialogs import Refusal, not_allowed_note
 from app.views.form_dialog import FormDialog, label, with_notes
-from app.vocabulary import AlarmSeverity, AlarmState
+from app.vocabulary import AlarmKind, AlarmSeverity, AlarmState
 
 DIALOG_WIDTH = 480
 SEVERITY_ORDER = {AlarmSeverity.CRITICAL: 0, AlarmSeverity.WARNING: 1, AlarmSeverity.INFO: 2}
@@ -49,39 +49,33 @@ STATE_BADGE = {
     AlarmState.CLEARED: "muted",
 }
 
-# The kinds the runtime raises, in the order the kind filter lists them.
-KINDS = (
-    "low_balance_1",
-    "low_balance_2",
-    "cut_off",
-    "load_guard_trip",
-    "load_guard_alarm",
-    "load_guard_lockout",
-    "meter_offline",
-    "command_failed",
-    "implausible_reading",
-    "clock_drift",
-)
-
 
 def _t(text: str) -> str:
     return QCoreApplication.translate("AlarmsView", text)
 
 
-def kind_label(kind: str) -> str:
-    """An alarm kind as the operator reads it; an unknown kind is shown from its code."""
-    labels = {
-        "low_balance_1": _t("Low balance 1"),
-        "low_balance_2": _t("Low balance 2"),
-        "cut_off": _t("Cut off"),
-        "load_guard_trip": _t("Load-guard trip"),
-        "load_guard_alarm": _t("Heavy load"),
-        "load_guard_lockout": _t("Load-guard lockout"),
-        "meter_offline": _t("Meter offline"),
-        "command_failed": _t("Command failed"),
-        "implausible_reading": _t("Implausible reading"),
-        "clock_drift": _t("Clock drift"),
+def kind_labels() -> dict[AlarmKind, str]:
+    """Every alarm kind the runtime raises, as the operator reads it, in the order the kind
+    filter lists them (``AlarmKind``'s order)."""
+    return {
+        AlarmKind.LOW_BALANCE_1: _t("Low balance 1"),
+        AlarmKind.LOW_BALANCE_2: _t("Low balance 2"),
+        AlarmKind.CUT_OFF: _t("Cut off"),
+        AlarmKind.LOAD_GUARD_TRIP: _t("Load-guard trip"),
+        AlarmKind.LOAD_GUARD_ALARM: _t("Heavy load"),
+        AlarmKind.LOAD_GUARD_LOCKOUT: _t("Load-guard lockout"),
+        AlarmKind.METER_OFFLINE: _t("Meter offline"),
+        AlarmKind.COMMAND_FAILED: _t("Command failed"),
+        AlarmKind.IMPLAUSIBLE_READING: _t("Implausible reading"),
+        AlarmKind.CLOCK_DRIFT: _t("Clock drift"),
+        AlarmKind.UNPRICED_USAGE: _t("Unpriced usage"),
     }
+
+
+def kind_label(kind: str) -> str:
+    """An alarm kind as the operator reads it; a kind of a newer version is shown from its
+    code."""
+    labels: dict[str, str] = {kind.value: label for kind, label in kind_labels().items()}
     return labels.get(kind) or kind.replace("_", " ").capitalize()
 
 
@@ -304,7 +298,8 @@ class AlarmsView(QWidget):
         )
         self.severity_filter.setObjectName("severityFilter")
         self.kind_filter = self.list.add_filter(
-            [(self.tr("All kinds"), None)] + [(kind_label(k), k) for k in KINDS],
+            [(self.tr("All kinds"), None)]
+            + [(label, kind.value) for kind, label in kind_labels().items()],
             lambda row, wanted: row.kind == wanted,
         )
         self.kind_filter.setObjectName("kindFilter")

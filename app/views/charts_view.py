@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.runtime.live_store import Key, LiveStore
-from app.services.history_queries import (
+from app.queries.history import (
     ChartTargets,
     history_targets,
 )
-from app.services.site_queries import power_groups
+from app.queries.site_facts import power_groups
+from app.runtime.live_store import Key, LiveStore
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.live_plot import LivePlot

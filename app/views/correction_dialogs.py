@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from app.billing.money import Money, MoneyError
-from app.services.account_queries import AccountRow, LedgerLine, get_account_detail
+from app.queries.accounts import AccountRow, LedgerLine, get_account_detail
 from app.services.corrections import REVERSIBLE, CorrectionDone, adjust, refund, reverse
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed

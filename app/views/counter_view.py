@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.billing.money import Money, MoneyError
-from app.services.account_queries import AccountDetail, get_account_detail, list_accounts
+from app.queries.accounts import AccountDetail, get_account_detail, list_accounts
 from app.services.operators import SignedIn
 from app.services.permissions import Action, PermissionDenied, allowed
 from app.services.receipts import reprint_receipt

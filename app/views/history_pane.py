@@ -3,7 +3,7 @@
 A meter, room, building or the whole site, one utility at a time (kWh or m³ never in one
 chart), per hour or per day over a date range; the query runs in the background with a busy
 bar; totals under the chart; lighter bars are hours or days the readings cover only in part;
-CSV export of the bars. Names and the query come from ``app.services.history_queries`` (no SQL
+CSV export of the bars. Names and the query come from ``app.queries.history`` (no SQL
 here).
 """
 
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.history_queries import (
+from app.queries.history import (
     ChartTargets,
     EnergyBars,
     HistoryRefused,

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.demo_site import DEMO_PASSWORD
 from app.services.operators import (
     MIN_PASSWORD,
     OperatorRefused,
@@ -116,7 +115,7 @@ class LoginDialog(_FormDialog):
         db: Database,
         site_name: str,
         *,
-        demo: bool = False,
+        demo_password: str | None = None,
         locked: SignedIn | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -156,11 +155,11 @@ class LoginDialog(_FormDialog):
         self.password.textEdited.connect(lambda _text: self.show_error(""))
 
         self.demo_hint: QLabel | None = None
-        if demo:
+        if demo_password is not None:
             users = ", ".join(role.value for role in Role)
             self.demo_hint = label(
                 self.tr("Demo site: sign in as {users}; the password is “{password}”.").format(
-                    users=users, password=DEMO_PASSWORD
+                    users=users, password=demo_password
                 ),
                 "demoHint",
             )

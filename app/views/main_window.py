@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.hardware.bus_worker import BusWorker
+from app.queries.alarms import critical_active_count
+from app.queries.site_facts import SiteInfo
 from app.runtime.runtime import Runtime
-from app.services.alarm_queries import critical_active_count
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
-from app.services.site_queries import SiteInfo
 from app.store.database import Database
 from app.ui.alarm_badge import AlarmBadge
 from app.ui.background import run_in_background, wait_for_background
@@ -61,14 +61,15 @@ class MainWindow(QMainWindow):
         *,
         operator: SignedIn,
         data_dir: Path,
-        demo: bool = False,
+        demo_password: str | None = None,
     ) -> None:
         super().__init__()
         self._db = db
         self._operator = operator
         self._runtime: Runtime | None = None
         self._site_name = site.name
-        self._demo = demo
+        self._demo_password = demo_password  # the demo site: the sign-in shows it
+        demo = demo_password is not None
         self.lock_dialog: LoginDialog | None = None
         self._focus_before_lock: QWidget | None = None
         title = self.tr("MeterDesk — {site}").format(site=site.name)
@@ -207,7 +208,11 @@ class MainWindow(QMainWindow):
             return
         self._focus_before_lock = self.focusWidget()
         dialog = LoginDialog(
-            self._db, self._site_name, demo=self._demo, locked=self._operator, parent=self
+            self._db,
+            self._site_name,
+            demo_password=self._demo_password,
+            locked=self._operator,
+            parent=self,
         )
         dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
         dialog.accepted.connect(self._unlocked)

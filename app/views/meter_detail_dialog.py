@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.hardware.snapshot import Snapshot
+from app.queries.meter_detail import MeterDetail, meter_detail
 from app.runtime.operator_commands import RestoreOutcome, SwitchOutcome
 from app.services.meter_actions import KeepPowerDone, clear_keep_power, set_keep_power
-from app.services.meter_detail import MeterDetail, meter_detail
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
 from app.store.database import Database
@@ -45,7 +45,7 @@ from app.ui.formatting import local_time_text, meter_status_label, utility_label
 from app.views.account_dialogs import not_allowed_note
 from app.views.meter_action_dialog import MeterActionDialog, future_in_background
 from app.views.meter_detail_pages import MeterTabs, SummaryCards
-from app.vocabulary import AccountStatus, SupplyState
+from app.vocabulary import AccountStatus, OffReason, SupplyState
 
 REFRESH_MS = 3000
 
@@ -249,7 +249,7 @@ class MeterDetailDialog(QDialog):
             elif self._commands is None:
                 base = no_runtime
             switch_off = switch_on = base
-            if not switch_on and d.off_reason == "load_guard":
+            if not switch_on and d.off_reason == OffReason.LOAD_GUARD:
                 switch_on = self.tr("The load guard holds it off: use Restore load guard.")
             elif (
                 not switch_on
@@ -271,7 +271,7 @@ class MeterDetailDialog(QDialog):
             elif d.keep_power_until is None:
                 clear = self.tr("No keep-power order to clear.")
             restore = self.tr("The load guard holds nothing to restore.")
-            if d.open_trip is not None or d.off_reason == "load_guard":
+            if d.open_trip is not None or d.off_reason == OffReason.LOAD_GUARD:
                 restore = no_runtime if self._commands is None else ""
         decide(
             self.switch_off_button,

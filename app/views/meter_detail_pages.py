@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.hardware.snapshot import Snapshot
-from app.services.meter_detail import CommandLine, MeterDetail, ReadingLine, TripLine
+from app.queries.meter_detail import CommandLine, MeterDetail, ReadingLine, TripLine
 from app.ui.badge_delegate import BadgeDelegate
 from app.ui.formatting import (
     local_time_text,
@@ -45,7 +45,7 @@ from app.views.alarms_view import (
     severity_label,
     state_label,
 )
-from app.vocabulary import AccountStatus, AlarmState, CommandState, Utility
+from app.vocabulary import AccountStatus, AlarmState, CommandState, OffReason, Utility
 
 COMMAND_BADGE = {
     CommandState.PENDING: "info",
@@ -103,11 +103,12 @@ def units_text(units: int | None, digits: int = 3) -> str:
 
 def off_reason_text(reason: str | None) -> str:
     """Why the supply is off, as the operator reads it."""
-    return {
-        "arrears": _t("cut for arrears"),
-        "load_guard": _t("held off by the load guard"),
-        "manual": _t("switched off by an operator"),
-    }.get(reason or "", reason or "")
+    labels: dict[str, str] = {
+        OffReason.ARREARS: _t("cut for arrears"),
+        OffReason.LOAD_GUARD: _t("held off by the load guard"),
+        OffReason.MANUAL: _t("switched off by an operator"),
+    }
+    return labels.get(reason or "", reason or "")
 
 
 def _table(columns: list[Column], badges: tuple[int, ...] = ()) -> tuple[QTableView, RowTableModel]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.services.meter_queries import MeterRow, list_meters
+from app.queries.meters import MeterRow, list_meters
 from app.services.operators import SignedIn
 from app.store.database import Database
 from app.ui.background import run_in_background

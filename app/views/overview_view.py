@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.queries.site_overview import ROOM_STATES, RoomState, RoomTile, SiteOverview, site_overview
 from app.runtime.live_store import LiveStore
-from app.services.site_overview import ROOM_STATES, RoomState, RoomTile, SiteOverview, site_overview
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.formatting import meter_status_label, money_text, relay_label, utility_label

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
 from app.billing.money import Money
-from app.services.account_queries import AccountDetail
+from app.queries.accounts import AccountDetail
 from app.ui.formatting import utility_label
 from app.vocabulary import PaymentMethod
 

@@ -11,9 +11,9 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from app.application import make_application
-from app.services.demo_site import DEMO_PASSWORD, seed_demo_site
+from app.demo.site import DEMO_PASSWORD, seed_demo_site
+from app.queries.site_facts import SiteInfo, site_info
 from app.services.operators import login
-from app.services.site_queries import SiteInfo, site_info
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.ui.background import wait_for_background
@@ -53,7 +53,9 @@ def site(demo_db: Database) -> SiteInfo:
 def main_window(qtbot, demo_db: Database, site: SiteInfo, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
     make_application()
     admin = login(demo_db, "admin", DEMO_PASSWORD)
-    window = MainWindow(demo_db, site, operator=admin, data_dir=tmp_path / "data", demo=True)
+    window = MainWindow(
+        demo_db, site, operator=admin, data_dir=tmp_path / "data", demo_password=DEMO_PASSWORD
+    )
     qtbot.addWidget(window)
     window.show()
     with (

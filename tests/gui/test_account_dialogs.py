@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QWidget
 from sqlalchemy import select
 
 from app.application import make_application
+from app.demo.site import DEMO_PASSWORD
+from app.queries.accounts import AccountRow, list_accounts
 from app.services.account_life import open_form_choices
-from app.services.account_queries import AccountRow, list_accounts
 from app.services.account_settlement import settle_account
 from app.services.corrections import refund
-from app.services.demo_site import DEMO_PASSWORD
 from app.services.operators import SignedIn, login
 from app.services.permissions import PERMISSIONS, Action, PermissionDenied
 from app.services.recharge import new_key, recharge

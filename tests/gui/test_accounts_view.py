@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from app.services.account_queries import list_accounts
+from app.queries.accounts import list_accounts
 from app.views.main_window import MainWindow
 from app.vocabulary import SupplyState
 

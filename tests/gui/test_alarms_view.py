@@ -7,12 +7,12 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from app.application import make_application
-from app.services.demo_site import DEMO_PASSWORD
+from app.demo.site import DEMO_PASSWORD
 from app.services.operators import SignedIn, login
 from app.store.database import Database
 from app.store.models import Alarm, AuditEvent, Meter, utc_now
-from app.views.alarms_view import AlarmsView
-from app.vocabulary import AlarmSeverity, AlarmState
+from app.views.alarms_view import AlarmsView, kind_labels
+from app.vocabulary import AlarmKind, AlarmSeverity, AlarmState
 
 
 def add_alarms(db: Database) -> dict[str, int]:
@@ -120,3 +120,12 @@ def test_acknowledge_with_keystrokes(qtbot, view: AlarmsView, demo_db: Database)
     with demo_db.session() as session:
         actions = list(session.scalars(select(AuditEvent.action)))
     assert actions.count("alarm.acknowledge") == 1
+
+
+def test_the_kind_filter_offers_every_kind_the_runtime_raises(view: AlarmsView) -> None:
+    """The kinds come from ``AlarmKind``: a new kind cannot be missing from the filter."""
+    labels = kind_labels()
+    assert list(labels) == list(AlarmKind)
+    assert all(labels.values())
+    offered = [view.kind_filter.itemData(i) for i in range(view.kind_filter.count())]
+    assert offered == [None, *(kind.value for kind in AlarmKind)]

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from app.application import make_application
 from app.hardware.snapshot import Quality, Snapshot
+from app.queries.history import Resolution, TargetKind
+from app.queries.site_facts import power_groups
 from app.runtime.live_store import LiveStore
-from app.services.history_queries import Resolution, TargetKind
-from app.services.site_queries import power_groups
 from app.store.database import Database
 from app.store.models import Building, IntervalReading, Meter
 from app.ui import save_file

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 import app.views.counter_view as counter_module
 from app.billing.money import Money
-from app.services.demo_site import DEMO_PASSWORD
+from app.demo.site import DEMO_PASSWORD
+from app.queries.site_facts import SiteInfo
 from app.services.operators import login
 from app.services.settings import RECEIPT_PRINTING, change_setting
-from app.services.site_queries import SiteInfo
 from app.store.database import Database
 from app.store.models import Account, LedgerEntry, Receipt
 from app.ui.background import wait_for_background

@@ -21,6 +21,7 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from app.application import make_application
+from app.demo.site import DEMO_PASSWORD
 from app.hardware import service_worker
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
 from app.hardware.dlt645 import SPEC
@@ -30,7 +31,6 @@ from app.hardware.profiles import Profile, load_profile
 from app.hardware.simulator.faults import Answerer
 from app.hardware.simulator.server import SimServer
 from app.hardware.simulator.sim_meter import SimMeter
-from app.services.demo_site import DEMO_PASSWORD
 from app.services.operators import SignedIn, login
 from app.store.database import Database
 from app.store.models import AuditEvent

@@ -13,9 +13,9 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QLineEdit, QWidget
 
 from app.application import make_application, run_gui
-from app.services.demo_site import DEMO_PASSWORD
+from app.demo.site import DEMO_PASSWORD
+from app.queries.site_facts import SiteInfo
 from app.services.operators import database_needs_first_admin, login
-from app.services.site_queries import SiteInfo
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.ui.idle_watch import IdleWatch
@@ -48,7 +48,7 @@ def test_wrong_password_is_refused_in_the_dialog_and_the_right_one_signs_in(  # 
     qtbot, demo_db: Database, site: SiteInfo
 ) -> None:
     make_application()
-    dialog = LoginDialog(demo_db, site.name, demo=True)
+    dialog = LoginDialog(demo_db, site.name, demo_password=DEMO_PASSWORD)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitExposed(dialog)
@@ -331,7 +331,7 @@ def test_quitting_the_sign_in_ends_the_console(  # type: ignore[no-untyped-def]
     (data / "meterdesk.sqlite3").write_bytes(demo_db_file.read_bytes())
     seen: list[QWidget] = []
     _answer_modal("quit", seen)
-    assert run_gui(data, None, demo=True) == 0
+    assert run_gui(data, None, demo_password=DEMO_PASSWORD) == 0
     assert len(seen) == 1
     assert isinstance(seen[0], LoginDialog)
     assert not seen[0].is_lock_screen

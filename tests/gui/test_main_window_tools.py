@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from app.services.demo_site import DEMO_PASSWORD
+from app.demo.site import DEMO_PASSWORD
+from app.queries.site_facts import SiteInfo
 from app.services.operators import login
-from app.services.site_queries import SiteInfo
 from app.store.database import Database
 from app.ui.background import wait_for_background
 from app.views.diagnostics_dialog import DiagnosticsDialog
@@ -36,7 +36,9 @@ def test_diagnostics_is_off_for_a_cashier(
     qtbot, demo_db: Database, site: SiteInfo, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     cashier = login(demo_db, "cashier", DEMO_PASSWORD)
-    window = MainWindow(demo_db, site, operator=cashier, data_dir=tmp_path, demo=True)
+    window = MainWindow(
+        demo_db, site, operator=cashier, data_dir=tmp_path, demo_password=DEMO_PASSWORD
+    )
     qtbot.addWidget(window)
     assert not window.diagnostics_button.isEnabled()
     assert "Technician" in window.diagnostics_button.toolTip()

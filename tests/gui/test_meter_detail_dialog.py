@@ -13,12 +13,12 @@ from PySide6.QtWidgets import QPushButton
 from sqlalchemy import select
 
 from app.application import make_application
+from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
+from app.queries.meter_detail import MeterDetail
 from app.runtime.operator_commands import SwitchOutcome
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.meter_actions import KeepPowerDone
-from app.services.meter_detail import MeterDetail
 from app.services.operators import SignedIn, login
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade

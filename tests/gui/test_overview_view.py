@@ -13,13 +13,13 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select, update
 
 from app.application import make_application
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.hardware.snapshot import Quality, Snapshot
+from app.queries.site_overview import RoomState
 from app.runtime.live_store import LiveStore
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
-from app.services.site_overview import RoomState
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.store.models import Account, BalancePolicy, Meter

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
-from app.services.receipt_pdf import ReceiptDocument, render_receipt
+from app.documents.receipt_pdf import ReceiptDocument, render_receipt
 from app.ui.pdf_printing import PrintFailed, print_document, print_pdf
 
 

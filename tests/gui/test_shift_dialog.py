@@ -11,8 +11,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLineEdit
 
 from app.application import make_application
-from app.services.account_queries import list_accounts
-from app.services.demo_site import DEMO_PASSWORD
+from app.demo.site import DEMO_PASSWORD
+from app.queries.accounts import list_accounts
 from app.services.operators import SignedIn, login
 from app.services.recharge import new_key, recharge
 from app.services.shift_close import shift_summary

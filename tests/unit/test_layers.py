@@ -6,7 +6,18 @@ import json
 
 from tests.support import run_python
 
-QT_FREE = ["app.billing", "app.hardware", "app.store", "app.services", "app.runtime", "app.cli"]
+QT_FREE = [
+    "app.billing",
+    "app.hardware",
+    "app.store",
+    "app.queries",
+    "app.documents",
+    "app.services",
+    "app.runtime",
+    "app.demo",
+    "app.process",
+    "app.cli",
+]
 
 PROBE = """
 import importlib, json, pkgutil, sys
@@ -35,9 +46,9 @@ def test_the_qt_free_packages_import_without_qt() -> None:
         "app.store.database",
         "app.store.migrate",
         "app.store.models.account_models",
-        "app.services.demo_site",
-        "app.services.account_queries",
-        "app.runtime.crash_report",
+        "app.demo.site",
+        "app.queries.accounts",
+        "app.process.crash_report",
         "app.cli.db_commands",
         "app.cli.demo_commands",
         "app.cli.gui_command",  # its Qt import waits until a window is wanted

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from app.hardware.dlt645 import codec
 from app.hardware.errors import FrameError
+from app.resources import resource_path
 
-DI_TABLE_PATH = (
-    Path(__file__).resolve().parents[3] / "resources" / "protocols" / "dlt645-2007-di.toml"
-)
+DI_TABLE_PATH = resource_path("protocols", "dlt645-2007-di.toml")
 KINDS = ("number", "date", "time", "word")
 KIND_LENGTHS = {"date": 4, "time": 3}
 ITEM_KEYS = {"name", "kind", "length", "decimals", "signed", "unit", "writable", "param"}

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database
 from app.store.migrate import upgrade

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.demo_site import DEMO_PASSWORD
+from app.demo.site import DEMO_PASSWORD
 from tests.support import REPO
 
 RunMain = Callable[..., subprocess.CompletedProcess[str]]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.demo_site import DEMO_PASSWORD
+from app.demo.site import DEMO_PASSWORD
 from tests.support import REPO, pty_pair, run_python
 
 SDM = "sim://cli-sdm?profile=eastron-sdm120&addresses=1-3"

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
-from app.runtime.clock_watch import CLOCK_DRIFT_KIND, CLOCK_PROTOCOLS, clock_drift_s, record_clock
+from app.runtime.clock_watch import CLOCK_PROTOCOLS, clock_drift_s, record_clock
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.store.database import Database
 from app.store.models import Alarm, Meter
-from app.vocabulary import AlarmSeverity, AlarmState
+from app.vocabulary import AlarmKind, AlarmSeverity, AlarmState
 from tests.support import wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the demo site's zone
@@ -45,7 +45,7 @@ def test_alarm_raised_kept_and_cleared(db: Database) -> None:
             return list(
                 session.scalars(
                     select(Alarm)
-                    .where(Alarm.meter_id == meter_id, Alarm.kind == CLOCK_DRIFT_KIND)
+                    .where(Alarm.meter_id == meter_id, Alarm.kind == AlarmKind.CLOCK_DRIFT)
                     .order_by(Alarm.id)
                 )
             )
@@ -95,7 +95,9 @@ def test_runtime_round_reads_clocks_and_raises_for_the_one_off(db: Database) -> 
 
         def drift_alarms() -> list[Alarm]:
             with db.session() as session:
-                return list(session.scalars(select(Alarm).where(Alarm.kind == CLOCK_DRIFT_KIND)))
+                return list(
+                    session.scalars(select(Alarm).where(Alarm.kind == AlarmKind.CLOCK_DRIFT))
+                )
 
         # The simulated meters keep the site's time (Asia/Shanghai), as real ones would: only
         # the meter set ten minutes ahead is reported.

@@ -7,9 +7,9 @@ import time
 import pytest
 from sqlalchemy import select, update
 
+from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.operators import login
 from app.store.database import Database
 from app.store.models import Account, Alarm, Bus, LoadGuardSetting, LoadTrip, Meter

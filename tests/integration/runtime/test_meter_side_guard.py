@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware import profiles
 from app.hardware.bus_worker import PollPolicy
 from app.hardware.errors import ProfileError
@@ -20,7 +21,6 @@ from app.hardware.profiles import Profile, load_profile_file
 from app.runtime import sim_site
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services import field_setup
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.store.database import Database
 from app.store.models import Alarm, Bus, LoadGuardSetting, LoadTrip, Meter, RelayCommand
 from tests.support import wait_for

@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select, update
 
 from app.billing.load_guard import GuardState
+from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.meter_actions import MeterActionRefused
 from app.services.operators import SignedIn, login
 from app.services.permissions import PermissionDenied

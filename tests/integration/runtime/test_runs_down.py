@@ -7,9 +7,9 @@ from datetime import date
 
 from sqlalchemy import delete, select
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.store.database import Database
 from app.store.models import Bus, IntervalReading, Meter, RatingState
 from app.vocabulary import ReadingQuality, Utility

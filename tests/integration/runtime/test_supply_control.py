@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, update
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.store.database import Database
 from app.store.models import Account, Alarm, BalancePolicy, Bus, Meter, RelayCommand

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from app.billing.money import round_to_minor
 from app.billing.rating import quote_versions
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.snapshot import Quality, Snapshot
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.runtime.tariff_book import TariffBook
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.ledger import post_entry
 from app.services.ledger_verify import verify_ledger
 from app.services.meter_replacement import replace_meter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.operators import SignedIn, login
 from app.store.database import Database
 from app.store.models import Account

@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.services.demo_site import DEMO_PASSWORD
+from app.demo.site import DEMO_PASSWORD
 from app.services.operators import login
 from app.services.recharge import RechargeRefused, parse_method, recharge
 from app.store.database import Database

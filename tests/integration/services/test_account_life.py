@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.billing.credit_region import CreditThresholds, credit_region
+from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.account_life import (
     AccountRefused,
     move_account,
@@ -18,7 +19,6 @@ from app.services.account_life import (
 )
 from app.services.account_settlement import FinalReading, settle_account
 from app.services.corrections import adjust, refund
-from app.services.demo_site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
 from app.services.operators import SignedIn, login
 from app.services.permissions import PermissionDenied

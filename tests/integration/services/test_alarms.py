@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from app.queries.alarms import critical_active_count, get_alarm, list_alarms
 from app.services.alarm_actions import NOTE_MAX, AlarmRefused, acknowledge_alarm
-from app.services.alarm_queries import critical_active_count, get_alarm, list_alarms
 from app.services.permissions import PermissionDenied
 from app.store.database import Database
 from app.store.models import Alarm, AuditEvent, Meter, utc_now

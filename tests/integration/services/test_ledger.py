@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import update
 
-from app.services.demo_site import DemoSpec, seed_demo_site
+from app.demo.site import DemoSpec, seed_demo_site
 from app.services.ledger import LedgerError, post_entry
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database

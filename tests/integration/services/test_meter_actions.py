@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.hardware.bus_worker import SupplyResult
+from app.queries.meter_detail import meter_detail
 from app.runtime.supply_control import SupplyControl
 from app.services.meter_actions import (
     KEEP_POWER_MAX,
@@ -19,7 +20,6 @@ from app.services.meter_actions import (
     record_load_guard_restore,
     set_keep_power,
 )
-from app.services.meter_detail import meter_detail
 from app.services.permissions import PermissionDenied
 from app.store.database import Database
 from app.store.models import (

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.snapshot import Quality, Snapshot
 from app.runtime.reading_store import ReadingStore
-from app.services.demo_site import DemoSpec, seed_demo_site
 from app.services.meter_replacement import Replacement, ReplacementRefused, replace_meter
 from app.store.database import Database
 from app.store.models import Alarm, IntervalReading, Meter

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.demo_site import DemoSpec, seed_demo_site
+from app.demo.site import DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database
 from tests.integration.services.recharge_worker import (

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.billing.tariff import TariffFileError
-from app.services.demo_site import DemoSpec, seed_demo_site
+from app.demo.site import DemoSpec, seed_demo_site
 from app.services.tariff_library import (
     ImportOutcome,
     TariffImportRefused,

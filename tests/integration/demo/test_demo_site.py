@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.tariff_header import read_tariff_header
-from app.services.demo_site import (
+from app.demo.site import (
     MODBUS_MAX_ADDRESS,
     DemoSiteExists,
     DemoSpec,

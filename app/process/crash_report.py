@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from app.runtime.data_dir import crash_dir
+from app.process.data_dir import crash_dir
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph, Table
 from reportlab.platypus.flowables import HRFlowable, KeepTogether, Spacer
 
-from app.services.pdf_fonts import PdfFonts, pdf_fonts
+from app.documents.pdf_fonts import PdfFonts, pdf_fonts
 
 TITLES: dict[str, str] = {
     "recharge": "Recharge receipt",

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
-from app.services.demo_site import DemoSpec, seed_demo_site
-from app.services.history_queries import (
+from app.demo.site import DemoSpec, seed_demo_site
+from app.queries.history import (
     HistoryRefused,
     HistoryTarget,
     Resolution,

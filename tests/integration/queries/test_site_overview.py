@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import delete, select, update
 
-from app.services.demo_site import DemoSpec, seed_demo_site
+from app.demo.site import DemoSpec, seed_demo_site
+from app.queries.site_overview import RoomState, room_state, site_overview
 from app.services.ledger import post_entry
-from app.services.site_overview import RoomState, room_state, site_overview
 from app.store.database import Database
 from app.store.models import Account, IntervalReading, Meter, Room
 from app.vocabulary import LedgerKind, MeterStatus, ReadingQuality, SupplyState, Utility

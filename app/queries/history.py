@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from app.services.site_queries import site_zone
+from app.queries.site_facts import site_zone
 from app.store.database import Database
 from app.store.models import Building, IntervalReading, Meter, Room
 from app.vocabulary import ReadingQuality, Utility

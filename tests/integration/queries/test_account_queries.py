@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from app.services.account_queries import (
+from app.demo.site import seed_demo_site
+from app.queries.accounts import (
     RECENT_ENTRIES,
     AccountDetail,
     get_account_detail,
     list_accounts,
 )
-from app.services.demo_site import seed_demo_site
-from app.services.meter_queries import list_meters
+from app.queries.meters import list_meters
 from app.store.database import Database
 from app.store.models import Account, LedgerEntry, Meter
 from app.vocabulary import AccountStatus, LedgerKind, MeterStatus

@@ -14,7 +14,6 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, insert, select
@@ -22,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.tariff_header import read_tariff_header
-from app.services.demo_history import seed_demo_history
-from app.services.demo_names import holder_name
+from app.demo.history import seed_demo_history
+from app.demo.names import holder_name
+from app.resources import resource_path
 from app.services.passwords import hash_password
 from app.store.database import Database
 from app.store.models import (
@@ -41,9 +41,8 @@ from app.store.models import (
     TariffPlan,
     TariffVersion,
 )
-from app.vocabulary import AccountStatus, LedgerKind, MeterStatus, Role, Utility
+from app.vocabulary import AccountStatus, ExitCode, LedgerKind, MeterStatus, Role, Utility
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 TARIFF_FILES = {
     "single": "dorm-electricity.toml",
     "tou": "tou-electricity.toml",
@@ -70,7 +69,7 @@ METERS_PER_BUS = 40  # a comfortable RS485 segment: poll cycle of a few seconds 
 class DemoSiteExists(Exception):
     """The database already holds a site; seeding would mix demo data into it."""
 
-    exit_code = 9
+    exit_code = ExitCode.SITE_EXISTS
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,7 @@ def _seed_operators(session: Session) -> int:
 def _seed_tariffs(session: Session) -> dict[str, TariffPlan]:
     plans: dict[str, TariffPlan] = {}
     for key, file_name in TARIFF_FILES.items():
-        path = RESOURCES / "tariffs" / file_name
+        path = resource_path("tariffs", file_name)
         text = path.read_text(encoding="utf-8")
         head = read_tariff_header(text, str(path))
         plan = TariffPlan(

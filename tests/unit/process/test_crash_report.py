@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from app.runtime.crash_report import LOCK_NAME, CrashGuard
-from app.runtime.data_dir import crash_dir
+from app.process.crash_report import LOCK_NAME, CrashGuard
+from app.process.data_dir import crash_dir
 from tests.support import REPO, run_python
 
 
@@ -56,7 +56,7 @@ def _run_session(data_dir: Path, body: str) -> subprocess.CompletedProcess[str]:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         except ImportError:
             pass
-        from app.runtime.crash_report import CrashGuard
+        from app.process.crash_report import CrashGuard
         guard = CrashGuard(Path(sys.argv[1]))
         guard.start()
         """

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from app.services import pdf_fonts, receipt_pdf
-from app.services.receipt_pdf import ReceiptDocument, render_receipt
+from app.documents import pdf_fonts, receipt_pdf
+from app.documents.receipt_pdf import ReceiptDocument, render_receipt
 
 MM = 72 / 25.4
 SITE_TZ = timezone(timedelta(hours=8))

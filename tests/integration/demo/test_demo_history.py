@@ -12,16 +12,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from app.demo.history import seed_demo_history
+from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
-from app.runtime.runtime import Runtime, RuntimeOptions
-from app.services.demo_history import seed_demo_history
-from app.services.demo_site import DemoSpec, seed_demo_site
-from app.services.history_queries import (
+from app.queries.history import (
     HistoryTarget,
     Resolution,
     TargetKind,
     energy_history,
 )
+from app.runtime.runtime import Runtime, RuntimeOptions
 from app.store.database import Database
 from app.store.models import IntervalReading, LedgerEntry, Meter, RatingState, Site, UsageCharge
 from app.vocabulary import LedgerKind, ReadingQuality, Utility

@@ -8,7 +8,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from app.runtime import data_dir
+from app.process import data_dir
 
 
 def test_the_environment_variable_chooses_the_folder(

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.hardware.errors import ProfileError
 from app.hardware.profiles import load_profile
-from app.services.alarm_queries import AlarmRow, alarm_query, row_of
-from app.services.settings import site_currency
+from app.queries.alarms import AlarmRow, alarm_query, row_of
+from app.queries.site_facts import site_currency
 from app.store.database import Database
 from app.store.models import (
     Account,

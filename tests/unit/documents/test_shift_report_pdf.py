@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.shift_report_pdf import ShiftLine, ShiftReport, render_shift_report
+from app.documents.shift_report_pdf import ShiftLine, ShiftReport, render_shift_report
 
 SITE_TZ = timezone(timedelta(hours=8))
 OPENED = datetime(2026, 3, 14, 8, 0, tzinfo=SITE_TZ)

@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 from pathlib import Path
 
-from app.runtime.data_dir import logs_dir
+from app.process.data_dir import logs_dir
 
 LOG_FILE_NAME = "meterdesk.log"
 _FORMAT = "%(asctime)s %(levelname)-7s [%(threadName)s] %(name)s: %(message)s"

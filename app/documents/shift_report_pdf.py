@@ -23,8 +23,8 @@ from reportlab.platypus import Flowable, KeepTogether, LongTable, Paragraph, Sim
 from reportlab.platypus.flowables import Spacer
 from reportlab.platypus.tables import Table
 
-from app.services.pdf_fonts import PdfFonts, pdf_fonts
-from app.services.receipt_pdf import local_time_text
+from app.documents.pdf_fonts import PdfFonts, pdf_fonts
+from app.documents.receipt_pdf import local_time_text
 
 TITLE = "Shift close report"
 MARGIN = 15 * mm

@@ -25,14 +25,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.billing.supply_policy import OffReason
-from app.services.site_queries import site_zone
+from app.queries.site_facts import site_zone
 from app.store.database import Database
 from app.store.models import Account, Building, IntervalReading, LedgerEntry, Meter, Room
 from app.vocabulary import (
     AccountStatus,
     LedgerKind,
     MeterStatus,
+    OffReason,
     ReadingQuality,
     SupplyState,
     Utility,

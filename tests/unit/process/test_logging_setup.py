@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.runtime.logging_setup import LOG_FILE_NAME, setup_logging
+from app.process.logging_setup import LOG_FILE_NAME, setup_logging
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.services.demo_site import seed_demo_site
-from app.services.site_queries import SiteInfo, site_info
+from app.demo.site import seed_demo_site
+from app.queries.site_facts import SiteInfo, site_info
 from app.store.database import Database
 
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from app.runtime.crash_report import CrashGuard, CrashNotice
-from app.runtime.logging_setup import setup_logging
-from app.services.demo_history import DEMO_HISTORY_DAYS
-from app.services.demo_site import DemoSpec, seed_demo_site
-from app.services.site_queries import SiteInfo, site_info
+from app.demo.history import DEMO_HISTORY_DAYS
+from app.demo.site import DemoSpec, seed_demo_site
+from app.process.crash_report import CrashGuard, CrashNotice
+from app.process.logging_setup import setup_logging
+from app.queries.site_facts import SiteInfo, site_info
 from app.store.backup import backup_sqlite
 from app.store.database import Database, ensure_writable_dir, sqlite_url_for
 from app.store.migrate import schema_state, upgrade

@@ -6,8 +6,8 @@ from collections import Counter
 
 from sqlalchemy import update
 
-from app.services.demo_site import seed_demo_site
-from app.services.meter_queries import list_meters
+from app.demo.site import seed_demo_site
+from app.queries.meters import list_meters
 from app.store.database import Database
 from app.store.models import Meter
 from app.vocabulary import MeterStatus, Utility

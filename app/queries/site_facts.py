@@ -20,6 +20,11 @@ class SiteInfo:
     timezone: str
 
 
+def site_currency(session: Session) -> str:
+    """The site's ISO 4217 currency code (CNY before a site exists)."""
+    return session.scalar(select(Site.currency).order_by(Site.id).limit(1)) or "CNY"
+
+
 def site_info(db: Database) -> SiteInfo | None:
     """The site, or None for a database with no site yet."""
     with db.session() as session:
