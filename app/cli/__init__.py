@@ -1,12 +1,12 @@
 """Command line of MeterDesk: the GUI by default, subcommands for scripting and headless use.
 
-``main.py`` calls ``main(argv)``. Every command takes ``--data-dir DIR`` and ``--db URL``.
-Exit codes: 0 done, 2 bad usage, 3-9 a problem explained in one line on stderr
-(see ``app.store.errors`` and ``app.cli.exit_codes``).
+``main.py`` calls ``main(argv)``. Every command takes ``--data-dir DIR``, ``--db URL`` and
+``--demo``, before or after the command's name. Exit codes: ``app.vocabulary.ExitCode``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,5 +21,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.cli.gui_command import run_gui_command
 
         return run_gui_command(args)
-    result: int = handler(args)
-    return result
+    try:
+        result: int = handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # piped into head, less...: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return int(result)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from app.billing.money import Money
-from app.cli.auth import DENIED, add_user_option, signed_in
+from app.cli.auth import DENIED, signed_in
 from app.cli.context import data_dir_of, fail, run_on_database
 from app.queries.accounts import (
     AccountDetail,
@@ -38,45 +38,6 @@ from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
 from app.vocabulary import ExitCode
-
-
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    account = sub.add_parser("account", help="prepaid accounts: list, show, recharge")
-    account_sub = account.add_subparsers(title="account commands", metavar="COMMAND", required=True)
-
-    listing = account_sub.add_parser("list", parents=[common], help="every account, one a line")
-    listing.add_argument("--demo", action="store_true", help="the demo data folder")
-    listing.add_argument("--json", action="store_true", help="print a JSON array")
-    listing.set_defaults(handler=cmd_list)
-
-    show = account_sub.add_parser("show", parents=[common], help="one account in full")
-    show.add_argument("--demo", action="store_true", help="the demo data folder")
-    show.add_argument("--account", required=True, metavar="NUMBER", help="the account number")
-    show.add_argument("--json", action="store_true", help="print one JSON object")
-    show.set_defaults(handler=cmd_show)
-
-    pay = account_sub.add_parser(
-        "recharge",
-        parents=[common],
-        help="credit an account and issue a receipt",
-        description="Credit an account with money taken at the counter and issue a numbered "
-        "receipt (saved as PDF in the data folder). With --key, running the command again "
-        "(after a time-out or a crash) prints the first receipt and credits nothing.",
-    )
-    pay.add_argument("--demo", action="store_true", help="the demo data folder")
-    pay.add_argument("--account", required=True, metavar="NUMBER", help="the account number")
-    pay.add_argument("--amount", required=True, metavar="AMOUNT", help="e.g. 50 or 50.00")
-    pay.add_argument(
-        "--method", required=True, choices=("cash", "card", "transfer", "campus"), help="payment"
-    )
-    pay.add_argument(
-        "--key",
-        metavar="KEY",
-        help="idempotency key: the same key never credits twice (default: a new key)",
-    )
-    pay.add_argument("--receipt", metavar="PATH", help="also copy the receipt PDF to PATH")
-    add_user_option(pay)
-    pay.set_defaults(handler=cmd_recharge)
 
 
 def _row_json(row: AccountRow, currency: str) -> dict[str, object]:

@@ -3,29 +3,18 @@ from the environment (``METERDESK_PASSWORD``) or, at a terminal, a prompt that d
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import os
 import sys
 
+from app.cli.options import PASSWORD_ENV
 from app.services.operators import OperatorRefused, SignedIn, login
 from app.services.permissions import Action, PermissionDenied
 from app.store.database import Database
 
-PASSWORD_ENV = "METERDESK_PASSWORD"
-
 
 class NotSignedIn(PermissionError):
     """No usable user or password; the message says what to give."""
-
-
-def add_user_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--user",
-        required=True,
-        metavar="NAME",
-        help=f"the operator doing this; the password comes from ${PASSWORD_ENV} or a prompt",
-    )
 
 
 def password_for(user: str, env: str = PASSWORD_ENV) -> str:

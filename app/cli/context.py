@@ -1,4 +1,10 @@
-"""Resolve the data folder and database from the options, and open the database safely."""
+"""Resolve the data folder and database from the options, and open the database safely.
+
+Commands that only read or change an existing site never create anything: on a data folder
+with no database they say so (exit 8) and leave the folder as it was. The commands that start
+a site (``operator first-admin``, ``site init``, ``db upgrade``, ``demo seed``) pass
+``create=True``: they make the folder and the schema themselves.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import TypeVar
 from app.process.data_dir import default_data_dir, demo_data_dir
 from app.process.logging_setup import setup_logging
 from app.store.database import Database, ensure_writable_dir, sqlite_url_for
+from app.store.errors import NoDatabase
 
 T = TypeVar("T")
 
@@ -22,26 +29,39 @@ def data_dir_of(args: argparse.Namespace, *, demo: bool = False) -> Path:
     return demo_data_dir() if demo else default_data_dir()
 
 
-def open_database(args: argparse.Namespace, data_dir: Path) -> Database:
+def open_database(args: argparse.Namespace, data_dir: Path, *, create: bool = False) -> Database:
     """Prepare the data folder (writable, logging) and open the database handle.
 
-    Raises ``StoreError`` subclasses with messages for the operator; touches no data.
+    Without ``create``, a SQLite file that does not exist raises ``NoDatabase`` and nothing
+    is made. Raises ``StoreError`` subclasses with messages for the operator; touches no data.
     """
+    url = getattr(args, "db", None) or sqlite_url_for(data_dir)
+    db = Database(url)
+    if not create and db.file_path is not None and not db.file_path.exists():
+        db.dispose()
+        where = db.file_path.parent if getattr(args, "db", None) is None else db.file_path
+        raise NoDatabase(
+            f"There is no MeterDesk database in {where} yet; nothing was created. Set up a "
+            "site first ('main.py operator first-admin' then 'main.py site init'), or name the "
+            "site's database with --data-dir or --db."
+        )
     ensure_writable_dir(data_dir)
     setup_logging(data_dir, console_level=logging.ERROR)
-    url = args.db or sqlite_url_for(data_dir)
-    db = Database(url)
     db.check_readable()
     return db
 
 
 def run_on_database(
-    args: argparse.Namespace, work: Callable[[Database], T], *, demo: bool | None = None
+    args: argparse.Namespace,
+    work: Callable[[Database], T],
+    *,
+    demo: bool | None = None,
+    create: bool = False,
 ) -> tuple[Database, T]:
     """Open the database the options name (``demo``: the demo folder unless --data-dir; None
     reads ``args.demo``), run ``work`` on it and close it. StoreError explains any failure."""
     use_demo = bool(getattr(args, "demo", False)) if demo is None else demo
-    db = open_database(args, data_dir_of(args, demo=use_demo))
+    db = open_database(args, data_dir_of(args, demo=use_demo), create=create)
     try:
         return db, work(db)
     finally:

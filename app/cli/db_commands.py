@@ -10,23 +10,11 @@ from app.store.errors import StoreError
 from app.store.migrate import schema_state, upgrade
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    db = sub.add_parser("db", help="database schema")
-    db_sub = db.add_subparsers(title="db commands", metavar="COMMAND", required=True)
-    up = db_sub.add_parser(
-        "upgrade", parents=[common], help="create or upgrade the schema (never loses data)"
-    )
-    up.add_argument("--demo", action="store_true", help="the demo data folder")
-    up.set_defaults(handler=cmd_upgrade)
-    status = db_sub.add_parser("status", parents=[common], help="show the schema revision")
-    status.add_argument("--demo", action="store_true", help="the demo data folder")
-    status.add_argument("--json", action="store_true", help="print one JSON object")
-    status.set_defaults(handler=cmd_status)
-
-
 def cmd_upgrade(args: argparse.Namespace) -> int:
     try:
-        db, (before, after) = run_on_database(args, lambda db: (schema_state(db), upgrade(db)))
+        db, (before, after) = run_on_database(
+            args, lambda db: (schema_state(db), upgrade(db)), create=True
+        )
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     if before.current == after.current:

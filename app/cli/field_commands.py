@@ -20,8 +20,10 @@ from dataclasses import replace
 from types import FrameType
 
 from app.cli import meter_replace_command
-from app.cli.auth import DENIED, add_user_option, signed_in
+from app.cli.args import field_setup
+from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
+from app.cli.options import add_user_option
 from app.hardware.addresses import address_problem, parse_addresses
 from app.hardware.bus_worker import BusMeter, BusWorker
 from app.hardware.errors import PortUnavailable, ProfileError
@@ -89,9 +91,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add_user_option(relay)
     relay.set_defaults(handler=cmd_relay)
     meter_replace_command.register(meter_sub, common)
+    field_setup.register_meter(meter_sub, common)
 
     bus = sub.add_parser("bus", help="whole-bus tools")
     bus_sub = bus.add_subparsers(title="bus commands", metavar="COMMAND", required=True)
+    field_setup.register_bus(bus_sub, common)
     scan = bus_sub.add_parser("scan", help="find the meters on a line")
     line_options(scan, address=False)
     scan.add_argument(

@@ -13,20 +13,6 @@ from app.store.migrate import require_current
 from app.vocabulary import ExitCode
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    ledger = sub.add_parser("ledger", help="the money ledger")
-    ledger_sub = ledger.add_subparsers(title="ledger commands", metavar="COMMAND", required=True)
-    verify = ledger_sub.add_parser(
-        "verify",
-        parents=[common],
-        help="check balances, running balances, reversals, receipt numbers, usage postings and "
-        "the audit trail's chain",
-    )
-    verify.add_argument("--demo", action="store_true", help="the demo data folder")
-    verify.add_argument("--json", action="store_true", help="print one JSON object")
-    verify.set_defaults(handler=cmd_verify)
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
     def verify(db: Database) -> VerifyReport:
         require_current(db)

@@ -49,7 +49,6 @@ def register(meter_sub: argparse._SubParsersAction, common: argparse.ArgumentPar
         "(electricity) or m3 (water, gas), at most 3 decimals.",
         epilog=RESTART_NOTE,
     )
-    replace.add_argument("--demo", action="store_true", help="the demo data folder")
     replace.add_argument("--meter", required=True, metavar="SERIAL", help="the old meter's serial")
     replace.add_argument(
         "--final", required=True, metavar="READING", help="the old meter's final reading"

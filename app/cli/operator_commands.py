@@ -1,6 +1,7 @@
-"""``operator first-admin|add|list``: operators from the command line (a headless server, a
-script that sets up a site). Passwords come from the environment or a prompt, never from the
-command line, where other users of the computer could read them.
+"""``operator first-admin|add|list|role|disable|enable|reset-password``: operators from the
+command line (a headless server, a script that sets up a site). Passwords come from the
+environment or a prompt, never from the command line, where other users of the computer could
+read them.
 
 Exit codes: 0 done; 1 refused (the message says why; nothing written); 3-9 database problems;
 16 not signed in or not allowed.
@@ -10,63 +11,39 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
-from app.cli.auth import DENIED, PASSWORD_ENV, add_user_option, password_for
+from sqlalchemy.orm import Session
+
+from app.cli.auth import DENIED, password_for, signed_in
 from app.cli.context import fail, run_on_database
+from app.cli.options import NEW_PASSWORD_ENV
 from app.services.operators import (
     OperatorRefused,
     SignedIn,
     add_operator,
+    change_role,
     list_operators,
     login,
+    reset_password,
+    set_active,
     set_up_first_admin,
 )
+from app.services.permissions import Action
 from app.store.database import Database
 from app.store.errors import StoreError
-from app.store.migrate import require_current
+from app.store.migrate import ensure_schema, require_current
 from app.vocabulary import ExitCode, Role
-
-NEW_PASSWORD_ENV = "METERDESK_NEW_PASSWORD"
-
-
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    operator = sub.add_parser("operator", help="the people who use MeterDesk and their roles")
-    op_sub = operator.add_subparsers(title="operator commands", metavar="COMMAND", required=True)
-    first = op_sub.add_parser(
-        "first-admin",
-        parents=[common],
-        help="create the administrator of a database that has no operator yet",
-        description=f"Create the first administrator; the password comes from ${PASSWORD_ENV} "
-        "or a prompt. Refused once the database has any operator.",
-    )
-    first.add_argument("--user", required=True, metavar="NAME", help="the admin's user name")
-    first.add_argument("--name", default="", metavar="TEXT", help="the admin's full name")
-    first.set_defaults(handler=cmd_first_admin)
-    add = op_sub.add_parser(
-        "add",
-        parents=[common],
-        help="add an operator (administrators only)",
-        description=f"Add an operator. --user is the administrator doing it (password from "
-        f"${PASSWORD_ENV}); the new operator's password comes from ${NEW_PASSWORD_ENV} or a "
-        "prompt.",
-    )
-    add_user_option(add)
-    add.add_argument("--new", required=True, metavar="NAME", help="the new user name")
-    add.add_argument("--name", default="", metavar="TEXT", help="the new operator's full name")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
-    add.set_defaults(handler=cmd_add)
-    listing = op_sub.add_parser("list", parents=[common], help="every operator and role")
-    listing.add_argument("--json", action="store_true", help="print a JSON array")
-    listing.set_defaults(handler=cmd_list)
 
 
 def cmd_first_admin(args: argparse.Namespace) -> int:
     def work(db: Database) -> SignedIn:
-        require_current(db)
-        return set_up_first_admin(db, args.user, args.name, password_for(args.user))
+        password = password_for(args.user)  # asked before the schema is made
+        ensure_schema(db)
+        return set_up_first_admin(db, args.user, args.name, password)
 
     try:
-        _, admin = run_on_database(args, work)
+        _, admin = run_on_database(args, work, create=True)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
@@ -116,3 +93,52 @@ def cmd_list(args: argparse.Namespace) -> int:
             state = "" if row["active"] else " (switched off)"
             print(f"{row['username']:<20} {row['role']:<11} {row['display_name']}{state}")
     return 0
+
+
+def _admin_step(args: argparse.Namespace, step: Callable[[Session, SignedIn], SignedIn]) -> int:
+    """Sign in the administrator named by --user, run ``step`` in a transaction; exit codes as
+    the module says."""
+
+    def work(db: Database) -> SignedIn:
+        require_current(db)
+        who = signed_in(db, args.user, Action.MANAGE_OPERATORS)
+        with db.transaction() as session:
+            return step(session, who)
+
+    try:
+        _, done = run_on_database(args, work)
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    except DENIED as exc:
+        return fail(str(exc), ExitCode.DENIED)
+    except OperatorRefused as exc:
+        return fail(f"{exc} Nothing was changed.", ExitCode.REFUSED)
+    print(f"{done.username}: {done.role.value}.")
+    return 0
+
+
+def cmd_role(args: argparse.Namespace) -> int:
+    return _admin_step(
+        args, lambda session, who: change_role(session, who, args.operator, Role(args.role))
+    )
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    code = _admin_step(
+        args, lambda session, who: set_active(session, who, args.operator, args.active)
+    )
+    if code == 0:
+        print(f"{args.operator} is switched {'on' if args.active else 'off'}.")
+    return code
+
+
+def cmd_reset_password(args: argparse.Namespace) -> int:
+    def step(session: Session, who: SignedIn) -> SignedIn:
+        return reset_password(
+            session, who, args.operator, password_for(args.operator, NEW_PASSWORD_ENV)
+        )
+
+    code = _admin_step(args, step)
+    if code == 0:
+        print(f"The password of {args.operator} was changed.")
+    return code

@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli.auth import DENIED, add_user_option, signed_in
+from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
 from app.services.permissions import Action
 from app.services.settings import (
-    SETTINGS,
     SettingRefused,
     change_setting,
     shown_settings,
@@ -23,26 +22,6 @@ from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
 from app.vocabulary import ExitCode
-
-
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    setting = sub.add_parser("setting", help="site settings: recharge cap, idle lock, receipts")
-    setting_sub = setting.add_subparsers(title="setting commands", metavar="COMMAND", required=True)
-    listing = setting_sub.add_parser("list", parents=[common], help="every setting's value")
-    listing.add_argument("--demo", action="store_true", help="the demo data folder")
-    listing.add_argument("--json", action="store_true", help="print one JSON object")
-    listing.set_defaults(handler=cmd_list)
-    change = setting_sub.add_parser(
-        "set",
-        parents=[common],
-        help="change a setting (supervisors and administrators)",
-        description="; ".join(f"{spec.key}: {spec.help}" for spec in SETTINGS) + ".",
-    )
-    change.add_argument("--demo", action="store_true", help="the demo data folder")
-    change.add_argument("key", choices=[spec.key for spec in SETTINGS])
-    change.add_argument("value")
-    add_user_option(change)
-    change.set_defaults(handler=cmd_set)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -30,42 +30,10 @@ from app.billing.money import MoneyError, parse_decimal
 from app.billing.rating import Quote, UsageError, UsageRow, check_row, decimal_text, quote_versions
 from app.billing.tariff import Tariff, TariffFileError, parse_tariff
 from app.billing.tariff.schedule import ScheduleError, TariffSchedule
-from app.cli import tariff_library_commands
 from app.cli.context import fail
 from app.vocabulary import ExitCode
 
 HEADER = ("start", "end", "quantity")
-
-
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    tariff = sub.add_parser("tariff", help="check, quote, import, export and list tariffs")
-    tariff_sub = tariff.add_subparsers(title="tariff commands", metavar="COMMAND", required=True)
-    check = tariff_sub.add_parser("check", help="check a tariff file, listing every mistake")
-    check.add_argument("file", metavar="FILE", help="tariff file (TOML)")
-    check.set_defaults(handler=cmd_check)
-    quote = tariff_sub.add_parser(
-        "quote",
-        help="price usage intervals under a tariff",
-        description="Price usage rows start,end,quantity (ISO site-local times). Lines: energy, "
-        "allowance, fee; by TOU period in the order of the periods table, then by tier.",
-    )
-    quote.add_argument(
-        "--tariff",
-        required=True,
-        action="append",
-        metavar="FILE",
-        help="tariff file (TOML); repeat for dated versions of one tariff",
-    )
-    quote.add_argument("--usage", required=True, metavar="CSV", help="rows start,end,quantity")
-    quote.add_argument(
-        "--cycle-used",
-        default="0",
-        metavar="Q",
-        help="units already used in the cycle of the first row (tier position, allowance)",
-    )
-    quote.add_argument("--json", action="store_true", help="print one JSON object")
-    quote.set_defaults(handler=cmd_quote)
-    tariff_library_commands.register(tariff_sub, common)
 
 
 def _read(path: str) -> str:

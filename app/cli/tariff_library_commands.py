@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 from app.billing.tariff import TariffFileError
 from app.billing.tariff_header import read_tariff_header
-from app.cli.auth import DENIED, add_user_option, signed_in
+from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
 from app.services.audit import record_audit
 from app.services.permissions import Action
@@ -39,51 +38,6 @@ from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
 from app.vocabulary import ExitCode
-
-
-def register(tariff_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    """Add import, export and list to the ``tariff`` command's subcommands."""
-    imp = tariff_sub.add_parser(
-        "import",
-        parents=[common],
-        help="store a tariff file in the database as a dated version of its plan",
-        description="Store a tariff file as a version of the plan named in it. The same "
-        "effective_from again replaces the version while no usage has been priced with it.",
-    )
-    imp.add_argument("file", metavar="FILE", help="tariff file (TOML)")
-    imp.add_argument("--demo", action="store_true", help="the demo data folder")
-    add_user_option(imp)
-    imp.set_defaults(handler=cmd_import)
-    exp = tariff_sub.add_parser(
-        "export",
-        parents=[common],
-        help="write the stored tariff file of a plan's version in force on a date",
-    )
-    exp.add_argument("--plan", required=True, metavar="NAME", help="the tariff plan's name")
-    exp.add_argument(
-        "--at",
-        type=_day,
-        metavar="YYYY-MM-DD",
-        help="the version in force on this site-local date (default: today at the site)",
-    )
-    exp.add_argument("--output", metavar="FILE", help="write to FILE (default: stdout)")
-    exp.add_argument("--demo", action="store_true", help="the demo data folder")
-    exp.set_defaults(handler=cmd_export)
-    lst = tariff_sub.add_parser(
-        "list", parents=[common], help="show stored tariff plans and their versions"
-    )
-    lst.add_argument("--json", action="store_true", help="print one JSON object")
-    lst.add_argument("--demo", action="store_true", help="the demo data folder")
-    lst.set_defaults(handler=cmd_list)
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date; write it like 2026-09-01."
-        ) from None
 
 
 def _reason(exc: OSError | UnicodeDecodeError) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
 
 from app.hardware.bus_worker import BusMeter
 from app.hardware.errors import ProfileError
@@ -60,36 +61,47 @@ class BusSetup:
 
 
 def load_field_setup(db: Database) -> list[BusSetup]:
-    """Enabled buses and their meters in service (not removed or disabled), by bus name."""
+    """Enabled buses in use and their meters in service (not removed or disabled), by name."""
     with db.session() as session:
-        meters: dict[int, list[MeterSetup]] = defaultdict(list)
-        for row in session.execute(
-            select(
-                Meter.bus_id,
-                Meter.id,
-                Meter.address,
-                Meter.profile,
-                Meter.utility,
-                Meter.account_id,
-                Meter.rated_current_a,
-            )
-            .where(Meter.status.in_([MeterStatus.ACTIVE, MeterStatus.OFFLINE]))
-            .order_by(Meter.bus_id, Meter.id)
-        ):
-            meters[row[0]].append(MeterSetup(*row[1:]))
-        buses = session.scalars(select(Bus).where(Bus.enabled.is_(True)).order_by(Bus.name))
-        return [
-            BusSetup(
-                b.id,
-                b.name,
-                b.url,
-                b.baudrate,
-                b.bytesize,
-                b.parity,
-                b.stopbits,
-                b.timeout_ms,
-                b.retries,
-                tuple(meters.get(b.id, ())),
-            )
-            for b in buses
-        ]
+        return _setups(session, Bus.enabled.is_(True))
+
+
+def load_bus_setup(db: Database, name: str) -> BusSetup | None:
+    """One bus in use (enabled or not) by name, case-insensitive; None when there is none."""
+    with db.session() as session:
+        found = _setups(session, func.lower(Bus.name) == " ".join(name.split()).lower())
+    return found[0] if found else None
+
+
+def _setups(session: Session, where: ColumnElement[bool]) -> list[BusSetup]:
+    meters: dict[int, list[MeterSetup]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Meter.bus_id,
+            Meter.id,
+            Meter.address,
+            Meter.profile,
+            Meter.utility,
+            Meter.account_id,
+            Meter.rated_current_a,
+        )
+        .where(Meter.status.in_([MeterStatus.ACTIVE, MeterStatus.OFFLINE]))
+        .order_by(Meter.bus_id, Meter.id)
+    ):
+        meters[row[0]].append(MeterSetup(*row[1:]))
+    buses = session.scalars(select(Bus).where(where, Bus.retired_at.is_(None)).order_by(Bus.name))
+    return [
+        BusSetup(
+            b.id,
+            b.name,
+            b.url,
+            b.baudrate,
+            b.bytesize,
+            b.parity,
+            b.stopbits,
+            b.timeout_ms,
+            b.retries,
+            tuple(meters.get(b.id, ())),
+        )
+        for b in buses
+    ]

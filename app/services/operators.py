@@ -119,6 +119,92 @@ def _add(session: Session, name: str, display_name: str, role: Role, password: s
     return _signed_in(operator)
 
 
+def _operator_named(session: Session, username: str) -> Operator:
+    found = session.scalars(
+        select(Operator).where(func.lower(Operator.username) == username.strip().lower())
+    ).first()
+    if found is None:
+        raise OperatorRefused(f"There is no operator {username.strip()!r}; check the user name.")
+    return found
+
+
+def _active_admins(session: Session) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Operator)
+            .where(Operator.role == Role.ADMIN, Operator.active.is_(True))
+        )
+        or 0
+    )
+
+
+def _keeps_an_admin(session: Session, operator: Operator) -> None:
+    if operator.role is Role.ADMIN and operator.active and _active_admins(session) <= 1:
+        raise OperatorRefused(
+            f"{operator.username} is the only administrator still active; make another "
+            "operator an administrator first, or nobody could manage operators."
+        )
+
+
+def change_role(session: Session, by: SignedIn, username: str, role: Role) -> SignedIn:
+    """Give an operator another role (administrators; the last active admin stays one)."""
+    by.require(Action.MANAGE_OPERATORS)
+    operator = _operator_named(session, username)
+    if operator.role is role:
+        return _signed_in(operator)
+    if role is not Role.ADMIN:
+        _keeps_an_admin(session, operator)
+    before = operator.role.value
+    operator.role = role
+    session.flush()
+    record_audit(
+        session,
+        by,
+        "operator.role",
+        "operator",
+        operator.id,
+        {"role": before},
+        {"role": role.value},
+    )
+    return _signed_in(operator)
+
+
+def set_active(session: Session, by: SignedIn, username: str, active: bool) -> SignedIn:
+    """Switch an operator off (no more sign-ins; history keeps the name) or back on."""
+    by.require(Action.MANAGE_OPERATORS)
+    operator = _operator_named(session, username)
+    if operator.active is active:
+        return _signed_in(operator)
+    if not active:
+        if operator.id == by.operator_id:
+            raise OperatorRefused("You cannot switch yourself off; ask another administrator.")
+        _keeps_an_admin(session, operator)
+    operator.active = active
+    session.flush()
+    record_audit(
+        session,
+        by,
+        "operator.enable" if active else "operator.disable",
+        "operator",
+        operator.id,
+        {"active": not active},
+        {"active": active},
+    )
+    return _signed_in(operator)
+
+
+def reset_password(session: Session, by: SignedIn, username: str, password: str) -> SignedIn:
+    """A new password for an operator (administrators), audited without the password."""
+    by.require(Action.MANAGE_OPERATORS)
+    operator = _operator_named(session, username)
+    _check(operator.username, password)
+    operator.password_hash = hash_password(password)
+    session.flush()
+    record_audit(session, by, "operator.reset_password", "operator", operator.id, None, None)
+    return _signed_in(operator)
+
+
 def sign_in(session: Session, username: str, password: str) -> SignedIn:
     """The operator with this name and password, or ``OperatorRefused``."""
     operator = session.scalars(

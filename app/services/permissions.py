@@ -3,10 +3,11 @@ button is not a permission check).
 
 Cashiers take money and print receipts; office staff also open, move and close accounts, and
 refund or adjust with a supervisor's approval on the spot (``corrections.approval``);
-supervisors also approve refunds and adjustments (their own need nobody else), change tariffs
-and policies, switch relays, order keep-power and close other cashiers' shifts; technicians run
-the field side (diagnostics, relays, load-guard restores, meter replacement) but never touch
-money; admins do everything and manage operators.
+supervisors also approve refunds and adjustments (their own need nobody else), change tariffs,
+policies and load-guard settings, lay out buildings and rooms, switch relays, order keep-power
+and close other cashiers' shifts; technicians run the field side (diagnostics, relays,
+load-guard restores, buses and meters, meter replacement) but never touch money; admins do
+everything, set up the site itself and manage operators.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Action(StrEnum):
     REPLACE_METER = "replace meters"
     DIAGNOSTICS = "run bus diagnostics"
     MANAGE_OPERATORS = "manage operators"
+    EDIT_SITE = "change the site's name, address, time zone, currency and receipt header"
+    EDIT_LAYOUT = "add, rename and retire buildings and rooms"
+    EDIT_FIELD = "add, change and retire buses and meters"
 
 
 _CASHIER = frozenset(
@@ -63,6 +67,7 @@ _SUPERVISOR = _OFFICE | {
     Action.SWITCH_RELAY,
     Action.KEEP_POWER,
     Action.RESTORE_LOAD_GUARD,
+    Action.EDIT_LAYOUT,
 }
 _TECHNICIAN = frozenset(
     {
@@ -71,6 +76,7 @@ _TECHNICIAN = frozenset(
         Action.ACKNOWLEDGE_ALARM,
         Action.REPLACE_METER,
         Action.DIAGNOSTICS,
+        Action.EDIT_FIELD,
     }
 )
 

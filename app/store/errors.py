@@ -39,3 +39,10 @@ class NotMigrated(StoreError):
     """The schema is older than this program; ``main.py db upgrade`` brings it up to date."""
 
     exit_code: int = ExitCode.NOT_MIGRATED
+
+
+class NoDatabase(StoreError):
+    """The data folder has no database yet; a command that only works on a site said so and
+    created nothing."""
+
+    exit_code: int = ExitCode.NOT_MIGRATED

@@ -77,6 +77,13 @@ def upgrade(db: Database) -> SchemaState:
     return schema_state(db)
 
 
+def ensure_schema(db: Database) -> None:
+    """An empty database gets the schema (a site's first command); any other must be current."""
+    if schema_state(db).is_empty:
+        upgrade(db)
+    require_current(db)
+
+
 def require_current(db: Database) -> None:
     """Refuse to work on a schema that is not the newest (CLI commands other than upgrade)."""
     state = schema_state(db)

@@ -49,6 +49,10 @@ class Bus(Base):
     timeout_ms: Mapped[int] = mapped_column(Integer, default=300)
     retries: Mapped[int] = mapped_column(Integer, default=1)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The profile new meters of this bus get unless told otherwise (resources/meters/<name>).
+    profile: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A bus taken out of use keeps its meters' history; it is never polled again.
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     meters: Mapped[list[Meter]] = relationship(back_populates="bus")
 

@@ -20,6 +20,8 @@ class Site(Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     address: Mapped[str] = mapped_column(Text, default="")
+    # Lines printed at the top of every receipt (the office's name, hours, phone...).
+    receipt_header: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
     buildings: Mapped[list[Building]] = relationship(back_populates="site")
@@ -34,6 +36,8 @@ class Building(Base):
     code: Mapped[str] = mapped_column(String(16))  # short code printed in room labels: "A"
     name: Mapped[str] = mapped_column(String(120))
     floors: Mapped[int] = mapped_column(Integer, default=1)
+    # A building taken out of use keeps its rooms and their history; it is never deleted.
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     site: Mapped[Site] = relationship(back_populates="buildings")
     rooms: Mapped[list[Room]] = relationship(back_populates="building")
@@ -49,6 +53,9 @@ class Room(Base):
     number: Mapped[str] = mapped_column(String(16))  # "305"
     label: Mapped[str] = mapped_column(String(32), unique=True)  # "A-305": what people type
     capacity: Mapped[int] = mapped_column(Integer, default=4)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # A room taken out of use keeps its history (accounts, meters, readings); never deleted.
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     building: Mapped[Building] = relationship(back_populates="rooms")
 
