@@ -61,6 +61,7 @@ class ReceiptKind(StrEnum):
     REFUND = "refund"
     SETTLEMENT = "settlement"
     ADJUSTMENT = "adjustment"
+    OPENING = "opening"  # a balance carried over from before (a site import's tenants)
 
 
 class Role(StrEnum):

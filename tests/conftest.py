@@ -11,6 +11,7 @@ hypothesis keeps its files in pytest's tmp folder, not in the repository).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
-from app.store.database import Database, sqlite_url_for
+from app.store.database import DB_FILE_NAME, Database, sqlite_url_for
 from app.store.migrate import upgrade
 
 PG_ENV = "METERDESK_TEST_PG_URL"
@@ -51,26 +52,44 @@ def _postgres_admin_url() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test."""
-    admin_url = make_url(_postgres_admin_url())
-    name = f"meterdesk_test_{uuid.uuid4().hex[:12]}"
+def _create_database(admin_url: URL, name: str, template: str | None = None) -> None:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    finally:
         admin.dispose()
+
+
+def _drop_database(admin_url: URL, name: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _fresh_postgres(template: str | None = None) -> Iterator[str]:
+    admin_url = make_url(_postgres_admin_url())
+    name = f"meterdesk_test_{uuid.uuid4().hex[:12]}"
+    try:
+        _create_database(admin_url, name, template)
+    except Exception as exc:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"PostgreSQL at {admin_url.render_as_string()} is not reachable: {exc}")
     try:
         yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_database(admin_url, name)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    yield from _fresh_postgres()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -84,11 +103,56 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    """A migrated, empty database on each backend."""
-    database = Database(db_url)
+# -- migrated databases: one migration per session, copied for each test ----------------------
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session (checkpointed: the copy needs no WAL file)."""
+    folder = tmp_path_factory.mktemp("migrated-template")
+    database = Database(sqlite_url_for(folder))
     upgrade(database)
+    with database.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()
+    return folder / DB_FILE_NAME
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str]:
+    """A PostgreSQL database migrated once per session; each test's database is a copy made
+    by ``CREATE DATABASE ... TEMPLATE`` (nobody stays connected to it)."""
+    admin_url = make_url(_postgres_admin_url())
+    name = f"meterdesk_template_{uuid.uuid4().hex[:12]}"
+    _create_database(admin_url, name)
+    try:
+        database = Database(admin_url.set(database=name))
+        upgrade(database)
+        database.dispose()
+        yield name
+    finally:
+        _drop_database(admin_url, name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the newest schema with nothing in it, on SQLite and on PostgreSQL: a copy
+    of the session's migrated template (the same schema ``upgrade`` makes, without running the
+    migrations again for every test)."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        folder = tmp_path / "sqlite-db"
+        folder.mkdir()
+        shutil.copyfile(template, folder / DB_FILE_NAME)
+        yield sqlite_url_for(folder)
+        return
+    yield from _fresh_postgres(request.getfixturevalue("_postgres_template"))
+
+
+@pytest.fixture
+def db(migrated_url: str) -> Iterator[Database]:
+    """A migrated, empty database on each backend."""
+    database = Database(migrated_url)
     yield database
     database.dispose()
 

@@ -239,3 +239,17 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) ->
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
         time.sleep(0.05)
+
+
+def unmigrated_folder(folder: Path) -> Path:
+    """A data folder holding an empty SQLite database file (no schema yet): a command that
+    needs the schema must ask for ``main.py db upgrade``. Returns the folder."""
+    import sqlite3
+
+    from app.store.database import DB_FILE_NAME
+
+    folder.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(folder / DB_FILE_NAME)
+    conn.execute("VACUUM")  # writes the file's header: an empty database, not a missing one
+    conn.close()
+    return folder

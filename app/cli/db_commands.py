@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli.context import fail, run_on_database
-from app.store.errors import StoreError
-from app.store.migrate import schema_state, upgrade
+from app.cli.context import data_dir_of, fail, run_on_database
+from app.store.database import Database, sqlite_url_for
+from app.store.errors import NoDatabase, StoreError
+from app.store.migrate import SchemaState, head_revision, schema_state, upgrade
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -30,6 +31,10 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     try:
         db, state = run_on_database(args, schema_state)
+    except NoDatabase:  # nothing there yet: say so, and create nothing
+        db = Database(args.db or sqlite_url_for(data_dir_of(args, demo=args.demo)))
+        db.dispose()
+        state = SchemaState(None, head_revision())
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     if args.json:

@@ -16,6 +16,7 @@ from app.cli.args import (
     demo,
     ledger,
     operator,
+    policy,
     serve,
     setting,
     site,
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common = command_options()
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for group in (account, db, demo, ledger, operator, serve, setting, site, tariff):
+    for group in (account, db, demo, ledger, operator, policy, serve, setting, site, tariff):
         group.register(sub, common)
     field_commands.register(sub, common)
     return parser

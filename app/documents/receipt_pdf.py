@@ -30,6 +30,7 @@ TITLES: dict[str, str] = {
     "refund": "Refund receipt",
     "settlement": "Settlement receipt",
     "adjustment": "Adjustment receipt",
+    "opening": "Opening balance receipt",
 }
 LAYOUTS = ("roll80", "a4")
 COPY_BANNER = "COPY - reprint"
@@ -63,6 +64,7 @@ class ReceiptDocument:
     reason: str = ""
     approved_by: str = ""
     copy: bool = False
+    header: tuple[str, ...] = ()  # the site's receipt header lines (hours, phone...)
 
 
 def local_time_text(at: datetime) -> str:
@@ -144,6 +146,8 @@ def _header(doc: ReceiptDocument, st: _Styles, width: float) -> list[Flowable]:
     ]
     if doc.site_address:
         story.append(Paragraph(_text(doc.site_address), st.center))
+    for line in doc.header:
+        story.append(Paragraph(_text(line), st.small))
     story.append(Paragraph(f"No. {doc.number:08d}", st.banner))
     if doc.copy:
         banner = Table([[Paragraph(COPY_BANNER, st.banner)]], colWidths=[width])

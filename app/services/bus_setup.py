@@ -57,7 +57,7 @@ def profile_named(name: str, field: str = "profile") -> Profile:
         ) from None
 
 
-def _line(form: BusForm, profile: Profile) -> tuple[int, str, int, int, int]:
+def line_settings(form: BusForm, profile: Profile) -> tuple[int, str, int, int, int]:
     line = profile.line
     baud = (
         whole_number(form.baud, "baud", "baud rate", 1, 10_000_000)
@@ -154,7 +154,7 @@ def add_bus(session: Session, by: SignedIn, form: BusForm) -> Bus:
     name = _check_name(session, form.name, None)
     port = _check_port(session, form.port, None, form.enabled)
     profile = profile_named(form.profile)
-    baud, parity, stop, timeout, retries = _line(form, profile)
+    baud, parity, stop, timeout, retries = line_settings(form, profile)
     bus = Bus(
         name=name,
         url=port,
@@ -201,7 +201,9 @@ def change_bus(session: Session, by: SignedIn, name: str, **changes: object) -> 
     bus.name = _check_name(session, form.name, bus.id)
     bus.url = _check_port(session, form.port, bus.id, form.enabled)
     profile = profile_named(form.profile)
-    bus.baudrate, bus.parity, bus.stopbits, bus.timeout_ms, bus.retries = _line(form, profile)
+    bus.baudrate, bus.parity, bus.stopbits, bus.timeout_ms, bus.retries = line_settings(
+        form, profile
+    )
     bus.profile = profile.name
     bus.enabled = form.enabled
     after = _as_dict(bus)

@@ -62,6 +62,7 @@ def account_content(session: Session, account: Account) -> dict[str, object]:
     return {
         "site_name": site.name if site else "",
         "site_address": site.address if site else "",
+        "receipt_header": site.receipt_header.splitlines() if site else [],
         "timezone": site.timezone if site else "UTC",
         "currency": site.currency if site else "CNY",
         "room": account.room.label if account.room else "",
@@ -141,6 +142,7 @@ def receipt_document(receipt: Receipt, *, copy: bool = False) -> ReceiptDocument
         kind=receipt.kind.value,
         site_name=str(content.get("site_name", "")),
         site_address=str(content.get("site_address", "")),
+        header=texts("receipt_header"),
         issued_at=receipt.issued_at.astimezone(zone),
         operator=str(content.get("operator", "")),
         room=str(content.get("room", "")),

@@ -90,7 +90,8 @@ def active_building(session: Session, text: str) -> Building:
     return building
 
 
-def _check_code(session: Session, code: str, building_id: int | None) -> str:
+def check_code_text(code: str) -> str:
+    """A building code as typed: 1 to 16 letters or digits."""
     code = code.strip()
     if not _CODE.fullmatch(code):
         raise SetupRefused(
@@ -98,6 +99,11 @@ def _check_code(session: Session, code: str, building_id: int | None) -> str:
             f"The building code {code!r} must be 1 to 16 letters or digits (it starts every "
             "room label, e.g. A-305).",
         )
+    return code
+
+
+def _check_code(session: Session, code: str, building_id: int | None) -> str:
+    code = check_code_text(code)
     clash = session.scalars(
         select(Building).where(func.lower(Building.code) == code.lower())
     ).first()
@@ -202,7 +208,7 @@ def retire_building(session: Session, by: SignedIn, building: str) -> str:
     return outcome
 
 
-def _check_number(number: str) -> str:
+def check_room_number(number: str) -> str:
     text = number.strip()
     if not _NUMBER.fullmatch(text):
         raise SetupRefused(
@@ -226,7 +232,7 @@ def add_room(
     by.require(Action.EDIT_LAYOUT)
     found = active_building(session, building)
     level = whole_number(floor, "floor", "floor", FLOOR_LOW, FLOOR_HIGH)
-    text = _check_number(number)
+    text = check_room_number(number)
     label = label_of(found.code, text)
     _free_label(session, label, None)
     remark = clean_text(note, "note", "note", 300, required=False)
@@ -270,7 +276,7 @@ def change_room(
     building = session.get_one(Building, room.building_id)
     before = {"label": room.label, "floor": room.floor, "note": room.note}
     if number is not None:
-        room.number = _check_number(number)
+        room.number = check_room_number(number)
         room.label = label_of(building.code, room.number)
         _free_label(session, room.label, room.id)
     if floor is not None:

@@ -40,11 +40,17 @@ class SchemaState:
         return self.current is None
 
 
+def head_revision() -> str:
+    """The newest schema revision this program knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 def schema_state(db: Database) -> SchemaState:
     """Where the database's schema stands. Raises for foreign or newer-than-known schemas."""
     script = ScriptDirectory.from_config(alembic_config())
-    head = script.get_current_head()
-    assert head is not None
+    head = head_revision()
     with db.engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
         tables = set(inspect(conn).get_table_names())

@@ -61,7 +61,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="list what would be added and changed; write nothing"
     )
     imp.add_argument("--json", action="store_true", help="print the plan as one JSON object")
-    add_user_option(imp)
+    imp.add_argument("--user", metavar="NAME", help="the operator (not needed with --dry-run)")
     imp.set_defaults(handler=lazy(WORKBOOK, "cmd_import"))
     exp = site_sub.add_parser(
         "export", parents=[common], help="write the site as a workbook, in the import's form"

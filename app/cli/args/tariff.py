@@ -80,7 +80,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     where.add_argument("--building", metavar="NAME", help="every open account of a building")
     assign.add_argument("--floor", type=int, help="with --building: only this floor")
     add_user_option(assign)
-    assign.set_defaults(handler=lazy("app.cli.assign_commands", "cmd_assign_tariff"))
+    assign.set_defaults(handler=lazy("app.cli.policy_commands", "cmd_tariff_assign"))
 
 
 def day(text: str) -> date:

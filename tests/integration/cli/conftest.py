@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,10 +55,25 @@ def _open_the_way(tmp_path: Path, limit: Path, *, readable: bool = False) -> lis
 
 
 @pytest.fixture
-def run_main_unprivileged(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunMain]:
-    """Like ``run_main`` but as a user whom file permissions apply to.
+def unprivileged_dir() -> Iterator[Path]:
+    """A folder of this test's own that user ``nobody`` can reach: made with ``mkdtemp`` in
+    the system's temporary folder, outside pytest's shared temp root (whose mode another
+    pytest run beside this one resets at its start), and removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="meterdesk-nobody-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        for path in [folder, *folder.rglob("*")]:
+            with contextlib.suppress(OSError):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def run_main_unprivileged(unprivileged_dir: Path) -> Iterator[RunMain]:
+    """Like ``run_main`` but as a user whom file permissions apply to; the test's files go in
+    ``unprivileged_dir``.
 
     Root ignores permission bits, and CI runs as root: there the program runs as ``nobody``
     through ``setpriv``. As an ordinary user the program simply runs as that user.
@@ -68,7 +86,7 @@ def run_main_unprivileged(
     if not SETPRIV.exists():
         pytest.skip("running as root and /usr/bin/setpriv is missing: cannot drop privileges")
     prefix = [str(SETPRIV), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-    changed = _open_the_way(tmp_path, tmp_path_factory.getbasetemp().parent)
+    changed: list[tuple[Path, int]] = []
     # The checkout may sit in a private folder too (CI clones into mktemp -d, mode 0700).
     # Python lists the checkout folder to import from it, so that one must be readable.
     changed += _open_the_way(REPO, Path(REPO.anchor), readable=True)
@@ -81,14 +99,20 @@ def run_main_unprivileged(
         if probe.returncode != 0:
             pytest.skip(f"user nobody cannot run MeterDesk from {REPO}: {probe.stderr.strip()}")
         probe = subprocess.run(
-            [*prefix, sys.executable, "-c", "import os, sys; os.stat(sys.argv[1])", str(tmp_path)],
+            [
+                *prefix,
+                sys.executable,
+                "-c",
+                "import os, sys; os.stat(sys.argv[1])",
+                str(unprivileged_dir),
+            ],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
         )
         if probe.returncode != 0:
-            pytest.skip(f"user nobody cannot reach {tmp_path}: {probe.stderr.strip()}")
+            pytest.skip(f"user nobody cannot reach {unprivileged_dir}: {probe.stderr.strip()}")
         yield lambda *args: _run(prefix, *args)
     finally:
         for folder, mode in reversed(changed):

@@ -61,6 +61,7 @@ def test_status_reports_the_schema_as_json(tmp_path: Path, run_main: RunMain) ->
         "head": HEAD,
         "up_to_date": False,
     }
+    assert not folder.exists()  # asking made nothing
     assert run_main("db", "upgrade", "--data-dir", str(folder)).returncode == 0
     assert _status(run_main, "--data-dir", str(folder)) == {
         "database": database,
@@ -151,9 +152,9 @@ def test_a_database_of_another_program_is_refused(
 
 
 def test_a_read_only_data_folder_is_named(
-    tmp_path: Path, run_main_unprivileged: RunMain, one_line_error: OneLineError
+    unprivileged_dir: Path, run_main_unprivileged: RunMain, one_line_error: OneLineError
 ) -> None:
-    locked = tmp_path / "locked"
+    locked = unprivileged_dir / "locked"
     locked.mkdir(mode=0o755)
     locked.chmod(0o555)  # as root (CI) the process runs as nobody, who may not write here
     try:
@@ -177,12 +178,12 @@ def test_a_database_file_without_permissions_is_explained(
     mode: int,
     code: int,
     words: str,
-    tmp_path: Path,
+    unprivileged_dir: Path,
     run_main: RunMain,
     run_main_unprivileged: RunMain,
     one_line_error: OneLineError,
 ) -> None:
-    folder = tmp_path / "shared"
+    folder = unprivileged_dir / "shared"
     assert run_main("db", "upgrade", "--data-dir", str(folder)).returncode == 0
     folder.chmod(0o777)  # the folder is writable for everyone; only the file is protected
     (folder / "logs").chmod(0o777)

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.support import run_python
+from tests.support import run_python, unmigrated_folder
 
 
 def test_verify_passes_on_the_demo_site_and_names_a_tampered_balance(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_verify_passes_on_the_demo_site_and_names_a_tampered_balance(tmp_path: P
 
 
 def test_verify_refuses_a_database_that_needs_an_upgrade(tmp_path: Path) -> None:
-    folder = tmp_path / "empty"
+    folder = unmigrated_folder(tmp_path / "empty")
     proc = run_python(["main.py", "ledger", "verify", "--data-dir", str(folder)])
     assert proc.returncode == 8
     assert "Run 'main.py db upgrade' first" in proc.stderr

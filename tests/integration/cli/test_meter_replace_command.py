@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.store.database import Database, sqlite_url_for
 from app.store.models import Alarm, IntervalReading, Meter
 from app.vocabulary import AlarmSeverity, AlarmState, MeterStatus, ReadingQuality
-from tests.support import run_python
+from tests.support import run_python, unmigrated_folder
 
 OneLineError = Callable[[subprocess.CompletedProcess[str]], str]
 SITE_ZONE = ZoneInfo("Asia/Shanghai")  # the demo site's
@@ -179,7 +179,7 @@ def test_a_database_that_needs_an_upgrade_is_refused(
     tmp_path: Path, one_line_error: OneLineError
 ) -> None:
     proc = replace(
-        tmp_path / "empty",
+        unmigrated_folder(tmp_path / "empty"),
         *("--meter", "EB01001", "--final", "1", "--new-serial", "NEW-1"),
         *("--new-address", "1", "--initial", "0"),
     )

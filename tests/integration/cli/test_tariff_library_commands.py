@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.demo.site import DEMO_PASSWORD
-from tests.support import REPO
+from tests.support import REPO, unmigrated_folder
 
 RunMain = Callable[..., subprocess.CompletedProcess[str]]
 OneLineError = Callable[[subprocess.CompletedProcess[str]], str]
@@ -284,6 +284,7 @@ def test_an_unwritable_output_file_is_exit_2(
 
 def test_a_database_that_needs_an_upgrade_is_refused(tmp_path: Path, run_main: RunMain) -> None:
     path = write(tmp_path / "a.toml", SECOND)
-    proc = run_main("tariff", "import", path, "--data-dir", str(tmp_path / "empty"), *ADMIN)
+    folder = unmigrated_folder(tmp_path / "empty")
+    proc = run_main("tariff", "import", path, "--data-dir", str(folder), *ADMIN)
     assert proc.returncode == 8
     assert "Run 'main.py db upgrade' first" in proc.stderr

@@ -88,7 +88,7 @@ def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
 
 # Runs on SQLite only: what it checks does not depend on the database, the other runtime
 # tests cover PostgreSQL, and it takes over ten seconds.
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("migrated_url", ["sqlite"], indirect=True)
 def test_an_operators_cut_after_a_trip_is_not_undone_by_the_automatic_restore(
     db: Database,
 ) -> None:

@@ -103,7 +103,7 @@ def test_a_dead_meter_goes_offline_with_an_alarm_and_comes_back(db: Database) ->
 
 # Runs on SQLite only: what it checks does not depend on the database, the other runtime
 # tests cover PostgreSQL, and it takes half a minute.
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("migrated_url", ["sqlite"], indirect=True)
 def test_a_restarted_site_counts_on_from_its_stored_registers(db: Database) -> None:
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
     with db.session() as session:
