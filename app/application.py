@@ -163,6 +163,7 @@ def run_gui(
     monitor = StallMonitor(parent=window)
     window.show()
     window.reload()
+    window.open_setup_if_new()  # a site not set up yet opens on the setup guide
     # Polling starts beside the window, never on the GUI thread: setting up hundreds of
     # simulated meters and threads would freeze the first frames.
     starter = threading.Thread(

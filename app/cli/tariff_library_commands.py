@@ -23,7 +23,6 @@ from app.billing.tariff import TariffFileError
 from app.billing.tariff_header import read_tariff_header
 from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
-from app.services.audit import record_audit
 from app.services.permissions import Action
 from app.services.tariff_library import (
     ImportOutcome,
@@ -31,7 +30,7 @@ from app.services.tariff_library import (
     PlanInfo,
     TariffLibraryError,
     export_tariff,
-    import_tariff,
+    import_tariff_file,
     list_plans,
 )
 from app.store.database import Database
@@ -59,18 +58,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         require_current(db)
         who = signed_in(db, args.user, Action.CHANGE_TARIFF)
         with db.transaction() as session:
-            result = import_tariff(session, text, source=args.file)
-            if result.outcome is not ImportOutcome.UNCHANGED:
-                record_audit(
-                    session,
-                    who,
-                    f"tariff.{result.outcome.value}",
-                    "tariff_plan",
-                    result.plan_name,
-                    None,
-                    {"effective_from": str(result.effective_from), "revision": result.revision},
-                )
-            return result
+            return import_tariff_file(session, who, text, args.file)
 
     try:
         _, result = run_on_database(args, store)

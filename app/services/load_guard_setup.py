@@ -97,3 +97,9 @@ def list_load_guards(db: Database) -> list[GuardSettingsRow]:
         return [
             GuardSettingsRow(name or "", params_from_json(setting.params)) for setting, name in rows
         ]
+
+
+def export_load_guard_of(db: Database, building: str | None = None) -> str | None:
+    """``export_load_guard`` in a read-only session of its own (screens)."""
+    with db.session() as session:
+        return export_load_guard(session, building)

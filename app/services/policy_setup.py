@@ -21,6 +21,7 @@ from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.setup_checks import SetupRefused
 from app.services.site_layout import active_building
+from app.store.database import Database
 from app.store.models import Account, BalancePolicy, Room
 from app.vocabulary import AccountStatus
 
@@ -172,3 +173,15 @@ def chosen_accounts(
         where = f"{place.name}" + (f", floor {floor}" if floor is not None else "")
         raise SetupRefused("building", f"There is no open account in {where}.")
     return found_all
+
+
+def export_policy_of(db: Database, name: str) -> str:
+    """``export_policy`` in a read-only session of its own (screens)."""
+    with db.session() as session:
+        return export_policy(session, name)
+
+
+def stored_policy_of(db: Database, name: str) -> PolicyValues:
+    """``stored_policy`` in a read-only session of its own (the policy form)."""
+    with db.session() as session:
+        return stored_policy(session, name)

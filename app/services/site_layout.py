@@ -22,6 +22,7 @@ from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.setup_checks import SetupRefused, clean_text, whole_number
 from app.services.site_setup import the_site
+from app.store.database import Database
 from app.store.models import Account, Building, Meter, Room, column_length, utc_now
 from app.vocabulary import AccountStatus
 
@@ -53,7 +54,7 @@ def default_code(name: str, taken: Sequence[str] = ()) -> str:
     words = re.findall(r"[A-Za-z0-9]+", name)
     if not words:
         base = "B"
-    elif len(words[-1]) <= 4:
+    elif len(words[-1]) <= 3:  # "Hall", "Wing": words, not codes
         base = words[-1].upper()
     else:
         base = "".join(w[0] for w in words).upper()[:6]
@@ -276,9 +277,10 @@ def change_room(
     building = session.get_one(Building, room.building_id)
     before = {"label": room.label, "floor": room.floor, "note": room.note}
     if number is not None:
-        room.number = check_room_number(number)
-        room.label = label_of(building.code, room.number)
-        _free_label(session, room.label, room.id)
+        text = check_room_number(number)
+        label = label_of(building.code, text)
+        _free_label(session, label, room.id)  # before the change: its query flushes
+        room.number, room.label = text, label
     if floor is not None:
         room.floor = whole_number(floor, "floor", "floor", FLOOR_LOW, FLOOR_HIGH)
         building.floors = max(building.floors, room.floor)
@@ -332,7 +334,7 @@ def retire_room(session: Session, by: SignedIn, label: str) -> str:
         session.delete(room)
     session.flush()
     action = "room.retire" if outcome == "retired" else "room.remove"
-    record_audit(session, by, action, "room", label.strip(), before, None)
+    record_audit(session, by, action, "room", before["label"], before, None)
     return outcome
 
 
@@ -405,3 +407,9 @@ def generate_rooms(
             {"floors": floors.strip(), "rooms": rooms.strip(), "labels": [p.label for p in new]},
         )
     return plans
+
+
+def preview_rooms(db: Database, building: str, floors: str, rooms: str) -> list[RoomPlan]:
+    """``plan_rooms`` in a read-only session of its own (the generator's preview)."""
+    with db.session() as session:
+        return plan_rooms(session, building, floors, rooms)

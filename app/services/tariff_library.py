@@ -29,6 +29,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.billing.tariff import Tariff, TariffFileError, parse_tariff
 from app.queries import site_facts
+from app.services.audit import record_audit
+from app.services.operators import SignedIn
+from app.services.permissions import Action
+from app.store.database import Database
 from app.store.models import Operator, Site, TariffPlan, TariffVersion, UsageCharge, utc_now
 from app.vocabulary import Utility
 
@@ -172,6 +176,24 @@ def export_tariff(session: Session, plan_name: str, *, at: date | None = None) -
         f"Tariff plan '{plan.name}' has no version in force on {day}: its first version starts "
         f"{first}. Ask for a date on or after {first}."
     )
+
+
+def import_tariff_file(session: Session, by: SignedIn, text: str, source: str) -> ImportResult:
+    """An operator stores a tariff file (those who may change tariffs), audited unless the
+    same text was already stored."""
+    by.require(Action.CHANGE_TARIFF)
+    result = import_tariff(session, text, operator_id=by.operator_id, source=source)
+    if result.outcome is not ImportOutcome.UNCHANGED:
+        record_audit(
+            session,
+            by,
+            f"tariff.{result.outcome.value}",
+            "tariff_plan",
+            result.plan_name,
+            None,
+            {"effective_from": str(result.effective_from), "revision": result.revision},
+        )
+    return result
 
 
 def list_plans(session: Session) -> list[PlanInfo]:
@@ -321,3 +343,15 @@ def _plan_named(session: Session, name: str) -> TariffPlan:
     raise TariffNotFound(
         f"There is no tariff plan named '{name}'; use one of the stored plans: {known}."
     )
+
+
+def export_tariff_of(db: Database, plan_name: str) -> str:
+    """The stored file of the version in force today, in a session of its own (screens)."""
+    with db.session() as session:
+        return export_tariff(session, plan_name)
+
+
+def plans_of(db: Database) -> list[PlanInfo]:
+    """``list_plans`` in a session of its own (screens)."""
+    with db.session() as session:
+        return list_plans(session)

@@ -104,7 +104,7 @@ class AccountsView(QWidget):
             ),
             Column(
                 self.tr("Balance"),
-                lambda r: money_text(r.balance_minor, currency),
+                lambda r: money_text(r.balance_minor, self._currency),
                 sort_key=lambda r: r.balance_minor,
                 align=RIGHT,
                 foreground=lambda r: money_color(r.balance_minor),
@@ -254,6 +254,11 @@ class AccountsView(QWidget):
         self.reload()
 
     # --- data ------------------------------------------------------------------------------
+
+    def set_currency(self, currency: str) -> None:
+        """The site's currency was set (a new site)."""
+        self._currency = currency
+        self.reload()
 
     def reload(self) -> None:
         db = self._db

@@ -104,6 +104,7 @@ class CounterView(QWidget):
         self._busy = False
         self._settings: CounterSettings | None = None
         self.last_receipt: tuple[int, Path] | None = None
+        self._empty = False  # no open account at all (a new site): the card says why
         self._may_take_money = allowed(operator().role, Action.RECHARGE)
 
         self.list = SearchableTable(
@@ -113,7 +114,7 @@ class CounterView(QWidget):
                 Column(self.tr("Account"), lambda r: r.number),
                 Column(
                     self.tr("Balance"),
-                    lambda r: money_text(r.balance_minor, currency),
+                    lambda r: money_text(r.balance_minor, self._currency),
                     sort_key=lambda r: r.balance_minor,
                     align=RIGHT,
                 ),
@@ -283,6 +284,14 @@ class CounterView(QWidget):
     def _on_loaded(self, prepared: PreparedRows) -> None:
         self.list.install(prepared)
         self.rows_loaded.emit(len(prepared.rows))
+        self._empty = not prepared.rows
+        if self._detail is None:
+            self._show_account(None)
+
+    def set_currency(self, currency: str) -> None:
+        """The site's currency was set (a new site): amounts are read and shown in it."""
+        self._currency = currency
+        self.reload()
 
     def _on_settings(self, settings: CounterSettings) -> None:
         self._settings = settings
@@ -314,6 +323,19 @@ class CounterView(QWidget):
                     role=role_label(self._operator().role)
                 )
             )
+        if detail is None and self._empty:
+            self.room_label.setText(self.tr("No open accounts yet"))
+            self.holder_label.setText(
+                self.tr(
+                    "Nothing to take money for: this site has no open account. Set up the site, "
+                    "its rooms and meters on the Setup screen (Ctrl+7), then open accounts on "
+                    "the Accounts screen (Ctrl+2) or import tenants from a workbook."
+                )
+            )
+            self.holder_label.setWordWrap(True)
+            for label in (self.state_label, self.balance_label, self.meters_label):
+                label.clear()
+            return
         if detail is None:
             self.room_label.setText(self.tr("No account chosen"))
             self.holder_label.setText(self.tr("Type a room, name, account or meter number."))

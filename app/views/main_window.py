@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
 
 from app.hardware.bus_worker import BusWorker
 from app.queries.alarms import critical_active_count
-from app.queries.site_facts import SiteInfo
+from app.queries.site_facts import SiteInfo, site_info
+from app.queries.site_layout import SetupStatus, setup_status
 from app.runtime.runtime import Runtime
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
@@ -38,6 +39,7 @@ from app.views.diagnostics_dialog import DiagnosticsDialog
 from app.views.login_dialog import LoginDialog, role_label
 from app.views.meters_view import MetersView
 from app.views.overview_view import OverviewView
+from app.views.setup_view import SetupView
 
 ALARM_POLL_MS = 5000  # how often the status bar asks for the count of critical alarms
 
@@ -68,6 +70,7 @@ class MainWindow(QMainWindow):
         self._operator = operator
         self._runtime: Runtime | None = None
         self._site_name = site.name
+        self._currency = site.currency
         self._demo_password = demo_password  # the demo site: the sign-in shows it
         demo = demo_password is not None
         self.lock_dialog: LoginDialog | None = None
@@ -92,6 +95,8 @@ class MainWindow(QMainWindow):
         self.overview.account_requested.connect(self.show_room_account)
         self.overview.meter_requested.connect(self.meters.open_detail)
         self.charts = ChartsView(db)
+        self.setup = SetupView(db, lambda: self._operator, self._workers)
+        self.setup.changed.connect(self._site_changed)
         self.pages: list[tuple[str, str, QWidget]] = [
             ("counter", self.tr("Counter"), self.counter),
             ("accounts", self.tr("Accounts"), self.accounts),
@@ -99,6 +104,7 @@ class MainWindow(QMainWindow):
             ("alarms", self.tr("Alarms"), self.alarms),
             ("overview", self.tr("Overview"), self.overview),
             ("charts", self.tr("Charts"), self.charts),
+            ("setup", self.tr("Setup"), self.setup),
         ]
 
         self.rail = QListWidget()
@@ -250,6 +256,7 @@ class MainWindow(QMainWindow):
         if changed:
             self.counter.reload()  # the new cashier's name and shift
             self.accounts.refresh_actions()  # what the new person may do
+            self.setup.refresh_actions()
             self.operator_changed.emit(who)
 
     def _show_operator(self) -> None:
@@ -273,7 +280,14 @@ class MainWindow(QMainWindow):
     def focus_search(self) -> None:
         page = self.stack.currentWidget()
         if isinstance(
-            page, CounterView | AccountsView | MetersView | AlarmsView | OverviewView | ChartsView
+            page,
+            CounterView
+            | AccountsView
+            | MetersView
+            | AlarmsView
+            | OverviewView
+            | ChartsView
+            | SetupView,
         ):
             page.focus_search()
 
@@ -293,15 +307,49 @@ class MainWindow(QMainWindow):
             self.diagnostics_dialog.activateWindow()
             return
 
-        def workers() -> dict[str, BusWorker]:
-            runtime = self._runtime
-            return {} if runtime is None else {w.name: w for w in runtime.workers}
-
-        dialog = DiagnosticsDialog(self._db, lambda: self._operator, workers, self)
+        dialog = DiagnosticsDialog(self._db, lambda: self._operator, self._workers, self)
         dialog.finished.connect(dialog.deleteLater)
         dialog.destroyed.connect(lambda *_: setattr(self, "diagnostics_dialog", None))
         self.diagnostics_dialog = dialog
         dialog.open()
+
+    def _workers(self) -> dict[str, BusWorker]:
+        """The running console's bus workers by bus name (one port, one owner)."""
+        runtime = self._runtime
+        return {} if runtime is None else {w.name: w for w in runtime.workers}
+
+    def _site_changed(self) -> None:
+        """Something of the site was saved on the Setup screen: the other screens reload,
+        and a new site's name and currency take effect."""
+        db = self._db
+        run_in_background(lambda: site_info(db), self._show_site, owner=self)
+        for page in (self.counter, self.accounts, self.meters, self.alarms):
+            page.reload()
+
+    def _show_site(self, site: SiteInfo | None) -> None:
+        if site is None:
+            return
+        if site.name != self._site_name:
+            self._site_name = site.name
+            demo = self._demo_password is not None
+            title = self.tr("MeterDesk — {site}").format(site=site.name)
+            self.setWindowTitle(title + (self.tr(" (demo)") if demo else ""))
+            self.site_label.setText(site.name + (self.tr(" · demo site") if demo else ""))
+        if site.currency != self._currency:
+            self._currency = site.currency
+            self.counter.set_currency(site.currency)
+            self.accounts.set_currency(site.currency)
+
+    def open_setup_if_new(self) -> None:
+        """A site not set up yet opens on the Setup screen's guide."""
+        db = self._db
+        run_in_background(lambda: setup_status(db), self._maybe_setup, owner=self)
+
+    def _maybe_setup(self, status: SetupStatus) -> None:
+        if {"site", "rooms", "meters"} & set(status.missing):
+            self.rail.setCurrentRow(self.page_number("setup"))
+            self.setup.open("guide")
+            self.setup.guide.show_status(status)
 
     def page_number(self, key: str) -> int:
         return next(n for n, (k, _label, _page) in enumerate(self.pages) if k == key)

@@ -1,0 +1,168 @@
+"""What every page of the Setup screen shares: a title and what the page is for, a searchable
+table of what is there (loaded off the GUI thread), the page's actions (each off, with a
+tooltip naming who may, for a role that may not), and a line that says what the last action
+did or why it was refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from app.services.operators import SignedIn
+from app.services.permissions import Action, allowed
+from app.store.database import Database
+from app.ui.background import run_in_background
+from app.ui.row_table_model import Column, PreparedRows, prepare_rows
+from app.ui.searchable_table import SearchableTable
+from app.views.account_dialogs import not_allowed_note
+from app.views.form_dialog import label
+from app.views.setup_form_dialog import FieldSpec, SetupFormDialog, attempt
+
+Operator = Callable[[], SignedIn]
+
+
+class SetupPage(QWidget):
+    """``rows()`` (off the GUI thread) gives the table's rows; ``changed`` says something was
+    saved (GUI thread), so the Setup screen's guide and the other screens refresh."""
+
+    changed = Signal()
+
+    def __init__(
+        self,
+        db: Database,
+        operator: Operator,
+        title: str,
+        purpose: str,
+        columns: list[Column],
+        placeholder: str,
+        parent: QWidget | None = None,
+        *,
+        badges: tuple[int, ...] = (),
+    ) -> None:
+        super().__init__(parent)
+        self.db = db
+        self.operator = operator
+        self._actions: list[tuple[QPushButton, Action | None, bool]] = []
+        heading = QLabel(title)
+        heading.setObjectName("pageTitle")
+        self.purpose = label(purpose, "pageSubtitle")
+        self.list = SearchableTable(columns, placeholder, badge_columns=badges)
+        self.list.current_changed.connect(lambda _row: self.refresh_actions())
+        self.bar = QHBoxLayout()
+        self.bar.setSpacing(8)
+        self.message = label("", "pageMessage")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(heading)
+        layout.addWidget(self.purpose)
+        layout.addLayout(self.bar)
+        layout.addWidget(self.message)
+        layout.addWidget(self.list, 1)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action(
+        self,
+        text: str,
+        run: Callable[[], object],
+        needs: Action | None = None,
+        *,
+        on_row: bool = False,
+        name: str = "",
+    ) -> QPushButton:
+        """A button of the page; ``on_row``: it works on the chosen row (off without one)."""
+        button = QPushButton(text)
+        if name:
+            button.setObjectName(name)
+        button.clicked.connect(lambda: run())
+        self.bar.addWidget(button)
+        self._actions.append((button, needs, on_row))
+        return button
+
+    def end_actions(self) -> None:
+        self.bar.addStretch(1)
+        self.refresh_actions()
+
+    def refresh_actions(self) -> None:
+        """Buttons on or off for who is signed in and what is chosen."""
+        role = self.operator().role
+        chosen = self.list.current_row() is not None
+        for button, needs, on_row in self._actions:
+            may = needs is None or allowed(role, needs)
+            button.setEnabled(may and (chosen or not on_row))
+            button.setToolTip("" if may else not_allowed_note(role, needs))  # type: ignore[arg-type]
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def rows(self) -> Sequence[Any]:
+        raise NotImplementedError
+
+    def search_text(self, row: Any) -> str:
+        return " ".join(str(v) for v in vars(row).values()) if hasattr(row, "__dict__") else ""
+
+    def reload(self) -> None:
+        keep = self.list.current_id()
+
+        def load() -> PreparedRows:
+            return prepare_rows(self.rows(), self.search_text)
+
+        def done(prepared: PreparedRows) -> None:
+            self.list.install(prepared)
+            self.list.select_id(keep)
+            self.refresh_actions()
+
+        run_in_background(load, done, self.say, owner=self)
+
+    def focus_search(self) -> None:
+        self.list.focus_search()
+
+    # -- doing -------------------------------------------------------------------------------
+
+    def say(self, text: str, *, bad: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setProperty("bad", bad)
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+
+    def form(
+        self,
+        title: str,
+        subtitle: str,
+        fields: Sequence[FieldSpec],
+        submit: Callable[[Mapping[str, str]], Any],
+        done: Callable[[Any], str],
+        *,
+        confirm: str,
+    ) -> SetupFormDialog:
+        """Open a form; once saved, reload, say ``done(result)`` and emit ``changed``."""
+        dialog = SetupFormDialog(title, subtitle, fields, submit, confirm=confirm, parent=self)
+        dialog.saved.connect(lambda result: self._saved(done(result)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _saved(self, text: str) -> None:
+        self.say(text)
+        self.reload()
+        self.changed.emit()
+
+    def run(self, work: Callable[[], Any], done: Callable[[Any], str]) -> None:
+        """Do ``work`` off the GUI thread; say what became of it."""
+
+        def answered(outcome: Any) -> None:
+            if outcome.failed:
+                self.say(outcome.message, bad=True)
+            else:
+                self._saved(done(outcome.value))
+
+        run_in_background(
+            lambda: attempt(work), answered, lambda t: self.say(t, bad=True), owner=self
+        )
+
+    def then(self, load: Callable[[], Any], use: Callable[[Any], None]) -> None:
+        """Load what a form offers (off the GUI thread), then open it with ``use``."""
+        run_in_background(load, use, lambda t: self.say(t, bad=True), owner=self)
