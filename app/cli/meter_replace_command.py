@@ -5,7 +5,8 @@ swap (``--at``, default now; a time without offset is site-local), so usage up t
 billed on the old meter and usage after it on the new one.
 
 Exit codes: 0 recorded; 1 refused (the message says what is wrong, nothing was written);
-2 bad usage (a reading or time that cannot be read); 3-9 database problems (``app.store.errors``).
+2 bad usage (a reading or time that cannot be read); 3-9 database problems (``app.store.errors``);
+16 not signed in, or not allowed (technicians and administrators replace meters).
 """
 
 from __future__ import annotations
@@ -18,23 +19,26 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
+from app.cli.options import add_user_option
 from app.queries.site_facts import site_zone
 from app.services.meter_replacement import (
     Replacement,
     ReplacementRefused,
     format_units,
-    replace_meter,
+    replace_meter_as,
 )
+from app.services.permissions import Action
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
 from app.store.models import Bus, Meter
 from app.vocabulary import ExitCode
 
-RESTART_NOTE = (
-    "A console or 'main.py serve' that is running keeps polling the meters it started with: "
-    "restart it to start polling the new meter."
+RUNNING_NOTE = (
+    "A console or 'main.py serve' that is running starts polling the new meter within seconds "
+    "and stops polling the old one."
 )
 
 
@@ -47,7 +51,7 @@ def register(meter_sub: argparse._SubParsersAction, common: argparse.ArgumentPar
         "meter's initial reading at the time of the swap. The old meter is marked removed; the "
         "new one takes its bus, room, account, multiplier and rating. Readings are in kWh "
         "(electricity) or m3 (water, gas), at most 3 decimals.",
-        epilog=RESTART_NOTE,
+        epilog=RUNNING_NOTE,
     )
     replace.add_argument("--meter", required=True, metavar="SERIAL", help="the old meter's serial")
     replace.add_argument(
@@ -74,6 +78,7 @@ def register(meter_sub: argparse._SubParsersAction, common: argparse.ArgumentPar
     replace.add_argument(
         "--profile", metavar="NAME", help="the new meter's profile (default: the old meter's)"
     )
+    add_user_option(replace)
     replace.set_defaults(handler=cmd_replace)
 
 
@@ -123,6 +128,7 @@ def cmd_replace(args: argparse.Namespace) -> int:
 
     def work(db: Database) -> tuple[Replacement, str, ZoneInfo | None]:
         require_current(db)
+        who = signed_in(db, args.user, Action.REPLACE_METER)
         with db.transaction() as session:
             zone, why_not = _site_zone(session)
             when = datetime.now(UTC) if at is None else at
@@ -132,8 +138,9 @@ def cmd_replace(args: argparse.Namespace) -> int:
                         f"{why_not}; give --at with an offset, e.g. 2026-11-27T10:30+08:00."
                     )
                 when = when.replace(tzinfo=zone)
-            done = replace_meter(
+            done = replace_meter_as(
                 session,
+                who,
                 args.meter,
                 final_reading=final,
                 new_serial=args.new_serial,
@@ -153,6 +160,8 @@ def cmd_replace(args: argparse.Namespace) -> int:
         _, (done, bus_name, zone) = run_on_database(args, work)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
+    except DENIED as exc:
+        return fail(str(exc), ExitCode.DENIED)
     except ReplacementRefused as exc:
         return fail(f"{exc} Nothing was recorded.", ExitCode.REFUSED)
     shown = done.at.astimezone(zone) if zone is not None else done.at
@@ -172,5 +181,5 @@ def cmd_replace(args: argparse.Namespace) -> int:
     )
     if done.cleared_alarms:
         print(f"  {done.cleared_alarms} open alarm(s) of the old meter cleared")
-    print(RESTART_NOTE)
+    print(RUNNING_NOTE)
     return 0

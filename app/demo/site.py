@@ -285,6 +285,7 @@ def _seed_buses_and_meters(
             bus = Bus(
                 name=name,
                 url=url,
+                profile=profile,
                 baudrate=baud,
                 parity=parity,
                 bytesize=8,

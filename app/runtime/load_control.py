@@ -111,30 +111,48 @@ class LoadControl:
     def _guard(self, session: Session, meter_id: int) -> LoadGuard | None:
         if meter_id in self.guards:
             return self.guards[meter_id]
-        guard = None
+        params = self._params(session, meter_id)
+        guard = None if params is None else LoadGuard(self._hand_over(meter_id, params))
+        self.guards[meter_id] = guard
+        return guard
+
+    def _params(self, session: Session, meter_id: int) -> LoadGuardParams | None:
+        """The settings of the meter's building, else the site's; None for a meter that is not
+        guarded (not electricity, no settings, or settings that cannot be used)."""
         row = session.execute(
             select(Meter.utility, Room.building_id)
             .outerjoin(Room, Meter.room_id == Room.id)
             .where(Meter.id == meter_id)
         ).first()
-        if row is not None and row[0] is Utility.ELECTRICITY:
-            settings = session.scalars(
-                select(LoadGuardSetting)
-                .where(
-                    (LoadGuardSetting.building_id == row[1])
-                    | LoadGuardSetting.building_id.is_(None)
-                )
-                .order_by(LoadGuardSetting.building_id.is_(None))
-            ).first()
-            if settings is not None and settings.params:
-                try:
-                    params = LoadGuardParams(**settings.params)  # type: ignore[arg-type]
-                except (TypeError, ValueError) as exc:
-                    log.error("load-guard settings %s are unusable: %s", settings.id, exc)
-                else:
-                    guard = LoadGuard(self._hand_over(meter_id, params))
-        self.guards[meter_id] = guard
-        return guard
+        if row is None or row[0] is not Utility.ELECTRICITY:
+            return None
+        settings = session.scalars(
+            select(LoadGuardSetting)
+            .where(
+                (LoadGuardSetting.building_id == row[1]) | LoadGuardSetting.building_id.is_(None)
+            )
+            .order_by(LoadGuardSetting.building_id.is_(None))
+        ).first()
+        if settings is None or not settings.params:
+            return None
+        try:
+            return LoadGuardParams(**settings.params)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            log.error("load-guard settings %s are unusable: %s", settings.id, exc)
+            return None
+
+    def settings_changed(self, session: Session) -> None:
+        """Engine thread: load-guard settings (or meters' rooms) changed. Each guard takes its
+        new settings and keeps its state (a trip, today's restores); a meter that had none gets
+        a guard at its next sample."""
+        for meter_id, guard in list(self.guards.items()):
+            params = self._params(session, meter_id)
+            if guard is None or params is None:
+                if guard is None:
+                    del self.guards[meter_id]  # looked up again with its next sample
+                continue
+            self.self_guarded.pop(meter_id, None)
+            guard.params = self._hand_over(meter_id, params)
 
     def _hand_over(self, meter_id: int, params: LoadGuardParams) -> LoadGuardParams:
         """A meter that detects overloads itself gets the total-power settings written to it

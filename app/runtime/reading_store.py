@@ -12,9 +12,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -199,7 +199,7 @@ class ReadingStore:
             seen[snapshot.meter_id] = row
             self._register(session, track, snapshot, result)
         if seen:
-            session.execute(update(Meter), list(seen.values()))
+            _mark_seen(session, list(seen.values()))
             result.seen = len(seen)
         if result.stored:
             session.execute(
@@ -257,7 +257,9 @@ class ReadingStore:
     def _went_offline(self, session: Session, track: MeterTrack, snapshot: Snapshot) -> None:
         track.offline = True
         session.execute(
-            update(Meter).where(Meter.id == track.meter_id).values(status=MeterStatus.OFFLINE)
+            update(Meter)
+            .where(Meter.id == track.meter_id, Meter.removed_at.is_(None))
+            .values(status=MeterStatus.OFFLINE)
         )
         session.add(
             Alarm(
@@ -322,3 +324,30 @@ def _rates(snapshot: Snapshot) -> dict[str, int] | None:
         if value is not None
     }
     return rates or None
+
+
+def _mark_seen(session: Session, rows: list[dict[str, object]]) -> None:
+    """Each meter's last-seen time (and relay state, when read), in two multi-row UPDATEs. A
+    meter retired or replaced since its poll stays removed: only meters in service are marked
+    active (the poll may have been on the wire while the technician retired it)."""
+    meters = cast(Table, Meter.__table__)
+    for with_supply in (True, False):
+        batch = [r for r in rows if ("relay_closed" in r) is with_supply]
+        if not batch:
+            continue
+        values: dict[str, object] = {
+            "last_seen_at": bindparam("seen"),
+            "status": MeterStatus.ACTIVE,
+        }
+        if with_supply:
+            values |= {"relay_closed": bindparam("closed"), "relay_verified_at": bindparam("seen")}
+        session.execute(
+            update(meters)
+            .where(meters.c.id == bindparam("mid"), meters.c.removed_at.is_(None))
+            .values(values),
+            [
+                {"mid": r["id"], "seen": r["last_seen_at"]}
+                | ({"closed": r["relay_closed"]} if with_supply else {})
+                for r in batch
+            ],
+        )

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -25,11 +26,12 @@ from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl, record_parameters
 from app.runtime.operator_commands import OperatorCommands, RestoreOutcome, SwitchOutcome
 from app.runtime.reading_store import BatchResult, latest_good
-from app.runtime.sim_site import SimSite, sim_line_name, sim_spec
+from app.runtime.sim_site import SimMeterSpec, SimSite, sim_line_name, sim_spec
 from app.runtime.supply_control import SupplyControl, local_zone
 from app.runtime.usage_billing import DEFAULT_POSTING_S, UsageBilling
 from app.services.field_setup import BusSetup, load_field_setup
 from app.services.ledger import counter_entries_since, newest_entry_id
+from app.services.setup_checks import field_revision
 from app.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -93,35 +95,28 @@ class Runtime:
             first_s=min(FIRST_CHECK_S, self.options.clock_check_s),
         )
         self._meter_bus: dict[int, tuple[BusWorker, str]] = {}
+        self._setups: dict[str, BusSetup] = {}  # what each bus was started with
+        self._revision = 0  # the field revision the workers were started or reloaded at
+        self._reload_lock = threading.Lock()
+        self._sim_zone: ZoneInfo | None = None
         self.sim: SimSite | None = None
         self.problems: list[str] = []  # buses or meters that could not be set up
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
+        with self.db.session() as session:
+            self._revision = field_revision(session)
         setup = load_field_setup(self.db)
         self.live.define_groups(power_groups(self.db))
         if self.options.simulate:
-            with self.db.session() as session:
-                stored = {r.meter_id: r for r in latest_good(session)}
-                zone = local_zone(session)
-            specs = [
-                sim_spec(bus.url, m.profile, m.address, stored.get(m.meter_id))
-                for bus in setup
-                if sim_line_name(bus.url)
-                for m in bus.meters
-            ]
-            self.sim = SimSite(specs, scale=self.options.time_scale, zone=zone)
+            specs = self._sim_specs(setup)
+            self.sim = SimSite(specs, scale=self.options.time_scale, zone=self._sim_zone)
         self.engine.start()
         self._watcher = threading.Thread(target=self._watch_money, name="money watch", daemon=True)
         self._watcher.start()
         for bus in setup:
-            worker = self._worker(bus)
-            if worker is not None:
-                self.workers.append(worker)
-                for meter in worker.meters:
-                    self._meter_bus[meter.meter_id] = (worker, meter.address)
-                worker.start()
+            self._start_worker(bus)
         self.clocks.start()
         log.info(
             "runtime started: %d buses, %d meters",
@@ -129,14 +124,58 @@ class Runtime:
             sum(len(w.meters) for w in self.workers),
         )
 
-    def _worker(self, bus: BusSetup) -> BusWorker | None:
+    def _sim_specs(self, setup: list[BusSetup]) -> list[SimMeterSpec]:
+        """Simulated meters for the sim:// buses, counting on from their stored registers."""
+        with self.db.session() as session:
+            stored = {r.meter_id: r for r in latest_good(session)}
+            zone = local_zone(session)
+        self._sim_zone = zone
+        return [
+            sim_spec(bus.url, m.profile, m.address, stored.get(m.meter_id))
+            for bus in setup
+            if sim_line_name(bus.url)
+            for m in bus.meters
+        ]
+
+    def _start_worker(self, bus: BusSetup) -> None:
         meters, problems = bus.bus_meters()
         self.problems.extend(problems)
+        self._setups[bus.name] = bus
         if not meters:
-            return None
-        return BusWorker(
+            return
+        worker = BusWorker(
             bus.name, bus.url, bus.line, meters, self.engine.submit, policy=self.options.poll
         )
+        self.workers.append(worker)
+        for meter in worker.meters:
+            self._meter_bus[meter.meter_id] = (worker, meter.address)
+        worker.start()
+
+    def reload_field(self) -> tuple[list[str], list[str]]:
+        """Any thread but the engine's: take up buses and meters added, changed, disabled or
+        retired since the start (or the last reload) without a restart. A bus whose port, line
+        settings or meters changed is restarted; the others poll on undisturbed. Returns the
+        names of the buses started and stopped."""
+        with self._reload_lock:
+            wanted = {bus.name: bus for bus in load_field_setup(self.db)}
+            stop = [name for name, bus in self._setups.items() if wanted.get(name) != bus]
+            start = [name for name, bus in wanted.items() if self._setups.get(name) != bus]
+            for name in stop:
+                for worker in [w for w in self.workers if w.name == name]:
+                    worker.stop()
+                    self.workers.remove(worker)
+                    for meter in worker.meters:
+                        self._meter_bus.pop(meter.meter_id, None)
+                del self._setups[name]
+            if self.sim is not None and start:
+                self.sim.update(self._sim_specs([wanted[name] for name in start]))
+            for name in start:
+                self._start_worker(wanted[name])
+            self.live.define_groups(power_groups(self.db))
+            self.engine.call(self._take_up_changes)
+            if start or stop:
+                log.info("field reloaded: started %s, stopped %s", start, stop)
+            return start, [name for name in stop if name not in start]
 
     def _on_snapshots(self, session: Session, snapshots: list[Snapshot]) -> None:
         self.load.feed(session, snapshots)
@@ -163,10 +202,7 @@ class Runtime:
         policy_due = time.monotonic() >= self._next_policy
         if policy_due:
             self._next_policy = time.monotonic() + self.options.policy_tick_s
-            added, removed = self.engine.readings.refresh(session)  # meters replaced meanwhile
-            if added or removed:
-                self.billing.replaced(session, added, removed)
-            self.billing.refresh(session)
+            self._take_up_changes(session)
         if self.billing.posting_due(now.timestamp()):
             self.billing.post(session)
         if policy_due:
@@ -174,6 +210,15 @@ class Runtime:
                 session, self.billing.book, self.billing.zone, self.billing.currency, now
             )
             self.control.evaluate(session, None, now)
+
+    def _take_up_changes(self, session: Session) -> None:
+        """Engine thread: meters added, replaced or retired, tariff, account and load-guard
+        changes made meanwhile (by this console, another one or the command line)."""
+        added, removed = self.engine.readings.refresh(session)
+        if added or removed:
+            self.billing.replaced(session, added, removed)
+        self.billing.refresh(session)
+        self.load.settings_changed(session)
 
     def post_now(self) -> None:
         """Any thread: post every waiting charge in the engine's next transaction."""
@@ -261,15 +306,23 @@ class Runtime:
 
     def _watch_money(self) -> None:
         """Own thread: accounts whose money changed in another process are evaluated at once
-        (a recharge taken on another PC restores supply in seconds, not at the next tick)."""
+        (a recharge taken on another PC restores supply in seconds, not at the next tick), and
+        a change of buses or meters (the field revision moved) is taken up."""
         try:
             with self.db.session() as session:
                 last = newest_entry_id(session)
             while not self._stopping.wait(MONEY_WATCH_S):
                 with self.db.session() as session:
                     last, accounts = counter_entries_since(session, last)
+                    revision = field_revision(session)
                 for account_id in sorted(accounts):
                     self.account_changed(account_id)
+                if revision != self._revision:  # buses or meters changed (here or elsewhere)
+                    self._revision = revision
+                    try:
+                        self.reload_field()
+                    except Exception:  # a bus that cannot start must not stop the money watch
+                        log.exception("taking up the changed buses and meters failed")
         except Exception:  # the database went away: the minute's evaluation still runs
             log.exception("money watch stopped")
 

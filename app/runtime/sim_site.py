@@ -60,6 +60,15 @@ class SimSite:
         # The meters keep the site's local time (``zone``; else this computer's).
         start = None if zone is None else datetime.now(zone).replace(tzinfo=None, microsecond=0)
         self.clock = SimClock(scale=scale, start=start)
+        self.seed = seed
+        self.lines: dict[str, SimLine] = {}
+        self._meters: dict[str, dict[str, dict[str, SimMeter]]] = {}  # line, protocol, address
+        self.update(meters)
+
+    def update(self, meters: list[SimMeterSpec]) -> None:
+        """Serve these meters on their lines: a line named here is built again with exactly
+        these meters (one already simulated keeps its state: its register counts on). Call it
+        while no bus worker has the line open (the runtime restarts that bus's worker)."""
         by_line: dict[str, dict[str, dict[str, SimMeter]]] = {}
         for spec in meters:
             name = sim_line_name(spec.bus_url)
@@ -67,14 +76,22 @@ class SimSite:
                 continue
             profile = load_profile(spec.profile)
             per_protocol = by_line.setdefault(name, {}).setdefault(profile.protocol, {})
-            meter = SimMeter(spec.address, profile, clock=self.clock, seed=seed, lived_in=True)
+            known = self._meters.get(name, {}).get(profile.protocol, {}).get(spec.address)
+            if known is not None and known.profile.name == profile.name:
+                per_protocol[spec.address] = known
+                continue
+            meter = SimMeter(spec.address, profile, clock=self.clock, seed=self.seed, lived_in=True)
             if spec.register is not None:
                 meter.continue_from(spec.register, spec.rates)
             per_protocol[spec.address] = meter
-        self.lines: dict[str, SimLine] = {}
         for name, protocols in by_line.items():
-            answerers = [Answerer(protocol_spec(p), m, seed=seed) for p, m in protocols.items()]
+            answerers = [
+                Answerer(protocol_spec(p), m, seed=self.seed) for p, m in protocols.items()
+            ]
+            if name in self.lines:
+                unregister_line(name)
             self.lines[name] = register_line(SimLine(name, answerers))
+            self._meters[name] = protocols
 
     def meter(self, bus_url: str, address: str) -> SimMeter:
         name = sim_line_name(bus_url)

@@ -73,7 +73,9 @@ def line_settings(form: BusForm, profile: Profile) -> tuple[int, str, int, int, 
     if form.parity.strip().upper() not in ("", *PARITIES, "NONE", "EVEN", "ODD"):
         raise SetupRefused("parity", f"Parity {form.parity.strip()!r}: use N, E or O.")
     stop = (
-        whole_number(form.stopbits, "stopbits", "stop bits", 1, 2) if form.stopbits.strip() else 1
+        whole_number(form.stopbits, "stopbits", "stop bits", 1, 2)
+        if form.stopbits.strip()
+        else line.stopbits
     )
     if stop not in STOP_BITS:
         raise SetupRefused("stopbits", "Stop bits: use 1 or 2.")
@@ -189,8 +191,8 @@ def bus_form(bus: Bus) -> BusForm:
     )
 
 
-def change_bus(session: Session, by: SignedIn, name: str, **changes: object) -> Bus:
-    """Change some fields of a bus (those of ``BusForm``), audited."""
+def change_bus(session: Session, by: SignedIn, name: str, /, **changes: object) -> Bus:
+    """Change some fields of a bus (those of ``BusForm``; ``name=`` renames it), audited."""
     by.require(Action.EDIT_FIELD)
     bus = bus_named(session, name)
     unknown = set(changes) - set(BusForm.__dataclass_fields__)
@@ -198,6 +200,12 @@ def change_bus(session: Session, by: SignedIn, name: str, **changes: object) -> 
         raise SetupRefused(sorted(unknown)[0], f"A bus has no {sorted(unknown)[0]!r}.")
     before = _as_dict(bus)
     form = replace(bus_form(bus), **changes)  # type: ignore[arg-type]
+    if not form.profile.strip():  # a bus stored before buses had a default profile
+        shared = session.scalars(
+            select(Meter.profile).where(Meter.bus_id == bus.id, Meter.removed_at.is_(None))
+        ).all()
+        if len(set(shared)) == 1:
+            form = replace(form, profile=shared[0])
     bus.name = _check_name(session, form.name, bus.id)
     bus.url = _check_port(session, form.port, bus.id, form.enabled)
     profile = profile_named(form.profile)

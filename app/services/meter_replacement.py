@@ -4,11 +4,11 @@ The old meter's final register and the new meter's initial register are recorded
 of the swap, so usage up to it belongs to the old meter and usage after it to the new one, and
 the engine never mistakes the new meter's register for one that went backwards.
 
-``replace_meter`` runs in the caller's session and transaction. Everything is checked before
-anything is written: a refusal (``ReplacementRefused``) leaves the database as it was.
-
-No audit event is written yet: ``AuditEvent`` rows carry a hash chain (``prev_hash`` and
-``entry_hash``) that no code maintains so far; the replacement joins the trail when it does.
+``replace_meter_as`` is what an operator does: it checks the permission (technicians,
+administrators), records the swap, writes the audit event and moves the field revision, so a
+running console or ``serve`` polls the new meter within seconds. ``replace_meter`` is the
+record itself, in the caller's session and transaction. Everything is checked before anything
+is written: a refusal (``ReplacementRefused``) leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from sqlalchemy.orm import Session
 from app.hardware.addresses import address_problem
 from app.hardware.errors import ProfileError
 from app.hardware.profiles import Profile, load_profile
+from app.services.audit import record_audit
+from app.services.operators import SignedIn
+from app.services.permissions import Action
+from app.services.setup_checks import field_changed
 from app.store.models import Alarm, IntervalReading, Meter, column_length
 from app.vocabulary import AlarmKind, AlarmState, MeterStatus, ReadingQuality, Utility
 
@@ -175,6 +179,51 @@ def replace_meter(
         cleared_alarms=cleared,
         operator_id=operator_id,
     )
+
+
+def replace_meter_as(
+    session: Session,
+    by: SignedIn,
+    old_serial: str,
+    *,
+    final_reading: Decimal,
+    new_serial: str,
+    new_address: str,
+    initial_reading: Decimal,
+    at: datetime,
+    new_profile: str | None = None,
+) -> Replacement:
+    """An operator records a meter swap (see ``replace_meter``), audited."""
+    by.require(Action.REPLACE_METER)
+    done = replace_meter(
+        session,
+        old_serial,
+        final_reading=final_reading,
+        new_serial=new_serial,
+        new_address=new_address,
+        initial_reading=initial_reading,
+        at=at,
+        new_profile=new_profile,
+        operator_id=by.operator_id,
+    )
+    field_changed(session)
+    record_audit(
+        session,
+        by,
+        "meter.replace",
+        "meter",
+        done.old_meter_id,
+        {"serial": done.old_serial, "final_units": done.final_units},
+        {
+            "serial": done.new_serial,
+            "meter_id": done.new_meter_id,
+            "address": done.new_address,
+            "profile": done.new_profile,
+            "initial_units": done.initial_units,
+            "at": done.at.isoformat(),
+        },
+    )
+    return done
 
 
 def _old_meter(session: Session, key: str | int) -> Meter:

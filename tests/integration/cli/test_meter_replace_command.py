@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from app.demo.site import DEMO_PASSWORD
 from app.store.database import Database, sqlite_url_for
-from app.store.models import Alarm, IntervalReading, Meter
+from app.store.models import Alarm, AuditEvent, IntervalReading, Meter, Operator
 from app.vocabulary import AlarmSeverity, AlarmState, MeterStatus, ReadingQuality
 from tests.support import run_python, unmigrated_folder
 
@@ -46,8 +47,12 @@ def site(seeded: Path, tmp_path: Path) -> Path:
     return folder
 
 
-def replace(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_python(["main.py", "meter", "replace", "--data-dir", str(folder), *args])
+def replace(folder: Path, *args: str, user: str = "technician") -> subprocess.CompletedProcess[str]:
+    """``meter replace`` by ``user`` of the demo site (password ``demo``)."""
+    return run_python(
+        ["main.py", "meter", "replace", "--data-dir", str(folder), "--user", user, *args],
+        env={"METERDESK_PASSWORD": DEMO_PASSWORD},
+    )
 
 
 def rows(folder: Path) -> tuple[int, int, int]:
@@ -102,10 +107,16 @@ def test_a_swap_is_recorded_at_a_site_local_time(site: Path) -> None:
     assert "old meter EB01001: final reading 1234.500 kWh, now removed" in out
     assert "new meter NEW-1: initial reading 0.250 kWh, address 1 on" in out
     assert "1 open alarm(s) of the old meter cleared" in out
-    assert "restart it to start polling the new meter" in out
+    assert "starts polling the new meter within seconds" in out
     db = Database(sqlite_url_for(site))
     try:
         with db.session() as session:
+            event = session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "meter.replace")
+            ).one()
+            technician = session.scalars(
+                select(Operator.id).where(Operator.username == "technician")
+            ).one()
             removed = session.get(Meter, old_id)
             new = session.scalars(select(Meter).where(Meter.serial == "NEW-1")).one()
             readings = session.execute(
@@ -129,6 +140,9 @@ def test_a_swap_is_recorded_at_a_site_local_time(site: Path) -> None:
     assert new.installed_at == local
     assert sorted(tuple(r) for r in readings) == [(old_id, 1_234_500), (new.id, 250)]
     assert open_alarms == []
+    assert (event.operator_id, event.target_id) == (technician, str(old_id))
+    assert event.after is not None
+    assert (event.after["serial"], event.after["initial_units"]) == ("NEW-1", 250)
 
 
 def test_a_refused_swap_says_why_and_records_nothing(
@@ -187,7 +201,22 @@ def test_a_database_that_needs_an_upgrade_is_refused(
     assert "main.py db upgrade" in one_line_error(proc)
 
 
-def test_the_help_says_a_running_console_must_be_restarted() -> None:
+def test_the_help_says_a_running_console_takes_the_new_meter_up() -> None:
     proc = run_python(["main.py", "meter", "replace", "--help"])
     assert proc.returncode == 0
-    assert "restart it to start polling the new meter" in " ".join(proc.stdout.split())
+    assert "starts polling the new meter within seconds" in " ".join(proc.stdout.split())
+
+
+def test_a_cashier_may_not_replace_a_meter_and_nothing_is_recorded(
+    site: Path, one_line_error: OneLineError
+) -> None:
+    before = rows(site)
+    proc = replace(
+        site,
+        *("--meter", "EB01001", "--final", "1", "--new-serial", "NEW-1"),
+        *("--new-address", "1", "--initial", "0"),
+        user="cashier",
+    )
+    assert proc.returncode == 16
+    assert "may not replace meters" in one_line_error(proc)
+    assert rows(site) == before
