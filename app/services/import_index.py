@@ -101,6 +101,7 @@ class SiteIndex:
     policies: dict[str, tuple[int, str]] = field(default_factory=dict)  # -> (id, name)
     plans: dict[str, tuple[int, str, Utility]] = field(default_factory=dict)
     accounts: dict[int, AccountRef] = field(default_factory=dict)  # by id(room ref)
+    by_room: dict[int, list[MeterRef]] = field(default_factory=dict)  # id(room ref) -> meters
     numbers: set[str] = field(default_factory=set)  # every account number
     top_number: int = 0
 
@@ -117,7 +118,15 @@ class SiteIndex:
         return self.accounts.get(id(room))
 
     def meters_of(self, room: RoomRef) -> list[MeterRef]:
-        return [m for m in self.meters.values() if m.room is room]
+        return self.by_room.get(id(room), [])
+
+    def move_meter(self, meter: MeterRef, room: RoomRef | None) -> None:
+        """Keep the by-room index right when a planned change moves a meter."""
+        if meter.room is not None:
+            self.by_room.get(id(meter.room), []).remove(meter)
+        meter.room = room
+        if room is not None:
+            self.by_room.setdefault(id(room), []).append(meter)
 
     def add_building(self, building: BuildingRef) -> None:
         self.buildings[key(building.name)] = building
@@ -128,6 +137,8 @@ class SiteIndex:
 
     def add_meter(self, meter: MeterRef) -> None:
         self.meters[key(meter.serial)] = meter
+        if meter.room is not None:
+            self.by_room.setdefault(id(meter.room), []).append(meter)
         self.serials.add(key(meter.serial))
         self.addresses[(id(meter.bus), meter.address)] = meter.serial
 

@@ -398,7 +398,9 @@ class Planner:
             return
         self.index.addresses.pop((id(meter.bus), meter.address), None)
         meter.bus, meter.address, meter.profile = bus, address, profile.name
-        meter.multiplier, meter.room = multiplier, room
+        meter.multiplier = multiplier
+        if meter.room is not room:
+            self.index.move_meter(meter, room)
         self.index.addresses[(id(bus), address)] = meter.serial
         if meter.id is not None:
             self.plan.changed_meters.append(meter)
@@ -410,7 +412,7 @@ class Planner:
         self._seen_rooms: dict[str, int] = {}
         self._rows("tenants", rows, self._tenant)
 
-    def _plans(self, text: str, room: RoomRef) -> dict[Utility, int]:
+    def _plans(self, text: str, room: RoomRef, meters: list[MeterRef]) -> dict[Utility, int]:
         chosen: dict[Utility, int] = {}
         for name in split_list(text):
             found = self.index.plans.get(key(name))
@@ -421,7 +423,7 @@ class Planner:
             if utility in chosen:
                 raise SetupRefused("tariffs", f"Two {utility.value} tariffs are named; keep one.")
             chosen[utility] = plan_id
-        metered = {m.utility for m in self.index.meters_of(room)}
+        metered = {m.utility for m in meters}
         missing = sorted(u.value for u in metered - set(chosen))
         if missing:
             raise SetupRefused(
@@ -468,7 +470,8 @@ class Planner:
                 f"There is no balance policy {v['policy'].strip()!r}; policies: {known}. "
                 "Import policies first ('main.py policy import').",
             )
-        tariffs = self._plans(v["tariffs"], room)
+        meters = self.index.meters_of(room)
+        tariffs = self._plans(v["tariffs"], room, meters)
         opening = self._opening(v.get("opening_balance", ""))
         account = self.index.account_of(room)
         if account is None:
@@ -481,6 +484,13 @@ class Planner:
             self.change(
                 "tenants", row.number, "add", f"account of {room.label}", f"{holder}{money}"
             )
+            for meter in meters:  # as the meters sheet warns for a room with an account
+                profile = self.profile(meter.profile)
+                if profile.supply is None:
+                    self.plan.warnings.append(
+                        f"tenants row {row.number}: meter {meter.serial} ({profile.name}) has no "
+                        "relay or valve: the console cannot cut its room's supply for arrears."
+                    )
             return
         if key(account.holder) != key(holder):
             raise SetupRefused(
