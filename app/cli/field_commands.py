@@ -26,6 +26,7 @@ from app.cli.context import fail, run_on_database
 from app.cli.options import add_user_option
 from app.hardware.addresses import address_problem, parse_addresses
 from app.hardware.bus_worker import BusMeter, BusWorker
+from app.hardware.discovery import ScanHit
 from app.hardware.errors import PortUnavailable, ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.profiles import Profile, available_profiles, load_profile
@@ -41,6 +42,7 @@ from app.store.migrate import require_current
 from app.vocabulary import ExitCode
 
 WAIT_S = 60.0
+SCAN_WAIT_S = 3600.0  # the longest scan: 247 addresses x the longest timeout, or a search
 
 
 def line_options(parser: argparse.ArgumentParser, *, address: bool = True) -> None:
@@ -96,12 +98,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     bus = sub.add_parser("bus", help="whole-bus tools")
     bus_sub = bus.add_subparsers(title="bus commands", metavar="COMMAND", required=True)
     field_setup.register_bus(bus_sub, common)
-    scan = bus_sub.add_parser("scan", help="find the meters on a line")
+    scan = bus_sub.add_parser(
+        "scan",
+        help="find the meters on a line: address, meter number, register reading and model",
+    )
     line_options(scan, address=False)
     scan.add_argument(
         "--addresses",
-        help="e.g. 1-247 (default: 1-247 for Modbus; the wildcard "
-        "address request for DL/T 645 and CJ/T 188)",
+        help="e.g. 1-247 (default: 1-247 for Modbus; for DL/T 645 and CJ/T 188 a search of "
+        "the whole address space with wildcard digits, which finds every meter on the line)",
     )
     scan.add_argument("--json", action="store_true", help="print one JSON object")
     scan.set_defaults(handler=cmd_scan)
@@ -294,24 +299,66 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return fail(f"--addresses: {exc}.", 2)
     else:
         addresses = [str(n) for n in range(1, 248)] if profile.protocol == "modbus-rtu" else None
+    # The wildcard search does not know its total in advance: it counts the address-space
+    # branches settled so far against those known so far (the total grows with collisions).
+    what = "scanned" if addresses is not None else "searched branches"
 
-    def progress(done: int, total: int, found: list[str]) -> None:
+    def progress(done: int, total: int, hits: list[ScanHit]) -> None:
         if not args.json:
-            print(
-                f"\rscanned {done}/{total}, found {len(found)}", end="", file=sys.stderr, flush=True
-            )
+            found = sum(hit.ok for hit in hits)
+            print(f"\r{what} {done}/{total}, found {found}", end="", file=sys.stderr, flush=True)
 
     try:
-        found = worker.scan(profile, addresses, progress).result(3600)
+        hits = worker.scan(profile, addresses, progress).result(SCAN_WAIT_S)
+    except ValueError as exc:
+        return fail(f"--addresses: {exc}.", 2)
     finally:
         worker.stop()
+    found = [hit for hit in hits if hit.ok]
+    problems = [hit for hit in hits if not hit.ok]
     if args.json:
-        print(json.dumps({"port": args.port, "profile": profile.name, "found": found}))
-    else:
-        if addresses is not None:
-            print(file=sys.stderr)
-        print(f"{len(found)} meter(s) found: {', '.join(found) if found else 'none'}")
+        out = {
+            "port": args.port,
+            "profile": profile.name,
+            "found": [_hit_json(hit) for hit in found],
+            "problems": [{"address": hit.address, "problem": hit.problem} for hit in problems],
+        }
+        print(json.dumps(out))
+        return 0
+    print(file=sys.stderr)
+    if found:
+        print(_scan_table(found))
+    for hit in problems:
+        print(f"problem at {hit.address}: {hit.problem}")
+    summary = f"{len(found)} meter(s) found"
+    print(summary + (f", {len(problems)} problem(s)." if problems else "."))
     return 0
+
+
+def _hit_json(hit: ScanHit) -> dict[str, object]:
+    return {
+        "address": hit.address,
+        "profile": hit.profile,
+        "model": hit.model,
+        "serial": hit.serial,
+        "register": float(hit.register) if hit.register is not None else None,
+        "unit": hit.unit,
+    }
+
+
+def _scan_table(hits: list[ScanHit]) -> str:
+    """The meters found as an aligned text table: address, serial, register, model."""
+    rows = [("address", "serial", "register", "model")]
+    for hit in hits:
+        register = f"{hit.register} {hit.unit}" if hit.register is not None else "-"
+        rows.append((hit.address, hit.serial or "-", register, hit.model))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  "
+        + row[3]
+        for row in rows
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from app.hardware.dlt645.di_table import lookup, parse_di
 from app.hardware.dlt645.driver import Dlt645Driver, local_now
 from app.hardware.errors import FieldFault
 from app.hardware.frame_text import hex_bytes
-from app.hardware.link import Link
+from app.hardware.link import DROPPED, Link
 from app.hardware.modbus.driver import ModbusDriver
 from app.hardware.modbus.registers import decode_value
 from app.hardware.profiles import Profile
@@ -104,7 +104,11 @@ def check_line(worker: BusWorker, meters: Sequence[BusMeter]) -> Future[LineChec
                 answered.append(meter.address)
                 worker.stats.poll_done(meter.address, True, latency_ms, time.time())
                 continue
-            replies = [f for f in worker.stats.frames_since(seen)[0] if f.direction == "rx"]
+            replies = [
+                f
+                for f in worker.stats.frames_since(seen)[0]
+                if f.direction == "rx" and f.note != DROPPED  # not an earlier reply's tail
+            ]
             counter, text = (
                 ("exceptions", f"answered, but not as a {meter.profile.name} meter")
                 if replies

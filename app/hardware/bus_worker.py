@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from app.hardware.bus_scan import ScanProgress, scan_line
 from app.hardware.bus_stats import BusStats
+from app.hardware.discovery import ScanHit as ScanHit  # re-exported: what scan returns
 from app.hardware.driver import SUPPLY_GROUP, MeterDriver, ParameterDriver, ReadResult
 from app.hardware.errors import CommandRefused, FieldFault, PortUnavailable
 from app.hardware.link import LineSettings, Link
@@ -226,37 +228,21 @@ class BusWorker:
         self,
         profile: Profile,
         addresses: list[str] | None,
-        progress: Callable[[int, int, list[str]], None] | None = None,
+        progress: ScanProgress | None = None,
         cancel: threading.Event | None = None,
-    ) -> Future[list[str]]:
-        """Find meters of ``profile`` at ``addresses``; None asks the protocol's wildcard
-        (the one meter on the line tells its address). ``progress(done, total, found)``."""
-        future: Future[list[str]] = Future()
+    ) -> Future[list[ScanHit]]:
+        """Find meters of ``profile`` at ``addresses``; None finds every meter on the line
+        (DL/T 645 / CJ/T 188: the wildcard search; Modbus: unit ids 1-247). Each meter found
+        is read in the same visit (``ScanHit``: meter number, register); addresses whose
+        replies stayed garbled come back as hits with a ``problem``. ``progress(done, total,
+        hits)`` and ``cancel``: see ``app.hardware.bus_scan``. Runs ahead of polls; the
+        bus's own line settings and timeout apply."""
 
-        def run(link: Link) -> None:
+        def run(link: Link) -> list[ScanHit]:
             driver = protocol_spec(profile.protocol).make_driver(profile)
-            found: list[str] = []
-            try:
-                if addresses is None:
-                    address = driver.discover(link)
-                    found = [address] if address else []
-                else:
-                    for done, address in enumerate(addresses, start=1):
-                        if cancel is not None and cancel.is_set():
-                            break
-                        try:
-                            if driver.probe(link, address):
-                                found.append(address)
-                        except FieldFault:
-                            pass
-                        if progress is not None:
-                            progress(done, len(addresses), found)
-            except FieldFault:
-                pass
-            future.set_result(found)
+            return scan_line(driver, link, addresses, progress, cancel)
 
-        self._submit(READ_PRIORITY, run)
-        return future
+        return self.call(run, READ_PRIORITY)
 
     def _submit(self, priority: int, run: Callable[[Link], None]) -> None:
         self._queue.put(_Queued(priority, next(self._seq), run))

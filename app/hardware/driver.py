@@ -6,11 +6,14 @@ Protocol packages (``app.hardware.modbus``, ``.dlt645``, ``.cjt188``) each expos
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from app.hardware.discovery import SearchProgress, SearchResult
 from app.hardware.link import FrameLength, Link
 
 if TYPE_CHECKING:
@@ -34,6 +37,17 @@ class ReadResult:
 
 # In the groups asked of ``MeterDriver.read``: read the relay/valve state too.
 SUPPLY_GROUP = "supply"
+
+
+@dataclass(frozen=True, slots=True)
+class MeterIdentity:
+    """What a bus scan reads from a meter it found: the meter number (None where the protocol
+    or profile has none, or the meter would not tell) and the cumulative register in ``unit``
+    ("kWh" import energy, "m3" volume; None when not read)."""
+
+    serial: str | None
+    register: Decimal | None
+    unit: str
 
 
 class MeterDriver(Protocol):
@@ -63,6 +77,12 @@ class MeterDriver(Protocol):
         None when the protocol has no such request."""
         ...
 
+    def identify(self, link: Link, address: str) -> MeterIdentity | None:
+        """A bus scan's visit: None when no meter of this profile answers at ``address`` (no
+        reply; Modbus: an exception reply, another kind of device); else its meter number and
+        register, read now. A garbled first reply raises FrameError (the scan retries once)."""
+        ...
+
     def read_clock(self, link: Link, address: str) -> datetime | None:
         """The meter's own clock (site-local, naive), or None if the model has none."""
         ...
@@ -86,11 +106,36 @@ class ParameterDriver(Protocol):
         ...
 
 
+@runtime_checkable
+class WildcardDriver(Protocol):
+    """A driver whose protocol addresses meters with wildcard digits (DL/T 645, CJ/T 188): it
+    finds every meter on a line with ``app.hardware.discovery.search``."""
+
+    def discover_all(
+        self,
+        link: Link,
+        progress: SearchProgress | None = None,
+        cancel: threading.Event | None = None,
+        on_found: Callable[[str], None] | None = None,
+    ) -> SearchResult:
+        """Search the whole address space; ``on_found(address)`` as each meter is confirmed."""
+        ...
+
+
 class Responder(Protocol):
     """Simulator side: answers request frames for a set of simulated meters of one protocol."""
 
-    def handle(self, request: bytes) -> bytes | None:
-        """The reply to one complete request frame; None for no reply (broadcast, not ours)."""
+    def addressees(self, request: bytes) -> list[tuple[str, SimMeter]]:
+        """The meters (key, meter) a complete request frame selects, in key order: one for
+        its full address, every match for wildcard digits; [] for a broadcast, a reply, a
+        garbled frame or an address nobody has. Each of them would answer at once."""
+        ...
+
+    def handle(self, request: bytes, key: str | None = None) -> bytes | None:
+        """The reply to one complete request frame; None for no reply. Without ``key``: the
+        reply of the one meter the request selects (None when it selects several), and a
+        broadcast acts on every meter. With ``key`` (from ``addressees``): that meter acts on
+        the request and gives its own reply, however many others were selected too."""
         ...
 
 

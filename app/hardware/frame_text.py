@@ -13,6 +13,7 @@ or recognised from the bytes (a valid DL/T 645 or CJ/T 188 frame, else Modbus RT
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time
 
 from app.hardware import bcd_frame
@@ -80,7 +81,10 @@ def describe_frame(data: bytes, direction: str, note: str = "", protocol: str | 
 def recognise(data: bytes) -> str:
     """Which protocol's frame ``data`` is: a checked DL/T 645 or CJ/T 188 frame, else Modbus
     when its CRC is right, else the protocol its shape suggests."""
-    checks = ((DLT645, dlt.decode_frame), (CJT188, cjt.decode_frame))
+    checks: tuple[tuple[str, Callable[[bytes], object]], ...] = (
+        (DLT645, dlt.decode_frame),
+        (CJT188, lambda raw: cjt.decode_frame(raw, wildcards=True)),
+    )
     for name, decode in checks:
         try:
             decode(data)
@@ -252,7 +256,7 @@ def _modbus_pdu(pdu: bytes, reply: bool) -> str:
 
 def describe_cjt188(data: bytes, reply: bool) -> str:
     try:
-        frame = cjt.decode_frame(data)
+        frame = cjt.decode_frame(data, wildcards=not reply)  # requests may hold A digits
     except FrameError as exc:
         return f"CJ/T 188 frame not valid: {exc}"
     family = cjt.meter_family(frame.meter_type)

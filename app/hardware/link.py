@@ -15,6 +15,7 @@ from typing import Protocol
 from app.hardware.errors import FrameError, NoReply
 
 MAX_FRAME = 512  # no reply of any supported protocol is longer; longer means garbage
+DROPPED = "dropped: the line was not yet silent"  # note of bytes drained before a request
 
 
 class SerialPort(Protocol):
@@ -94,16 +95,15 @@ class Link:
         self._in_hook = False
 
     def send(self, frame: bytes, *, address: str = "", note: str = "") -> None:
-        """Wait for the silent gap, drop stale input, write the frame."""
+        """Wait until the line has been silent for the gap, drop stale input, write the
+        frame."""
         if self.between_requests is not None and not self._in_hook:
             self._in_hook = True
             try:
                 self.between_requests()
             finally:
                 self._in_hook = False
-        wait = self._quiet_from + self.settings.silent_gap_s - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        self._wait_for_silence()
         self.port.reset_input_buffer()
         self.port.write(frame)
         self.port.flush()
@@ -130,6 +130,7 @@ class Link:
         timeout = self.settings.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout
         buffer = b""
+        heard: float | None = None  # when the last bytes came in
         try:
             while True:
                 needed = frame_length(buffer)
@@ -156,9 +157,13 @@ class Link:
                 chunk = self.port.read(want)
                 if chunk:
                     buffer += chunk
-                    deadline = max(deadline, time.monotonic() + timeout)
+                    heard = time.monotonic()
+                    deadline = max(deadline, heard + timeout)
         finally:
-            self._quiet_from = time.monotonic()
+            # The silent gap runs from the last byte on the wire: the reply's, or, when none
+            # came, the request's (a timeout has long covered the gap then).
+            if heard is not None:
+                self._quiet_from = heard
             if buffer:
                 self.bytes_in += len(buffer)
                 self._record("rx", buffer, address, note)
@@ -177,6 +182,29 @@ class Link:
 
     def close(self) -> None:
         self.port.close()
+
+    def _wait_for_silence(self) -> None:
+        """Sleep out the silent gap since the line was last heard. Bytes still arriving then
+        (the tail of a garbled reply, of colliding replies, of a reply cut short) are read and
+        logged as dropped until the line has been silent for a whole gap, for at most one
+        timeout: the next reply must not start with the last one's leftovers."""
+        gap = self.settings.silent_gap_s
+        give_up = time.monotonic() + self.settings.timeout_s
+        dropped = b""
+        while True:
+            wait = self._quiet_from + gap - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            waiting = self.port.in_waiting
+            if not waiting:
+                break
+            dropped += self.port.read(waiting)
+            self._quiet_from = time.monotonic()
+            if self._quiet_from > give_up:
+                break  # a line that never falls silent: the reply check will tell
+        if dropped:
+            self.bytes_in += len(dropped)
+            self._record("rx", dropped, "", DROPPED)
 
     def _record(self, direction: str, data: bytes, address: str, note: str) -> None:
         if self.on_frame is not None:

@@ -402,7 +402,7 @@ class DiagnosticsDialog(QDialog):
         self.scan.addresses.setPlaceholderText(
             self.tr("e.g. 1-247")
             if modbus
-            else self.tr("empty: ask the lone meter its address (wildcard AA…AA); or a range")
+            else self.tr("empty: search the line for every meter (wildcard digits); or a range")
         )
         self._refresh_controls()
 

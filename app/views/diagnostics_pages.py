@@ -1,9 +1,14 @@
 """The diagnostics dialog's Scan, Frame log and Counters pages.
 
 ``ScanPage`` runs ``BusWorker.scan`` (on the worker's thread) with a progress bar and Cancel;
-progress and the result come back through ``GuiCalls``. ``FrameLogPage`` shows the bounded
-``FrameLogModel``; the dialog's timer calls ``pull`` with the bus's stats. The counters page is
-a plain view of ``MeterCountersModel``.
+progress and the result come back through ``GuiCalls``. It lists each meter found with its
+model, meter number and register (energy or volume), and the addresses where replies stayed
+garbled with the problem. An address range shows addresses asked of the range; the wildcard
+search (DL/T 645, CJ/T 188 with no addresses) shows address-space branches settled of those
+known so far, a total that grows while colliding replies split branches.
+
+``FrameLogPage`` shows the bounded ``FrameLogModel``; the dialog's timer calls ``pull`` with the
+bus's stats. The counters page is a plain view of ``MeterCountersModel``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from PySide6.QtWidgets import (
 from app.hardware.addresses import parse_addresses
 from app.hardware.bus_stats import BusStats
 from app.hardware.bus_worker import BusWorker
+from app.hardware.discovery import ScanHit
 from app.hardware.profiles import Profile
 from app.ui.frame_log_model import FrameLogModel
 from app.ui.meter_counters_model import MeterCountersModel
@@ -38,11 +44,13 @@ from app.ui.save_file import save_in_background
 from app.views.diagnostics_meter_tests import GuiCalls
 
 LOG_COLUMN_WIDTHS = (95, 45, 110, 300)
+SCAN_COLUMN_WIDTHS = (130, 110, 130, 120, 260)  # address, profile, serial, register, model
 
 
 class ScanPage(QWidget):
-    """``finished(found)`` is emitted on the GUI thread when a scan ends (done or cancelled);
-    ``found_meter(address, profile, worker)`` once per meter found, before it."""
+    """``finished(hits)`` (a list of ``ScanHit``) is emitted on the GUI thread when a scan ends
+    (done or cancelled); ``found_meter(address, profile, worker)`` once per meter found, before
+    it (not for addresses with a problem)."""
 
     finished = Signal(list)
     found_meter = Signal(str, object, object)
@@ -72,10 +80,21 @@ class ScanPage(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("scanStatus")
         self.status.setWordWrap(True)
-        self.found = QTableWidget(0, 2)
+        self.hits: list[ScanHit] = []  # what the last scan found, as listed
+        self.found = QTableWidget(0, 6)
         self.found.setObjectName("scanResults")
-        self.found.setHorizontalHeaderLabels([self.tr("Address"), self.tr("Profile")])
-        self.found.horizontalHeader().resizeSection(0, 180)
+        self.found.setHorizontalHeaderLabels(
+            [
+                self.tr("Address"),
+                self.tr("Profile"),
+                self.tr("Meter number"),
+                self.tr("Register"),
+                self.tr("Model"),
+                self.tr("Problem"),
+            ]
+        )
+        for column, width in enumerate(SCAN_COLUMN_WIDTHS):
+            self.found.horizontalHeader().resizeSection(column, width)
         self.found.horizontalHeader().setStretchLastSection(True)
         self.found.verticalHeader().hide()
         self.found.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -118,44 +137,57 @@ class ScanPage(QWidget):
         self._cancel = cancel
         self.cancel_button.setEnabled(True)
         self.found.setRowCount(0)
+        self.hits = []
         total = len(addresses) if addresses is not None else 1
         self.progress.setRange(0, total)
         self.progress.setValue(0)
         self.status.setText(
-            self.tr("Asking the lone meter for its address (wildcard AA…AA)…")
+            self.tr("Searching the line for every meter (wildcard address digits)…")
             if addresses is None
             else self.tr("Scanning {n} addresses…").format(n=total)
         )
         self.running_changed.emit(True)
-        progress_at = [0]
+        progress_at = [0, total]
 
-        def progress(done: int, of: int, found: list[str]) -> None:  # the worker's thread
-            progress_at[0] = done
-            count = len(found)
+        def progress(done: int, of: int, hits: list[ScanHit]) -> None:  # the worker's thread
+            progress_at[:] = [done, of]
+            count = sum(hit.ok for hit in hits)
             self._calls.post(lambda: self._progress(done, of, count))
 
-        def finished(found: list[str]) -> None:
+        def finished(hits: list[ScanHit]) -> None:
             self._stopped(cancel)
-            done = progress_at[0] if addresses is not None else 1
-            self.progress.setValue(done if cancel.is_set() else total)
-            for address in found:
-                row = self.found.rowCount()
-                self.found.insertRow(row)
-                self.found.setItem(row, 0, QTableWidgetItem(address))
-                self.found.setItem(row, 1, QTableWidgetItem(profile.name))
-                self.found_meter.emit(address, profile, worker)
+            done, known = progress_at
+            self.progress.setRange(0, known)
+            self.progress.setValue(done if cancel.is_set() else known)
+            self.hits = list(hits)
+            for hit in hits:
+                self._add_row(hit)
+                if hit.ok:
+                    self.found_meter.emit(hit.address, profile, worker)
+            found = sum(hit.ok for hit in hits)
             if cancel.is_set():
                 text = self.tr("Cancelled after {done} of {total}: {n} meter(s) found.")
             else:
                 text = self.tr("Done: {n} meter(s) found.")
-            self.status.setText(text.format(done=done, total=total, n=len(found)))
-            self.finished.emit(found)
+            text = text.format(done=done, total=known, n=found)
+            if found < len(hits):
+                text += " " + self.tr("{n} address(es) with a problem.").format(n=len(hits) - found)
+            self.status.setText(text)
+            self.finished.emit(list(hits))
 
         def failed(message: str) -> None:
             self._stopped(cancel)
             self.status.setText(self.tr("Scan stopped: {error}").format(error=message))
 
         self._calls.when_done(worker.scan(profile, addresses, progress, cancel), finished, failed)
+
+    def _add_row(self, hit: ScanHit) -> None:
+        row = self.found.rowCount()
+        self.found.insertRow(row)
+        register = f"{hit.register} {hit.unit}".strip() if hit.register is not None else ""
+        cells = (hit.address, hit.profile, hit.serial or "", register, hit.model, hit.problem)
+        for column, text in enumerate(cells):
+            self.found.setItem(row, column, QTableWidgetItem(text))
 
     def _stopped(self, cancel: threading.Event) -> None:
         if self._cancel is cancel:
@@ -164,19 +196,21 @@ class ScanPage(QWidget):
         self.running_changed.emit(False)
 
     def _progress(self, done: int, total: int, found: int) -> None:
+        if self.progress.maximum() != total:
+            self.progress.setMaximum(total)  # the wildcard search learns its total as it goes
         self.progress.setValue(done)
         self.status.setText(
             self.tr("Scanned {done} of {total}: {n} found.").format(done=done, total=total, n=found)
         )
 
     def cancel(self) -> None:
-        """Stop the scan after the address being asked now."""
+        """Stop the scan after the address (or search branch) being asked now."""
         if self._cancel is not None:
             self._cancel.set()
             self.status.setText(self.tr("Cancelling…"))
 
     def results(self) -> list[tuple[str, str]]:
-        """(address, profile) of each meter found by the last scan."""
+        """(address, profile) of each row listed by the last scan (``hits`` has the rest)."""
         return [(self.cell(r, 0), self.cell(r, 1)) for r in range(self.found.rowCount())]
 
     def cell(self, row: int, column: int) -> str:

@@ -24,6 +24,7 @@ from app.application import make_application
 from app.demo.site import DEMO_PASSWORD
 from app.hardware import service_worker
 from app.hardware.bus_worker import BusMeter, BusWorker, PollPolicy
+from app.hardware.discovery import ScanHit
 from app.hardware.dlt645 import SPEC
 from app.hardware.dlt645.driver import local_now
 from app.hardware.link import LineSettings
@@ -118,10 +119,13 @@ def open_typed_port(qtbot, dialog: DiagnosticsDialog, url: str, timeout_ms: int 
 
 
 def scan(qtbot, dialog: DiagnosticsDialog, addresses: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Scan ``addresses`` (empty: search the line); the addresses of the meters found."""
     dialog.scan.addresses.setText(addresses)
     with qtbot.waitSignal(dialog.scan.finished, timeout=WAIT_MS) as finished:
         qtbot.mouseClick(dialog.scan.start_button, Qt.MouseButton.LeftButton)
-    return list(finished.args[0])
+    hits: list[ScanHit] = list(finished.args[0])
+    assert hits == dialog.scan.hits
+    return [hit.address for hit in hits if hit.ok]
 
 
 @pytest.fixture
@@ -142,7 +146,8 @@ def test_scan_finds_the_meters_and_the_log_shows_decoded_frames(
     assert dialog.scan.progress.value() == dialog.scan.progress.maximum() == 3
     assert [dialog.address.itemText(i) for i in range(dialog.address.count())] == [FIRST, SECOND]
 
-    qtbot.waitUntil(lambda: dialog.frames.rowCount() >= 5, timeout=WAIT_MS)
+    # Three energy reads (the third gets no reply), and the meter number of each meter found.
+    qtbot.waitUntil(lambda: dialog.frames.rowCount() >= 9, timeout=WAIT_MS)
     rows = dialog.frames.rows()
     sent = [r for r in rows if r.direction == "tx" and r.address == FIRST]
     # The energy read as the scan sent it: DI 00010000 goes out as 33 33 34 33 (+0x33, DI0
@@ -151,8 +156,12 @@ def test_scan_finds_the_meters_and_the_log_shows_decoded_frames(
     assert "read request: DI 00010000 forward active energy total" in sent[0].meaning
     assert "data−33h: 00 00 01 00" in sent[0].meaning
     replies = [r for r in rows if r.direction == "rx"]
-    assert len(replies) == 2
-    assert all("read reply: DI 00010000" in r.meaning and "kWh" in r.meaning for r in replies)
+    energy = [r for r in replies if "read reply: DI 00010000" in r.meaning]
+    assert len(energy) == 2
+    assert all("kWh" in r.meaning for r in energy)
+    numbers = [r for r in replies if "read reply: DI 04000402 meter number" in r.meaning]
+    assert [r.address for r in numbers] == [FIRST, SECOND]
+    assert len(replies) == 4
     qtmodeltester.check(dialog.frames, force_py=True)
 
     dialog.log.filter.setText("2")
@@ -170,6 +179,39 @@ def test_scan_finds_the_meters_and_the_log_shows_decoded_frames(
     assert counters[FIRST].p50_ms is not None
     assert counters[FIRST].online is None  # a line check does not poll
     qtmodeltester.check(dialog.counters, force_py=True)
+
+
+def test_the_wildcard_search_finds_both_meters_with_their_numbers_and_energy(
+    qtbot, dialog: DiagnosticsDialog, meters: dict[str, SimMeter]
+) -> None:  # type: ignore[no-untyped-def]
+    meters[SECOND].params["meter_number"] = "230815000042"
+    assert dialog.scan.addresses.text() == ""  # a DL/T 645 profile: empty means search
+    assert "search the line" in dialog.scan.addresses.placeholderText()
+    assert scan(qtbot, dialog, "") == [FIRST, SECOND]
+    headers = [
+        dialog.scan.found.horizontalHeaderItem(c).text()
+        for c in range(dialog.scan.found.columnCount())
+    ]
+    assert headers == ["Address", "Profile", "Meter number", "Register", "Model", "Problem"]
+    rows = [
+        [dialog.scan.cell(r, c) for c in range(len(headers))]
+        for r in range(dialog.scan.found.rowCount())
+    ]
+    assert [row[:3] for row in rows] == [
+        [FIRST, "dlt645-2007", FIRST],
+        [SECOND, "dlt645-2007", "230815000042"],
+    ]
+    for row, address in zip(rows, (FIRST, SECOND), strict=True):
+        value, unit = row[3].split()
+        assert unit == "kWh"
+        assert float(value) == pytest.approx(meters[address].state().energy_import_kwh, abs=0.05)
+        assert row[4] == "DL/T 645-2007 single-phase cost-control meter with relay"
+        assert row[5] == ""
+    # Progress counts search branches; the total grew with the collision and was reached.
+    assert dialog.scan.progress.maximum() == 11
+    assert dialog.scan.progress.value() == 11
+    assert "Done: 2 meter(s) found." in dialog.scan.status.text()
+    assert [dialog.address.itemText(i) for i in range(dialog.address.count())] == [FIRST, SECOND]
 
 
 def test_a_silent_meter_counts_as_timeouts_and_comes_first(

@@ -9,7 +9,9 @@ A frame on the wire::
 - ``T`` meter type: 10 cold water, 11 hot water, 12 drinking water, 13 reclaimed water,
   20 heat, 21 cooling, 30 gas; ``AA`` is the wildcard a master sends when it does not know.
 - address: 7 bytes BCD, least significant byte first; we write it as 14 decimal digits, most
-  significant first. ``AA`` (7 times) is the wildcard (read address of the one meter on the line).
+  significant first. ``AA`` (7 times) is the wildcard (read address of the one meter on the line);
+  a request may also hold single ``A`` wildcard digits (``AAAAAAAAAAAA07``: every meter whose
+  address ends in 07), as the bus scan's search asks.
 - ``C`` control: bit 7 set in replies, bit 6 set in error replies, bits 0-5 the function
   (01 read data, 03 read address, 04 write data, 09 read key version, 15 write address,
   16 write motor-sync data). Some vendors switch their valve with their own function (2A).
@@ -47,6 +49,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from app.hardware import bcd_frame
@@ -94,6 +97,7 @@ ANY_TYPE = 0xAA
 
 WILDCARD = "AA" * 7  # the address a master uses when it does not know it
 ADDRESS_DIGITS = 14
+PATTERN_DIGITS = "0123456789A"  # a request may select meters with A wildcard digits
 
 # Unit codes (KingDa CJT_188_UnitType, Fox-Edge CJT188Unit agree)
 UNIT_NAMES = {
@@ -141,24 +145,34 @@ def function_name(control: int) -> str:
 
 
 def encode_address(address: str) -> bytes:
-    """14 decimal digits (or the wildcard) to the 7 wire bytes, least significant first."""
-    if address.upper() == WILDCARD:
-        return b"\xaa" * 7
-    if len(address) != ADDRESS_DIGITS or not address.isdecimal() or not address.isascii():
+    """14 decimal digits, the wildcard, or a pattern of 14 digits and ``A`` wildcard digits
+    (a request to the meters it selects) to the 7 wire bytes, least significant first."""
+    text = address.upper()
+    if len(text) != ADDRESS_DIGITS or any(c not in PATTERN_DIGITS for c in text):
         raise ValueError(f"a CJ/T 188 address is 14 decimal digits, not {address!r}")
-    return bcd_frame.digits_to_wire(address)
+    return bcd_frame.digits_to_wire(text)
 
 
-def decode_address(raw: bytes) -> str:
-    """The 7 wire bytes to 14 digits, most significant first; WILDCARD for 7 x AA."""
+def decode_address(raw: bytes, *, wildcards: bool = False) -> str:
+    """The 7 wire bytes to 14 digits, most significant first; WILDCARD for 7 x AA. With
+    ``wildcards`` (a request's address) ``A`` digits are kept as wildcards; otherwise an
+    address that is not all BCD digits is a FrameError."""
     if len(raw) != 7:
         raise FrameError(f"an address has 7 bytes, not {len(raw)}")
     if raw == b"\xaa" * 7:
         return WILDCARD
     address = bcd_frame.digits_from_wire(raw)
-    if not address.isdigit():
+    allowed = PATTERN_DIGITS if wildcards else PATTERN_DIGITS[:-1]
+    if any(c not in allowed for c in address):
         raise FrameError(f"address {raw.hex(' ').upper()} is not BCD")
     return address
+
+
+def address_matches(pattern: str, address: str) -> bool:
+    """Does a request address (``A`` digits are wildcards) select this 14-digit address?"""
+    return len(pattern) == len(address) and all(
+        p in ("A", a) for p, a in zip(pattern, address, strict=True)
+    )
 
 
 def normalise_address(address: str) -> str:
@@ -220,14 +234,15 @@ def frame_length(buffer: bytes) -> int | None:
     return bcd_frame.frame_length(buffer, HEADER_LEN)
 
 
-def decode_frame(raw: bytes) -> Frame:
-    """One whole frame (wake-up bytes allowed in front) to its fields.
+def decode_frame(raw: bytes, *, wildcards: bool = False) -> Frame:
+    """One whole frame (wake-up bytes allowed in front) to its fields. ``wildcards``: the frame
+    is a request, whose address may hold A wildcard digits.
     FrameError for a malformed frame, ChecksumError for a wrong checksum."""
     body = bcd_frame.frame_body(raw, HEADER_LEN)
     data = bcd_frame.frame_data(body, HEADER_LEN)
     return Frame(
         meter_type=body[1],
-        address=decode_address(body[2:9]),
+        address=decode_address(body[2:9], wildcards=wildcards),
         control=body[9],
         data=data,
     )
@@ -357,6 +372,14 @@ class Flow:
         if per_m3 is None:
             return None
         return self.hundredths / (100 * per_m3)
+
+    @property
+    def volume_m3(self) -> Decimal | None:
+        """The volume in m³, exact; None if the unit is not a volume."""
+        per_m3 = _VOLUME_PER_M3.get(self.unit)
+        if per_m3 is None:
+            return None
+        return Decimal(self.hundredths).scaleb(-2) / per_m3
 
     def encode(self) -> bytes:
         return bcd_encode(self.hundredths, 4) + bytes([self.unit])

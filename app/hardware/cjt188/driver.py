@@ -9,9 +9,12 @@ counter).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from app.hardware.cjt188.codec import (
+    ADDRESS_DIGITS,
     ANY_TYPE,
     DI_ADDRESS,
     DI_METER_DATA,
@@ -31,7 +34,17 @@ from app.hardware.cjt188.codec import (
     normalise_address,
 )
 from app.hardware.cjt188.options import Options, ValveOptions, compile_options
-from app.hardware.driver import ReadResult
+from app.hardware.discovery import (
+    GARBLED,
+    NOTHING,
+    Heard,
+    SearchProgress,
+    SearchResult,
+    matches,
+    one,
+    search,
+)
+from app.hardware.driver import MeterIdentity, ReadResult
 from app.hardware.errors import CommandRefused, ExceptionReply, FrameError, NoReply
 from app.hardware.link import Link
 from app.hardware.profiles import Profile
@@ -145,6 +158,77 @@ class Cjt188Driver:
         if reply.address == WILDCARD:
             raise FrameError("the meter answered with the wildcard address, not its own")
         return reply.address
+
+    def discover_all(
+        self,
+        link: Link,
+        progress: SearchProgress | None = None,
+        cancel: threading.Event | None = None,
+        on_found: Callable[[str], None] | None = None,
+    ) -> SearchResult:
+        """Find every meter on the line: ``discovery.search`` asking read address (03, DI
+        810A, any meter type) of address patterns with A wildcard digits."""
+        return search(
+            lambda pattern: self.ask_address(link, pattern),
+            ADDRESS_DIGITS,
+            progress=progress,
+            cancel=cancel,
+            on_found=on_found,
+        )
+
+    def ask_address(self, link: Link, pattern: str) -> Heard:
+        """Read address (03, DI 810A) to ``pattern`` (14 characters, A digits are wildcards):
+        nothing, one meter (its address from the reply's header, which ``pattern`` selects),
+        or garbled bytes (colliding replies)."""
+        ser = self._next_ser()
+        frame = build_request(
+            ANY_TYPE,
+            pattern,
+            READ_ADDRESS,
+            DI_ADDRESS,
+            ser,
+            high_first=self.options.di_high_first,
+            wake_up=self.options.wake_up,
+        )
+        try:
+            raw = link.transact(
+                frame,
+                frame_length,
+                address=pattern,
+                note=f"read address 810A of {pattern}",
+                shortest=SHORTEST_FRAME,
+            )
+            reply = decode_frame(raw)
+            check_reply(
+                reply,
+                function=READ_ADDRESS,
+                address=WILDCARD,
+                di=DI_ADDRESS,
+                ser=ser if self.options.check_ser else None,
+                high_first=self.options.di_high_first,
+                what="read of its address",
+            )
+        except NoReply:
+            return NOTHING
+        except ExceptionReply:
+            pass  # a meter refused, but it named itself in the header
+        except FrameError:
+            return GARBLED
+        if reply.address == WILDCARD or not matches(pattern, reply.address):
+            return GARBLED
+        return one(reply.address)
+
+    def identify(self, link: Link, address: str) -> MeterIdentity | None:
+        """One 901F read: the volume in m³. A CJ/T 188 meter's address is its meter number.
+        None when nothing answers; an error reply still means a meter is there."""
+        target = normalise_address(address)
+        try:
+            data = self._read_meter_data(link, target)
+        except NoReply:
+            return None
+        except ExceptionReply:
+            return MeterIdentity(target, None, "m3")
+        return MeterIdentity(target, data.flow.volume_m3, "m3")
 
     def read_clock(self, link: Link, address: str) -> datetime | None:
         """The meter's real time from 901F (every CJ/T 188 water, gas and heat meter sends it).

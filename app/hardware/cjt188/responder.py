@@ -5,9 +5,10 @@ Meters are keyed by their 14-digit address (shorter keys are padded with zeros).
 exact to the litre; in m³ above 999 999.99 L), its valve from ``supply_on`` and its own clock
 from ``clock_now()``; the valve write calls ``set_supply`` and the clock write ``set_clock``.
 ``SimMeter.params["valve_fault"]`` and ``params["low_battery"]`` (tests, demos) set the status
-bits. A request to the wildcard address is answered only when exactly one meter is on the line,
-as a real line with two meters would garble it. Replies start with two FE bytes, like the KingDa
-firmware's.
+bits. A request whose address has A wildcard digits (AA…AA: any meter) selects every meter of
+its type whose address it matches; each answers, and several replies collide on the line (the
+Answerer overlays them, ``simulator.collision``). Replies start with two FE bytes, like the
+KingDa firmware's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from app.hardware.cjt188.codec import (
     Flow,
     Frame,
     Valve,
+    address_matches,
     build_error_reply,
     build_reply,
     decode_frame,
@@ -45,9 +47,9 @@ MAX_LITRE_HUNDREDTHS = 10**8 - 1  # 4 BCD bytes
 
 
 def request_address(request: bytes) -> str | None:
-    """Whom a request is for: its 14-digit address, or None for the wildcard.
-    FrameError if the bytes are not a frame."""
-    address = decode_frame(request).address
+    """Whom a request is for: its 14-digit address (or a pattern with A wildcard digits), or
+    None for the wildcard. FrameError if the bytes are not a frame."""
+    address = decode_frame(request, wildcards=True).address
     return None if address == WILDCARD else address
 
 
@@ -62,22 +64,37 @@ class Cjt188Responder:
             address: compile_options(meter.profile) for address, meter in self.meters.items()
         }
 
-    def handle(self, request: bytes) -> bytes | None:
-        frame = decode_frame(request)
+    def addressees(self, request: bytes) -> list[tuple[str, SimMeter]]:
+        try:
+            frame = decode_frame(request, wildcards=True)
+        except FrameError:
+            return []
+        if frame.is_reply:
+            return []  # another meter's reply on the shared line
+        return [(address, self.meters[address]) for address in self._select(frame)]
+
+    def handle(self, request: bytes, key: str | None = None) -> bytes | None:
+        frame = decode_frame(request, wildcards=True)
         if frame.is_reply:
             return None  # another meter's reply on the shared line
-        if frame.address == WILDCARD:
-            if len(self.meters) != 1:
-                return None
-            address = next(iter(self.meters))
-        elif frame.address in self.meters:
-            address = frame.address
-        else:
-            return None
-        options = self._options[address]
-        if frame.meter_type not in (options.meter_type, ANY_TYPE):
-            return None  # a real meter ignores a request for another meter type
-        return _Answer(self.meters[address], address, options, frame).reply()
+        if key is None:
+            selected = self._select(frame)
+            if len(selected) != 1:
+                return None  # several would answer at once: the line carries the collision
+            key = selected[0]
+        address = normalise_address(key)
+        return _Answer(self.meters[address], address, self._options[address], frame).reply()
+
+    def _select(self, frame: Frame) -> list[str]:
+        """The addresses of the meters a request selects: its address (A digits are
+        wildcards) matches theirs, and it names their meter type or any type (AA)."""
+        pattern = "A" * 14 if frame.address == WILDCARD else frame.address
+        return [
+            address
+            for address in sorted(self.meters)
+            if address_matches(pattern, address)
+            and frame.meter_type in (self._options[address].meter_type, ANY_TYPE)
+        ]
 
 
 class _Answer:

@@ -393,8 +393,10 @@ def read_follow_request(
     )
 
 
-def read_address_request(*, wake_up: int = DEFAULT_WAKE_UP) -> bytes:
-    return encode_frame(WILDCARD, Function.READ_ADDRESS, wake_up=wake_up)
+def read_address_request(address: str = WILDCARD, *, wake_up: int = DEFAULT_WAKE_UP) -> bytes:
+    """Read address (13) to ``address``: the wildcard AA…AA (any meter), a pattern with some
+    A digits (the meters it selects), or a full address."""
+    return encode_frame(address, Function.READ_ADDRESS, wake_up=wake_up)
 
 
 def write_request(

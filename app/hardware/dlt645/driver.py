@@ -32,16 +32,27 @@ Protocol-specific profile keys (checked by ``compile_profile`` when the profile 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from app.hardware.discovery import (
+    GARBLED,
+    NOTHING,
+    Heard,
+    SearchProgress,
+    SearchResult,
+    matches,
+    one,
+    search,
+)
 from app.hardware.dlt645 import codec
 from app.hardware.dlt645.codec import Frame, Function, RelayAction
 from app.hardware.dlt645.di_table import DataItem, lookup, parse_di, required
-from app.hardware.driver import SUPPLY_GROUP, ReadResult
+from app.hardware.driver import SUPPLY_GROUP, MeterIdentity, ReadResult
 from app.hardware.errors import (
     CommandRefused,
     ExceptionReply,
@@ -62,6 +73,7 @@ RUN_STATUS_3 = 0x04000503
 DATE_DI = 0x04000101
 TIME_DI = 0x04000102
 ENERGY_DI = 0x00010000
+METER_NUMBER_DI = 0x04000402
 DEFAULT_PASSWORD = "02000000"
 DEFAULT_OPERATOR = "00000000"
 MAX_FOLLOW_UPS = 32  # a meter that keeps saying "more" is broken
@@ -349,7 +361,9 @@ class Dlt645Driver:
         return True
 
     def discover(self, link: Link) -> str | None:
-        """Read address (13) with the AA…AA wildcard: only works with one meter on the line."""
+        """Read address (13) with the AA…AA wildcard: only works with one meter on the line
+        (several answer at once and garble each other: FrameError). ``discover_all`` finds
+        them all."""
         request = codec.read_address_request(wake_up=self.settings.wake_up)
         raw = link.transact(
             request,
@@ -362,6 +376,65 @@ class Dlt645Driver:
             codec.decode_frame(raw), function=Function.READ_ADDRESS, address=None
         )
         return codec.parse_address_reply(frame)
+
+    def discover_all(
+        self,
+        link: Link,
+        progress: SearchProgress | None = None,
+        cancel: threading.Event | None = None,
+        on_found: Callable[[str], None] | None = None,
+    ) -> SearchResult:
+        """Find every meter on the line: ``discovery.search`` asking read address (13) of
+        address patterns with A wildcard digits, least significant digit first."""
+        return search(
+            lambda pattern: self.ask_address(link, pattern),
+            codec.ADDRESS_DIGITS,
+            progress=progress,
+            cancel=cancel,
+            on_found=on_found,
+        )
+
+    def ask_address(self, link: Link, pattern: str) -> Heard:
+        """Read address (13) to ``pattern`` (12 characters, A digits are wildcards): nothing,
+        one meter, or garbled bytes (colliding replies). A reply names one meter only when its
+        header and its data carry the same 12-digit address and ``pattern`` selects it."""
+        request = codec.read_address_request(pattern, wake_up=self.settings.wake_up)
+        try:
+            raw = link.transact(
+                request,
+                codec.frame_length,
+                address=pattern,
+                note=f"read address (13) of {pattern}",
+                shortest=codec.SHORTEST_FRAME,
+            )
+            frame = codec.check_reply_header(
+                codec.decode_frame(raw), function=Function.READ_ADDRESS, address=None
+            )
+            address = frame.address if frame.is_error else codec.parse_address_reply(frame)
+        except NoReply:
+            return NOTHING
+        except FrameError:
+            return GARBLED
+        if address != frame.address or not matches(pattern, address):
+            return GARBLED
+        return one(address) if codec.is_meter_address(address) else GARBLED
+
+    def identify(self, link: Link, address: str) -> MeterIdentity | None:
+        """Read the import energy (the profile's energy_import_kwh, else 00010000) and the
+        meter number (04000402). None when nothing answers the energy read; an error reply
+        still means a meter is there (its register is then None)."""
+        address = codec.normalize_address(address)
+        energy = next((s for s in self.settings.values if s.name == "energy_import_kwh"), None)
+        item = energy.item if energy is not None else required(ENERGY_DI)
+        try:
+            register: Decimal | None = item.decode_number(self._read(link, address, item))
+        except NoReply:
+            return None
+        except ExceptionReply:
+            register = None
+        if register is not None and energy is not None:
+            register *= energy.scale
+        return MeterIdentity(self._meter_number(link, address), register, "kWh")
 
     def read_clock(self, link: Link, address: str) -> datetime | None:
         address = codec.normalize_address(address)
@@ -415,6 +488,16 @@ class Dlt645Driver:
         self._write(link, codec.normalize_address(address), item, data)
 
     # --- wire -----------------------------------------------------------------------------
+
+    def _meter_number(self, link: Link, address: str) -> str | None:
+        """The meter number (04000402) with its leading zeros; None if the meter will not
+        tell (no such data, no reply, garbled)."""
+        item = required(METER_NUMBER_DI)
+        try:
+            number = item.decode_number(self._read(link, address, item))
+        except FieldFault:
+            return None
+        return f"{int(number):0{2 * item.length}d}"
 
     def _prepaid(self, name: str) -> DataItem:
         item = self.settings.prepaid.get(name)

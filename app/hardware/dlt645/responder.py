@@ -4,8 +4,10 @@ What a simulated meter does (as a single-phase cost-control meter does):
 - read (11) of every identifier in the DL/T 645 table, from ``SimMeter.state()``, its clock and
   its ``params``; an unknown identifier gets error reply D1 "no data requested". A reply longer
   than ``max_reply_data`` is sent in follow-up frames (B1, then 12 -> B2 ... 92).
-- read address (13) with the AA wildcard: answered only when the wildcard selects exactly one
-  meter (with AA…AA: only when one meter is on the line).
+- read address (13) to an address with A wildcard digits (AA…AA: any meter): every meter the
+  pattern selects answers with its address; several at once collide on the line (the Answerer
+  overlays their replies, ``simulator.collision``).
+- read (11) of the meter number 04000402: ``params["meter_number"]`` if set, else the address.
 - write (14) of the writable identifiers, with the profile's password: the clock, and the prepaid
   limits (stored in ``SimMeter.params`` under their ``param`` name).
 - relay control (1C) with the profile's password: 1A trip (refused while keep power is on),
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 REPLY_WAKE_UP = 2  # meters often lead a reply with a few FE bytes
 MAX_REPLY_DATA = 200  # data bytes of one reply frame before follow-up frames are used
 METER_TYPE_MONEY_PREPAID = 2 << codec.RUN_STATUS_3_METER_TYPE_SHIFT
+METER_NUMBER_DI = 0x04000402
 
 
 def request_address(request: bytes) -> str | None:
@@ -58,20 +61,25 @@ class Dlt645Responder:
 
     # --- Responder --------------------------------------------------------------------------
 
-    def handle(self, request: bytes) -> bytes | None:
-        try:
-            frame = codec.decode_frame(request)
-        except FrameError:
-            return None  # a meter ignores what it cannot read
-        if frame.is_reply:
-            return None
+    def addressees(self, request: bytes) -> list[tuple[str, SimMeter]]:
+        frame = _request(request)
+        if frame is None or frame.address == codec.BROADCAST:
+            return []
+        return [(key, self.meters[key]) for key in self._select(frame.address)]
+
+    def handle(self, request: bytes, key: str | None = None) -> bytes | None:
+        frame = _request(request)
+        if frame is None:
+            return None  # a meter ignores what it cannot read, and other meters' replies
         if frame.address == codec.BROADCAST:
             if frame.function == Function.BROADCAST_TIME:
                 self._broadcast_time(frame.data)
             return None
-        key = self._select(frame.address)
         if key is None:
-            return None
+            keys = self._select(frame.address)
+            if len(keys) != 1:
+                return None  # several would answer at once: the line carries the collision
+            key = keys[0]
         meter = self.meters[key]
         address = codec.normalize_address(key)
         handlers: dict[int, Callable[[SimMeter, str, Frame], bytes]] = {
@@ -88,17 +96,18 @@ class Dlt645Responder:
 
     # --- addressing -------------------------------------------------------------------------
 
-    def _select(self, pattern: str) -> str | None:
-        """The key of the one meter a request address selects (A digits are wildcards)."""
+    def _select(self, pattern: str) -> list[str]:
+        """The keys of the meters a request address selects (A digits are wildcards), in key
+        order."""
         matches = []
-        for key in self.meters:
+        for key in sorted(self.meters):
             try:
                 address = codec.normalize_address(key)
             except ValueError:
                 continue
             if codec.address_matches(pattern, address):
                 matches.append(key)
-        return matches[0] if len(matches) == 1 else None
+        return matches
 
     # --- functions --------------------------------------------------------------------------
 
@@ -218,6 +227,9 @@ class Dlt645Responder:
 
 
 def _value(meter: SimMeter, item: DataItem) -> Value | float | None:
+    if item.di == METER_NUMBER_DI:
+        number = str(meter.params.get("meter_number", meter.address)).strip()
+        return Decimal(number) if number.isdigit() else None
     if item.param is not None:
         stored = meter.params.get(item.param, Decimal(0))
         if isinstance(stored, str):
@@ -276,6 +288,15 @@ def _password(meter: SimMeter) -> bytes:
         return codec.encode_password(str(password))
     except ValueError:
         return b""
+
+
+def _request(raw: bytes) -> Frame | None:
+    """A request frame as a meter reads it; None for garbage or a reply."""
+    try:
+        frame = codec.decode_frame(raw)
+    except FrameError:
+        return None
+    return None if frame.is_reply else frame
 
 
 def _reply(address: str, function: int, data: bytes = b"", *, more: bool = False) -> bytes:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from decimal import Decimal
 
-from app.hardware.driver import SUPPLY_GROUP, ReadResult
-from app.hardware.errors import CommandRefused, ExceptionReply, FieldFault
+from app.hardware.driver import SUPPLY_GROUP, MeterIdentity, ReadResult
+from app.hardware.errors import CommandRefused, ExceptionReply, FieldFault, NoReply
 from app.hardware.link import Link
 from app.hardware.modbus import pymodbus_adapter as mb
 from app.hardware.modbus.registers import (
@@ -172,6 +173,25 @@ class ModbusDriver:
 
     def discover(self, link: Link) -> str | None:
         return None  # Modbus has no "who is there" request; scan addresses instead
+
+    def identify(self, link: Link, address: str) -> MeterIdentity | None:
+        """One read of the cumulative register (import energy in kWh, or volume in m3 for a
+        water or gas profile; the profile's first value if it has neither). None for no
+        reply, or an exception reply (a Modbus device without this profile's registers).
+        Modbus meters tell no meter number unless a profile declares one: serial None."""
+        named = {v.name: v for v in self.map.values}
+        register = named.get("energy_import_kwh") or named.get("volume_m3")
+        spec = register or min(self.map.values, key=lambda v: (v.function, v.address))
+        try:
+            registers = self.read_registers(
+                link, address, spec.function, spec.address, spec.size, f"scan: read {spec.name}"
+            )
+        except (NoReply, ExceptionReply):
+            return None
+        if register is None:
+            return MeterIdentity(None, None, "")
+        value = Decimal(repr(decode_value(spec, registers)))
+        return MeterIdentity(None, value, "kWh" if spec.name == "energy_import_kwh" else "m3")
 
     def read_clock(self, link: Link, address: str) -> datetime | None:
         return None  # no supported Modbus profile exposes its clock

@@ -79,7 +79,20 @@ class ModbusResponder:
             rmap = self._maps[meter.profile.name] = compile_map(meter.profile)
         return rmap
 
-    def handle(self, request: bytes) -> bytes | None:
+    def addressees(self, request: bytes) -> list[tuple[str, SimMeter]]:
+        """The one meter whose unit id the request names ([] for a broadcast: nobody
+        answers one). Modbus has no wildcard addresses."""
+        try:
+            incoming = mb.rtu_decode_request(request)
+        except FrameError:
+            return []
+        key = str(incoming.unit)
+        meter = self.meters.get(key) if incoming.unit else None
+        return [(key, meter)] if meter is not None else []
+
+    def handle(self, request: bytes, key: str | None = None) -> bytes | None:
+        """The reply of the meter whose unit id the request names (``key`` is that unit id as
+        text when given); None for broadcasts, garbled requests and unknown units."""
         try:
             incoming = mb.rtu_decode_request(request)
         except FrameError:

@@ -1,4 +1,10 @@
-"""How a simulated line answers one request: which meter, which faults, after what delay."""
+"""How a simulated line answers one request: which meters, which faults, after what delay.
+
+A request selects the meters its address names (several, with wildcard digits). Each selected
+meter that is not silenced by its faults acts on the request and answers; one reply reaches the
+master as sent (its checksum broken when the meter's ``corrupt`` fault strikes), several collide
+on the line (``collision.collide``) into one garbled stream.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.hardware.driver import ProtocolSpec, Responder
+from app.hardware.simulator.collision import collide
 from app.hardware.simulator.sim_meter import SimMeter
 
 
@@ -27,18 +34,40 @@ class Answerer:
         self._rng = random.Random(seed)
 
     def answer(self, request: bytes) -> Answer | None:
-        address = self.spec.request_address(request)
-        meter = self.meters.get(address) if address is not None else None
-        if meter is not None:
-            faults = meter.faults
-            if faults.dead or (faults.no_reply and self._rng.random() < faults.no_reply):
-                return None
+        """What the line carries back after ``request``: None for silence."""
+        chosen = self.responder.addressees(request)
+        if len(chosen) > 1:
+            return self._collision(request, chosen)
+        meter = chosen[0][1] if chosen else None
+        if meter is not None and self._silent(meter):
+            return None
         reply = self.responder.handle(request)
         if reply is None:
             return None
         delay = meter.delay_s if meter is not None else 0.0
-        if meter is not None and meter.faults.corrupt and self._rng.random() < meter.faults.corrupt:
-            broken = bytearray(reply)
-            broken[-2] ^= 0x5A  # the checksum (or CRC low byte) of every supported protocol
-            reply = bytes(broken)
-        return Answer(reply, delay)
+        return Answer(self._corrupted(meter, reply), delay)
+
+    def _collision(self, request: bytes, chosen: list[tuple[str, SimMeter]]) -> Answer | None:
+        """Every selected meter answers at once; the earliest reply delay comes first."""
+        replies: list[tuple[float, bytes]] = []
+        for key, meter in chosen:
+            if self._silent(meter):
+                continue
+            reply = self.responder.handle(request, key)
+            if reply is not None:
+                replies.append((meter.delay_s, self._corrupted(meter, reply)))
+        if not replies:
+            return None
+        replies.sort(key=lambda each: each[0])  # stable: meters with one delay keep key order
+        return Answer(collide([reply for _, reply in replies]), replies[0][0])
+
+    def _silent(self, meter: SimMeter) -> bool:
+        faults = meter.faults
+        return faults.dead or bool(faults.no_reply and self._rng.random() < faults.no_reply)
+
+    def _corrupted(self, meter: SimMeter | None, reply: bytes) -> bytes:
+        if meter is None or not meter.faults.corrupt or self._rng.random() >= meter.faults.corrupt:
+            return reply
+        broken = bytearray(reply)
+        broken[-2] ^= 0x5A  # the checksum (or CRC low byte) of every supported protocol
+        return bytes(broken)

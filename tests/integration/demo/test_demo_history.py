@@ -95,7 +95,7 @@ def test_the_history_bars_show_a_plausible_yesterday(db: Database) -> None:
     assert energy_history(db, site_water, yesterday, yesterday, Resolution.DAY).units[0] > 0
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("migrated_url", ["sqlite"], indirect=True)
 def test_the_simulated_meters_carry_on_from_the_past_which_is_never_charged(db: Database) -> None:
     seed_demo_site(db, DemoSpec(1, 1, 2))
     seeded_end = datetime.now(UTC) - timedelta(hours=1)

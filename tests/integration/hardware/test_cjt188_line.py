@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from app.hardware.cjt188 import SPEC, Cjt188Driver
-from app.hardware.errors import ChecksumError, NoReply
+from app.hardware.errors import ChecksumError, FrameError, NoReply
 from app.hardware.link import FrameRecord, Link
 from app.hardware.profiles import Profile, load_profile
 from app.hardware.simulator.server import SimServer
@@ -139,5 +139,5 @@ def test_two_meters_answer_only_to_their_own_address() -> None:
         assert {f.address for f in line.frames if f.direction == "rx"} == {A1, A2}
         with pytest.raises(NoReply):
             line.driver.read(line.link, "00000091113482", SLOW)
-        with pytest.raises(NoReply):  # both would answer the wildcard: the simulator stays quiet
+        with pytest.raises(FrameError):  # both answer the wildcard at once: a collision
             line.driver.discover(line.link)

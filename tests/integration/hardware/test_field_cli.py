@@ -152,7 +152,15 @@ def test_bus_scan_finds_exactly_the_meters_present() -> None:
         "--json",
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["found"] == ["3", "7"]
+    data = json.loads(proc.stdout)
+    assert [hit["address"] for hit in data["found"]] == ["3", "7"]
+    assert data["problems"] == []
+    for hit in data["found"]:
+        assert hit["profile"] == "eastron-sdm120"
+        assert hit["model"].startswith("Eastron SDM120")
+        assert hit["serial"] is None  # Modbus meters tell no meter number
+        assert hit["unit"] == "kWh"
+        assert hit["register"] > 0
 
 
 def test_simulate_serves_a_real_serial_line_until_terminated() -> None:
@@ -192,11 +200,24 @@ def test_simulate_serves_a_real_serial_line_until_terminated() -> None:
         data = json.loads(proc.stdout)
         assert data["relay_closed"] is True
         assert data["energy_import_kwh"] > 0
-        scan = main("bus", "scan", "--port", console, "--profile", "dlt645-2007", "--json")
+        scan = main(
+            "bus",
+            "scan",
+            "--port",
+            console,
+            "--profile",
+            "dlt645-2007",
+            "--timeout-ms",
+            "300",
+            "--json",
+        )
         assert scan.returncode == 0, scan.stderr
-        # The wildcard address request only works with one meter on the line; with three,
-        # none answers (real meters' replies would collide).
-        assert json.loads(scan.stdout)["found"] == []
+        # Three meters answer the wildcard at once and collide; the search splits the
+        # address space until each answers alone.
+        found = json.loads(scan.stdout)["found"]
+        assert [hit["address"] for hit in found] == [f"00000000000{n}" for n in (1, 2, 3)]
+        assert [hit["serial"] for hit in found] == [hit["address"] for hit in found]
+        assert all(hit["register"] > 0 and hit["unit"] == "kWh" for hit in found)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -218,4 +239,34 @@ def test_bus_scan_asks_a_lone_dlt645_meter_for_its_address() -> None:
         "--json",
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["found"] == ["000000000042"]
+    found = json.loads(proc.stdout)["found"]
+    assert [(hit["address"], hit["serial"]) for hit in found] == [("000000000042",) * 2]
+
+
+FOUR = ("230815000001", "230815000002", "230815000017", "231102000555")
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_bus_scan_finds_four_dlt645_meters_on_one_line(as_json: bool) -> None:
+    """With no --addresses the scan searches the line: four meters whose replies to the
+    wildcard collide are all found, each with its meter number and energy register."""
+    url = f"sim://cli-four-{as_json}?profile=dlt645-2007&addresses={','.join(FOUR)}&delay_ms=5"
+    args = ["bus", "scan", "--port", url, "--profile", "dlt645-2007"]
+    proc = main(*args, "--baud", "9600", "--timeout-ms", "100", *(["--json"] if as_json else []))
+    assert proc.returncode == 0, proc.stderr
+    if as_json:
+        found = json.loads(proc.stdout)["found"]
+        assert [hit["address"] for hit in found] == list(FOUR)
+        assert [hit["serial"] for hit in found] == list(FOUR)
+        assert all(hit["register"] > 0 and hit["unit"] == "kWh" for hit in found)
+        assert {hit["model"] for hit in found} == {
+            "DL/T 645-2007 single-phase cost-control meter with relay"
+        }
+        return
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["address", "serial", "register", "model"]
+    for address, line in zip(FOUR, lines[1:5], strict=True):
+        assert line.split()[:2] == [address, address]
+        assert line.split()[3] == "kWh"
+    assert lines[-1] == "4 meter(s) found."
+    assert "searched branches" in proc.stderr

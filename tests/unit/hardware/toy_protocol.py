@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from app.hardware.driver import ProtocolSpec, ReadResult
+from app.hardware.driver import MeterIdentity, ProtocolSpec, ReadResult
 from app.hardware.errors import ChecksumError, CommandRefused, FrameError
 from app.hardware.link import LineSettings, Link
 from app.hardware.profiles import Profile
@@ -80,6 +80,10 @@ class ToyDriver:
     def discover(self, link: Link) -> str | None:
         return None
 
+    def identify(self, link: Link, address: str) -> MeterIdentity | None:
+        self._ask(link, address, 0x01)
+        return MeterIdentity(None, None, "")
+
     def read_clock(self, link: Link, address: str) -> datetime | None:
         return None
 
@@ -92,7 +96,11 @@ class ToyResponder:
         self.meters = meters
         self.refuse_switching = False
 
-    def handle(self, request: bytes) -> bytes | None:
+    def addressees(self, request: bytes) -> list[tuple[str, SimMeter]]:
+        meter = self.meters.get(str(request[1])) if len(request) > 1 else None
+        return [(str(request[1]), meter)] if meter is not None else []
+
+    def handle(self, request: bytes, key: str | None = None) -> bytes | None:
         if checksum(request[:3]) != request[3]:
             return None
         meter = self.meters.get(str(request[1]))

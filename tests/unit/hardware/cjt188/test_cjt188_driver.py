@@ -56,6 +56,10 @@ class LoopPort:
         del self._rx[:size]
         return chunk
 
+    @property
+    def in_waiting(self) -> int:
+        return len(self._rx)
+
     def flush(self) -> None:
         pass
 
@@ -208,10 +212,13 @@ def test_discover_one_meter(bench: Bench) -> None:
     assert tx.data[4] == codec.ANY_TYPE
 
 
-def test_discover_two_meters_gets_no_reply() -> None:
+def test_discover_two_meters_garble_each_other() -> None:
+    """Both answer the wildcard at once: their replies collide (``discover_all`` finds both)."""
     bench = make_bench(load_profile("cjt188-water"), A1, A2)
-    with pytest.raises(NoReply):
+    with pytest.raises(FrameError):
         bench.driver.discover(bench.link)
+    found = bench.driver.discover_all(bench.link)
+    assert sorted(found.found) == [A1, A2]
 
 
 def test_two_meters_answer_only_to_their_address() -> None:

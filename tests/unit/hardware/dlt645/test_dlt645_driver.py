@@ -23,6 +23,7 @@ from app.hardware.errors import (
     AddressMismatch,
     CommandRefused,
     FieldFault,
+    FrameError,
     NoReply,
 )
 from app.hardware.link import FrameRecord, LineSettings, Link
@@ -58,6 +59,10 @@ class FakePort:
         chunk = bytes(self._in[:size])
         del self._in[:size]
         return chunk
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self._in)
 
     def flush(self) -> None:
         pass
@@ -263,11 +268,14 @@ def test_discover_finds_the_only_meter(profile: Profile, meter: SimMeter) -> Non
     assert driver_for(profile).discover(link) == ADDRESS
 
 
-def test_discover_gets_no_reply_with_two_meters(profile: Profile, meter: SimMeter) -> None:
+def test_discover_is_garbled_by_two_meters_and_discover_all_finds_both(
+    profile: Profile, meter: SimMeter
+) -> None:
     other = SimMeter("000000000002", profile, reply_delay_s=0.0)
     link, _ = make_link(answering({ADDRESS: meter, "000000000002": other}))
-    with pytest.raises(NoReply):
+    with pytest.raises(FrameError):
         driver_for(profile).discover(link)
+    assert sorted(driver_for(profile).discover_all(link).found) == [ADDRESS, "000000000002"]
 
 
 def test_clock_read_broadcast_and_write(profile: Profile, meter: SimMeter) -> None:

@@ -40,6 +40,10 @@ class LoopbackPort:
             time.sleep(min(self.timeout, 0.01))  # as a real port waits for its timeout
         return chunk
 
+    @property
+    def in_waiting(self) -> int:
+        return len(self._pending)
+
     def flush(self) -> None:
         pass
 
