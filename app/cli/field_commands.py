@@ -17,19 +17,18 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 
-from app.cli import meter_replace_command
-from app.cli.args import field_setup
 from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
-from app.cli.options import add_user_option
 from app.hardware.addresses import address_problem, parse_addresses
+from app.hardware.bus_scan import ScanProgress
 from app.hardware.bus_worker import BusMeter, BusWorker
 from app.hardware.discovery import ScanHit
 from app.hardware.errors import PortUnavailable, ProfileError
 from app.hardware.link import LineSettings
-from app.hardware.profiles import Profile, available_profiles, load_profile
+from app.hardware.profiles import Profile, load_profile
 from app.hardware.service_worker import open_service_worker
 from app.hardware.snapshot import Quality
 from app.hardware.transport import open_link
@@ -43,92 +42,6 @@ from app.vocabulary import ExitCode
 
 WAIT_S = 60.0
 SCAN_WAIT_S = 3600.0  # the longest scan: 247 addresses x the longest timeout, or a search
-
-
-def line_options(parser: argparse.ArgumentParser, *, address: bool = True) -> None:
-    parser.add_argument(
-        "--port",
-        required=True,
-        metavar="URL",
-        help="/dev/ttyUSB0, COM3, socket://host:port, rfc2217://host:port, "
-        "modbus-tcp://host:502 or sim://NAME",
-    )
-    parser.add_argument(
-        "--profile",
-        required=True,
-        metavar="NAME",
-        help="meter profile: " + ", ".join(available_profiles()),
-    )
-    parser.add_argument("--baud", type=int, help="baud rate (default: the profile's)")
-    parser.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: profile's)")
-    parser.add_argument("--stopbits", type=int, choices=[1, 2], help="stop bits")
-    parser.add_argument("--timeout-ms", type=int, help="reply timeout in ms")
-    if address:
-        parser.add_argument(
-            "--address",
-            required=True,
-            help="Modbus unit 1-247, DL/T 645 12 digits, CJ/T 188 14 digits",
-        )
-
-
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    meter = sub.add_parser(
-        "meter", help="read or switch one meter on the wire, or record a meter swap"
-    )
-    meter_sub = meter.add_subparsers(title="meter commands", metavar="COMMAND", required=True)
-    read = meter_sub.add_parser("read", help="one reading")
-    line_options(read)
-    read.add_argument("--json", action="store_true", help="print one JSON object")
-    read.set_defaults(handler=cmd_read)
-    relay = meter_sub.add_parser(
-        "relay",
-        parents=[common],
-        help="switch the relay or valve and read it back (technicians and supervisors)",
-        description="Switch a meter's relay or valve on the wire and read it back. Only an "
-        "operator allowed to switch relays may: --user is checked against the site database "
-        "(--data-dir / --db) and the switch is written to its audit trail.",
-    )
-    line_options(relay)
-    relay.add_argument("state", choices=["on", "off"])
-    add_user_option(relay)
-    relay.set_defaults(handler=cmd_relay)
-    meter_replace_command.register(meter_sub, common)
-    field_setup.register_meter(meter_sub, common)
-
-    bus = sub.add_parser("bus", help="whole-bus tools")
-    bus_sub = bus.add_subparsers(title="bus commands", metavar="COMMAND", required=True)
-    field_setup.register_bus(bus_sub, common)
-    scan = bus_sub.add_parser(
-        "scan",
-        help="find the meters on a line: address, meter number, register reading and model",
-    )
-    line_options(scan, address=False)
-    scan.add_argument(
-        "--addresses",
-        help="e.g. 1-247 (default: 1-247 for Modbus; for DL/T 645 and CJ/T 188 a search of "
-        "the whole address space with wildcard digits, which finds every meter on the line)",
-    )
-    scan.add_argument("--json", action="store_true", help="print one JSON object")
-    scan.set_defaults(handler=cmd_scan)
-
-    simulate = sub.add_parser("simulate", help="serve simulated meters on a serial port")
-    line_options(simulate, address=False)
-    simulate.add_argument("--addresses", required=True, help="e.g. 1-32")
-    simulate.add_argument(
-        "--time-scale",
-        type=float,
-        default=1.0,
-        help="simulated seconds per real second (default 1)",
-    )
-    simulate.add_argument("--delay-ms", type=int, help="reply delay (default: the profile's)")
-    simulate.add_argument("--seed", type=int, default=0, help="random seed of the load model")
-    simulate.add_argument(
-        "--faults",
-        default="",
-        metavar="LIST",
-        help="wire faults of every meter, e.g. no_reply=0.1,corrupt=0.05,slow_ms=200 (or dead)",
-    )
-    simulate.set_defaults(handler=cmd_simulate)
 
 
 def _profile_and_line(args: argparse.Namespace) -> tuple[Profile, LineSettings]:
@@ -285,7 +198,59 @@ def _audit_switch(
     run_on_database(args, write)
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
+def _scan_progress(args: argparse.Namespace, searching: bool) -> ScanProgress:
+    # The wildcard search does not know its total in advance: it counts the address-space
+    # branches settled so far against those known so far (the total grows with collisions).
+    what = "searched branches" if searching else "scanned"
+
+    def progress(done: int, total: int, hits: list[ScanHit]) -> None:
+        if not args.json:
+            found = sum(hit.ok for hit in hits)
+            print(f"\r{what} {done}/{total}, found {found}", end="", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _scan_bus(args: argparse.Namespace) -> tuple[list[ScanHit], str] | int:
+    """Scan the site's bus ``--bus`` (through the database's line settings)."""
+    from app.services.scan_assign import scan_bus
+    from app.services.setup_checks import SetupRefused
+
+    def work(db: Database) -> tuple[list[ScanHit], str]:
+        require_current(db)
+        from app.services.field_setup import load_bus_setup
+
+        setup = load_bus_setup(db, args.bus)
+        searching = setup is not None and not args.addresses and not _modbus_bus(db, args.bus)
+        hits = scan_bus(db, args.bus, args.addresses or "", None, _scan_progress(args, searching))
+        return hits, setup.name if setup else args.bus
+
+    try:
+        _, (hits, name) = run_on_database(args, work)
+    except StoreError as exc:
+        return fail(str(exc), exc.exit_code)
+    except SetupRefused as exc:
+        code = ExitCode.PORT_UNAVAILABLE if exc.field == "port" else ExitCode.REFUSED
+        return fail(f"{exc.field}: {exc}", code)
+    return hits, name
+
+
+def _modbus_bus(db: Database, name: str) -> bool:
+    from sqlalchemy import func, select
+
+    from app.store.models import Bus
+
+    with db.session() as session:
+        profile = session.scalar(select(Bus.profile).where(func.lower(Bus.name) == name.lower()))
+    try:
+        return load_profile(profile or "").protocol == "modbus-rtu"
+    except ProfileError:
+        return False
+
+
+def _scan_port(args: argparse.Namespace) -> tuple[list[ScanHit], str] | int:
+    if not args.port or not args.profile:
+        return fail("give --bus NAME, or --port URL with --profile NAME.", ExitCode.USAGE)
     opened = _open(args, None)
     if isinstance(opened, int):
         return opened
@@ -299,27 +264,32 @@ def cmd_scan(args: argparse.Namespace) -> int:
             return fail(f"--addresses: {exc}.", 2)
     else:
         addresses = [str(n) for n in range(1, 248)] if profile.protocol == "modbus-rtu" else None
-    # The wildcard search does not know its total in advance: it counts the address-space
-    # branches settled so far against those known so far (the total grows with collisions).
-    what = "scanned" if addresses is not None else "searched branches"
-
-    def progress(done: int, total: int, hits: list[ScanHit]) -> None:
-        if not args.json:
-            found = sum(hit.ok for hit in hits)
-            print(f"\r{what} {done}/{total}, found {found}", end="", file=sys.stderr, flush=True)
-
+    progress = _scan_progress(args, addresses is None)
     try:
         hits = worker.scan(profile, addresses, progress).result(SCAN_WAIT_S)
     except ValueError as exc:
         return fail(f"--addresses: {exc}.", 2)
     finally:
         worker.stop()
+    return hits, ""
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    scanned = _scan_bus(args) if args.bus else _scan_port(args)
+    if isinstance(scanned, int):
+        return scanned
+    hits, bus_name = scanned
     found = [hit for hit in hits if hit.ok]
     problems = [hit for hit in hits if not hit.ok]
+    if args.save:
+        saved = _save_scan(Path(args.save), found, bus_name)
+        if saved:
+            return saved
     if args.json:
         out = {
             "port": args.port,
-            "profile": profile.name,
+            "bus": args.bus,
+            "profile": found[0].profile if found else args.profile,
             "found": [_hit_json(hit) for hit in found],
             "problems": [{"address": hit.address, "problem": hit.problem} for hit in problems],
         }
@@ -332,6 +302,35 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"problem at {hit.address}: {hit.problem}")
     summary = f"{len(found)} meter(s) found"
     print(summary + (f", {len(problems)} problem(s)." if problems else "."))
+    if args.save:
+        print(f"Wrote them to {args.save}: fill in each meter's room, then 'main.py site import'.")
+    return 0
+
+
+def _save_scan(path: Path, hits: list[ScanHit], bus: str) -> int:
+    """The meters found as a workbook's meters sheet (rooms to fill in)."""
+    from app.documents.site_workbook import write_workbook
+    from app.documents.site_workbook_format import WorkbookError
+
+    rows = []
+    for hit in hits:
+        profile = load_profile(hit.profile)
+        rows.append(
+            {
+                "serial": hit.serial or "",
+                "utility": profile.utility,
+                "room": "",
+                "bus": bus,
+                "address": hit.address,
+                "profile": hit.profile,
+                "multiplier": "1",
+                "initial_reading": "" if hit.register is None else str(hit.register),
+            }
+        )
+    try:
+        write_workbook(path, {"meters": rows})
+    except WorkbookError as exc:
+        return fail("; ".join(str(p) for p in exc.problems), ExitCode.USAGE)
     return 0
 
 

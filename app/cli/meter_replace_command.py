@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
-from app.cli.options import add_user_option
 from app.queries.site_facts import site_zone
 from app.services.meter_replacement import (
     Replacement,
@@ -40,46 +39,6 @@ RUNNING_NOTE = (
     "A console or 'main.py serve' that is running starts polling the new meter within seconds "
     "and stops polling the old one."
 )
-
-
-def register(meter_sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    replace = meter_sub.add_parser(
-        "replace",
-        parents=[common],
-        help="record a meter swap: the old meter's final and the new meter's initial reading",
-        description="Record that a meter was swapped: the old meter's final reading and the new "
-        "meter's initial reading at the time of the swap. The old meter is marked removed; the "
-        "new one takes its bus, room, account, multiplier and rating. Readings are in kWh "
-        "(electricity) or m3 (water, gas), at most 3 decimals.",
-        epilog=RUNNING_NOTE,
-    )
-    replace.add_argument("--meter", required=True, metavar="SERIAL", help="the old meter's serial")
-    replace.add_argument(
-        "--final", required=True, metavar="READING", help="the old meter's final reading"
-    )
-    replace.add_argument(
-        "--new-serial", required=True, metavar="SERIAL", help="the new meter's nameplate serial"
-    )
-    replace.add_argument(
-        "--new-address",
-        required=True,
-        metavar="ADDR",
-        help="the new meter's bus address (Modbus 1-247, DL/T 645 12 digits, CJ/T 188 14 digits)",
-    )
-    replace.add_argument(
-        "--initial", required=True, metavar="READING", help="the new meter's initial reading"
-    )
-    replace.add_argument(
-        "--at",
-        metavar="TIME",
-        help="when the meters were swapped, ISO 8601, e.g. 2026-11-27T10:30 (site-local) or "
-        "2026-11-27T02:30Z (default: now)",
-    )
-    replace.add_argument(
-        "--profile", metavar="NAME", help="the new meter's profile (default: the old meter's)"
-    )
-    add_user_option(replace)
-    replace.set_defaults(handler=cmd_replace)
 
 
 class _BadUsage(ValueError):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import field_commands
 from app.cli.args import (
     account,
     db,
     demo,
+    field,
     ledger,
     operator,
     policy,
@@ -43,5 +43,5 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for group in (account, db, demo, ledger, operator, policy, serve, setting, site, tariff):
         group.register(sub, common)
-    field_commands.register(sub, common)
+    field.register(sub, common)
     return parser
