@@ -92,6 +92,7 @@ class BusesPage(SetupPage):
             parent,
         )
         self.workers = workers
+        self.scan_dialog: ScanAssignDialog | None = None
         self.action(_t("Add bus…"), self.add, Action.EDIT_FIELD, name="addBus")
         self.action(_t("Change…"), self.change, Action.EDIT_FIELD, on_row=True)
         self.action(_t("Retire"), self.retire, Action.EDIT_FIELD, on_row=True)
@@ -232,6 +233,7 @@ class BusesPage(SetupPage):
         if row is None:
             return
         dialog = ScanAssignDialog(self.db, self.operator, row.name, self.workers(), self)
+        self.scan_dialog = dialog
         dialog.saved.connect(
             lambda saved: self._saved(
                 _t("{n} meters added to {bus}.").format(n=len(saved), bus=row.name)

@@ -305,6 +305,7 @@ class RoomsPage(SetupPage):
         dialog = GenerateRoomsDialog(
             self.db, self.operator, self._building_choices(), self._current_building(), self
         )
+        self.dialog = dialog
         dialog.saved.connect(
             lambda plans: self._saved(
                 _t("{n} rooms added.").format(n=sum(1 for p in plans if not p.exists))

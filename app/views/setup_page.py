@@ -45,6 +45,7 @@ class SetupPage(QWidget):
         super().__init__(parent)
         self.db = db
         self.operator = operator
+        self.dialog: SetupFormDialog | None = None
         self._actions: list[tuple[QPushButton, Action | None, bool]] = []
         heading = QLabel(title)
         heading.setObjectName("pageTitle")
@@ -140,6 +141,7 @@ class SetupPage(QWidget):
     ) -> SetupFormDialog:
         """Open a form; once saved, reload, say ``done(result)`` and emit ``changed``."""
         dialog = SetupFormDialog(title, subtitle, fields, submit, confirm=confirm, parent=self)
+        self.dialog = dialog  # the form now open (tests and screenshots reach it here)
         dialog.saved.connect(lambda result: self._saved(done(result)))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
