@@ -63,7 +63,7 @@ def main() -> int:
             f"in {time.perf_counter() - start:.1f} s"
         )
         db.dispose()
-        opened = open_console(folder, None, demo_password=DEMO_PASSWORD)
+        opened = open_console(folder, None, demo=True)
         operator = login(opened.db, "admin", DEMO_PASSWORD)
         window = MainWindow(
             opened.db, opened.site, operator=operator, data_dir=folder, demo_password=DEMO_PASSWORD

@@ -20,11 +20,18 @@ from PySide6.QtCore import QEventLoop, QTimer
 
 from app.application import make_application, open_console
 from app.demo.site import DEMO_PASSWORD
+from app.documents.site_workbook import write_workbook
 from app.queries.history import Resolution, TargetKind
 from app.queries.meters import list_meters
 from app.runtime.runtime import Runtime
-from app.services.operators import login
+from app.services.bus_setup import BusForm, add_bus
+from app.services.operators import login, set_up_first_admin
+from app.services.policy_setup import import_policy
 from app.services.settings import RECEIPT_PRINTING, change_setting
+from app.services.setup_checks import in_transaction
+from app.services.site_layout import add_building, generate_rooms
+from app.services.site_setup import SiteDetails, init_site
+from app.services.tariff_library import import_tariff_file
 from app.store.database import Database
 from app.ui.background import wait_for_background
 from app.views.diagnostics_dialog import DiagnosticsDialog
@@ -169,12 +176,116 @@ def history_shot(window: MainWindow, today: date, out: Path) -> None:
     charts.tabs.setCurrentIndex(0)
 
 
+def setup_shots(out: Path) -> None:
+    """A site an office sets up itself: the guide half-way, a scanned bus being assigned to
+    rooms, and a roster workbook's import preview with a problem named by sheet, row and
+    column."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        opened = open_console(folder, None, demo=False)
+        db = opened.db
+        admin = set_up_first_admin(db, "office", "Block 7 office", "block-7-office")
+        window = MainWindow(db, opened.site, operator=admin, data_dir=folder)
+        window.resize(1280, 720)
+        window.show()
+        in_transaction(
+            db, init_site, admin, SiteDetails("Block 7 Dormitory", "Asia/Shanghai", "CNY")
+        )
+        in_transaction(db, add_building, admin, "Block 7")
+        in_transaction(db, generate_rooms, admin, "Block 7", "1-3", "01-10")
+        in_transaction(db, import_tariff_file, admin, SHOT_TARIFF, "block7.toml")
+        in_transaction(db, import_policy, admin, SHOT_POLICY, "students.toml")
+        line = "sim://block7?profile=hiking-dds238&addresses=1-30"
+        in_transaction(db, add_bus, admin, BusForm("Block 7 meters", line, "hiking-dds238"))
+        window.reload()
+        window._site_changed()  # what the Site page does once it saved the site
+        window.open_setup_if_new()
+        settle(800)
+        wait_for_background()
+        settle()
+        window.grab().save(str(out / "setup-guide.png"))
+        window.setup.open("buses")
+        buses = window.setup.page("buses")
+        settle()
+        wait_for_background()
+        settle()
+        buses.list.table.selectRow(0)  # type: ignore[attr-defined]
+        buses.scan()  # type: ignore[attr-defined]
+        scan = buses.scan_dialog  # type: ignore[attr-defined]
+        scan.resize(1100, 640)
+        scan.addresses.setText("1-30")
+        scan.scan()
+        while len(scan.hits) < 30:
+            settle(200)
+        scan.pattern.setText("H7-{address:03}")
+        scan.fill_serials()
+        scan.first_room.setText("7-101")
+        scan.fill_rooms()
+        settle()
+        scan.check()
+        while not scan.save_button.isEnabled():
+            settle(100)
+        scan.grab().save(str(out / "setup-scan-assign.png"))
+        scan.save()
+        settle(800)
+        roster = folder / "roster.xlsx"
+        labels = [f"7-{floor}{n:02d}" for floor in (1, 2, 3) for n in range(1, 11)]
+        tenants = [
+            {
+                "room": label,
+                "holder": SHOT_NAMES[n % len(SHOT_NAMES)],
+                "holder_ref": f"2026{n:04d}",
+                "phone": "",
+                "tariffs": "Block 7 electricity",
+                "policy": "Block 7 students",
+                "opening_balance": "50.00",
+            }
+            for n, label in enumerate(labels, start=1)
+        ]
+        tenants[4]["opening_balance"] = "12.345"  # a mistake the preview names
+        write_workbook(roster, {"tenants": tenants})
+        window.setup.open("import")
+        page = window.setup.page("import")
+        page.choose(str(roster))  # type: ignore[attr-defined]
+        settle(1500)
+        wait_for_background()
+        settle()
+        window.grab().save(str(out / "setup-import-preview.png"))
+        window.close()
+        wait_for_background()
+        db.dispose()
+        opened.crash_guard.stop()
+
+
+SHOT_TARIFF = """name = "Block 7 electricity"
+utility = "electricity"
+unit = "kWh"
+currency = "CNY"
+effective_from = 2026-01-01
+price = "0.6000"
+"""
+SHOT_POLICY = """name = "Block 7 students"
+alarm_1 = "20.00"
+alarm_2 = "5.00"
+overdraft_limit = "0.00"
+close_permit = "1.00"
+"""
+SHOT_NAMES = (
+    "王芳 Wang Fang",
+    "李强 Li Qiang",
+    "张伟 Zhang Wei",
+    "刘洋 Liu Yang",
+    "陈静 Chen Jing",
+)
+
+
 def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = make_application()
+    setup_shots(out)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        opened = open_console(folder, None, demo_password=DEMO_PASSWORD)
+        opened = open_console(folder, None, demo=True)
         operator = login(opened.db, "cashier", DEMO_PASSWORD)
         admin = login(opened.db, "admin", DEMO_PASSWORD)
         with opened.db.transaction() as session:  # no printer here: receipts as PDF only

@@ -163,12 +163,15 @@ def list_buses(db: Database, *, retired: bool = False) -> list[BusRow]:
 
 @dataclass(frozen=True)
 class SetupStep:
-    """One line of the setup guide: what it is, whether it is done, and what it says now."""
+    """One line of the setup guide: what it is, whether it is done, and what there is (the
+    screen words it: ``count`` of the step's things, ``extra`` a second count where one helps:
+    buildings beside rooms, meters in rooms beside meters)."""
 
     key: str  # site, rooms, buses, meters, tariffs, policies, load_guard, tenants
     done: bool
     count: int
-    note: str
+    extra: int = 0
+    name: str = ""  # the site's name
 
 
 @dataclass(frozen=True)
@@ -215,13 +218,13 @@ def setup_status(db: Database) -> SetupStatus:
         )
         operators = count(select(func.count()).select_from(Operator))
     steps = (
-        SetupStep("site", site is not None, 1 if site else 0, site.name if site else ""),
-        SetupStep("rooms", rooms > 0, rooms, f"{buildings} buildings, {rooms} rooms"),
-        SetupStep("buses", buses > 0, buses, f"{buses} buses"),
-        SetupStep("meters", meters > 0, meters, f"{meters} meters, {placed} in rooms"),
-        SetupStep("tariffs", plans > 0, plans, f"{plans} tariff plans"),
-        SetupStep("policies", policies > 0, policies, f"{policies} balance policies"),
-        SetupStep("load_guard", guards > 0, guards, f"{guards} load-guard settings"),
-        SetupStep("tenants", accounts > 0, accounts, f"{accounts} open accounts"),
+        SetupStep("site", site is not None, 1 if site else 0, name=site.name if site else ""),
+        SetupStep("rooms", rooms > 0, rooms, buildings),
+        SetupStep("buses", buses > 0, buses),
+        SetupStep("meters", meters > 0, meters, placed),
+        SetupStep("tariffs", plans > 0, plans),
+        SetupStep("policies", policies > 0, policies),
+        SetupStep("load_guard", guards > 0, guards),
+        SetupStep("tenants", accounts > 0, accounts),
     )
     return SetupStatus(steps, operators)

@@ -54,6 +54,14 @@ def _t(text: str) -> str:
     return QCoreApplication.translate("ScanAssign", text)
 
 
+def register_text(hit: ScanHit) -> str:
+    """The register as its display shows it: kWh to 2 decimals, m³ to 3."""
+    if hit.register is None:
+        return ""
+    digits = 3 if hit.unit == "m3" else 2
+    return f"{hit.register:.{digits}f} {'m³' if hit.unit == 'm3' else hit.unit}"
+
+
 class _Progress(QObject):
     """Carries the scan's progress from the bus worker's thread to the GUI thread."""
 
@@ -230,7 +238,7 @@ class ScanAssignDialog(QDialog):
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.hits))
         for row, hit in enumerate(self.hits):
-            register = "" if hit.register is None else f"{hit.register} {hit.unit}"
+            register = register_text(hit)
             for column, text in enumerate(
                 (hit.address, hit.model, hit.serial or "", register, "", "")
             ):

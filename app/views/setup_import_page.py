@@ -89,7 +89,7 @@ class ImportPage(SetupPage):
             Column(_t("Sheet"), lambda r: r.sheet),
             Column(_t("Row"), lambda r: r.row, sort_key=lambda r: int(r.row or 0)),
             Column(_t("Item / column"), lambda r: r.what),
-            Column(_t("Detail"), lambda r: r.detail),
+            Column(_t("Detail"), lambda r: r.detail, tooltip=lambda r: r.detail),
         ]
         super().__init__(
             db,
@@ -167,7 +167,7 @@ class ImportPage(SetupPage):
 
         self.run(work, self._planned)
 
-    def _planned(self, result: Any) -> str:
+    def _planned(self, result: Any) -> tuple[str, bool]:
         workbook, plan = result
         self.workbook = workbook
         self.preview = preview_rows(plan)
@@ -182,12 +182,14 @@ class ImportPage(SetupPage):
             if any(c.values())
         ) or _t("the workbook is empty")
         if plan.problems:
-            return _t(
-                "{n} problems: fix them in the workbook and choose it again. {summary}."
+            text = _t(
+                "The workbook has {n} problem(s), listed first: fix them in the workbook and "
+                "choose it again. {summary}."
             ).format(n=len(plan.problems), summary=summary)
+            return text, True
         if not plan.changes:
-            return _t("Nothing to change: {summary}.").format(summary=summary)
-        return _t("Ready to import: {summary}.").format(summary=summary)
+            return _t("Nothing to change: {summary}.").format(summary=summary), False
+        return _t("Ready to import: {summary}.").format(summary=summary), False
 
     def apply(self) -> None:
         if self.workbook is None or not self.ok:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QTimer
@@ -187,6 +187,16 @@ class RoomsPage(SetupPage):
     def search_text(self, row: Any) -> str:
         return _room_row_text(row)
 
+    def _fresh(self, use: Callable[[], None]) -> Callable[[], None]:
+        """``use`` once the buildings are read again (one was just added on this page)."""
+        db = self.db
+
+        def loaded(rows: list[BuildingRow]) -> None:
+            self.buildings = rows
+            use()
+
+        return lambda: self.then(lambda: list_buildings(db), loaded)
+
     def _building_choices(self) -> list[tuple[str, str]]:
         return [(f"{b.name} ({b.code})", b.name) for b in self.buildings]
 
@@ -306,6 +316,7 @@ class RoomsPage(SetupPage):
             self.db, self.operator, self._building_choices(), self._current_building(), self
         )
         self.dialog = dialog
+        dialog.finished.connect(lambda _code: self._closed(dialog))
         dialog.saved.connect(
             lambda plans: self._saved(
                 _t("{n} rooms added.").format(n=sum(1 for p in plans if not p.exists))

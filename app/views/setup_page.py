@@ -143,23 +143,34 @@ class SetupPage(QWidget):
         dialog = SetupFormDialog(title, subtitle, fields, submit, confirm=confirm, parent=self)
         self.dialog = dialog  # the form now open (tests and screenshots reach it here)
         dialog.saved.connect(lambda result: self._saved(done(result)))
+        dialog.finished.connect(lambda _code: self._closed(dialog))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
+
+    def _closed(self, dialog: SetupFormDialog) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
 
     def _saved(self, text: str) -> None:
         self.say(text)
         self.reload()
         self.changed.emit()
 
-    def run(self, work: Callable[[], Any], done: Callable[[Any], str]) -> None:
-        """Do ``work`` off the GUI thread; say what became of it."""
+    def run(self, work: Callable[[], Any], done: Callable[[Any], str | tuple[str, bool]]) -> None:
+        """Do ``work`` off the GUI thread; say what became of it (``done`` may answer (text,
+        bad) for a result that is not good news, such as a preview with problems)."""
 
         def answered(outcome: Any) -> None:
             if outcome.failed:
                 self.say(outcome.message, bad=True)
+                return
+            said = done(outcome.value)
+            if isinstance(said, tuple):
+                self.say(said[0], bad=said[1])
+                self.reload()
             else:
-                self._saved(done(outcome.value))
+                self._saved(said)
 
         run_in_background(
             lambda: attempt(work), answered, lambda t: self.say(t, bad=True), owner=self

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.hardware.bus_worker import BusWorker
-from app.queries.site_layout import SetupStatus, setup_status
+from app.queries.site_layout import SetupStatus, SetupStep, setup_status
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.views.form_dialog import label
@@ -77,6 +77,37 @@ def step_texts() -> dict[str, tuple[str, str, str]]:
             "import",
         ),
     }
+
+
+def _n(count: int, one: str, many: str) -> str:
+    """``1 room`` / ``30 rooms`` (Qt's plural forms take over once translated)."""
+    return (one if count == 1 else many).format(n=count)
+
+
+def step_note(step: SetupStep) -> str:
+    """What a done step has, in words."""
+    if step.key == "site":
+        return step.name
+    if step.key == "rooms":
+        return (
+            _n(step.extra, _t("{n} building"), _t("{n} buildings"))
+            + ", "
+            + _n(step.count, _t("{n} room"), _t("{n} rooms"))
+        )
+    if step.key == "meters":
+        return (
+            _n(step.count, _t("{n} meter"), _t("{n} meters"))
+            + ", "
+            + _t("{n} in rooms").format(n=step.extra)
+        )
+    words = {
+        "buses": (_t("{n} bus"), _t("{n} buses")),
+        "tariffs": (_t("{n} tariff plan"), _t("{n} tariff plans")),
+        "policies": (_t("{n} balance policy"), _t("{n} balance policies")),
+        "load_guard": (_t("{n} setting"), _t("{n} settings")),
+        "tenants": (_t("{n} open account"), _t("{n} open accounts")),
+    }[step.key]
+    return _n(step.count, *words)
 
 
 class GuidePage(QWidget):
@@ -139,7 +170,7 @@ class GuidePage(QWidget):
             mark.setProperty("done", step.done)
             mark.style().unpolish(mark)
             mark.style().polish(mark)
-            note.setText(step.note if step.done else _t("not yet"))
+            note.setText(step_note(step) if step.done else _t("not yet"))
         missing = [step_texts()[key][0] for key in status.missing]
         if not missing:
             self.summary.setText(_t("Everything is set up. The console polls and bills the site."))

@@ -331,7 +331,7 @@ def test_quitting_the_sign_in_ends_the_console(  # type: ignore[no-untyped-def]
     (data / "meterdesk.sqlite3").write_bytes(demo_db_file.read_bytes())
     seen: list[QWidget] = []
     _answer_modal("quit", seen)
-    assert run_gui(data, None, demo_password=DEMO_PASSWORD) == 0
+    assert run_gui(data, None, demo=True) == 0
     assert len(seen) == 1
     assert isinstance(seen[0], LoginDialog)
     assert not seen[0].is_lock_screen
