@@ -36,9 +36,18 @@ from app.vocabulary import ExitCode
 SITE_FIELDS = ("name", "timezone", "currency", "address", "receipt_header")
 
 
+def _header(text: str | None) -> str | None:
+    """The receipt header as typed: a literal \\n (what a shell passes) is a new line."""
+    return None if text is None else text.replace("\\n", "\n")
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     details = SiteDetails(
-        args.name, args.timezone, args.currency, args.address or "", args.receipt_header or ""
+        args.name,
+        args.timezone,
+        args.currency,
+        args.address or "",
+        _header(args.receipt_header) or "",
     )
 
     def step(session: Session, who: SignedIn) -> SiteDetails:
@@ -60,11 +69,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_set(args: argparse.Namespace) -> int:
     changes = {f: getattr(args, f) for f in SITE_FIELDS if getattr(args, f, None) is not None}
     if not changes:
-        print(
-            "error: nothing to change: give --name, --timezone, --currency, --address or "
-            "--receipt-header."
+        return fail(
+            "nothing to change: give --name, --timezone, --currency, --address or "
+            "--receipt-header.",
+            ExitCode.USAGE,
         )
-        return 2
+    if "receipt_header" in changes:
+        changes["receipt_header"] = _header(changes["receipt_header"])
 
     def step(session: Session, who: SignedIn) -> SiteDetails:
         return change_site(session, who, **changes)

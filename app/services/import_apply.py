@@ -105,11 +105,11 @@ def _rooms(session: Session, rooms: Sequence[RoomRef]) -> None:
 
 def _changed_rooms(session: Session, rooms: Sequence[RoomRef]) -> None:
     if rooms:
+        table = cast(Table, Room.__table__)  # Core: an ORM UPDATE with many rows wants the key
         session.execute(
-            update(Room)
-            .where(Room.id == bindparam("rid"))
-            .values(floor=bindparam("f"), note=bindparam("n"))
-            .execution_options(synchronize_session=False),
+            update(table)
+            .where(table.c.id == bindparam("rid"))
+            .values(floor=bindparam("f"), note=bindparam("n")),
             [{"rid": r.id, "f": r.floor, "n": r.note} for r in rooms],
         )
 
@@ -241,14 +241,13 @@ def _accounts(
     )
     for account, account_id in zip(new, ids, strict=True):
         account.ref.id = account_id
-    session.execute(
-        insert(AccountTariff),
-        [
-            {"account_id": a.ref.id, "utility": utility, "plan_id": plan_id}
-            for a in new
-            for utility, plan_id in a.ref.tariffs.items()
-        ],
-    )
+    tariffs = [
+        {"account_id": a.ref.id, "utility": utility, "plan_id": plan_id}
+        for a in new
+        for utility, plan_id in a.ref.tariffs.items()
+    ]
+    if tariffs:  # an empty list would run one INSERT of defaults (tenants of unmetered rooms)
+        session.execute(insert(AccountTariff), tariffs)
     meters = cast(Table, Meter.__table__)  # Core: one UPDATE run for every room (executemany)
     session.execute(
         update(meters)

@@ -120,18 +120,19 @@ def _utility(profile: Profile, text: str) -> Utility:
     return Utility(profile.utility)
 
 
-def initial_units(text: str, utility: Utility) -> int:
+def initial_units(
+    text: str, utility: Utility, field_name: str = "initial_reading", label: str = "initial reading"
+) -> int:
+    """A register reading as typed (kWh or m3; empty: 0) in Wh or litres."""
     raw = text.strip() or "0"
     try:
         reading = Decimal(raw)
     except InvalidOperation:
-        raise SetupRefused(
-            "initial_reading", f"The initial reading {raw!r} is not a number."
-        ) from None
+        raise SetupRefused(field_name, f"The {label} {raw!r} is not a number.") from None
     try:
-        return reading_units(reading, utility, "initial reading")
+        return reading_units(reading, utility, label)
     except ReplacementRefused as exc:
-        raise SetupRefused("initial_reading", str(exc)) from None
+        raise SetupRefused(field_name, str(exc)) from None
 
 
 def open_account_of(session: Session, room: Room | None) -> Account | None:
@@ -314,7 +315,7 @@ def retire_meter(
     now = utc_now()
     units: int | None = None
     if final_reading.strip():
-        units = initial_units(final_reading, meter.utility)
+        units = initial_units(final_reading, meter.utility, "final_reading", "final reading")
         last = session.scalar(
             select(IntervalReading.register_units)
             .where(

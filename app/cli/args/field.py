@@ -52,7 +52,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "meter", help="read or switch one meter on the wire, or record a meter swap"
     )
     meter_sub = meter.add_subparsers(title="meter commands", metavar="COMMAND", required=True)
-    read = meter_sub.add_parser("read", help="one reading")
+    read = meter_sub.add_parser("read", parents=[common], help="one reading")
     line_options(read)
     read.add_argument("--json", action="store_true", help="print one JSON object")
     read.set_defaults(handler=lazy(RUN, "cmd_read"))
@@ -103,7 +103,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     scan.set_defaults(handler=lazy(RUN, "cmd_scan"))
 
-    simulate = sub.add_parser("simulate", help="serve simulated meters on a serial port")
+    simulate = sub.add_parser(
+        "simulate", parents=[common], help="serve simulated meters on a serial port"
+    )
     line_options(simulate, address=False)
     simulate.add_argument("--addresses", required=True, help="e.g. 1-32")
     simulate.add_argument(

@@ -51,7 +51,9 @@ def register_bus(bus_sub: Subparsers, common: argparse.ArgumentParser) -> None:
     listing.add_argument("--all", action="store_true", help="retired ones too")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=lazy(RUN, "cmd_bus_list"))
-    ports = bus_sub.add_parser("ports", help="this PC's serial ports (USB-RS485 adapters)")
+    ports = bus_sub.add_parser(
+        "ports", parents=[common], help="this PC's serial ports (USB-RS485 adapters)"
+    )
     ports.add_argument("--json", action="store_true")
     ports.set_defaults(handler=lazy(RUN, "cmd_bus_ports"))
     test = bus_sub.add_parser(

@@ -43,7 +43,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     show.set_defaults(handler=lazy(RUN, "cmd_show"))
 
     template = site_sub.add_parser(
-        "template", help="write an empty site workbook (.xlsx, or a folder of .csv files)"
+        "template",
+        parents=[common],
+        help="write an empty site workbook (.xlsx, or a folder of .csv files)",
     )
     template.add_argument("file", metavar="FILE")
     template.set_defaults(handler=lazy(WORKBOOK, "cmd_template"))

@@ -13,11 +13,14 @@ LIBRARY = "app.cli.tariff_library_commands"
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     tariff_sub = group(sub, "tariff", "check, quote, import, export, list and assign tariffs")
-    check = tariff_sub.add_parser("check", help="check a tariff file, listing every mistake")
+    check = tariff_sub.add_parser(
+        "check", parents=[common], help="check a tariff file, listing every mistake"
+    )
     check.add_argument("file", metavar="FILE", help="tariff file (TOML)")
     check.set_defaults(handler=lazy(RUN, "cmd_check"))
     quote = tariff_sub.add_parser(
         "quote",
+        parents=[common],
         help="price usage intervals under a tariff",
         description="Price usage rows start,end,quantity (ISO site-local times). Lines: energy, "
         "allowance, fee; by TOU period in the order of the periods table, then by tier.",

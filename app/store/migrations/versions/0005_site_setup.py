@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("site") as batch:
-        batch.add_column(
-            sa.Column("receipt_header", sa.Text(), nullable=False, server_default="")
-        )
+        batch.add_column(sa.Column("receipt_header", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("building") as batch:
         batch.add_column(sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("room") as batch:

@@ -1,0 +1,215 @@
+"""What the site set-up service tests share: operators of every role without paying for a
+password hash each, an empty site, and a snapshot of every table to prove a refusal wrote
+nothing."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Table, create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from app.documents.site_workbook_format import SHEETS, SheetRow, Workbook
+from app.services.account_life import open_account
+from app.services.account_settlement import settle_account
+from app.services.operators import SignedIn
+from app.services.passwords import hash_password
+from app.services.policy_setup import import_policy
+from app.services.recharge import new_key
+from app.services.setup_checks import in_transaction
+from app.services.site_setup import SiteDetails, init_site
+from app.services.tariff_library import import_tariff
+from app.store.database import DB_FILE_NAME, Database, sqlite_url_for
+from app.store.models import AuditEvent, Base, Operator
+from app.vocabulary import PaymentMethod, Role, Utility
+from tests.support import REPO
+
+PASSWORD = "correct horse"
+SITE = SiteDetails("North Dormitories", "Asia/Shanghai", "CNY")
+POLICY = """\
+name = "Student dormitory"
+alarm_1 = "20.00"
+alarm_2 = "5.00"
+overdraft_limit = "0.00"
+close_permit = "1.00"
+"""
+DORM = "Dormitory electricity"  # resources/tariffs/dorm-electricity.toml
+STUDENT = "Student dormitory"
+
+Snapshot = dict[str, list[tuple[object, ...]]]
+
+
+@cache
+def password_hash() -> str:
+    """One argon2 hash for every operator of the session (a hash costs about 0.3 s)."""
+    return hash_password(PASSWORD)
+
+
+def staff(db: Database) -> dict[Role, SignedIn]:
+    """One operator per role, user name = the role's value, password ``PASSWORD``."""
+    with db.transaction() as session:
+        out = {}
+        for role in Role:
+            operator = Operator(
+                username=role.value,
+                display_name=f"The {role.value}",
+                role=role,
+                password_hash=password_hash(),
+                active=True,
+            )
+            session.add(operator)
+            session.flush()
+            out[role] = SignedIn(operator.id, operator.username, operator.display_name, role)
+        return out
+
+
+def with_site(db: Database) -> dict[Role, SignedIn]:
+    """Operators and the site (CNY, Asia/Shanghai); returns the operators."""
+    who = staff(db)
+    in_transaction(db, init_site, who[Role.ADMIN], SITE)
+    return who
+
+
+def store_policy(db: Database, by: SignedIn, text: str = POLICY) -> None:
+    with db.transaction() as session:
+        import_policy(session, by, text, "policy.toml")
+
+
+def store_tariff(db: Database, by: SignedIn, file: str = "dorm-electricity") -> None:
+    text = (REPO / "resources" / "tariffs" / f"{file}.toml").read_text(encoding="utf-8")
+    with db.transaction() as session:
+        import_tariff(session, text, operator_id=by.operator_id, source=f"{file}.toml")
+
+
+def open_in(db: Database, by: SignedIn, room: str, *, electricity: bool = False) -> str:
+    """Open an account in ``room`` on the student policy (and the dormitory electricity
+    tariff); returns its number."""
+    tariffs = {Utility.ELECTRICITY: DORM} if electricity else {}
+    opened = open_account(db, by, "Li Wei", "", "", room, tariffs, STUDENT, "0", None, new_key())
+    return opened.account_number
+
+
+def settle(db: Database, by: SignedIn, number: str) -> None:
+    settle_account(db, by, number, PaymentMethod.CASH, new_key())
+
+
+def workbook(**sheets: Sequence[Mapping[str, str]]) -> Workbook:
+    """A workbook in memory: rows of column -> text per sheet, numbered from row 2 as a
+    spreadsheet shows them (absent columns empty)."""
+    unknown = set(sheets) - set(SHEETS)
+    assert not unknown, unknown
+    return Workbook(
+        {
+            name: tuple(
+                SheetRow(number, {column: row.get(column, "") for column in SHEETS[name].names})
+                for number, row in enumerate(sheets.get(name, ()), start=2)
+            )
+            for name in SHEETS
+        }
+    )
+
+
+def snapshot(db: Database) -> Snapshot:
+    """Every row of every table, in primary-key order: equal snapshots mean nothing was
+    written (no insert, update or delete anywhere, counters and audit trail included)."""
+    out: Snapshot = {}
+    with db.session() as session:
+        for table in Base.metadata.sorted_tables:
+            assert isinstance(table, Table)
+            rows = session.execute(select(table).order_by(*table.primary_key.columns))
+            out[table.name] = [tuple(row) for row in rows]
+    return out
+
+
+def audit_actions(db: Database) -> list[str]:
+    with db.session() as session:
+        return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def last_event(db: Database) -> AuditEvent:
+    with db.session() as session:
+        event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).first()
+        assert event is not None
+        return event
+
+
+# -- a migrated database shared by the tests of one module -------------------------------------
+
+
+def _pg_copy(template: str) -> Iterator[str]:
+    import os
+
+    admin_url = make_url(os.environ["METERDESK_TEST_PG_URL"])
+    name = f"meterdesk_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    finally:
+        admin.dispose()
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+
+
+def module_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """The body of a module-scoped fixture parametrized "sqlite" / "postgresql": a copy of the
+    session's migrated template (as ``db`` is, but kept for every test of the module)."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        folder = tmp_path_factory.mktemp("module-db")
+        shutil.copyfile(template, folder / DB_FILE_NAME)
+        database = Database(sqlite_url_for(folder))
+        try:
+            yield database
+        finally:
+            database.dispose()
+        return
+    copies = _pg_copy(request.getfixturevalue("_postgres_template"))
+    database = Database(next(copies))
+    try:
+        yield database
+    finally:
+        database.dispose()
+        copies.close()
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A database set up once for the tests of a module that only read it (a refusal writes
+    nothing, and each refusal test proves it), with its operators."""
+
+    db: Database
+    who: dict[Role, SignedIn]
+
+
+def shared_site(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    build: Callable[[Database], dict[Role, SignedIn]],
+) -> Iterator[Shared]:
+    """The body of a module-scoped fixture (params=BACKENDS): ``build`` sets the database up
+    and returns its operators."""
+    databases = module_database(request, tmp_path_factory)
+    db = next(databases)
+    try:
+        yield Shared(db, build(db))
+    finally:
+        databases.close()
