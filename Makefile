@@ -28,11 +28,15 @@ layers: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 # First the Qt-free layers with no Qt loaded at all (the run fails if PySide6 gets imported),
-# then the GUI tests with pytest-qt.
+# then the GUI tests with pytest-qt. Each runs in several processes (pytest-xdist; a file's tests
+# stay in one process): most tests wait on serial lines, subprocesses and databases, not on the
+# CPU. PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= 4
+GUI_WORKERS ?= 2
 pytest: $(STAMP)
 	METERDESK_TESTS_WITHOUT_QT=1 $(PY) -m pytest -p no:pytest-qt -W ignore::pytest.PytestConfigWarning \
-	    tests/unit tests/integration $(PYTEST_ARGS)
-	$(PY) -m pytest tests/gui $(PYTEST_ARGS)
+	    -n $(PYTEST_WORKERS) --dist loadfile tests/unit tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(GUI_WORKERS) --dist loadfile tests/gui $(PYTEST_ARGS)
 
 smoke: $(STAMP)
 	$(PY) main.py --demo --data-dir "$$(mktemp -d)" --smoke 5

@@ -157,13 +157,12 @@ def db(migrated_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def _qt_stays_out() -> Iterator[None]:
     """With METERDESK_TESTS_WITHOUT_QT=1 (``make test`` runs unit and integration tests so), the
-    run fails if anything imported Qt: the Qt-free layers must work without it."""
+    run fails if anything imported Qt: the Qt-free layers must work without it. Checked when
+    each test process (an xdist worker, or the one process) ends its session."""
+    yield
     if os.environ.get("METERDESK_TESTS_WITHOUT_QT") == "1":
         leaked = sorted(m for m in sys.modules if m.split(".")[0] in {"PySide6", "shiboken6"})
-        if leaked:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                reporter.write_line(f"FAILED: Qt was imported by the Qt-free tests: {leaked[:5]}")
+        assert not leaked, f"Qt was imported by the Qt-free tests: {leaked[:5]}"

@@ -8,7 +8,12 @@ import os
 import sys
 
 from app.cli.options import PASSWORD_ENV
-from app.services.operators import OperatorRefused, SignedIn, login
+from app.services.operators import (
+    OperatorRefused,
+    SignedIn,
+    database_needs_first_admin,
+    login,
+)
 from app.services.permissions import Action, PermissionDenied
 from app.store.database import Database
 
@@ -31,6 +36,11 @@ def password_for(user: str, env: str = PASSWORD_ENV) -> str:
 
 def signed_in(db: Database, user: str, action: Action | None) -> SignedIn:
     """The operator, signed in and allowed to do ``action``; NotSignedIn or PermissionDenied."""
+    if database_needs_first_admin(db):
+        raise NotSignedIn(
+            f"{db.display_name} has no operator yet: create its administrator first with "
+            "'main.py operator first-admin --user NAME'."
+        )
     try:
         who = login(db, user, password_for(user))
     except OperatorRefused as exc:

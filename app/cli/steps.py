@@ -28,7 +28,8 @@ T = TypeVar("T")
 
 
 def refused_text(exc: Refused) -> str:
-    """``--room: There is no room 'A-999'...``: the option or column to fix, then why."""
+    """``room: There is no room 'A-999'...``: the field to fix (the option's name with dashes,
+    or the form field's), then why."""
     return f"{exc.field.replace('_', '-')}: {exc}"
 
 

@@ -339,7 +339,7 @@ class Planner:
         if wanted != profile.utility:
             raise SetupRefused(
                 "utility",
-                f"Profile {profile.name} is a {profile.utility} meter, not {wanted}.",
+                f"Profile {profile.name} is for {profile.utility} meters, not {wanted}.",
             )
         utility = Utility(wanted)
         address = normalize_address(profile, v["address"])

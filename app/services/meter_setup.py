@@ -114,8 +114,8 @@ def _utility(profile: Profile, text: str) -> Utility:
     if wanted and wanted != profile.utility:
         raise SetupRefused(
             "utility",
-            f"Profile {profile.name} is a {profile.utility} meter, not {wanted}; choose a "
-            f"{wanted} profile or leave the utility empty.",
+            f"Profile {profile.name} is for {profile.utility} meters, not {wanted}; choose a "
+            f"profile for {wanted} or leave the utility empty.",
         )
     return Utility(profile.utility)
 

@@ -1,8 +1,9 @@
 """Import a site workbook: plan it (``--dry-run``, the console's preview) or apply it, all or
 nothing, in one transaction.
 
-Every problem of every row is found before anything is written and named by sheet, row and
-column; an import with problems writes nothing. The operator needs the permission of each
+Every row is checked before anything is written and each row with a problem is named by
+sheet, row and column (with the first problem found in it); an import with problems writes
+nothing. The operator needs the permission of each
 kind of change the workbook makes (rooms: lay out the site; buses and meters: the field;
 tenants: open accounts, and change policies or tariffs of accounts already open). One audit
 event records the import: the file's SHA-256, what it added and changed, and every opening

@@ -50,7 +50,8 @@ def label_of(code: str, number: str) -> str:
 def default_code(name: str, taken: Sequence[str] = ()) -> str:
     """A short code for a building name: its last word when short ("Block 7" -> "7",
     "Tower B" -> "B"), else its initials ("North Hall" -> "NH"); made unique against
-    ``taken`` (case-insensitive) with a number."""
+    ``taken`` (case-insensitive): a letter after a code that ends in a digit ("7" -> "7B", so
+    its rooms do not read as building 72's), a number after one that ends in a letter."""
     words = re.findall(r"[A-Za-z0-9]+", name)
     if not words:
         base = "B"
@@ -59,9 +60,16 @@ def default_code(name: str, taken: Sequence[str] = ()) -> str:
     else:
         base = "".join(w[0] for w in words).upper()[:6]
     used = {t.lower() for t in taken}
-    code, n = base, 2
-    while code.lower() in used:
-        code, n = f"{base}{n}", n + 1
+    suffixes = (
+        (chr(c) for c in range(ord("B"), ord("Z") + 1))
+        if base[-1].isdigit()
+        else (str(n) for n in range(2, 10_000))
+    )
+    code = base
+    for suffix in suffixes:
+        if code.lower() not in used:
+            break
+        code = f"{base}{suffix}"
     return code
 
 
@@ -182,6 +190,8 @@ def retire_building(session: Session, by: SignedIn, building: str) -> str:
     any: returns "retired" or "removed"."""
     by.require(Action.EDIT_LAYOUT)
     found = _building_named(session, building)
+    if found.retired_at is not None:
+        raise SetupRefused("building", f"Building {found.name} is retired already.")
     rooms = session.scalars(select(Room).where(Room.building_id == found.id)).all()
     for room in rooms:
         _must_be_free(session, room)

@@ -480,7 +480,7 @@ BAD: dict[str, tuple[Mapping[str, list[dict[str, str]]], tuple[str, int, str], s
     "a meter of another utility": (
         {"rooms": [NEW_ROOM], "meters": [{**NEW_METER, "utility": "water"}]},
         ("meters", 2, "utility"),
-        f"Profile {HIKING} is a electricity meter, not water.",
+        f"Profile {HIKING} is for electricity meters, not water.",
     ),
     "a negative opening balance": (
         {"rooms": [NEW_ROOM], "tenants": [{**NEW_TENANT, "opening_balance": "-5"}]},

@@ -99,7 +99,8 @@ def test_default_codes_are_short_and_unique() -> None:
     assert default_code("East Wing") == "EW"
     assert default_code("Graduate Student Residence") == "GSR"
     assert default_code("楼") == "B"  # nothing to take a code from
-    assert default_code("Tower 7", ["7"]) == "72"
+    assert default_code("Tower 7", ["7"]) == "7B"  # not "72": its rooms would read 72-101
+    assert default_code("Tower 7", ["7", "7b"]) == "7C"
     assert default_code("North Hall", ["nh", "NH2"]) == "NH3"
 
 
@@ -115,12 +116,12 @@ def test_supervisors_add_buildings_with_a_code_from_the_name(
         sup.operator_id,
         {"name": "Block 7", "code": "7"},
     )
-    assert in_transaction(db, add_building, who[Role.ADMIN], "Tower 7").code == "72"
+    assert in_transaction(db, add_building, who[Role.ADMIN], "Tower 7").code == "7B"
     assert in_transaction(db, add_building, sup, "North Hall", "N").code == "N"
     assert [(b.name, b.code) for b in list_buildings(db)] == [
         ("Block 7", "7"),
         ("North Hall", "N"),
-        ("Tower 7", "72"),
+        ("Tower 7", "7B"),
     ]
 
 
@@ -388,6 +389,8 @@ def test_a_building_is_removed_or_retired_with_its_rooms(
     )
     assert list_buildings(db) == []
     assert [b.name for b in list_buildings(db, retired=True)] == ["Block 7"]
+    again = refused(db, retire_building, sup, "Block 7")  # no second event for the same act
+    assert (again.field, str(again)) == ("building", "Building Block 7 is retired already.")
     assert labels(db) == []
     assert len(labels(db, retired=True)) == 6
     closed = refused(db, add_room, sup, "Block 7", 3, "301")
