@@ -1,31 +1,20 @@
-"""The Setup screen's pages for what prices and protects: tariffs (import a file, export it,
-assign a plan), balance policies (edit in a form or import a file, assign to accounts) and the
-load guard (per site and per building)."""
+"""The Setup screen's pages for what prices: tariffs (import a file, export it, assign a plan)
+and balance policies (edit in a form or import a file, assign to accounts)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app.billing.file_problems import FileProblemsError
-from app.billing.load_guard import LoadGuardParams
-from app.billing.load_guard_form import load_guard_from_fields, load_guard_to_fields
 from app.billing.policy_file import PolicyValues
 from app.billing.policy_form import policy_from_fields, policy_to_fields
-from app.billing.tariff import TariffFileError
 from app.queries.setup_lists import PolicyRow, list_policies
 from app.queries.site_layout import list_buildings
-from app.services.load_guard_setup import (
-    export_load_guard_of,
-    import_load_guard,
-    list_load_guards,
-    save_load_guard,
-)
 from app.services.permissions import Action
 from app.services.policy_setup import (
     assign_policy,
@@ -38,73 +27,19 @@ from app.services.setup_checks import SetupRefused, in_transaction
 from app.services.tariff_assign import assign_tariff
 from app.services.tariff_library import (
     PlanInfo,
-    TariffLibraryError,
     export_tariff_of,
     import_tariff_file,
     plans_of,
 )
 from app.store.database import Database
 from app.ui.row_table_model import Column
+from app.views.setup_files import assign_form, export_toml, import_toml
 from app.views.setup_form_dialog import FieldSpec
 from app.views.setup_page import Operator, SetupPage
 
 
 def _t(text: str) -> str:
     return QCoreApplication.translate("SetupMoney", text)
-
-
-def read_text_file(path: str) -> str:
-    """A UTF-8 file's text (bytes kept: a stored tariff keeps its line endings)."""
-    try:
-        return Path(path).read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise SetupRefused("file", _t("{path} is not UTF-8 text.").format(path=path)) from None
-    except OSError as exc:
-        raise SetupRefused(
-            "file", _t("{path} cannot be read: {why}.").format(path=path, why=exc.strerror)
-        ) from None
-
-
-def problems_refused(exc: FileProblemsError | TariffFileError | TariffLibraryError) -> SetupRefused:
-    text = "\n".join(exc.lines()) if isinstance(exc, FileProblemsError) else str(exc)
-    return SetupRefused("file", text)
-
-
-def write_text_file(path: str, text: str) -> str:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise SetupRefused(
-            "file", _t("{path} cannot be written: {why}.").format(path=path, why=exc.strerror)
-        ) from None
-    return path
-
-
-def _where_fields(buildings: list[str]) -> list[FieldSpec]:
-    return [
-        FieldSpec(
-            "building",
-            _t("Building"),
-            "choice",
-            [(_t("(the accounts below)"), "")] + [(b, b) for b in buildings],
-        ),
-        FieldSpec("floor", _t("Floor"), placeholder=_t("every floor")),
-        FieldSpec(
-            "accounts", _t("Accounts"), hint=_t("Account numbers, separated by spaces or commas.")
-        ),
-    ]
-
-
-def _where(v: Mapping[str, str]) -> dict[str, Any]:
-    numbers = [n for n in v["accounts"].replace(",", " ").split() if n]
-    floor = v["floor"].strip()
-    if floor and not floor.lstrip("-").isdigit():
-        raise SetupRefused("floor", _t("The floor {floor!r} is not a number.").format(floor=floor))
-    return {
-        "accounts": numbers or None,
-        "building": v["building"] or None,
-        "floor": int(floor) if floor else None,
-    }
 
 
 class TariffsPage(SetupPage):
@@ -147,56 +82,41 @@ class TariffsPage(SetupPage):
         return f"{row.name} {row.utility}"
 
     def import_file(self, path: str | None = None) -> None:
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self, _t("Import a tariff file"), "", _t("Tariff files (*.toml)")
-            )
-        if not path:
-            return
         db, who = self.db, self.operator()
-
-        def work() -> Any:
-            text = read_text_file(path)
-            try:
-                return in_transaction(db, import_tariff_file, who, text, path)
-            except (TariffFileError, TariffLibraryError) as exc:
-                raise problems_refused(exc) from None
-
-        self.run(
-            work,
+        import_toml(
+            self,
+            _t("Import a tariff file"),
+            lambda text, source: in_transaction(db, import_tariff_file, who, text, source),
             lambda r: _t("Tariff {name}: {outcome}.").format(
                 name=r.plan_name, outcome=r.outcome.value
             ),
+            path,
         )
 
     def export(self) -> None:
         row = self.list.current_row()
-        if row is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, _t("Export the tariff"), f"{row.name}.toml", _t("Tariff files (*.toml)")
-        )
-        if path:
+        if row is not None:
             db = self.db
-            self.run(
-                lambda: write_text_file(path, export_tariff_of(db, row.name)),
-                lambda p: _t("Wrote {path}.").format(path=p),
+            export_toml(
+                self,
+                _t("Export the tariff"),
+                f"{row.name}.toml",
+                lambda: export_tariff_of(db, row.name),
             )
 
     def assign(self) -> None:
         row = self.list.current_row()
         if row is None:
             return
-        db = self.db
-        self.form(
+        assign_form(
+            self,
             _t("Bill accounts on {plan}").format(plan=row.name),
             _t(
                 "Their {utility} usage from now on; choose a building (and floor) or name accounts."
             ).format(utility=row.utility),
-            _where_fields(self.buildings),
-            lambda v: in_transaction(db, assign_tariff, self.operator(), row.name, **_where(v)),
+            self.buildings,
+            lambda session, by, **where: assign_tariff(session, by, row.name, **where),
             lambda changed: _t("{n} accounts now on {plan}.").format(n=len(changed), plan=row.name),
-            confirm=_t("Assign"),
         )
 
 
@@ -306,233 +226,38 @@ class PoliciesPage(SetupPage):
             db = self.db
             self.then(lambda: stored_policy_of(db, row.name), self._form)
 
-    def import_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, _t("Import a policy file"), "", _t("Policy files (*.toml)")
-        )
-        if not path:
-            return
+    def import_file(self, path: str | None = None) -> None:
         db, who = self.db, self.operator()
-
-        def work() -> Any:
-            text = read_text_file(path)
-            try:
-                return in_transaction(db, import_policy, who, text, path)
-            except FileProblemsError as exc:
-                raise problems_refused(exc) from None
-
-        self.run(
-            work,
+        import_toml(
+            self,
+            _t("Import a policy file"),
+            lambda text, source: in_transaction(db, import_policy, who, text, source),
             lambda saved: _t("Policy {name}: {outcome}.").format(
                 name=saved.name, outcome=saved.outcome
             ),
+            path,
         )
 
     def export(self) -> None:
         row = self.list.current_row()
-        if row is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, _t("Export the policy"), f"{row.name}.toml", _t("Policy files (*.toml)")
-        )
-        if path:
+        if row is not None:
             db = self.db
-            self.run(
-                lambda: write_text_file(path, export_policy_of(db, row.name)),
-                lambda p: _t("Wrote {path}.").format(path=p),
+            export_toml(
+                self,
+                _t("Export the policy"),
+                f"{row.name}.toml",
+                lambda: export_policy_of(db, row.name),
             )
 
     def assign(self) -> None:
         row = self.list.current_row()
         if row is None:
             return
-        db = self.db
-        self.form(
+        assign_form(
+            self,
             _t("Put accounts on {policy}").format(policy=row.name),
             _t("Choose a building (and floor), or name the accounts."),
-            _where_fields(self.buildings),
-            lambda v: in_transaction(db, assign_policy, self.operator(), row.name, **_where(v)),
+            self.buildings,
+            lambda session, by, **where: assign_policy(session, by, row.name, **where),
             lambda moved: _t("{n} accounts now on {policy}.").format(n=len(moved), policy=row.name),
-            confirm=_t("Assign"),
         )
-
-
-@dataclass(frozen=True)
-class _Guard:
-    id: int
-    building: str
-    params: LoadGuardParams
-
-
-def _total_text(row: _Guard) -> str:
-    p = row.params
-    return f"{p.total_mode.value}: {p.total_limit_w:g} W, {p.total_duration_s:g} s"
-
-
-def _increment_text(row: _Guard) -> str:
-    p = row.params
-    return f"{p.increment_mode.value}: PF ≥ {p.pf_threshold:.3f}, {len(p.bands)} bands"
-
-
-class LoadGuardPage(SetupPage):
-    def __init__(self, db: Database, operator: Operator, parent: QWidget | None = None) -> None:
-        columns = [
-            Column(_t("Where"), lambda r: r.building or _t("whole site")),
-            Column(_t("Total power"), _total_text),
-            Column(_t("New power"), _increment_text),
-            Column(
-                _t("Restore"),
-                lambda r: _t("after {s:g} s, {n} a day").format(
-                    s=r.params.restore_delay_s, n=r.params.max_auto_restores_per_day
-                ),
-            ),
-        ]
-        super().__init__(
-            db,
-            operator,
-            _t("Load guard"),
-            _t(
-                "Trips dangerous heater loads: total power above a limit for a time, or a step "
-                "up in a controlled band at a power factor near 1. A building's settings win "
-                "over the site's."
-            ),
-            columns,
-            _t("Search"),
-            parent,
-        )
-        self.buildings: list[str] = []
-        self.action(_t("Edit…"), self.edit, Action.CHANGE_POLICY, name="editLoadGuard")
-        self.action(_t("Import file…"), self.import_file, Action.CHANGE_POLICY)
-        self.action(_t("Export…"), self.export, None, on_row=True)
-        self.end_actions()
-
-    def rows(self) -> Sequence[Any]:
-        self.buildings = [b.name for b in list_buildings(self.db)]
-        return [
-            _Guard(i, r.building, r.params)
-            for i, r in enumerate(list_load_guards(self.db), start=1)
-        ]
-
-    def search_text(self, row: Any) -> str:
-        return str(row.building)
-
-    def edit(self) -> None:
-        row: _Guard | None = self.list.current_row()
-        texts = load_guard_to_fields(row.params) if row else None
-        bands = "; ".join(
-            f"{low}-{high} {'yes' if controlled else 'no'}"
-            for low, high, controlled in (texts["bands"] if texts else [])
-        )
-        modes = [(_t("off"), "off"), (_t("alarm only"), "alarm"), (_t("trip"), "trip")]
-
-        def text(key: str, default: str = "") -> str:
-            return str(texts[key]) if texts else default  # type: ignore[literal-required]
-
-        fields = [
-            FieldSpec(
-                "building",
-                _t("Where"),
-                "choice",
-                [(_t("whole site"), "")] + [(b, b) for b in self.buildings],
-                value=row.building if row else "",
-            ),
-            FieldSpec(
-                "total_mode", _t("Total power"), "choice", modes, value=text("total_mode", "trip")
-            ),
-            FieldSpec("total_limit_w", _t("Limit (W)"), value=text("total_limit_w", "4000")),
-            FieldSpec("total_duration_s", _t("For (s)"), value=text("total_duration_s", "30")),
-            FieldSpec(
-                "increment_mode",
-                _t("New power"),
-                "choice",
-                modes,
-                value=text("increment_mode", "trip"),
-            ),
-            FieldSpec("pf_threshold", _t("PF at least"), value=text("pf_threshold", "0.950")),
-            FieldSpec(
-                "bands",
-                _t("Bands (W)"),
-                value=bands or "30-300 no; 300-700 no; 700-3000 yes",
-                hint=_t("from-to and whether it trips (no: a white list), separated by ;"),
-            ),
-            FieldSpec(
-                "restore_delay_s", _t("Restore after (s)"), value=text("restore_delay_s", "300")
-            ),
-            FieldSpec(
-                "max_auto_restores_per_day",
-                _t("Restores a day"),
-                value=text("max_auto_restores_per_day", "3"),
-            ),
-        ]
-        db = self.db
-
-        def submit(v: Mapping[str, str]) -> Any:
-            rows = []
-            for part in v["bands"].split(";"):
-                words = part.split()
-                if not words:
-                    continue
-                low, _, high = words[0].partition("-")
-                controlled = len(words) < 2 or words[1].lower() in ("yes", "y", "true", "1", "是")
-                rows.append((low, high, controlled))
-            try:
-                params = load_guard_from_fields(
-                    v["total_mode"],
-                    v["total_limit_w"],
-                    v["total_duration_s"],
-                    v["increment_mode"],
-                    v["pf_threshold"],
-                    rows,
-                    v["restore_delay_s"],
-                    v["max_auto_restores_per_day"],
-                )
-            except FileProblemsError as exc:
-                key, message = exc.pairs()[0]
-                raise SetupRefused(key.split("[")[0], message) from None
-            return in_transaction(
-                db, save_load_guard, self.operator(), params, v["building"] or None
-            )
-
-        self.form(
-            _t("Load-guard settings"),
-            "",
-            fields,
-            submit,
-            lambda outcome: _t("Load-guard settings: {outcome}.").format(outcome=outcome),
-            confirm=_t("Save"),
-        )
-
-    def import_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, _t("Import load-guard settings"), "", _t("Load-guard files (*.toml)")
-        )
-        if not path:
-            return
-        db, who = self.db, self.operator()
-        row: _Guard | None = self.list.current_row()
-        building = row.building if row else ""
-
-        def work() -> Any:
-            text = read_text_file(path)
-            try:
-                return in_transaction(db, import_load_guard, who, text, path, building or None)
-            except FileProblemsError as exc:
-                raise problems_refused(exc) from None
-
-        self.run(
-            work, lambda outcome: _t("Load-guard settings: {outcome}.").format(outcome=outcome)
-        )
-
-    def export(self) -> None:
-        row: _Guard | None = self.list.current_row()
-        if row is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, _t("Export the settings"), "load-guard.toml", _t("Load-guard files (*.toml)")
-        )
-        if path:
-            db = self.db
-            self.run(
-                lambda: write_text_file(path, export_load_guard_of(db, row.building or None) or ""),
-                lambda p: _t("Wrote {path}.").format(path=p),
-            )

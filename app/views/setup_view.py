@@ -30,9 +30,10 @@ from app.store.database import Database
 from app.ui.background import run_in_background
 from app.views.form_dialog import label
 from app.views.setup_field_pages import BusesPage, MetersPage
+from app.views.setup_guard_page import LoadGuardPage
 from app.views.setup_import_page import ImportPage
 from app.views.setup_layout_pages import RoomsPage, SitePage
-from app.views.setup_money_pages import LoadGuardPage, PoliciesPage, TariffsPage
+from app.views.setup_money_pages import PoliciesPage, TariffsPage
 from app.views.setup_page import Operator, SetupPage
 from app.views.setup_people_pages import OperatorsPage, SettingsPage
 

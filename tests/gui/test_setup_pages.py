@@ -1,0 +1,208 @@
+"""The Setup screen's pages on the demo site, driven as an administrator (or a cashier) would:
+each form saves through its service, a refusal is shown under the field it names and nothing
+is saved, and a role that may not do something finds the button off with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QPushButton
+from pytestqt.qtbot import QtBot
+from sqlalchemy import func, select
+
+from app.demo.site import DEMO_PASSWORD
+from app.services.operators import login
+from app.store.database import Database
+from app.store.models import Account, BalancePolicy, Building, Bus, LoadGuardSetting, Operator, Room
+from app.views.main_window import MainWindow
+from app.views.setup_form_dialog import SetupFormDialog
+from app.views.setup_page import SetupPage
+from app.vocabulary import Role
+
+ENTER = Qt.Key.Key_Return
+LONG = 20_000
+
+
+def open_page(window: MainWindow, qtbot: QtBot, key: str) -> SetupPage:
+    window.show_page(window.page_number("setup"))
+    window.setup.open(key)
+    page = window.setup.page(key)
+    assert isinstance(page, SetupPage)
+    qtbot.waitUntil(lambda: page.list.model.rowCount() > 0 or key in ("buses",), timeout=LONG)
+    return page
+
+
+def press(qtbot: QtBot, page: SetupPage, text: str) -> SetupFormDialog:
+    button = next(b for b in page.findChildren(QPushButton) if b.text() == text)
+    assert button.isEnabled(), button.toolTip()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=LONG)
+    assert page.dialog is not None
+    return page.dialog
+
+
+def type_in(qtbot: QtBot, dialog: SetupFormDialog, **values: str) -> None:
+    for key, text in values.items():
+        widget = dialog.inputs[key]
+        if isinstance(widget, QComboBox):
+            if widget.isEditable():
+                widget.setEditText(text)
+            else:
+                widget.setCurrentIndex(widget.findText(text, Qt.MatchFlag.MatchContains))
+        else:
+            assert isinstance(widget, QLineEdit)
+            widget.selectAll()
+            qtbot.keyClicks(widget, text)
+
+
+def count(db: Database, model: type, *where: object) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0  # type: ignore[arg-type]
+
+
+def select_row(page: SetupPage, text: str, column: int = 0) -> None:
+    model = page.list.model
+    for row in range(model.rowCount()):
+        if model.index(row, column).data() == text:
+            page.list.table.selectRow(row)
+            return
+    raise AssertionError(f"no row {text!r}")
+
+
+def test_an_administrator_adds_an_operator_and_changes_the_role(
+    qtbot: QtBot, main_window: MainWindow, demo_db: Database
+) -> None:
+    page = open_page(main_window, qtbot, "operators")
+    dialog = press(qtbot, page, "Add operator…")
+    type_in(qtbot, dialog, username="cashier2", display_name="Evening cashier")
+    type_in(qtbot, dialog, password="evening-pass", confirm="evening-typo")
+    qtbot.keyClick(dialog.confirm_button, ENTER)
+    error = dialog.errors["confirm"]
+    qtbot.waitUntil(lambda: error.isVisible(), timeout=LONG)
+    assert "differ" in error.text()
+    assert count(demo_db, Operator, Operator.username == "cashier2") == 0
+    type_in(qtbot, dialog, confirm="evening-pass")
+    with qtbot.waitSignal(page.changed, timeout=LONG):
+        qtbot.keyClick(dialog.confirm_button, ENTER)
+    assert "cashier2 added as Cashier" in page.message.text()
+    assert login(demo_db, "cashier2", "evening-pass").role is Role.CASHIER
+
+    qtbot.waitUntil(lambda: page.list.model.rowCount() == 6, timeout=LONG)
+    select_row(page, "cashier2")
+    dialog = press(qtbot, page, "Change role…")
+    type_in(qtbot, dialog, role="Office staff")
+    with qtbot.waitSignal(page.changed, timeout=LONG):
+        qtbot.keyClick(dialog.confirm_button, ENTER)
+    assert login(demo_db, "cashier2", "evening-pass").role is Role.OFFICE
+
+
+def test_a_bad_port_is_said_under_the_port_and_nothing_is_saved(
+    qtbot: QtBot, main_window: MainWindow, demo_db: Database
+) -> None:
+    page = open_page(main_window, qtbot, "buses")
+    qtbot.waitUntil(lambda: page.list.model.rowCount() > 0, timeout=LONG)
+    before = count(demo_db, Bus)
+    dialog = press(qtbot, page, "Add bus…")
+    type_in(qtbot, dialog, name="Gateway line", port="http://10.0.0.5")
+    qtbot.keyClick(dialog.confirm_button, ENTER)
+    qtbot.waitUntil(lambda: dialog.errors["port"].isVisible(), timeout=LONG)
+    assert "not a port MeterDesk opens" in dialog.errors["port"].text()
+    assert dialog.focusWidget() is dialog.inputs["port"]
+    assert count(demo_db, Bus) == before
+    type_in(qtbot, dialog, port="socket://10.0.0.5:4001")
+    with qtbot.waitSignal(page.changed, timeout=LONG):
+        qtbot.keyClick(dialog.confirm_button, ENTER)
+    assert count(demo_db, Bus) == before + 1
+
+
+def test_a_policy_is_assigned_to_a_floor_and_load_guard_settings_change(
+    qtbot: QtBot, main_window: MainWindow, demo_db: Database
+) -> None:
+    page = open_page(main_window, qtbot, "policies")
+    select_row(page, "Staff apartment")
+    dialog = press(qtbot, page, "Assign to accounts…")
+    type_in(qtbot, dialog, building="Block A", floor="1")
+    with qtbot.waitSignal(page.changed, timeout=LONG):
+        qtbot.keyClick(dialog.confirm_button, ENTER)
+    with demo_db.session() as session:
+        staff = session.scalars(
+            select(BalancePolicy.id).where(BalancePolicy.name == "Staff apartment")
+        ).one()
+        on_floor = session.scalars(
+            select(Account.policy_id)
+            .join(Room, Room.id == Account.room_id)
+            .join(Building, Building.id == Room.building_id)
+            .where(Building.code == "A", Room.floor == 1)
+        ).all()
+    assert on_floor
+    assert set(on_floor) == {staff}
+    assert f"{len(on_floor)} accounts now on Staff apartment" in page.message.text()
+
+    guard = open_page(main_window, qtbot, "load_guard")
+    guard.list.table.selectRow(0)
+    dialog = press(qtbot, guard, "Edit…")
+    type_in(qtbot, dialog, total_limit_w="3000", pf_threshold="1.2")
+    qtbot.keyClick(dialog.confirm_button, ENTER)
+    qtbot.waitUntil(lambda: dialog.errors["pf_threshold"].isVisible(), timeout=LONG)
+    type_in(qtbot, dialog, pf_threshold="0.950")
+    with qtbot.waitSignal(guard.changed, timeout=LONG):
+        qtbot.keyClick(dialog.confirm_button, ENTER)
+    with demo_db.session() as session:
+        params = session.scalars(
+            select(LoadGuardSetting.params).where(LoadGuardSetting.building_id.is_(None))
+        ).one()
+    assert params["total_limit_w"] == 3000
+
+
+def test_a_tariff_is_exported_and_a_setting_changed(
+    qtbot: QtBot,
+    main_window: MainWindow,
+    demo_db: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = open_page(main_window, qtbot, "tariffs")
+    page.list.table.selectRow(0)
+    name = page.list.current_row().name
+    target = tmp_path / "exported.toml"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    with qtbot.waitSignal(page.changed, timeout=LONG):
+        next(b for b in page.findChildren(QPushButton) if b.text() == "Export…").click()
+    assert f'name = "{name}"' in target.read_text(encoding="utf-8")
+
+    settings = open_page(main_window, qtbot, "settings")
+    select_row(settings, "Idle lock (minutes)")
+    dialog = press(qtbot, settings, "Change…")
+    type_in(qtbot, dialog, value="999")
+    qtbot.keyClick(dialog.confirm_button, ENTER)
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=LONG)
+    assert "0 to 240" in dialog.error.text()
+    type_in(qtbot, dialog, value="10")
+    with qtbot.waitSignal(settings.changed, timeout=LONG):
+        qtbot.keyClick(dialog.confirm_button, ENTER)
+    qtbot.waitUntil(
+        lambda: any(
+            settings.list.model.index(r, 1).data() == "10"
+            for r in range(settings.list.model.rowCount())
+        ),
+        timeout=LONG,
+    )
+
+
+def test_a_cashier_finds_the_set_up_actions_off_with_the_reason(
+    qtbot: QtBot, main_window: MainWindow, demo_db: Database
+) -> None:
+    cashier = login(demo_db, "cashier", DEMO_PASSWORD)
+    main_window._operator = cashier
+    main_window.setup.refresh_actions()
+    page = open_page(main_window, qtbot, "buses")
+    add = next(b for b in page.findChildren(QPushButton) if b.text() == "Add bus…")
+    assert not add.isEnabled()
+    assert "technician" in add.toolTip().lower()
+    operators = open_page(main_window, qtbot, "operators")
+    add_operator = next(
+        b for b in operators.findChildren(QPushButton) if b.text() == "Add operator…"
+    )
+    assert not add_operator.isEnabled()
