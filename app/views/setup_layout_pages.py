@@ -200,6 +200,15 @@ class RoomsPage(SetupPage):
     def _building_choices(self) -> list[tuple[str, str]]:
         return [(f"{b.name} ({b.code})", b.name) for b in self.buildings]
 
+    def _building_field(self) -> FieldSpec:
+        return FieldSpec(
+            "building",
+            _t("Building"),
+            "choice",
+            self._building_choices(),
+            value=self._current_building(),
+        )
+
     def _current_building(self) -> str:
         row = self.list.current_row()
         if row is not None:
@@ -231,13 +240,7 @@ class RoomsPage(SetupPage):
             _t("Rename a building"),
             _t("A new code relabels every room of the building; receipts keep their words."),
             [
-                FieldSpec(
-                    "building",
-                    _t("Building"),
-                    "choice",
-                    self._building_choices(),
-                    value=self._current_building(),
-                ),
+                self._building_field(),
                 FieldSpec("name", _t("New name")),
                 FieldSpec("code", _t("New code")),
             ],
@@ -264,15 +267,7 @@ class RoomsPage(SetupPage):
                 "Its rooms are retired with it and keep their history; a building that never "
                 "had an account or a meter is removed."
             ),
-            [
-                FieldSpec(
-                    "building",
-                    _t("Building"),
-                    "choice",
-                    self._building_choices(),
-                    value=self._current_building(),
-                )
-            ],
+            [self._building_field()],
             lambda v: (
                 v["building"],
                 in_transaction(db, retire_building, self.operator(), v["building"]),
@@ -290,13 +285,7 @@ class RoomsPage(SetupPage):
             _t("Add a room"),
             "",
             [
-                FieldSpec(
-                    "building",
-                    _t("Building"),
-                    "choice",
-                    self._building_choices(),
-                    value=self._current_building(),
-                ),
+                self._building_field(),
                 FieldSpec("floor", _t("Floor"), placeholder="3"),
                 FieldSpec("room", _t("Room number"), placeholder="305"),
                 FieldSpec("note", _t("Note")),

@@ -64,6 +64,6 @@ class SimServer:
             return
         if answer.delay_s > 0:
             time.sleep(answer.delay_s)
+        self.replies += 1  # counted before it leaves: whoever reads the reply sees the count
         self.port.write(answer.reply)
         self.port.flush()
-        self.replies += 1
