@@ -271,14 +271,19 @@ class MetersPage(SetupPage):
         )
         self.workers = workers
         self.buses: list[str] = []
-        self.action(_t("Add meter…"), self.add, Action.EDIT_FIELD, name="addMeter")
-        self.action(_t("Change…"), self.change, Action.EDIT_FIELD, on_row=True)
+        self.rooms: list[str] = []
+        self.action(_t("Add meter…"), self.fresh(self.add), Action.EDIT_FIELD, name="addMeter")
+        self.action(_t("Change…"), self.fresh(self.change), Action.EDIT_FIELD, on_row=True)
         self.action(_t("Retire…"), self.retire, Action.EDIT_FIELD, on_row=True)
         self.end_actions()
 
+    def choices(self) -> tuple[list[str], list[str]]:
+        return [b.name for b in list_buses(self.db)], [r.label for r in list_rooms(self.db)]
+
+    def take_choices(self, choices: tuple[list[str], list[str]]) -> None:
+        self.buses, self.rooms = choices
+
     def rows(self) -> Sequence[Any]:
-        self.buses = [b.name for b in list_buses(self.db)]
-        self.rooms = [r.label for r in list_rooms(self.db)]
         return [m for m in list_meters(self.db) if m.status is not MeterStatus.REMOVED]
 
     def search_text(self, row: Any) -> str:

@@ -77,13 +77,18 @@ class LoadGuardPage(SetupPage):
             parent,
         )
         self.buildings: list[str] = []
-        self.action(_t("Edit…"), self.edit, Action.CHANGE_POLICY, name="editLoadGuard")
+        self.action(_t("Edit…"), self.fresh(self.edit), Action.CHANGE_POLICY, name="editLoadGuard")
         self.action(_t("Import file…"), self.import_file, Action.CHANGE_POLICY)
         self.action(_t("Export…"), self.export, None, on_row=True)
         self.end_actions()
 
+    def choices(self) -> list[str]:
+        return [b.name for b in list_buildings(self.db)]
+
+    def take_choices(self, choices: list[str]) -> None:
+        self.buildings = choices
+
     def rows(self) -> Sequence[Any]:
-        self.buildings = [b.name for b in list_buildings(self.db)]
         return [
             _Guard(i, r.building, r.params)
             for i, r in enumerate(list_load_guards(self.db), start=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QTimer
@@ -172,30 +172,28 @@ class RoomsPage(SetupPage):
         )
         self.buildings: list[BuildingRow] = []
         self.action(_t("Add building…"), self.add_building, Action.EDIT_LAYOUT, name="addBuilding")
-        self.action(_t("Rename building…"), self.rename_building, Action.EDIT_LAYOUT)
-        self.action(_t("Retire building…"), self.retire_building, Action.EDIT_LAYOUT)
-        self.action(_t("Generate rooms…"), self.generate, Action.EDIT_LAYOUT, name="generateRooms")
-        self.action(_t("Add room…"), self.add_room, Action.EDIT_LAYOUT)
+        fresh = self.fresh
+        self.action(_t("Rename building…"), fresh(self.rename_building), Action.EDIT_LAYOUT)
+        self.action(_t("Retire building…"), fresh(self.retire_building), Action.EDIT_LAYOUT)
+        self.action(
+            _t("Generate rooms…"), fresh(self.generate), Action.EDIT_LAYOUT, name="generateRooms"
+        )
+        self.action(_t("Add room…"), fresh(self.add_room), Action.EDIT_LAYOUT)
         self.action(_t("Change room…"), self.change_room, Action.EDIT_LAYOUT, on_row=True)
         self.action(_t("Retire room"), self.retire_room, Action.EDIT_LAYOUT, on_row=True)
         self.end_actions()
 
     def rows(self) -> Sequence[Any]:
-        self.buildings = list_buildings(self.db)
         return list_rooms(self.db)
 
     def search_text(self, row: Any) -> str:
         return _room_row_text(row)
 
-    def _fresh(self, use: Callable[[], None]) -> Callable[[], None]:
-        """``use`` once the buildings are read again (one was just added on this page)."""
-        db = self.db
+    def choices(self) -> list[BuildingRow]:
+        return list_buildings(self.db)
 
-        def loaded(rows: list[BuildingRow]) -> None:
-            self.buildings = rows
-            use()
-
-        return lambda: self.then(lambda: list_buildings(db), loaded)
+    def take_choices(self, choices: list[BuildingRow]) -> None:
+        self.buildings = choices
 
     def _building_choices(self) -> list[tuple[str, str]]:
         return [(f"{b.name} ({b.code})", b.name) for b in self.buildings]

@@ -14,6 +14,7 @@ from app.billing.file_problems import FileProblemsError
 from app.billing.policy_file import PolicyValues
 from app.billing.policy_form import policy_from_fields, policy_to_fields
 from app.queries.setup_lists import PolicyRow, list_policies
+from app.queries.site_facts import site_info
 from app.queries.site_layout import list_buildings
 from app.services.permissions import Action
 from app.services.policy_setup import (
@@ -71,11 +72,18 @@ class TariffsPage(SetupPage):
             _t("Import tariff file…"), self.import_file, Action.CHANGE_TARIFF, name="importTariff"
         )
         self.action(_t("Export…"), self.export, None, on_row=True)
-        self.action(_t("Assign to accounts…"), self.assign, Action.CHANGE_TARIFF, on_row=True)
+        self.action(
+            _t("Assign to accounts…"), self.fresh(self.assign), Action.CHANGE_TARIFF, on_row=True
+        )
         self.end_actions()
 
+    def choices(self) -> list[str]:
+        return [b.name for b in list_buildings(self.db)]
+
+    def take_choices(self, choices: list[str]) -> None:
+        self.buildings = choices
+
     def rows(self) -> Sequence[Any]:
-        self.buildings = [b.name for b in list_buildings(self.db)]
         return [_Plan(i, p) for i, p in enumerate(plans_of(self.db), start=1)]
 
     def search_text(self, row: Any) -> str:
@@ -154,18 +162,25 @@ class PoliciesPage(SetupPage):
         )
         self.buildings: list[str] = []
         self.currency = "CNY"
-        self.action(_t("New policy…"), self.new, Action.CHANGE_POLICY, name="newPolicy")
-        self.action(_t("Edit…"), self.edit, Action.CHANGE_POLICY, on_row=True)
+        fresh = self.fresh
+        self.action(_t("New policy…"), fresh(self.new), Action.CHANGE_POLICY, name="newPolicy")
+        self.action(_t("Edit…"), fresh(self.edit), Action.CHANGE_POLICY, on_row=True)
         self.action(_t("Import file…"), self.import_file, Action.CHANGE_POLICY)
         self.action(_t("Export…"), self.export, None, on_row=True)
-        self.action(_t("Assign to accounts…"), self.assign, Action.CHANGE_POLICY, on_row=True)
+        self.action(
+            _t("Assign to accounts…"), fresh(self.assign), Action.CHANGE_POLICY, on_row=True
+        )
         self.end_actions()
 
+    def choices(self) -> tuple[list[str], str]:
+        info = site_info(self.db)
+        return [b.name for b in list_buildings(self.db)], info.currency if info else "CNY"
+
+    def take_choices(self, choices: tuple[list[str], str]) -> None:
+        self.buildings, self.currency = choices
+
     def rows(self) -> Sequence[Any]:
-        self.buildings = [b.name for b in list_buildings(self.db)]
-        rows = list_policies(self.db)
-        self.currency = rows[0].currency if rows else self.currency
-        return rows
+        return list_policies(self.db)
 
     def search_text(self, row: Any) -> str:
         return str(row.name)

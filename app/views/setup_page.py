@@ -102,6 +102,26 @@ class SetupPage(QWidget):
     def rows(self) -> Sequence[Any]:
         raise NotImplementedError
 
+    def choices(self) -> Any:
+        """What this page's forms offer (buildings, buses, rooms, the currency), read off the
+        GUI thread just before a form opens; pages whose forms offer such things override it
+        and ``take_choices``."""
+        return None
+
+    def take_choices(self, choices: Any) -> None:
+        """Keep what ``choices`` read (on the GUI thread, so a form never sees half of it)."""
+
+    def fresh(self, use: Callable[[], None]) -> Callable[[], None]:
+        """An action that runs ``use`` once ``choices`` has been read again: a building or bus
+        added a moment ago, on this page or on another console, must be offered, and the
+        table's reload may not have finished."""
+
+        def loaded(choices: Any) -> None:
+            self.take_choices(choices)
+            use()
+
+        return lambda: self.then(self.choices, loaded)
+
     def search_text(self, row: Any) -> str:
         return " ".join(str(v) for v in vars(row).values()) if hasattr(row, "__dict__") else ""
 

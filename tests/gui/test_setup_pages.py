@@ -13,7 +13,10 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
 from app.demo.site import DEMO_PASSWORD
+from app.services.bus_setup import BusForm, add_bus
 from app.services.operators import login
+from app.services.setup_checks import in_transaction
+from app.services.site_layout import add_building
 from app.store.database import Database
 from app.store.models import Account, BalancePolicy, Building, Bus, LoadGuardSetting, Operator, Room
 from app.views.main_window import MainWindow
@@ -206,3 +209,40 @@ def test_a_cashier_finds_the_set_up_actions_off_with_the_reason(
         b for b in operators.findChildren(QPushButton) if b.text() == "Add operator…"
     )
     assert not add_operator.isEnabled()
+
+
+def test_a_form_offers_what_another_console_added_a_moment_ago(
+    qtbot: QtBot, main_window: MainWindow, demo_db: Database
+) -> None:
+    """The rooms and meters pages were loaded; then a second console adds a building and a
+    bus. The forms opened next offer both, without the pages being reloaded first."""
+    rooms = open_page(main_window, qtbot, "rooms")
+    meters = open_page(main_window, qtbot, "meters")
+    elsewhere = login(demo_db, "admin", DEMO_PASSWORD)
+    in_transaction(demo_db, add_building, elsewhere, "Annex", "X")
+    in_transaction(
+        demo_db,
+        add_bus,
+        elsewhere,
+        BusForm("Annex line", "socket://10.0.0.9:4001", "hiking-dds238"),
+    )
+
+    main_window.setup.open("rooms")
+    dialog = press(qtbot, rooms, "Add room…")
+    building = dialog.inputs["building"]
+    assert isinstance(building, QComboBox)
+    assert building.findText("Annex (X)") >= 0
+    type_in(qtbot, dialog, building="Annex", floor="1", room="101")
+    with qtbot.waitSignal(rooms.changed, timeout=LONG):
+        qtbot.keyClick(dialog.confirm_button, ENTER)
+    assert "X-101 added" in rooms.message.text()
+
+    main_window.setup.open("meters")
+    dialog = press(qtbot, meters, "Add meter…")
+    bus = dialog.inputs["bus"]
+    room = dialog.inputs["room"]
+    assert isinstance(bus, QComboBox)
+    assert isinstance(room, QComboBox)
+    assert bus.findText("Annex line") >= 0
+    assert room.findText("X-101") >= 0  # the room this console added on the other page
+    dialog.reject()
