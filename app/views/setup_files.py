@@ -15,6 +15,7 @@ from app.billing.file_problems import FileProblemsError
 from app.billing.tariff import TariffFileError
 from app.services.setup_checks import SetupRefused, in_transaction
 from app.services.tariff_library import TariffLibraryError
+from app.store.database import Database
 from app.views.setup_form_dialog import FieldSpec
 from app.views.setup_page import SetupPage
 
@@ -113,6 +114,14 @@ def export_toml(page: SetupPage, title: str, name: str, text_of: Callable[[], st
             lambda: write_text_file(path, text_of()),
             lambda p: _t("Wrote {path}.").format(path=p),
         )
+
+
+def export_chosen(page: SetupPage, title: str, text_of: Callable[[Database, str], str]) -> None:
+    """Export the file of the row chosen in the table (a tariff or policy), named after it."""
+    row = page.list.current_row()
+    if row is not None:
+        db, name = page.db, str(row.name)
+        export_toml(page, title, f"{name}.toml", lambda: text_of(db, name))
 
 
 def assign_form(

@@ -34,7 +34,7 @@ from app.services.tariff_library import (
 )
 from app.store.database import Database
 from app.ui.row_table_model import Column
-from app.views.setup_files import assign_form, export_toml, import_toml
+from app.views.setup_files import assign_form, export_chosen, import_toml
 from app.views.setup_form_dialog import FieldSpec
 from app.views.setup_page import Operator, SetupPage
 
@@ -102,15 +102,7 @@ class TariffsPage(SetupPage):
         )
 
     def export(self) -> None:
-        row = self.list.current_row()
-        if row is not None:
-            db = self.db
-            export_toml(
-                self,
-                _t("Export the tariff"),
-                f"{row.name}.toml",
-                lambda: export_tariff_of(db, row.name),
-            )
+        export_chosen(self, _t("Export the tariff"), export_tariff_of)
 
     def assign(self) -> None:
         row = self.list.current_row()
@@ -254,15 +246,7 @@ class PoliciesPage(SetupPage):
         )
 
     def export(self) -> None:
-        row = self.list.current_row()
-        if row is not None:
-            db = self.db
-            export_toml(
-                self,
-                _t("Export the policy"),
-                f"{row.name}.toml",
-                lambda: export_policy_of(db, row.name),
-            )
+        export_chosen(self, _t("Export the policy"), export_policy_of)
 
     def assign(self) -> None:
         row = self.list.current_row()

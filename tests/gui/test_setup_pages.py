@@ -159,7 +159,7 @@ def test_a_policy_is_assigned_to_a_floor_and_load_guard_settings_change(
     assert params["total_limit_w"] == 3000
 
 
-def test_a_tariff_is_exported_and_a_setting_changed(
+def test_a_tariff_and_a_policy_are_exported_and_a_setting_changed(
     qtbot: QtBot,
     main_window: MainWindow,
     demo_db: Database,
@@ -174,6 +174,20 @@ def test_a_tariff_is_exported_and_a_setting_changed(
     with qtbot.waitSignal(page.changed, timeout=LONG):
         next(b for b in page.findChildren(QPushButton) if b.text() == "Export…").click()
     assert f'name = "{name}"' in target.read_text(encoding="utf-8")
+
+    policies = open_page(main_window, qtbot, "policies")
+    select_row(policies, "Staff apartment")
+    offered: list[str] = []
+
+    def save_as(*args: object, **_kwargs: object) -> tuple[str, str]:
+        offered.append(str(args[2]))
+        return str(tmp_path / "policy.toml"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_as)
+    with qtbot.waitSignal(policies.changed, timeout=LONG):
+        next(b for b in policies.findChildren(QPushButton) if b.text() == "Export…").click()
+    assert offered == ["Staff apartment.toml"]
+    assert 'name = "Staff apartment"' in (tmp_path / "policy.toml").read_text(encoding="utf-8")
 
     settings = open_page(main_window, qtbot, "settings")
     select_row(settings, "Idle lock (minutes)")
