@@ -50,9 +50,8 @@ def supply_badge(state: SupplyState, status: AccountStatus = AccountStatus.OPEN)
     }[state]
 
 
-def meter_status_label(status: MeterStatus, last_seen: datetime | None = None) -> str:
-    if status is MeterStatus.ACTIVE and last_seen is None:
-        return _t("Not polled yet")
+def meter_status_name(status: MeterStatus) -> str:
+    """The status itself (a filter's choice); a meter's row says ``meter_status_label``."""
     return {
         MeterStatus.ACTIVE: _t("Online"),
         MeterStatus.OFFLINE: _t("Offline"),
@@ -61,7 +60,14 @@ def meter_status_label(status: MeterStatus, last_seen: datetime | None = None) -
     }[status]
 
 
-def meter_status_badge(status: MeterStatus, last_seen: datetime | None = None) -> str:
+def meter_status_label(status: MeterStatus, last_seen: datetime | None) -> str:
+    """What a meter's row says: an active meter never heard from is "Not polled yet"."""
+    if status is MeterStatus.ACTIVE and last_seen is None:
+        return _t("Not polled yet")
+    return meter_status_name(status)
+
+
+def meter_status_badge(status: MeterStatus, last_seen: datetime | None) -> str:
     if status is MeterStatus.ACTIVE and last_seen is None:
         return "info"
     return {

@@ -16,6 +16,7 @@ from app.ui.formatting import (
     local_time_text,
     meter_status_badge,
     meter_status_label,
+    meter_status_name,
     relay_label,
     utility_label,
 )
@@ -104,7 +105,7 @@ class MetersView(QWidget):
         )
         self.status_filter = self.list.add_filter(
             [(self.tr("Any status"), None)]
-            + [(meter_status_label(s), s.value) for s in MeterStatus],
+            + [(meter_status_name(s), s.value) for s in MeterStatus],
             lambda row, value: row.status.value == value,
         )
 

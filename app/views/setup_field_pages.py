@@ -255,7 +255,7 @@ class MetersPage(SetupPage):
             Column(_t("Address"), lambda r: r.address),
             Column(_t("Profile"), lambda r: r.profile),
             Column(_t("Account"), lambda r: r.account_number),
-            Column(_t("Status"), lambda r: meter_status_label(r.status)),
+            Column(_t("Status"), lambda r: meter_status_label(r.status, r.last_seen_at)),
         ]
         super().__init__(
             db,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from app.views.main_window import MainWindow
-from app.vocabulary import Utility
+from app.vocabulary import MeterStatus, Utility
 
 
 def visible(window: MainWindow) -> list:  # type: ignore[type-arg]
@@ -47,3 +47,14 @@ def test_search_by_address(main_window: MainWindow) -> None:
     view.list.search.setText(target.address)
     assert target.id in {r.id for r in visible(main_window)}
     assert view.list.current_id() == visible(main_window)[0].id
+
+
+def test_the_status_filter_names_each_status(main_window: MainWindow) -> None:
+    combo = main_window.meters.status_filter
+    names = {combo.itemData(i): combo.itemText(i) for i in range(1, combo.count())}
+    assert names == {
+        MeterStatus.ACTIVE.value: "Online",
+        MeterStatus.OFFLINE.value: "Offline",
+        MeterStatus.DISABLED.value: "Disabled",
+        MeterStatus.REMOVED.value: "Removed",
+    }

@@ -4,13 +4,14 @@ is saved, and a role that may not do something finds the button off with the rea
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.demo.site import DEMO_PASSWORD
 from app.services.bus_setup import BusForm, add_bus
@@ -18,13 +19,23 @@ from app.services.operators import login
 from app.services.setup_checks import in_transaction
 from app.services.site_layout import add_building
 from app.store.database import Database
-from app.store.models import Account, BalancePolicy, Building, Bus, LoadGuardSetting, Operator, Room
+from app.store.models import (
+    Account,
+    BalancePolicy,
+    Building,
+    Bus,
+    LoadGuardSetting,
+    Meter,
+    Operator,
+    Room,
+)
 from app.views.main_window import MainWindow
 from app.views.setup_form_dialog import SetupFormDialog
 from app.views.setup_page import SetupPage
 from app.vocabulary import Role
 
 ENTER = Qt.Key.Key_Return
+NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 LONG = 20_000
 
 
@@ -260,3 +271,18 @@ def test_a_form_offers_what_another_console_added_a_moment_ago(
     assert bus.findText("Annex line") >= 0
     assert room.findText("X-101") >= 0  # the room this console added on the other page
     dialog.reject()
+
+
+def test_the_meters_page_says_which_meters_were_polled(
+    qtbot: QtBot, main_window: MainWindow, demo_db: Database
+) -> None:
+    with demo_db.transaction() as session:
+        session.execute(update(Meter).where(Meter.serial == "EA03001").values(last_seen_at=None))
+        session.execute(update(Meter).where(Meter.serial == "EA03002").values(last_seen_at=NOW))
+    page = open_page(main_window, qtbot, "meters")
+    status = {
+        page.list.model.index(r, 0).data(): page.list.model.index(r, 7).data()
+        for r in range(page.list.model.rowCount())
+    }
+    assert status["EA03001"] == "Not polled yet"
+    assert status["EA03002"] == "Online"
