@@ -24,7 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.hardware import transport  # noqa: F401  (registers sim://)
+from app.hardware.addresses import MODBUS_MAX_UNIT
 from app.hardware.bus_worker import BusWorker, ScanHit
+from app.hardware.discovery import colliding_branches
 from app.hardware.link import FrameRecord, LineSettings
 from app.hardware.profiles import Profile, load_profile
 from app.hardware.simulator.sim_line import build_line, register_line, unregister_line
@@ -129,7 +131,7 @@ def check(hits: list[ScanHit], addresses: list[str], with_serials: bool) -> list
 def main() -> int:
     modbus = load_profile(MODBUS_PROFILE)
     line_a = replace(modbus.line, baudrate=9600, bytesize=8, parity="N", stopbits=1)
-    wanted = [str(n) for n in range(1, 248)]
+    wanted = [str(n) for n in range(1, MODBUS_MAX_UNIT + 1)]
     hits_a, elapsed_a, wire_a = run_scan("bench-scan-a", modbus, MODBUS_METERS, line_a, wanted)
     found_a = sorted((h for h in hits_a if h.ok), key=lambda h: int(h.address))
     ratio_a = report(
@@ -145,7 +147,8 @@ def main() -> int:
     dlt645 = load_profile(DLT645_PROFILE)
     line_b = replace(dlt645.line, baudrate=9600, parity="E", timeout_s=DLT645_TIMEOUT_S)
     hits_b, elapsed_b, wire_b = run_scan("bench-scan-b", dlt645, DLT645_METERS, line_b, [])
-    search = 1 + 10 * _collisions(DLT645_METERS) + len(DLT645_METERS)
+    collisions = colliding_branches(DLT645_METERS, len(DLT645_METERS[0]))
+    search = 1 + 10 * collisions + len(DLT645_METERS)
     ratio_b = report(
         f"(b) DL/T 645 wildcard search: {len(DLT645_METERS)} x {DLT645_PROFILE} at 9600 8E1, "
         f"timeout {line_b.timeout_s * 1000:.0f} ms; found {sum(h.ok for h in hits_b)}",
@@ -155,7 +158,7 @@ def main() -> int:
         wire_b,
     )
     print(
-        f"  requests: {search} for the search (1 + 10 x {_collisions(DLT645_METERS)} branches "
+        f"  requests: {search} for the search (1 + 10 x {collisions} branches "
         f"holding two meters or more + 1 to confirm each meter), "
         f"{wire_b.requests - search} to read energy and meter number"
     )
@@ -164,17 +167,6 @@ def main() -> int:
         print(f"WRONG: {problem}")
     ok = not wrong_a and not wrong_b and ratio_a <= RATIO_TARGET and ratio_b <= RATIO_TARGET
     return 0 if ok else 1
-
-
-def _collisions(addresses: list[str]) -> int:
-    width = len(addresses[0])
-    shared = int(len(addresses) >= 2)
-    for k in range(1, width):
-        tails: dict[str, int] = {}
-        for address in addresses:
-            tails[address[width - k :]] = tails.get(address[width - k :], 0) + 1
-        shared += sum(1 for count in tails.values() if count >= 2)
-    return shared
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ they find, not just the first, each naming its key (``alarm_2``, ``friendly_hour
 ``bands[1].to_w``; list positions counted from 1 as a person counts; empty for the whole file):
 
 - :class:`Problem`: one mistake, a key and a message built from a plain English template with
-  ``{named}`` values (so the template can become a catalog entry).
+  ``{named}`` values: the template is the catalog entry, translated with ``app.i18n.tr``
+  (context ``file_problems``) before the values go in.
 - :class:`ProblemList`: the collector the readers write to while every key is read (with unknown
   and missing keys reported in one way for every file).
 - :class:`FileProblemsError`: every problem of one file or form; ``.problems``, ``.pairs()``.
@@ -30,16 +31,21 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
+from app.i18n import tr
+
 __all__ = [
     "FileProblemsError",
     "Problem",
     "ProblemList",
+    "closest_key",
     "commented",
     "read_toml",
     "shown",
     "toml_string",
     "wrapped_list",
 ]
+
+I18N_CONTEXT = "file_problems"  # the catalog context of every Problem template
 
 # -- problems -------------------------------------------------------------------------------
 
@@ -56,8 +62,8 @@ class Problem:
 
     @property
     def message(self) -> str:
-        """The sentence a person reads: the template with its values."""
-        return self.template.format_map(self.values)
+        """The sentence a person reads: the template, translated, with its values."""
+        return tr(I18N_CONTEXT, self.template).format_map(self.values)
 
     @property
     def field_name(self) -> str:
@@ -93,6 +99,12 @@ class FileProblemsError(ValueError):
         return [(problem.key, problem.message) for problem in self.problems]
 
 
+def closest_key(key: str, known: Sequence[str]) -> str | None:
+    """The known key that ``key`` most likely misspells, if any is close enough."""
+    close = difflib.get_close_matches(key, known, n=1)
+    return close[0] if close else None
+
+
 class ProblemList:
     """Collects the problems of one file or form while every key is read."""
 
@@ -116,12 +128,12 @@ class ProblemList:
         for key in table:
             if key in known:
                 continue
-            close = difflib.get_close_matches(key, known, n=1)
-            if close:
+            suggestion = closest_key(key, known)
+            if suggestion is not None:
                 self.add(
                     f"{prefix}{key}",
                     "this key is not known; did you mean {suggestion}? The known keys are {known}.",
-                    suggestion=close[0],
+                    suggestion=suggestion,
                     known=", ".join(known),
                 )
             else:

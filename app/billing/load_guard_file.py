@@ -34,8 +34,8 @@ Rules of the file (every problem is reported, each naming its key; list position
 - The rules of ``LoadGuardParams`` (a total-power mode other than off needs a limit above 0 W,
   an increment mode other than off needs a controlled band, times and ``idle_w`` are not
   negative) are checked here too, with messages named by the file's keys; ``LoadGuardParams``
-  then validates the result, and any message of its own is reported with its names translated
-  to the file's (``low_w`` -> ``from_w``, ``high_w`` -> ``to_w``, bands counted from 1).
+  then validates the result, and should it refuse anything the checks here let through, its
+  message is reported as it stands, as a problem of the whole file.
 
 The stored JSON is read with the same rules, except that ``pf_threshold`` is a number there and
 missing keys take ``LoadGuardParams``' defaults (as the runtime does).
@@ -66,7 +66,13 @@ from app.billing.file_problems import (
     toml_string,
     wrapped_list,
 )
-from app.billing.load_guard import MAX_BANDS, PF_THRESHOLD_MAX, GuardMode, LoadGuardParams
+from app.billing.load_guard import (
+    MAX_BANDS,
+    PF_RESOLUTION_DIGITS,
+    PF_THRESHOLD_MAX,
+    GuardMode,
+    LoadGuardParams,
+)
 
 __all__ = [
     "FILE_KEYS",
@@ -111,7 +117,6 @@ _EXAMPLES = {
     "to_w": "3000",
 }
 _BAND_EXAMPLE = "[700, 3000, true]"
-_PF_DECIMALS = 3
 _PF_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _EXACT_INT_LIMIT = 2**53  # larger floats are written as floats
 
@@ -214,7 +219,7 @@ def pf_from_text(problems: ProblemList, key: str, text: str) -> float | None:
         return None
     number = Decimal(stripped)
     exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > _PF_DECIMALS:
+    if isinstance(exponent, int) and -exponent > PF_RESOLUTION_DIGITS:
         limit = Decimal(f"{PF_THRESHOLD_MAX:.3f}")
         rounded = min(max(number.quantize(Decimal("0.001"), ROUND_HALF_UP), Decimal(0)), limit)
         problems.add(
@@ -389,7 +394,7 @@ def _check_rules(problems: ProblemList, values: Mapping[str, Any]) -> None:
             "pf_threshold",
             "{value} is outside {low} to {high}; give a power factor in that range, "
             "e.g. {example}.",
-            value=shown(f"{pf:.3f}" if round(pf, _PF_DECIMALS) == pf else repr(pf)),
+            value=shown(f"{pf:.3f}" if round(pf, PF_RESOLUTION_DIGITS) == pf else repr(pf)),
             low='"0.000"',
             high=toml_string(f"{PF_THRESHOLD_MAX:.3f}"),
             example='"0.950"',
@@ -415,31 +420,6 @@ def _check_rules(problems: ProblemList, values: Mapping[str, Any]) -> None:
         )
 
 
-_RENAMES = (
-    (re.compile(r"\blow_w\b"), "from_w"),
-    (re.compile(r"\bhigh_w\b"), "to_w"),
-    (re.compile(r"\bincrement mode\b"), "increment_mode"),
-    (re.compile(r"\bTrue\b"), "true"),
-    (re.compile(r"\bFalse\b"), "false"),
-)
-_BAND_INDEX = re.compile(r"\bbands\[(\d+)\]")
-_LEADING_PLACE = re.compile(r"(?P<place>bands\[\d+\]): (?P<rest>.*)", re.DOTALL)
-_KEY_WORDS = re.compile(r"\b(" + "|".join(KNOWN_KEYS) + r")\b")
-
-
-def translated_problem(message: str) -> Problem:
-    """A ``LoadGuardParams`` ValueError message as a problem in the file's names: ``low_w`` and
-    ``high_w`` become ``from_w`` and ``to_w``, bands are counted from 1, ``True``/``False`` are
-    written as in TOML; the key is the band or the first key the message names."""
-    text = _BAND_INDEX.sub(lambda m: f"bands[{int(m[1]) + 1}]", message)
-    for pattern, name in _RENAMES:
-        text = pattern.sub(name, text)
-    if leading := _LEADING_PLACE.fullmatch(text):
-        return Problem(leading["place"], "{reason}", {"reason": leading["rest"]})
-    named = _KEY_WORDS.search(text)
-    return Problem(named[1] if named else "", "{reason}", {"reason": text})
-
-
 def finished_params(problems: ProblemList, values: dict[str, Any], source: str) -> LoadGuardParams:
     """The params of ``values`` (missing keys take the defaults), after the rules between
     values; raises :class:`LoadGuardFileError` with every problem found."""
@@ -448,8 +428,8 @@ def finished_params(problems: ProblemList, values: dict[str, Any], source: str) 
         raise LoadGuardFileError(source, problems.items)
     try:
         return LoadGuardParams(**values)
-    except ValueError as exc:  # a rule of LoadGuardParams that the readers here do not know
-        raise LoadGuardFileError(source, [translated_problem(str(exc))]) from None
+    except ValueError as exc:  # a rule of LoadGuardParams that the checks here do not know
+        raise LoadGuardFileError(source, [Problem("", "{reason}", {"reason": str(exc)})]) from None
 
 
 def _read_table(
@@ -507,7 +487,7 @@ def params_to_json(params: LoadGuardParams) -> dict[str, object]:
             [plain_number(band.low_w), plain_number(band.high_w), band.controlled]
             for band in params.bands
         ],
-        "pf_threshold": round(params.pf_threshold, _PF_DECIMALS),
+        "pf_threshold": round(params.pf_threshold, PF_RESOLUTION_DIGITS),
         "step_window_s": plain_number(params.step_window_s),
         "restore_delay_s": plain_number(params.restore_delay_s),
         "max_auto_restores_per_day": params.max_auto_restores_per_day,

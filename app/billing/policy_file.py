@@ -60,7 +60,7 @@ from app.billing.file_problems import (
     toml_string,
     wrapped_list,
 )
-from app.billing.friendly_time import FriendlyTimeError, FriendlyWindow
+from app.billing.friendly_time import WEEKDAY_NAMES, FriendlyTimeError, FriendlyWindow
 from app.billing.money import (
     MINOR_UNITS,
     Money,
@@ -68,6 +68,7 @@ from app.billing.money import (
     minor_unit_digits,
     parse_decimal,
 )
+from app.billing.tariff.values import clock
 
 __all__ = [
     "DAY_NAMES",
@@ -81,7 +82,7 @@ __all__ = [
     "parse_policy",
 ]
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = weekday, Monday = 0
+DAY_NAMES = tuple(name.lower() for name in WEEKDAY_NAMES)  # index = weekday, Monday = 0
 NAME_MAX_CHARS = 80  # BalancePolicy.name is a String(80)
 POLICY_KEYS = (
     "name",
@@ -136,7 +137,7 @@ class PolicyWindow:
         """From the stored form; raises ``FriendlyTimeError`` when it is not a usable window."""
         window = FriendlyWindow.from_json(item)
         days = tuple(sorted(window.days))
-        return cls(days, _clock(window.start_minute), _clock(window.end_minute))
+        return cls(days, clock(window.start_minute), clock(window.end_minute))
 
     def friendly_window(self) -> FriendlyWindow:
         """The window for ``app.billing.friendly_time``; raises ``FriendlyTimeError``."""
@@ -203,10 +204,6 @@ class PolicyValues:
         )
 
 
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def _days_text(days: Sequence[int]) -> str:
     """Days as typed in a form: runs of three or more as ranges, ``mon-fri,sun``."""
     parts: list[str] = []
@@ -226,9 +223,14 @@ def _days_text(days: Sequence[int]) -> str:
 # -- reading single values, shared with app.billing.policy_form -----------------------------
 
 
+def example_amount(key: str, currency: str) -> str:
+    """The example amount of an amount key as a person types it (``"20.00"`` for alarm_1)."""
+    return str(Money(EXAMPLE_UNITS[key] * 10 ** minor_unit_digits(currency), currency))
+
+
 def _example_amount(key: str, currency: str) -> str:
-    units = EXAMPLE_UNITS.get(key, 20)
-    return toml_string(str(Money(units * 10 ** minor_unit_digits(currency), currency)))
+    """The example amount of an amount key as the file writes it: a TOML string."""
+    return toml_string(example_amount(key, currency))
 
 
 def amount_from_text(problems: ProblemList, key: str, text: str, currency: str) -> int | None:

@@ -21,10 +21,9 @@ import re
 from datetime import date
 
 from app.billing.file_problems import ProblemList, shown
-from app.billing.money import Money, minor_unit_digits
+from app.billing.money import Money
 from app.billing.policy_file import (
     DAY_NAMES,
-    EXAMPLE_UNITS,
     Amounts,
     PolicyFileError,
     PolicyValues,
@@ -33,6 +32,7 @@ from app.billing.policy_file import (
     check_amount_rules,
     collected_values,
     confirmed_window,
+    example_amount,
     read_clock,
     read_name,
     report_same_times,
@@ -207,9 +207,7 @@ def policy_from_fields(
             problems.add(
                 key,
                 "the amount is empty; type an amount such as {example}.",
-                example=str(
-                    Money(EXAMPLE_UNITS[key] * 10 ** minor_unit_digits(currency), currency)
-                ),
+                example=example_amount(key, currency),
             )
     check_amount_rules(problems, amounts, currency)
     hours = _form_hours(problems, friendly_hours_text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 ADDRESS_DIGITS = {"dlt645-2007": 12, "cjt188": 14}
+MODBUS_MAX_UNIT = 247  # meters are Modbus units 1-247 (0 is broadcast, 248-255 reserved)
 
 
 def parse_addresses(text: str) -> list[str]:
@@ -33,8 +34,8 @@ def parse_addresses(text: str) -> list[str]:
 def address_problem(protocol: str, address: str) -> str | None:
     """None when ``address`` suits ``protocol``, else what is wrong with it."""
     if protocol == "modbus-rtu":
-        if not address.isdigit() or not 1 <= int(address) <= 247:
-            return f"Modbus address {address!r} must be a number from 1 to 247"
+        if not address.isdigit() or not 1 <= int(address) <= MODBUS_MAX_UNIT:
+            return f"Modbus address {address!r} must be a number from 1 to {MODBUS_MAX_UNIT}"
         return None
     digits = ADDRESS_DIGITS[protocol]
     if not address.isdigit() or len(address) != digits:

@@ -28,6 +28,9 @@ WAKE_UP = 0xFE
 START = 0x68
 END = 0x16
 MAX_DATA = 255  # L is one byte
+DECIMAL_DIGITS = "0123456789"
+WILDCARD_DIGIT = "A"  # in a request address: any digit
+PATTERN_DIGITS = DECIMAL_DIGITS + WILDCARD_DIGIT  # the digits a request address may hold
 
 
 # --- frames -------------------------------------------------------------------------------
@@ -138,6 +141,13 @@ def digits_to_wire(digits: str) -> bytes:
     and whatever wildcard digits the protocol allows) to its wire bytes, least significant
     byte first. The caller checks which digits are allowed."""
     return bytes.fromhex(digits)[::-1]
+
+
+def address_matches(pattern: str, address: str) -> bool:
+    """Does a request address (``A`` digits are wildcards) select this address?"""
+    return len(pattern) == len(address) and all(
+        p in (WILDCARD_DIGIT, a) for p, a in zip(pattern, address, strict=True)
+    )
 
 
 def digits_from_wire(raw: bytes) -> str:

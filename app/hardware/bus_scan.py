@@ -22,14 +22,14 @@ import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from app.hardware.discovery import ScanHit
+from app.hardware.addresses import MODBUS_MAX_UNIT
+from app.hardware.discovery import GARBLED_TWICE, ScanHit
 from app.hardware.driver import MeterDriver, WildcardDriver
 from app.hardware.errors import FieldFault, FrameError
 from app.hardware.link import Link
 
 ScanProgress = Callable[[int, int, list[ScanHit]], None]
 
-GARBLED_TWICE = "garbled replies twice: two meters may share this address, or the line is noisy"
 SILENT_AFTER_SEARCH = "answered the search but not the reads that followed"
 
 
@@ -41,19 +41,13 @@ def scan_line(
     cancel: threading.Event | None = None,
 ) -> list[ScanHit]:
     """Scan ``addresses``, or with None every meter on the line: the wildcard search where the
-    protocol has one, else Modbus unit ids 1-247, else the protocol's one-meter ``discover``."""
+    protocol has one (DL/T 645, CJ/T 188), else every Modbus unit id 1-247."""
     if addresses is not None:
         return scan_addresses(driver, link, addresses, progress, cancel)
     if isinstance(driver, WildcardDriver):
         return search_line(driver, link, progress, cancel)
-    if driver.profile.protocol == "modbus-rtu":
-        return scan_addresses(driver, link, [str(n) for n in range(1, 248)], progress, cancel)
-    try:
-        address = driver.discover(link)
-    except FieldFault:
-        address = None
-    hit = visit(driver, link, address) if address else None
-    return [hit] if hit is not None else []
+    units = [str(unit) for unit in range(1, MODBUS_MAX_UNIT + 1)]
+    return scan_addresses(driver, link, units, progress, cancel)
 
 
 def scan_addresses(

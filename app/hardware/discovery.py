@@ -32,15 +32,18 @@ found so far.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-WILDCARD_DIGIT = "A"
-DIGITS = "0123456789"
+from app.hardware.bcd_frame import DECIMAL_DIGITS, WILDCARD_DIGIT, address_matches
 
 Kind = Literal["none", "one", "garbled"]
+
+# The problem reported for an address whose replies stayed garbled (the search and the scan).
+GARBLED_TWICE = "garbled replies twice: two meters may share this address, or the line is noisy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +81,24 @@ class SearchResult:
     cancelled: bool = False
 
 
-def matches(pattern: str, address: str) -> bool:
-    """Does ``pattern`` (``A`` digits are wildcards) select ``address``?"""
-    return len(pattern) == len(address) and all(
-        p in (WILDCARD_DIGIT, a) for p, a in zip(pattern, address, strict=True)
-    )
-
-
 def branches(pattern: str) -> list[str]:
     """The ten branches of ``pattern``: its least significant wildcard digit fixed to 0..9.
     [] for a fully specified address."""
     at = pattern.rfind(WILDCARD_DIGIT)
     if at < 0:
         return []
-    return [pattern[:at] + digit + pattern[at + 1 :] for digit in DIGITS]
+    return [pattern[:at] + digit + pattern[at + 1 :] for digit in DECIMAL_DIGITS]
+
+
+def colliding_branches(addresses: Collection[str], width: int) -> int:
+    """How many branches of the search of ``width`` digits hold two or more of ``addresses``
+    (each of ``width`` digits): the suffixes of 0 to width-1 digits that two or more of them
+    share. Each such branch draws a collision and costs ten more requests (see above)."""
+    shared = 0
+    for length in range(width):
+        tails = Counter(address[width - length :] for address in addresses)
+        shared += sum(1 for count in tails.values() if count >= 2)
+    return shared
 
 
 def search(
@@ -128,13 +135,11 @@ def search(
             if heard.kind == "one" and heard.address == pattern:
                 found(pattern)
             elif heard.kind != "none":
-                result.problems.append(
-                    (pattern, "garbled replies twice: two meters may share this address")
-                )
+                result.problems.append((pattern, GARBLED_TWICE))
             return []
         if heard.kind == "none":
             return []
-        if heard.kind == "one" and matches(pattern, heard.address):
+        if heard.kind == "one" and address_matches(pattern, heard.address):
             confirm = asked(heard.address)
             if confirm.kind == "one" and confirm.address == heard.address:
                 found(heard.address)

@@ -145,6 +145,5 @@ class ProtocolSpec:
     validate: Callable[[Profile], None]  # raises ProfileError naming file and key
     reply_length: FrameLength  # master side: length of the reply at the start of a buffer
     request_length: FrameLength  # simulator side: length of the request at the start
-    request_address: Callable[[bytes], str | None]  # simulator side: whom a request is for
     make_driver: Callable[[Profile], MeterDriver]
     make_responder: Callable[[Mapping[str, SimMeter]], Responder]  # meters by address

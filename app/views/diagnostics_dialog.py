@@ -40,6 +40,7 @@ from app.hardware import bus_diagnostics as diag
 from app.hardware.bus_worker import BusMeter, BusWorker
 from app.hardware.errors import PortUnavailable, ProfileError
 from app.hardware.link import LineSettings
+from app.hardware.ports import BAUD_RATES
 from app.hardware.profiles import Profile, available_profiles, load_profile
 from app.hardware.service_worker import open_service_worker
 from app.services.diagnostics import DiagnosticTest, missing_action, site_buses
@@ -54,7 +55,6 @@ from app.views.diagnostics_meter_tests import GuiCalls, MeterTestsPage, Target
 from app.views.diagnostics_pages import FrameLogPage, ScanPage, counters_page
 
 log = logging.getLogger(__name__)
-BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 REFRESH_MS = 250
 MODBUS = "modbus-rtu"
 DEFAULT_MODBUS_RANGE = "1-247"

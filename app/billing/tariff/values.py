@@ -4,13 +4,13 @@ plain explanation) and returns None instead of raising, so a file's mistakes are
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from app.billing.file_problems import closest_key
 from app.billing.tariff.model import MINUTES_PER_DAY, MonthDay
 
 T = TypeVar("T", bound=str)
@@ -164,8 +164,8 @@ class Problems:
         return value
 
     def unknown_key(self, place: str, key: str, allowed: Sequence[str]) -> None:
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        suggestion = closest_key(key, allowed)
+        hint = f" Did you mean '{suggestion}'?" if suggestion is not None else ""
         self.add(place, f"unknown key; expected one of {', '.join(allowed)}.{hint}")
 
     def required(self, table: dict[str, Any], key: str, place: str, example: str) -> object:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from app.hardware.cjt188.codec import frame_length
 from app.hardware.cjt188.driver import Cjt188Driver
 from app.hardware.cjt188.options import validate
-from app.hardware.cjt188.responder import Cjt188Responder, request_address
+from app.hardware.cjt188.responder import Cjt188Responder
 from app.hardware.driver import ProtocolSpec
 
 SPEC = ProtocolSpec(
@@ -16,7 +16,6 @@ SPEC = ProtocolSpec(
     validate=validate,
     reply_length=frame_length,
     request_length=frame_length,
-    request_address=request_address,
     make_driver=Cjt188Driver,
     make_responder=Cjt188Responder,
 )

@@ -53,6 +53,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 from app.hardware import bcd_frame
+from app.hardware.bcd_frame import DECIMAL_DIGITS, PATTERN_DIGITS
+from app.hardware.bcd_frame import address_matches as address_matches
 from app.hardware.bcd_frame import bcd_decode as bcd_decode
 from app.hardware.bcd_frame import bcd_encode as bcd_encode
 from app.hardware.errors import AddressMismatch, CommandRefused, ExceptionReply, FrameError
@@ -97,7 +99,6 @@ ANY_TYPE = 0xAA
 
 WILDCARD = "AA" * 7  # the address a master uses when it does not know it
 ADDRESS_DIGITS = 14
-PATTERN_DIGITS = "0123456789A"  # a request may select meters with A wildcard digits
 
 # Unit codes (KingDa CJT_188_UnitType, Fox-Edge CJT188Unit agree)
 UNIT_NAMES = {
@@ -162,17 +163,10 @@ def decode_address(raw: bytes, *, wildcards: bool = False) -> str:
     if raw == b"\xaa" * 7:
         return WILDCARD
     address = bcd_frame.digits_from_wire(raw)
-    allowed = PATTERN_DIGITS if wildcards else PATTERN_DIGITS[:-1]
+    allowed = PATTERN_DIGITS if wildcards else DECIMAL_DIGITS
     if any(c not in allowed for c in address):
         raise FrameError(f"address {raw.hex(' ').upper()} is not BCD")
     return address
-
-
-def address_matches(pattern: str, address: str) -> bool:
-    """Does a request address (``A`` digits are wildcards) select this 14-digit address?"""
-    return len(pattern) == len(address) and all(
-        p in ("A", a) for p, a in zip(pattern, address, strict=True)
-    )
 
 
 def normalise_address(address: str) -> str:
@@ -367,11 +361,9 @@ class Flow:
 
     @property
     def m3(self) -> float | None:
-        """The volume in m³; None if the unit is not a volume (L/h, kWh...)."""
-        per_m3 = _VOLUME_PER_M3.get(self.unit)
-        if per_m3 is None:
-            return None
-        return self.hundredths / (100 * per_m3)
+        """The volume in m³ as a float; None if the unit is not a volume (L/h, kWh...)."""
+        volume = self.volume_m3
+        return None if volume is None else float(volume)
 
     @property
     def volume_m3(self) -> Decimal | None:

@@ -25,6 +25,7 @@ from app.hardware.cjt188.codec import (
     WRITE_DATA,
     MeterData,
     Valve,
+    address_matches,
     build_request,
     check_reply,
     decode_frame,
@@ -40,7 +41,6 @@ from app.hardware.discovery import (
     Heard,
     SearchProgress,
     SearchResult,
-    matches,
     one,
     search,
 )
@@ -214,7 +214,7 @@ class Cjt188Driver:
             pass  # a meter refused, but it named itself in the header
         except FrameError:
             return GARBLED
-        if reply.address == WILDCARD or not matches(pattern, reply.address):
+        if reply.address == WILDCARD or not address_matches(pattern, reply.address):
             return GARBLED
         return one(reply.address)
 

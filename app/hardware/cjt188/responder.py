@@ -23,7 +23,6 @@ from app.hardware.cjt188.codec import (
     READ_DATA,
     UNIT_LITRE,
     UNIT_M3,
-    WILDCARD,
     WRITE_DATA,
     Flow,
     Frame,
@@ -44,13 +43,6 @@ from app.hardware.simulator.sim_meter import SimMeter
 
 REPLY_WAKE_UP = 2
 MAX_LITRE_HUNDREDTHS = 10**8 - 1  # 4 BCD bytes
-
-
-def request_address(request: bytes) -> str | None:
-    """Whom a request is for: its 14-digit address (or a pattern with A wildcard digits), or
-    None for the wildcard. FrameError if the bytes are not a frame."""
-    address = decode_frame(request, wildcards=True).address
-    return None if address == WILDCARD else address
 
 
 class Cjt188Responder:
@@ -87,12 +79,12 @@ class Cjt188Responder:
 
     def _select(self, frame: Frame) -> list[str]:
         """The addresses of the meters a request selects: its address (A digits are
-        wildcards) matches theirs, and it names their meter type or any type (AA)."""
-        pattern = "A" * 14 if frame.address == WILDCARD else frame.address
+        wildcards, so WILDCARD selects every meter) matches theirs, and it names their meter
+        type or any type (AA)."""
         return [
             address
             for address in sorted(self.meters)
-            if address_matches(pattern, address)
+            if address_matches(frame.address, address)
             and frame.meter_type in (self._options[address].meter_type, ANY_TYPE)
         ]
 

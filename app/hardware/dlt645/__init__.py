@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.hardware.dlt645.codec import frame_length
 from app.hardware.dlt645.driver import Dlt645Driver, validate_profile
-from app.hardware.dlt645.responder import Dlt645Responder, request_address
+from app.hardware.dlt645.responder import Dlt645Responder
 from app.hardware.driver import ProtocolSpec
 
 SPEC = ProtocolSpec(
@@ -12,7 +12,6 @@ SPEC = ProtocolSpec(
     validate=validate_profile,
     reply_length=frame_length,
     request_length=frame_length,
-    request_address=request_address,
     make_driver=Dlt645Driver,
     make_responder=Dlt645Responder,
 )

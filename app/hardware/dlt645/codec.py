@@ -20,7 +20,8 @@ from enum import IntEnum
 
 from app.hardware import bcd_frame
 from app.hardware.bcd_frame import MAX_DATA as MAX_DATA  # L is one byte
-from app.hardware.bcd_frame import START, bcd_byte, bcd_decode, bcd_encode
+from app.hardware.bcd_frame import PATTERN_DIGITS, START, bcd_byte, bcd_decode, bcd_encode
+from app.hardware.bcd_frame import address_matches as address_matches
 from app.hardware.errors import AddressMismatch, ExceptionReply, FrameError
 
 OFFSET = 0x33
@@ -171,20 +172,13 @@ def encode_address(address: str) -> bytes:
     text = address.strip().upper()
     if len(text) < ADDRESS_DIGITS and text.isdigit():
         text = text.zfill(ADDRESS_DIGITS)
-    if len(text) != ADDRESS_DIGITS or any(c not in "0123456789A" for c in text):
+    if len(text) != ADDRESS_DIGITS or any(c not in PATTERN_DIGITS for c in text):
         raise ValueError(f"{address!r} is not a DL/T 645 address")
     return bcd_frame.digits_to_wire(text)
 
 
 def is_meter_address(text: str) -> bool:
     return len(text) == ADDRESS_DIGITS and text.isdigit() and text.isascii()
-
-
-def address_matches(pattern: str, address: str) -> bool:
-    """Does a request address (``A`` digits are wildcards) select this 12-digit address?"""
-    return len(pattern) == len(address) and all(
-        p == "A" or p == a for p, a in zip(pattern, address, strict=True)
-    )
 
 
 # --- frames -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ DI_TABLE_PATH = resource_path("protocols", "dlt645-2007-di.toml")
 KINDS = ("number", "date", "time", "word")
 KIND_LENGTHS = {"date": 4, "time": 3}
 ITEM_KEYS = {"name", "kind", "length", "decimals", "signed", "unit", "writable", "param"}
+METER_NUMBER_DI = 0x04000402  # 表号, 12 BCD digits: what the bus scan lists as the serial
 
 Value = Decimal | date | time | int
 

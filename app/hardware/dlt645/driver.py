@@ -45,13 +45,12 @@ from app.hardware.discovery import (
     Heard,
     SearchProgress,
     SearchResult,
-    matches,
     one,
     search,
 )
 from app.hardware.dlt645 import codec
 from app.hardware.dlt645.codec import Frame, Function, RelayAction
-from app.hardware.dlt645.di_table import DataItem, lookup, parse_di, required
+from app.hardware.dlt645.di_table import METER_NUMBER_DI, DataItem, lookup, parse_di, required
 from app.hardware.driver import SUPPLY_GROUP, MeterIdentity, ReadResult
 from app.hardware.errors import (
     CommandRefused,
@@ -73,7 +72,6 @@ RUN_STATUS_3 = 0x04000503
 DATE_DI = 0x04000101
 TIME_DI = 0x04000102
 ENERGY_DI = 0x00010000
-METER_NUMBER_DI = 0x04000402
 DEFAULT_PASSWORD = "02000000"
 DEFAULT_OPERATOR = "00000000"
 MAX_FOLLOW_UPS = 32  # a meter that keeps saying "more" is broken
@@ -350,8 +348,7 @@ class Dlt645Driver:
         """Read the energy identifier. No reply: False. An error reply still means a meter
         answered: True. A garbled reply raises its FrameError (the scan counts it)."""
         address = codec.normalize_address(address)
-        energy = next((s.item for s in self.settings.values if s.name == "energy_import_kwh"), None)
-        item = energy or required(ENERGY_DI)
+        item, _scale = self._energy()
         try:
             self._read(link, address, item)
         except NoReply:
@@ -359,6 +356,14 @@ class Dlt645Driver:
         except ExceptionReply:
             return True
         return True
+
+    def _energy(self) -> tuple[DataItem, Decimal | None]:
+        """Where the import energy is read and the scale to kWh: the profile's
+        energy_import_kwh, else 00010000 as it reads (scale None)."""
+        energy = next((s for s in self.settings.values if s.name == "energy_import_kwh"), None)
+        if energy is None:
+            return required(ENERGY_DI), None
+        return energy.item, energy.scale
 
     def discover(self, link: Link) -> str | None:
         """Read address (13) with the AA…AA wildcard: only works with one meter on the line
@@ -415,7 +420,7 @@ class Dlt645Driver:
             return NOTHING
         except FrameError:
             return GARBLED
-        if address != frame.address or not matches(pattern, address):
+        if address != frame.address or not codec.address_matches(pattern, address):
             return GARBLED
         return one(address) if codec.is_meter_address(address) else GARBLED
 
@@ -424,16 +429,15 @@ class Dlt645Driver:
         meter number (04000402). None when nothing answers the energy read; an error reply
         still means a meter is there (its register is then None)."""
         address = codec.normalize_address(address)
-        energy = next((s for s in self.settings.values if s.name == "energy_import_kwh"), None)
-        item = energy.item if energy is not None else required(ENERGY_DI)
+        item, scale = self._energy()
         try:
             register: Decimal | None = item.decode_number(self._read(link, address, item))
         except NoReply:
             return None
         except ExceptionReply:
             register = None
-        if register is not None and energy is not None:
-            register *= energy.scale
+        if register is not None and scale is not None:
+            register *= scale
         return MeterIdentity(self._meter_number(link, address), register, "kWh")
 
     def read_clock(self, link: Link, address: str) -> datetime | None:

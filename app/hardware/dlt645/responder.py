@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from app.hardware.dlt645 import codec
 from app.hardware.dlt645.codec import Frame, Function, RelayAction
-from app.hardware.dlt645.di_table import DataItem, Value, lookup
+from app.hardware.dlt645.di_table import METER_NUMBER_DI, DataItem, Value, lookup
 from app.hardware.errors import FrameError
 
 if TYPE_CHECKING:
@@ -38,15 +38,6 @@ if TYPE_CHECKING:
 REPLY_WAKE_UP = 2  # meters often lead a reply with a few FE bytes
 MAX_REPLY_DATA = 200  # data bytes of one reply frame before follow-up frames are used
 METER_TYPE_MONEY_PREPAID = 2 << codec.RUN_STATUS_3_METER_TYPE_SHIFT
-METER_NUMBER_DI = 0x04000402
-
-
-def request_address(request: bytes) -> str | None:
-    """Whom a complete request frame is for: 12 characters, or None if it is not a frame."""
-    try:
-        return codec.decode_frame(request).address
-    except FrameError:
-        return None
 
 
 class Dlt645Responder:

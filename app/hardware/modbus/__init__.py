@@ -13,14 +13,13 @@ from app.hardware.driver import ProtocolSpec
 from app.hardware.modbus.driver import ModbusDriver
 from app.hardware.modbus.pymodbus_adapter import rtu_reply_length, rtu_request_length
 from app.hardware.modbus.registers import validate
-from app.hardware.modbus.responder import ModbusResponder, request_address
+from app.hardware.modbus.responder import ModbusResponder
 
 SPEC = ProtocolSpec(
     name="modbus-rtu",
     validate=validate,
     reply_length=rtu_reply_length,
     request_length=rtu_request_length,
-    request_address=request_address,
     make_driver=ModbusDriver,
     make_responder=ModbusResponder,
 )

@@ -10,6 +10,7 @@ import itertools
 from datetime import datetime
 from decimal import Decimal
 
+from app.hardware.addresses import MODBUS_MAX_UNIT
 from app.hardware.driver import SUPPLY_GROUP, MeterIdentity, ReadResult
 from app.hardware.errors import CommandRefused, ExceptionReply, FieldFault, NoReply
 from app.hardware.link import Link
@@ -17,6 +18,7 @@ from app.hardware.modbus import pymodbus_adapter as mb
 from app.hardware.modbus.registers import (
     Batch,
     RegisterMap,
+    RegisterValue,
     compile_map,
     decode_batch,
     decode_value,
@@ -28,8 +30,8 @@ from app.hardware.profiles import Profile
 def unit_id(address: str) -> int:
     """The Modbus unit id of a meter address as people type it (``"1"`` .. ``"247"``)."""
     text = address.strip()
-    if not text.isdigit() or not 1 <= int(text) <= mb.MAX_UNIT:
-        raise ValueError(f"Modbus address {address!r} must be a number from 1 to 247")
+    if not text.isdigit() or not 1 <= int(text) <= MODBUS_MAX_UNIT:
+        raise ValueError(f"Modbus address {address!r} must be a number from 1 to {MODBUS_MAX_UNIT}")
     return int(text)
 
 
@@ -164,12 +166,16 @@ class ModbusDriver:
     def probe(self, link: Link, address: str) -> bool:
         """One short read of the profile's first value. A meter that answers with an exception
         is a Modbus device, but not one with this profile's registers: False."""
-        first = min(self.map.values, key=lambda v: (v.function, v.address))
+        first = self._first_value()
         try:
             self.read_registers(link, address, first.function, first.address, first.size, "probe")
         except ExceptionReply:
             return False
         return True
+
+    def _first_value(self) -> RegisterValue:
+        """The profile's value at the lowest function code and register address."""
+        return min(self.map.values, key=lambda v: (v.function, v.address))
 
     def discover(self, link: Link) -> str | None:
         return None  # Modbus has no "who is there" request; scan addresses instead
@@ -181,7 +187,7 @@ class ModbusDriver:
         Modbus meters tell no meter number unless a profile declares one: serial None."""
         named = {v.name: v for v in self.map.values}
         register = named.get("energy_import_kwh") or named.get("volume_m3")
-        spec = register or min(self.map.values, key=lambda v: (v.function, v.address))
+        spec = register or self._first_value()
         try:
             registers = self.read_registers(
                 link, address, spec.function, spec.address, spec.size, f"scan: read {spec.name}"

@@ -35,6 +35,7 @@ from pymodbus.pdu.register_message import (
     WriteSingleRegisterResponse,
 )
 
+from app.hardware.addresses import MODBUS_MAX_UNIT
 from app.hardware.errors import AddressMismatch, ChecksumError, FrameError
 
 READ_HOLDING = 0x03
@@ -46,7 +47,6 @@ WRITE_FUNCTIONS = (WRITE_SINGLE, WRITE_MULTIPLE)
 FUNCTIONS = (*READ_FUNCTIONS, *WRITE_FUNCTIONS)
 MAX_READ_COUNT = 125  # registers in one FC03/FC04 reply (250 data bytes)
 MAX_WRITE_COUNT = 123  # registers in one FC16 request
-MAX_UNIT = 247
 RTU_SHORTEST_REPLY = 5  # unit, function | 0x80, exception code, CRC (2)
 TCP_SHORTEST_REPLY = 9  # MBAP header, unit, function | 0x80, exception code
 MBAP_HEADER = 6  # transaction id, protocol id, length; the length counts the unit id onwards
@@ -188,8 +188,8 @@ def rtu_request_length(buffer: bytes) -> int | None:
     if len(buffer) < 2:
         return None
     unit, function = buffer[0], buffer[1]
-    if unit > MAX_UNIT:
-        raise FrameError(f"unit id {unit} is beyond 247")
+    if unit > MODBUS_MAX_UNIT:
+        raise FrameError(f"unit id {unit} is beyond {MODBUS_MAX_UNIT}")
     if function not in FUNCTIONS:
         raise FrameError(f"request with function 0x{function:02X}, which we do not serve")
     pdu_class = _SERVER_DECODER.lookupPduClass(buffer)

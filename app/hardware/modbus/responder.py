@@ -152,8 +152,3 @@ class ModbusResponder:
                     return ILLEGAL_VALUE  # not a number (float32 NaN or infinity)
                 return None
         return ILLEGAL_ADDRESS
-
-
-def request_address(request: bytes) -> str | None:
-    """Whom an RTU request is for: the unit id as text (``"0"`` is broadcast)."""
-    return str(request[0]) if request else None

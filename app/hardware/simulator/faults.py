@@ -36,19 +36,14 @@ class Answerer:
     def answer(self, request: bytes) -> Answer | None:
         """What the line carries back after ``request``: None for silence."""
         chosen = self.responder.addressees(request)
-        if len(chosen) > 1:
-            return self._collision(request, chosen)
-        meter = chosen[0][1] if chosen else None
-        if meter is not None and self._silent(meter):
-            return None
-        reply = self.responder.handle(request)
-        if reply is None:
-            return None
-        delay = meter.delay_s if meter is not None else 0.0
-        return Answer(self._corrupted(meter, reply), delay)
+        if chosen:
+            return self._replies(request, chosen)
+        reply = self.responder.handle(request)  # nobody selected: e.g. a broadcast acts
+        return None if reply is None else Answer(reply, 0.0)
 
-    def _collision(self, request: bytes, chosen: list[tuple[str, SimMeter]]) -> Answer | None:
-        """Every selected meter answers at once; the earliest reply delay comes first."""
+    def _replies(self, request: bytes, chosen: list[tuple[str, SimMeter]]) -> Answer | None:
+        """Every selected meter answers at once (one reply comes through as sent, several
+        collide); the earliest reply delay comes first."""
         replies: list[tuple[float, bytes]] = []
         for key, meter in chosen:
             if self._silent(meter):
@@ -65,8 +60,8 @@ class Answerer:
         faults = meter.faults
         return faults.dead or bool(faults.no_reply and self._rng.random() < faults.no_reply)
 
-    def _corrupted(self, meter: SimMeter | None, reply: bytes) -> bytes:
-        if meter is None or not meter.faults.corrupt or self._rng.random() >= meter.faults.corrupt:
+    def _corrupted(self, meter: SimMeter, reply: bytes) -> bytes:
+        if not meter.faults.corrupt or self._rng.random() >= meter.faults.corrupt:
             return reply
         broken = bytearray(reply)
         broken[-2] ^= 0x5A  # the checksum (or CRC low byte) of every supported protocol

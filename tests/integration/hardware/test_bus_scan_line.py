@@ -5,13 +5,13 @@ served by our simulator (``tests.support.simulated_line``). Times are never asse
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import pytest
 
 from app.hardware.bus_worker import BusWorker, ScanHit
+from app.hardware.discovery import colliding_branches
 from app.hardware.link import LineSettings, Link
 from app.hardware.profiles import Profile, load_profile
 from app.hardware.protocols import protocol_spec
@@ -71,17 +71,6 @@ def worker_on(
             worker.stop()
 
 
-def collisions(addresses: list[str]) -> int:
-    """Branches of the search holding two meters or more (shared suffixes)."""
-    width = len(addresses[0])
-    return sum(
-        sum(1 for count in Counter(a[width - k :] for a in addresses).values() if count >= 2)
-        if k
-        else int(len(addresses) >= 2)
-        for k in range(width)
-    )
-
-
 def search_requests(worker: BusWorker) -> int:
     return sum(
         1 for f in worker.stats.frames() if f.direction == "tx" and f.note.startswith("read ad")
@@ -120,7 +109,7 @@ def test_every_dlt645_meter_is_found_with_its_number_and_energy(transport: str, 
     assert progress[-1][0] == progress[-1][1]
     assert progress[-1][2] == count
     # Requests: one per branch (ten per collision), one to confirm each meter.
-    assert asked == 1 + 10 * collisions(addresses) + count
+    assert asked == 1 + 10 * colliding_branches(addresses, 12) + count
 
 
 @pytest.mark.parametrize("transport", ["sim", "pty"])

@@ -305,27 +305,20 @@ def test_each_problem_is_a_sentence_built_from_a_template() -> None:
                 assert value not in problem.template
 
 
-def test_a_message_of_load_guard_params_is_reported_in_the_files_names(
+def test_a_rule_of_load_guard_params_the_checks_miss_is_still_a_problem(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A rule of LoadGuardParams that the file's readers do not check is still reported, with
-    the file's names: bands counted from 1, from_w/to_w for low_w/high_w."""
-
-    def refuse(**_: object) -> LoadGuardParams:
-        raise ValueError("bands[0]: high_w 300 W must be above low_w 30 W.")
-
-    monkeypatch.setattr(load_guard_file, "LoadGuardParams", refuse)
-    key, message = only_problem(EXAMPLE)
-    assert (key, message) == ("bands[1]", "to_w 300 W must be above from_w 30 W.")
-
-
-def test_the_translation_names_the_key_a_message_is_about() -> None:
-    problem = load_guard_file.translated_problem(
-        "increment mode is 'trip' but no band is controlled; add a controlled band."
-    )
-    assert problem.key == "increment_mode"
-    assert problem.message.startswith("increment_mode is 'trip'")
-    assert load_guard_file.translated_problem("pf_threshold is 2; use ...").key == "pf_threshold"
+    """Should LoadGuardParams refuse what the file's checks let through (here: the checks are
+    switched off), its message is reported as a problem of the whole file, not raised as a bare
+    ValueError."""
+    with pytest.raises(ValueError, match="no band is controlled") as refused:
+        LoadGuardParams(increment_mode=GuardMode.TRIP, bands=((30.0, 300.0, False),))
+    monkeypatch.setattr(load_guard_file, "_check_rules", lambda _problems, _values: None)
+    text = EXAMPLE.replace("[700, 3000, true]", "[700, 3000, false]")
+    assert only_problem(text) == ("", str(refused.value))
+    with pytest.raises(LoadGuardFileError) as info:
+        params_from_json({"increment_mode": "trip", "bands": [[30, 300, False]]})
+    assert info.value.pairs() == [("", str(refused.value))]
 
 
 # -- the stored JSON ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@ soon as its request is written, so drivers and scans are tested without timing."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from app.hardware.driver import ProtocolSpec
 from app.hardware.link import FrameRecord, LineSettings, Link
@@ -17,11 +17,12 @@ FAST = LineSettings(baudrate=115200, parity="E", timeout_s=0.01)
 
 class LoopPort:
     """A SerialPort whose far end is an Answerer: a reply is readable as soon as the request
-    is written."""
+    is written. ``mangle`` may rewrite each reply on its way back."""
 
     def __init__(self, answerer: Answerer) -> None:
         self.answerer = answerer
         self.timeout: float | None = None
+        self.mangle: Callable[[bytes], bytes] = lambda reply: reply
         self.requests: list[bytes] = []
         self._rx = bytearray()
 
@@ -33,7 +34,7 @@ class LoopPort:
         self.requests.append(bytes(data))
         answer = self.answerer.answer(bytes(data))
         if answer is not None:
-            self._rx += answer.reply
+            self._rx += self.mangle(answer.reply)
         return len(data)
 
     def read(self, size: int = 1, /) -> bytes:

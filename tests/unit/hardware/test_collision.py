@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.hardware.bus_scan import GARBLED_TWICE, scan_line
+from app.hardware.bus_scan import scan_line
 from app.hardware.cjt188 import SPEC as CJT188
 from app.hardware.cjt188 import Cjt188Driver
 from app.hardware.cjt188 import codec as cjt
-from app.hardware.discovery import GARBLED, NOTHING, one
+from app.hardware.discovery import GARBLED, GARBLED_TWICE, NOTHING, one
 from app.hardware.dlt645 import SPEC as DLT645
 from app.hardware.dlt645 import codec as dlt
 from app.hardware.dlt645.driver import Dlt645Driver

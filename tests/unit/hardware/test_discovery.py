@@ -6,19 +6,20 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.hardware.bcd_frame import address_matches
 from app.hardware.discovery import (
     GARBLED,
+    GARBLED_TWICE,
     NOTHING,
     Heard,
     branches,
-    matches,
+    colliding_branches,
     one,
     search,
 )
@@ -40,7 +41,7 @@ class FakeLine:
 
     def ask(self, pattern: str) -> Heard:
         self.asked.append(pattern)
-        selected = [a for a in self.meters if matches(pattern, a)]
+        selected = [a for a in self.meters if address_matches(pattern, a)]
         if not selected:
             return NOTHING
         if len(selected) > 1:
@@ -50,31 +51,21 @@ class FakeLine:
         return one(selected[0])
 
 
-def collisions(addresses: set[str], width: int) -> int:
-    """How many branches of the search hold two meters or more: the suffixes (of 0 to
-    width-1 digits) that two or more addresses share."""
-    shared = 0
-    for length in range(width):
-        counts = Counter(a[width - length :] if length else "" for a in addresses)
-        shared += sum(1 for count in counts.values() if count >= 2)
-    return shared
-
-
 def expected_requests(addresses: set[str], width: int) -> int:
     """One request per settled branch (1 + 10 per collision) and one to confirm each meter
     found behind wildcard digits (a meter told apart only by its first digit is found at its
     full address, which confirms itself)."""
     at_full = sum(1 for a in addresses if any(b != a and b[1:] == a[1:] for b in addresses))
-    return 1 + 10 * collisions(addresses, width) + len(addresses) - at_full
+    return 1 + 10 * colliding_branches(addresses, width) + len(addresses) - at_full
 
 
 def test_branches_fix_the_least_significant_wildcard_digit() -> None:
     assert branches("AAAA") == [f"AAA{d}" for d in "0123456789"]
     assert branches("AA37") == [f"A{d}37" for d in "0123456789"]
     assert branches("1234") == []
-    assert matches("AA37", "1237")
-    assert not matches("AA37", "1238")
-    assert not matches("AA37", "12370")
+    assert address_matches("AA37", "1237")
+    assert not address_matches("AA37", "1238")
+    assert not address_matches("AA37", "12370")
 
 
 def test_an_empty_line_costs_one_request() -> None:
@@ -140,7 +131,7 @@ def test_serials_alike_in_their_last_digits_still_cost_about_ten_per_meter_per_l
     line = FakeLine(meters)
     result = search(line.ask, 12)
     assert sorted(result.found) == sorted(meters)
-    assert result.requests <= 1 + 10 * collisions(meters, 12) + len(meters)
+    assert result.requests <= 1 + 10 * colliding_branches(meters, 12) + len(meters)
     assert result.requests <= 1 + len(meters) * (1 + 10 * 12)
 
 
@@ -188,8 +179,8 @@ def test_two_meters_sharing_an_address_are_reported_not_dropped() -> None:
     line = FakeLine(["000000000001", twins, twins, "000000000023"])
     result = search(line.ask, 12)
     assert sorted(result.found) == ["000000000001", "000000000023"]
-    assert [address for address, _ in result.problems] == [twins]
-    assert "share this address" in result.problems[0][1]
+    assert result.problems == [(twins, GARBLED_TWICE)]
+    assert "share this address" in GARBLED_TWICE
     assert line.asked.count(twins) == 2  # asked, then asked once more
 
 

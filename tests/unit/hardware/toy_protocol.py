@@ -118,16 +118,11 @@ class ToyResponder:
         return frame(request[1], cmd | 0x80, power >> 8, power & 0xFF, int(state.supply_on))
 
 
-def request_address(request: bytes) -> str | None:
-    return str(request[1]) if len(request) > 1 else None
-
-
 SPEC = ProtocolSpec(
     name="toy",
     validate=lambda _profile: None,
     reply_length=reply_length,
     request_length=request_length,
-    request_address=request_address,
     make_driver=ToyDriver,
     make_responder=ToyResponder,
 )

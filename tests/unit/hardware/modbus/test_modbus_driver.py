@@ -272,5 +272,4 @@ def test_spec_wires_the_package_together() -> None:
     assert isinstance(SPEC.make_driver(shipped_profile("hiking-dds238")), ModbusDriver)
     assert SPEC.reply_length(bytes.fromhex("01 03 04")) == 9
     assert SPEC.request_length(bytes.fromhex("01 03")) == 8
-    assert SPEC.request_address(bytes.fromhex("11 03 00 00")) == "17"
     SPEC.validate(shipped_profile("acrel-ddsy1352"))

@@ -6,7 +6,7 @@ import pytest
 
 from app.hardware.modbus import pymodbus_adapter as mb
 from app.hardware.modbus.registers import compile_map
-from app.hardware.modbus.responder import ModbusResponder, register_image, request_address
+from app.hardware.modbus.responder import ModbusResponder, register_image
 from app.hardware.simulator.sim_meter import SimClock, SimMeter
 from tests.unit.hardware.modbus.modbus_loopback import shipped_profile
 
@@ -91,8 +91,3 @@ def test_register_image_encodes_the_state() -> None:
     assert (image[0x0057], image[0x0058]) == (1, 0)  # relay closed
     assert (image[0x0000] << 16 | image[0x0001]) == round(state.energy_import_kwh * 100)
     assert register_image(sim, rmap, 4) == {}
-
-
-def test_request_address_is_the_unit_id_as_text() -> None:
-    assert request_address(bytes([17, 3])) == "17"
-    assert request_address(b"") is None
