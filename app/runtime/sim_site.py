@@ -12,6 +12,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from app.hardware.errors import ProfileError
 from app.hardware.profiles import load_profile
 from app.hardware.protocols import protocol_spec
 from app.hardware.simulator.faults import Answerer
@@ -67,14 +68,18 @@ class SimSite:
 
     def update(self, meters: list[SimMeterSpec]) -> None:
         """Serve these meters on their lines: a line named here is built again with exactly
-        these meters (one already simulated keeps its state: its register counts on). Call it
+        these meters (one already simulated keeps its state: its register counts on); a meter
+        whose profile cannot be loaded is left out, as the bus worker leaves it out. Call it
         while no bus worker has the line open (the runtime restarts that bus's worker)."""
         by_line: dict[str, dict[str, dict[str, SimMeter]]] = {}
         for spec in meters:
             name = sim_line_name(spec.bus_url)
             if name is None:
                 continue
-            profile = load_profile(spec.profile)
+            try:
+                profile = load_profile(spec.profile)
+            except ProfileError:
+                continue  # not simulated: the bus worker names the meter it cannot set up
             per_protocol = by_line.setdefault(name, {}).setdefault(profile.protocol, {})
             known = self._meters.get(name, {}).get(profile.protocol, {}).get(spec.address)
             if known is not None and known.profile.name == profile.name:

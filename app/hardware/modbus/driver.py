@@ -12,7 +12,13 @@ from decimal import Decimal
 
 from app.hardware.addresses import MODBUS_MAX_UNIT
 from app.hardware.driver import SUPPLY_GROUP, MeterIdentity, ReadResult
-from app.hardware.errors import CommandRefused, ExceptionReply, FieldFault, NoReply
+from app.hardware.errors import (
+    AddressMismatch,
+    CommandRefused,
+    ExceptionReply,
+    FieldFault,
+    NoReply,
+)
 from app.hardware.link import Link
 from app.hardware.modbus import pymodbus_adapter as mb
 from app.hardware.modbus.registers import (
@@ -25,6 +31,8 @@ from app.hardware.modbus.registers import (
     encode_value,
 )
 from app.hardware.profiles import Profile
+
+LATE_REPLIES_SKIPPED = 2  # late replies from other units skipped while one reply is awaited
 
 
 def unit_id(address: str) -> int:
@@ -64,6 +72,19 @@ class ModbusDriver:
         raw = link.transact(
             frame, mb.rtu_reply_length, address=address, note=note, shortest=mb.RTU_SHORTEST_REPLY
         )
+        for _ in range(LATE_REPLIES_SKIPPED):
+            try:
+                return mb.rtu_decode_reply(raw, request)
+            except AddressMismatch:
+                # A whole frame (its CRC holds) from another unit: a late reply to an earlier
+                # request, from a slow meter or a busy gateway. Skip it and keep listening for
+                # the unit asked, for one more timeout.
+                raw = link.receive(
+                    mb.rtu_reply_length,
+                    address=address,
+                    note=f"{note}, after a late reply from unit {raw[0]}",
+                    shortest=mb.RTU_SHORTEST_REPLY,
+                )
         return mb.rtu_decode_reply(raw, request)
 
     def read_registers(

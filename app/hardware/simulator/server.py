@@ -2,7 +2,8 @@
 
 The server reads the request stream, cuts it into frames with the protocol's
 ``request_length`` (dropping one byte and resynchronising on garbage), and writes each answer
-after the meter's reply delay.
+after the meter's reply delay. Requests a master has already given up on (several read at once
+by a starved process) are acted on but not answered.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 from app.hardware.errors import FrameError
 from app.hardware.link import LineSettings, SerialPort
-from app.hardware.simulator.faults import Answerer
+from app.hardware.simulator.faults import Answer, Answerer
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ class SimServer:
         self.answerer = answerer
         self.requests = 0
         self.replies = 0
+        self.superseded = 0  # replies not sent: a newer request had come in meanwhile
 
     def serve(self, stop: threading.Event) -> None:
         """Answer until ``stop`` is set. Runs on the caller's thread."""
@@ -42,6 +44,7 @@ class SimServer:
                     buffer = b""
                 buffer += chunk
                 last_byte = now
+            requests: list[bytes] = []
             while buffer:
                 try:
                     length = self.answerer.spec.request_length(buffer)
@@ -50,18 +53,29 @@ class SimServer:
                     continue
                 if length is None or len(buffer) < length:
                     break
-                request, buffer = buffer[:length], buffer[length:]
+                requests.append(buffer[:length])
+                buffer = buffer[length:]
+            # A master sends a request only once it has its reply or has given up waiting, so
+            # of several requests read at once (this process was starved of the CPU) all but
+            # the last were given up on. Every meter hears and acts on each, as on a real line,
+            # but only the last is answered: a late reply would reach a master that is by now
+            # listening for another meter.
+            for n, request in enumerate(requests, start=1):
                 self.requests += 1
-                self._answer(request)
+                answer = self._answer(request)
+                if answer is not None and n < len(requests):
+                    self.superseded += 1
+                elif answer is not None:
+                    self._send(answer)
 
-    def _answer(self, request: bytes) -> None:
+    def _answer(self, request: bytes) -> Answer | None:
         try:
-            answer = self.answerer.answer(request)
+            return self.answerer.answer(request)
         except FrameError as exc:
             log.info("simulator ignored a bad request %s: %s", request.hex(" "), exc)
-            return
-        if answer is None:
-            return
+            return None
+
+    def _send(self, answer: Answer) -> None:
         if answer.delay_s > 0:
             time.sleep(answer.delay_s)
         self.replies += 1  # counted before it leaves: whoever reads the reply sees the count

@@ -9,10 +9,16 @@ from datetime import datetime
 import pytest
 
 from app.hardware.driver import SUPPLY_GROUP
-from app.hardware.errors import CommandRefused, ExceptionReply, FieldFault, NoReply
+from app.hardware.errors import (
+    AddressMismatch,
+    CommandRefused,
+    ExceptionReply,
+    FieldFault,
+    NoReply,
+)
 from app.hardware.modbus import SPEC
 from app.hardware.modbus import pymodbus_adapter as mb
-from app.hardware.modbus.driver import ModbusDriver, unit_id
+from app.hardware.modbus.driver import LATE_REPLIES_SKIPPED, ModbusDriver, unit_id
 from app.hardware.modbus.responder import ModbusResponder
 from app.hardware.simulator.sim_meter import SimClock, SimMeter
 from tests.support import MODBUS_PROFILES
@@ -157,6 +163,51 @@ def test_one_failed_batch_does_not_lose_the_others() -> None:
     assert "0x0034" in result.failures[0]
     assert "no reply" in result.failures[0]
     assert "server device failure" in result.failures[1]
+
+
+def late_replies_first(responder: ModbusResponder, late: int) -> Callable[[bytes], bytes]:
+    """A line where ``late`` replies of unit 1 to the same request (a slow meter answering
+    requests the master gave up on) arrive before the reply of the unit asked."""
+
+    def answer(frame: bytes) -> bytes:
+        stale = bytes([1]) + frame[1:-2]
+        stale += mb.crc16(stale)
+        return b"".join(responder.handle(stale) or b"" for _ in range(late)) + (
+            responder.handle(frame) or b""
+        )
+
+    return answer
+
+
+def test_late_replies_from_another_unit_are_skipped() -> None:
+    meter = frozen_meter("eastron-sdm630")
+    other = frozen_meter("eastron-sdm630", "1")
+    other.switch_on_heater(3000.0, 0.99)  # reads differently from the unit asked
+    link, port = loopback_link(
+        late_replies_first(ModbusResponder({"7": meter, "1": other}), LATE_REPLIES_SKIPPED)
+    )
+    notes: list[str] = []
+    link.on_frame = lambda record: notes.append(record.note)
+    result = ModbusDriver(meter.profile).read(link, "7", BOTH)
+    assert result.failures == []
+    assert result.values["power_w"] == pytest.approx(meter.state().power_w, rel=1e-3)
+    assert result.values["power_w"] != pytest.approx(other.state().power_w, rel=1e-3)
+    batches = len(port.written)  # each request sent once: the late replies cost no resend
+    assert sum("after a late reply from unit 1" in note for note in notes) == (
+        batches * LATE_REPLIES_SKIPPED
+    )
+
+
+def test_more_late_replies_than_skipped_are_a_fault() -> None:
+    meter = frozen_meter("eastron-sdm630")
+    link, _ = loopback_link(
+        late_replies_first(
+            ModbusResponder({"7": meter, "1": frozen_meter("eastron-sdm630", "1")}),
+            LATE_REPLIES_SKIPPED + 1,
+        )
+    )
+    with pytest.raises(AddressMismatch, match="reply from unit 1, not from unit 7"):
+        ModbusDriver(meter.profile).read(link, "7", BOTH)
 
 
 def test_nothing_back_at_all_raises_the_fault() -> None:
