@@ -213,39 +213,23 @@ def _scan_progress(args: argparse.Namespace, searching: bool) -> ScanProgress:
 
 def _scan_bus(args: argparse.Namespace) -> tuple[list[ScanHit], str] | int:
     """Scan the site's bus ``--bus`` (through the database's line settings)."""
-    from app.services.scan_assign import scan_bus
+    from app.cli.steps import refused_code, refused_text
+    from app.services.scan_assign import plan_scan, start_scan
     from app.services.setup_checks import SetupRefused
 
     def work(db: Database) -> tuple[list[ScanHit], str]:
         require_current(db)
-        from app.services.field_setup import load_bus_setup
-
-        setup = load_bus_setup(db, args.bus)
-        searching = setup is not None and not args.addresses and not _modbus_bus(db, args.bus)
-        hits = scan_bus(db, args.bus, args.addresses or "", None, _scan_progress(args, searching))
-        return hits, setup.name if setup else args.bus
+        plan = plan_scan(db, args.bus, args.addresses or "")
+        job = start_scan(plan, None, _scan_progress(args, plan.searching))
+        return job.wait(SCAN_WAIT_S), plan.setup.name
 
     try:
         _, (hits, name) = run_on_database(args, work)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except SetupRefused as exc:
-        code = ExitCode.PORT_UNAVAILABLE if exc.field == "port" else ExitCode.REFUSED
-        return fail(f"{exc.field}: {exc}", code)
+        return fail(refused_text(exc), refused_code(exc))
     return hits, name
-
-
-def _modbus_bus(db: Database, name: str) -> bool:
-    from sqlalchemy import func, select
-
-    from app.store.models import Bus
-
-    with db.session() as session:
-        profile = session.scalar(select(Bus.profile).where(func.lower(Bus.name) == name.lower()))
-    try:
-        return load_profile(profile or "").protocol == "modbus-rtu"
-    except ProfileError:
-        return False
 
 
 def _scan_port(args: argparse.Namespace) -> tuple[list[ScanHit], str] | int:
@@ -303,7 +287,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     summary = f"{len(found)} meter(s) found"
     print(summary + (f", {len(problems)} problem(s)." if problems else "."))
     if args.save:
-        print(f"Wrote them to {args.save}: fill in each meter's room, then 'main.py site import'.")
+        print(
+            f"Wrote them to {args.save}: fill in each meter's serial and room, "
+            "then 'main.py site import'."
+        )
     return 0
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.hardware.bus_worker import BusWorker, PollPolicy, SupplyResult
+from app.hardware.link import LineSettings
 from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.snapshot import Snapshot
 from app.queries.site_facts import power_groups
@@ -60,6 +61,20 @@ class RuntimeOptions:
     clock_check_s: float = CLOCK_CHECK_S  # every meter's clock is read this often
 
 
+@dataclass(frozen=True)
+class _WorkerKey:
+    """What a bus's worker is built from: a bus whose key is unchanged polls on undisturbed
+    (a meter's account, utility or rated current reach the engine, not the worker)."""
+
+    url: str
+    line: LineSettings
+    meters: tuple[tuple[int, str, str], ...]  # (meter id, address, profile)
+
+    @classmethod
+    def of(cls, bus: BusSetup) -> _WorkerKey:
+        return cls(bus.url, bus.line, tuple((m.meter_id, m.address, m.profile) for m in bus.meters))
+
+
 class Runtime:
     def __init__(self, db: Database, options: RuntimeOptions | None = None) -> None:
         self.db = db
@@ -94,13 +109,13 @@ class Runtime:
             every_s=self.options.clock_check_s,
             first_s=min(FIRST_CHECK_S, self.options.clock_check_s),
         )
+        # ``workers`` and ``_meter_bus`` are replaced whole, never changed in place: the engine
+        # and the clock rounds read them while ``reload_field`` swaps in the new ones.
         self._meter_bus: dict[int, tuple[BusWorker, str]] = {}
-        self._setups: dict[str, BusSetup] = {}  # what each bus was started with
+        self._started: dict[str, _WorkerKey] = {}  # what each bus's worker was built from
+        self._problems: dict[str, list[str]] = {}  # by bus: meters that could not be set up
         self._revision = 0  # the field revision the workers were started or reloaded at
-        self._reload_lock = threading.Lock()
-        self._sim_zone: ZoneInfo | None = None
         self.sim: SimSite | None = None
-        self.problems: list[str] = []  # buses or meters that could not be set up
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -110,13 +125,16 @@ class Runtime:
         setup = load_field_setup(self.db)
         self.live.define_groups(power_groups(self.db))
         if self.options.simulate:
-            specs = self._sim_specs(setup)
-            self.sim = SimSite(specs, scale=self.options.time_scale, zone=self._sim_zone)
+            specs, zone = self._sim_specs(setup)
+            self.sim = SimSite(specs, scale=self.options.time_scale, zone=zone)
         self.engine.start()
         self._watcher = threading.Thread(target=self._watch_money, name="money watch", daemon=True)
         self._watcher.start()
+        workers: list[BusWorker] = []
+        meter_bus: dict[int, tuple[BusWorker, str]] = {}
         for bus in setup:
-            self._start_worker(bus)
+            self._start_worker(bus, workers, meter_bus)
+        self.workers, self._meter_bus = workers, meter_bus
         self.clocks.start()
         log.info(
             "runtime started: %d buses, %d meters",
@@ -124,58 +142,77 @@ class Runtime:
             sum(len(w.meters) for w in self.workers),
         )
 
-    def _sim_specs(self, setup: list[BusSetup]) -> list[SimMeterSpec]:
-        """Simulated meters for the sim:// buses, counting on from their stored registers."""
+    @property
+    def problems(self) -> list[str]:
+        """Meters of the running buses that could not be set up (their profile cannot be
+        loaded); the rest of each bus is polled."""
+        return [problem for problems in list(self._problems.values()) for problem in problems]
+
+    def _sim_specs(self, setup: list[BusSetup]) -> tuple[list[SimMeterSpec], ZoneInfo]:
+        """Simulated meters for the sim:// buses, counting on from their stored registers, and
+        the site's time zone (their clocks keep it)."""
         with self.db.session() as session:
             stored = {r.meter_id: r for r in latest_good(session)}
             zone = local_zone(session)
-        self._sim_zone = zone
-        return [
+        specs = [
             sim_spec(bus.url, m.profile, m.address, stored.get(m.meter_id))
             for bus in setup
             if sim_line_name(bus.url)
             for m in bus.meters
         ]
+        return specs, zone
 
-    def _start_worker(self, bus: BusSetup) -> None:
+    def _start_worker(
+        self,
+        bus: BusSetup,
+        workers: list[BusWorker],
+        meter_bus: dict[int, tuple[BusWorker, str]],
+    ) -> None:
+        """Start the bus's worker (none for a bus without meters) and add it to ``workers``
+        and its meters to ``meter_bus``."""
         meters, problems = bus.bus_meters()
-        self.problems.extend(problems)
-        self._setups[bus.name] = bus
+        self._problems[bus.name] = problems
+        self._started[bus.name] = _WorkerKey.of(bus)
         if not meters:
             return
         worker = BusWorker(
             bus.name, bus.url, bus.line, meters, self.engine.submit, policy=self.options.poll
         )
-        self.workers.append(worker)
+        workers.append(worker)
         for meter in worker.meters:
-            self._meter_bus[meter.meter_id] = (worker, meter.address)
+            meter_bus[meter.meter_id] = (worker, meter.address)
         worker.start()
 
-    def reload_field(self) -> tuple[list[str], list[str]]:
-        """Any thread but the engine's: take up buses and meters added, changed, disabled or
-        retired since the start (or the last reload) without a restart. A bus whose port, line
-        settings or meters changed is restarted; the others poll on undisturbed. Returns the
-        names of the buses started and stopped."""
-        with self._reload_lock:
-            wanted = {bus.name: bus for bus in load_field_setup(self.db)}
-            stop = [name for name, bus in self._setups.items() if wanted.get(name) != bus]
-            start = [name for name, bus in wanted.items() if self._setups.get(name) != bus]
-            for name in stop:
-                for worker in [w for w in self.workers if w.name == name]:
-                    worker.stop()
-                    self.workers.remove(worker)
-                    for meter in worker.meters:
-                        self._meter_bus.pop(meter.meter_id, None)
-                del self._setups[name]
-            if self.sim is not None and start:
-                self.sim.update(self._sim_specs([wanted[name] for name in start]))
-            for name in start:
-                self._start_worker(wanted[name])
-            self.live.define_groups(power_groups(self.db))
-            self.engine.call(self._take_up_changes)
-            if start or stop:
-                log.info("field reloaded: started %s, stopped %s", start, stop)
-            return start, [name for name in stop if name not in start]
+    def reload_field(self) -> None:
+        """The money watch's thread (its only caller): take up buses and meters added, changed,
+        disabled or retired since the start (or the last reload) without a restart. A bus whose
+        port, line settings or meters (address, profile) changed is restarted; the others poll
+        on undisturbed (an account opened or closed on a room changes nothing on its bus)."""
+        wanted = {bus.name: bus for bus in load_field_setup(self.db)}
+        keys = {name: _WorkerKey.of(bus) for name, bus in wanted.items()}
+        stop = {name for name, key in self._started.items() if keys.get(name) != key}
+        start = [name for name, key in keys.items() if self._started.get(name) != key]
+        stopping = [w for w in self.workers if w.name in stop]
+        # Nothing is handed to a stopping worker any more, then it stops.
+        workers = [w for w in self.workers if w.name not in stop]
+        meter_bus = {k: held for k, held in self._meter_bus.items() if held[0].name not in stop}
+        self.workers, self._meter_bus = workers, meter_bus
+        for worker in stopping:
+            worker.stop()
+        for name in stop:
+            del self._started[name]
+            self._problems.pop(name, None)
+        if self.sim is not None and start:
+            specs, _zone = self._sim_specs([wanted[name] for name in start])
+            self.sim.update(specs)
+        workers, meter_bus = list(workers), dict(meter_bus)
+        for name in start:
+            self._start_worker(wanted[name], workers, meter_bus)
+        self.workers, self._meter_bus = workers, meter_bus
+        self.live.define_groups(power_groups(self.db))
+        self.engine.call(self._take_up_changes)
+        if start or stop:
+            log.info("field reloaded: started %s, stopped %s", start, sorted(stop))
 
     def _on_snapshots(self, session: Session, snapshots: list[Snapshot]) -> None:
         self.load.feed(session, snapshots)
@@ -197,12 +234,14 @@ class Runtime:
     def _tick(self, session: Session) -> None:
         """Engine thread, every ``posting_s`` or ``policy_tick_s``, whichever is shorter: post
         when a posting time has come; every ``policy_tick_s`` also take up replaced meters,
-        tariff and account changes, charge fees due and evaluate every account's supply."""
+        tariff and account changes, charge fees due and evaluate every account's supply.
+        Load-guard settings are not read here: saving them moves the field revision, and
+        ``reload_field`` takes them up."""
         now = datetime.now(UTC)
         policy_due = time.monotonic() >= self._next_policy
         if policy_due:
             self._next_policy = time.monotonic() + self.options.policy_tick_s
-            self._take_up_changes(session)
+            self._take_up_billing_changes(session)
         if self.billing.posting_due(now.timestamp()):
             self.billing.post(session)
         if policy_due:
@@ -211,13 +250,18 @@ class Runtime:
             )
             self.control.evaluate(session, None, now)
 
-    def _take_up_changes(self, session: Session) -> None:
-        """Engine thread: meters added, replaced or retired, tariff, account and load-guard
-        changes made meanwhile (by this console, another one or the command line)."""
+    def _take_up_billing_changes(self, session: Session) -> None:
+        """Engine thread: meters added, replaced or retired, tariff and account changes made
+        meanwhile (by this console, another one or the command line)."""
         added, removed = self.engine.readings.refresh(session)
         if added or removed:
             self.billing.replaced(session, added, removed)
         self.billing.refresh(session)
+
+    def _take_up_changes(self, session: Session) -> None:
+        """Engine thread, after the field revision moved: what ``_take_up_billing_changes``
+        takes up, and load-guard settings (and meters' rooms) changed meanwhile."""
+        self._take_up_billing_changes(session)
         self.load.settings_changed(session)
 
     def post_now(self) -> None:

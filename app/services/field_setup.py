@@ -1,21 +1,35 @@
 """What the runtime needs to poll: every enabled bus with its line settings and meters (the
-Diagnostics dialog offers the same buses)."""
+Diagnostics dialog offers the same buses); and how a technician's job (a line test, a scan)
+reaches a bus's line: ``bus_in_use`` then ``run_on_bus``.
+
+One port, one owner: a bus the running console polls takes the job on its own bus worker; any
+other bus gets a service worker opened for the job, which ``BusJob.release`` stops.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from app.hardware.bus_worker import BusMeter
-from app.hardware.errors import ProfileError
+from app.hardware.bus_worker import BusMeter, BusWorker
+from app.hardware.errors import PortUnavailable, ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.profiles import load_profile
+from app.hardware.service_worker import open_service_worker
+from app.services.setup_checks import SetupRefused
 from app.store.database import Database
 from app.store.models import Bus, Meter
 from app.vocabulary import MeterStatus, Utility
+
+T = TypeVar("T")
+
+STOP_WAIT_S = 5.0  # a blocking caller waits this long for a worker opened for it to let go
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,7 @@ class BusSetup:
     stopbits: int
     timeout_ms: int
     retries: int
+    profile: str  # the bus's meter profile ("" when none is set)
     meters: tuple[MeterSetup, ...]
 
     @property
@@ -101,7 +116,65 @@ def _setups(session: Session, where: ColumnElement[bool]) -> list[BusSetup]:
             b.stopbits,
             b.timeout_ms,
             b.retries,
+            b.profile or "",
             tuple(meters.get(b.id, ())),
         )
         for b in buses
     ]
+
+
+def bus_in_use(db: Database, name: str) -> BusSetup:
+    """``load_bus_setup``, or SetupRefused naming the bus when there is none in use."""
+    setup = load_bus_setup(db, name)
+    if setup is None:
+        raise SetupRefused("bus", f"There is no bus {name.strip()!r} in use.")
+    return setup
+
+
+@dataclass(frozen=True)
+class BusJob(Generic[T]):
+    """A job queued on a bus's worker. ``future`` resolves on the worker's thread; ``owned``:
+    ``worker`` is a service worker opened for this job, and holds the port until ``release``."""
+
+    setup: BusSetup
+    worker: BusWorker
+    future: Future[T]
+    owned: bool
+
+    def release(self, wait_s: float = 0.0) -> None:
+        """Let go of the port (any thread but the worker's; again is harmless): a worker opened
+        for the job stops once its current request is done, waiting up to ``wait_s`` for it
+        (0: not at all, so the GUI thread may call it). The running console's worker polls on."""
+        if self.owned:
+            self.worker.stop(timeout=wait_s)
+
+    def wait(self, timeout_s: float) -> T:
+        """Block until the job's result (or its error), then release the port."""
+        try:
+            return self.future.result(timeout_s)
+        finally:
+            self.release(STOP_WAIT_S)
+
+
+def run_on_bus(
+    setup: BusSetup,
+    job: Callable[[BusWorker], Future[T]],
+    workers: Mapping[str, BusWorker] | None = None,
+) -> BusJob[T]:
+    """Queue ``job(worker)`` on the bus's worker: the running console's (``workers``, by bus
+    name) or a service worker opened now. Opening the port blocks (call it off the GUI thread)
+    but the job does not: wait on ``BusJob.future``, then ``release``. SetupRefused ("port")
+    with the system's reason when the port cannot be opened."""
+    running = (workers or {}).get(setup.name)
+    if running is not None:
+        return BusJob(setup, running, job(running), owned=False)
+    meters, _problems = setup.bus_meters()
+    try:
+        worker = open_service_worker(setup.name, setup.url, setup.line, meters, retries=0)
+    except PortUnavailable as exc:
+        raise SetupRefused("port", f"{exc}. Check the cable, the adapter and the port.") from None
+    try:
+        return BusJob(setup, worker, job(worker), owned=True)
+    except BaseException:
+        worker.stop()
+        raise

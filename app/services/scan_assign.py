@@ -1,8 +1,10 @@
 """Scan a bus and assign what answered to rooms: the commissioning path of a new line.
 
-``scan_bus`` finds the meters on a bus's line (Modbus: an address range; DL/T 645 and CJ/T 188:
-the wildcard search finds every meter) with what each said (model, meter number where the
-protocol has one, register). ``check_assignments`` shows every conflict before anything is
+``plan_scan`` says how a bus's line is scanned (Modbus: an address range; DL/T 645 and
+CJ/T 188: the wildcard search finds every meter); ``start_scan`` opens the port (off the GUI
+thread) and returns at once with the scan queued on the bus's worker, whose future gives what
+each meter said (model, meter number where the protocol has one, register); ``scan_bus`` waits
+for it (the command line). ``check_assignments`` shows every conflict before anything is
 saved: an address another meter in service has on the bus, a serial another meter has (in
 another room, or retired), an unknown or retired room, two rows with one serial or room...
 ``assign_meters`` adds them all in one transaction (all or nothing), each with its register
@@ -13,28 +15,79 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.hardware.addresses import parse_addresses
 from app.hardware.bus_scan import ScanProgress
 from app.hardware.bus_worker import BusWorker
 from app.hardware.discovery import ScanHit
-from app.hardware.errors import PortUnavailable
-from app.hardware.profiles import load_profile
-from app.hardware.service_worker import open_service_worker
+from app.hardware.profiles import Profile, load_profile
 from app.services.bus_setup import bus_named, profile_named
-from app.services.field_setup import load_bus_setup
+from app.services.field_setup import BusJob, BusSetup, bus_in_use, run_on_bus
 from app.services.meter_setup import MeterForm, MeterSaved, add_meter, normalize_address
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.setup_checks import SetupRefused
+from app.services.site_layout import room_named
 from app.store.database import Database
-from app.store.models import Bus, Meter, Room
+from app.store.models import Meter, Room
 
 SCAN_WAIT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """How a bus's line is scanned: its meters' profile, and the addresses to visit (None:
+    every meter on the line, by the protocol's wildcard search)."""
+
+    setup: BusSetup
+    profile: Profile
+    addresses: list[str] | None
+
+    @property
+    def searching(self) -> bool:
+        """The wildcard search, whose total is not known in advance (it grows with
+        collisions); else an address range."""
+        return self.addresses is None
+
+
+def plan_scan(db: Database, bus_name: str, addresses: str = "") -> ScanPlan:
+    """``addresses`` ("1-247", "1,5,9-12") for Modbus; empty: every Modbus address, or the
+    wildcard search of DL/T 645 and CJ/T 188. SetupRefused names an unknown bus, a bus with
+    no usable profile, or addresses that cannot be read."""
+    setup = bus_in_use(db, bus_name)
+    profile = profile_named(setup.profile, "bus")
+    wanted: list[str] | None = None
+    if addresses.strip():
+        try:
+            wanted = parse_addresses(addresses)
+        except ValueError as exc:
+            raise SetupRefused("addresses", f"Addresses: {exc}.") from None
+    elif profile.protocol == "modbus-rtu":
+        wanted = [str(n) for n in range(1, 248)]
+    return ScanPlan(setup, profile, wanted)
+
+
+def start_scan(
+    plan: ScanPlan,
+    workers: Mapping[str, BusWorker] | None = None,
+    progress: ScanProgress | None = None,
+    cancel: threading.Event | None = None,
+) -> BusJob[list[ScanHit]]:
+    """The scan queued on the bus's worker: a bus the running console polls is scanned through
+    its own worker (polls wait meanwhile). ``progress`` and ``cancel``: see
+    ``app.hardware.bus_scan`` (``progress`` is called on the worker's thread). Blocks while the
+    port opens (SetupRefused "port" when it cannot be); the caller releases the job once its
+    future is done."""
+
+    def job(worker: BusWorker) -> Future[list[ScanHit]]:
+        return worker.scan(plan.profile, plan.addresses, progress, cancel)
+
+    return run_on_bus(plan.setup, job, workers)
 
 
 def scan_bus(
@@ -45,35 +98,10 @@ def scan_bus(
     progress: ScanProgress | None = None,
     cancel: threading.Event | None = None,
 ) -> list[ScanHit]:
-    """What answers on the bus's line. ``addresses`` ("1-247", "1,5,9-12") for Modbus; empty:
-    every Modbus address, or the wildcard search of DL/T 645 and CJ/T 188. A bus the running
-    console polls is scanned through its own worker (polls wait meanwhile)."""
-    setup = load_bus_setup(db, bus_name)
-    if setup is None:
-        raise SetupRefused("bus", f"There is no bus {bus_name.strip()!r} in use.")
-    with db.session() as session:
-        profile_name = session.scalar(select(Bus.profile).where(Bus.id == setup.bus_id))
-    profile = profile_named(profile_name or "", "bus")
-    wanted: list[str] | None = None
-    if addresses.strip():
-        try:
-            wanted = parse_addresses(addresses)
-        except ValueError as exc:
-            raise SetupRefused("addresses", f"Addresses: {exc}.") from None
-    elif profile.protocol == "modbus-rtu":
-        wanted = [str(n) for n in range(1, 248)]
-    running = (workers or {}).get(setup.name)
-    if running is not None:
-        return running.scan(profile, wanted, progress, cancel).result(SCAN_WAIT_S)
-    meters, _problems = setup.bus_meters()
-    try:
-        worker = open_service_worker(setup.name, setup.url, setup.line, meters, retries=0)
-    except PortUnavailable as exc:
-        raise SetupRefused("port", f"{exc}. Check the cable, the adapter and the port.") from None
-    try:
-        return worker.scan(profile, wanted, progress, cancel).result(SCAN_WAIT_S)
-    finally:
-        worker.stop()
+    """What answers on the bus's line (``plan_scan``, ``start_scan``), waited for."""
+    return start_scan(plan_scan(db, bus_name, addresses), workers, progress, cancel).wait(
+        SCAN_WAIT_S
+    )
 
 
 @dataclass(frozen=True)
@@ -197,14 +225,15 @@ def assign_meters(
 
 
 def rooms_in_order(db: Database, first: str, count: int) -> list[str]:
-    """``count`` room labels of ``first``'s building from ``first`` on (by floor and number):
-    fills the rooms of found meters in a few keystrokes."""
+    """``count`` room labels of ``first``'s building from ``first`` on (by floor and number,
+    retired rooms left out): fills the rooms of found meters in a few keystrokes. SetupRefused
+    for an unknown or retired first room."""
     with db.session() as session:
-        start = session.scalars(
-            select(Room).where(func.lower(Room.label) == first.strip().lower())
-        ).first()
-        if start is None:
-            raise SetupRefused("room", f"There is no room {first.strip()!r}.")
+        start = room_named(session, first)
+        if start.retired_at is not None:
+            raise SetupRefused(
+                "room", f"Room {start.label} is retired; start from a room in service."
+            )
         labels = session.scalars(
             select(Room.label)
             .where(Room.building_id == start.building_id, Room.retired_at.is_(None))

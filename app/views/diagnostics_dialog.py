@@ -49,9 +49,10 @@ from app.services.operators import SignedIn
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.frame_log_model import FrameLogModel
+from app.ui.gui_calls import GuiCalls
 from app.ui.meter_counters_model import MeterCountersModel
 from app.views.account_dialogs import not_allowed_note
-from app.views.diagnostics_meter_tests import GuiCalls, MeterTestsPage, Target
+from app.views.diagnostics_meter_tests import MeterTestsPage, Target
 from app.views.diagnostics_pages import FrameLogPage, ScanPage, counters_page
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -37,6 +37,7 @@ from app.services.diagnostics import DiagnosticTest, missing_action, record_diag
 from app.services.operators import SignedIn
 from app.store.database import Database
 from app.ui.background import run_in_background
+from app.ui.gui_calls import GuiCalls
 from app.views.account_dialogs import not_allowed_note
 
 T = TypeVar("T")
@@ -46,47 +47,6 @@ DLT645 = "dlt645-2007"
 
 def _t(text: str) -> str:
     return QCoreApplication.translate("DiagnosticsDialog", text)
-
-
-class GuiCalls(QObject):
-    """Runs callbacks on the GUI thread. ``post`` may be called from any thread (a bus worker,
-    a future's done callback); after ``close`` nothing more is delivered (the dialog is gone).
-    It has no Qt parent, so a delivery still queued never meets a deleted object."""
-
-    _deliver = Signal(object)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.closed = False
-        self._deliver.connect(self._run)
-
-    def post(self, fn: Callable[[], None]) -> None:
-        self._deliver.emit(fn)
-
-    def when_done(
-        self,
-        future: Future[T],
-        on_result: Callable[[T], None],
-        on_error: Callable[[str], None],
-    ) -> None:
-        def done(finished: Future[T]) -> None:  # on the worker's thread
-            try:
-                result = finished.result()
-            except Exception as exc:
-                message = f"{type(exc).__name__}: {exc}"
-                self.post(lambda: on_error(message))
-            else:
-                self.post(lambda: on_result(result))
-
-        future.add_done_callback(done)
-
-    @Slot(object)
-    def _run(self, fn: Callable[[], None]) -> None:
-        if not self.closed:
-            fn()
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,9 @@ from app.hardware.bus_worker import BusWorker
 from app.hardware.discovery import ScanHit
 from app.hardware.profiles import Profile
 from app.ui.frame_log_model import FrameLogModel
+from app.ui.gui_calls import GuiCalls
 from app.ui.meter_counters_model import MeterCountersModel
 from app.ui.save_file import save_in_background
-from app.views.diagnostics_meter_tests import GuiCalls
 
 LOG_COLUMN_WIDTHS = (95, 45, 110, 300)
 SCAN_COLUMN_WIDTHS = (130, 110, 130, 120, 260)  # address, profile, serial, register, model

@@ -30,7 +30,7 @@ from app.services.meter_actions import KEEP_POWER_MAX, REASON_MAX
 from app.services.permissions import PermissionDenied
 from app.services.service_checks import Refused
 from app.ui.background import run_in_background
-from app.views.diagnostics_meter_tests import GuiCalls
+from app.ui.gui_calls import GuiCalls
 from app.views.form_dialog import FormDialog, label, with_notes
 
 ACTION_WIDTH = 520

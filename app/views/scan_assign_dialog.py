@@ -5,6 +5,11 @@ number where the protocol has one, the register. Serials the meter cannot tell a
 the nameplate, or filled from a pattern (``H7-{address:03}``); rooms are typed or filled in
 order from a first room (7-101, 7-102...). Check shows every conflict on its row before
 anything is saved; Save adds them all in one transaction, or none.
+
+The scan runs on the bus's worker thread, not in the GUI's background pool: the pool only
+opens the port (``start_scan``), so other screens' loads go on during a scan of minutes.
+Progress and the result come back through ``GuiCalls``; closing the dialog cancels the scan
+and lets go of a port it opened.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,15 +38,18 @@ from PySide6.QtWidgets import (
 
 from app.hardware.bus_worker import BusWorker
 from app.hardware.discovery import ScanHit
+from app.services.field_setup import BusJob
 from app.services.scan_assign import (
     Assignment,
     AssignmentCheck,
     assign_meters,
     check_assignments,
+    plan_scan,
     rooms_in_order,
-    scan_bus,
+    start_scan,
 )
 from app.ui.background import run_in_background
+from app.ui.gui_calls import GuiCalls
 from app.views.form_dialog import label
 from app.views.setup_form_dialog import attempt
 from app.views.setup_page import Operator
@@ -62,10 +70,31 @@ def register_text(hit: ScanHit) -> str:
     return f"{hit.register:.{digits}f} {'m³' if hit.unit == 'm3' else hit.unit}"
 
 
-class _Progress(QObject):
-    """Carries the scan's progress from the bus worker's thread to the GUI thread."""
+class _Scans:
+    """The scans this dialog started, so that closing it stops them (any thread)."""
 
-    moved = Signal(int, int, int)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: list[BusJob[list[ScanHit]]] = []
+        self._closed = False
+
+    def keep(self, job: BusJob[list[ScanHit]]) -> bool:
+        """Hold ``job`` until ``drop``; False (not held) once the dialog has closed."""
+        with self._lock:
+            if not self._closed:
+                self._jobs.append(job)
+            return not self._closed
+
+    def drop(self, job: BusJob[list[ScanHit]]) -> None:
+        with self._lock:
+            self._jobs = [held for held in self._jobs if held is not job]
+
+    def close(self) -> list[BusJob[list[ScanHit]]]:
+        """The jobs still held; none is held from now on."""
+        with self._lock:
+            self._closed = True
+            jobs, self._jobs = self._jobs, []
+            return jobs
 
 
 def fill_pattern(pattern: str, address: str) -> str:
@@ -94,8 +123,11 @@ class ScanAssignDialog(QDialog):
         self.db, self.operator, self.bus, self.workers = db, operator, bus, workers
         self.hits: list[ScanHit] = []
         self._cancel: threading.Event | None = None
-        self._progress = _Progress(self)
-        self._progress.moved.connect(self._moved)
+        # No Qt parent: a progress report or result still queued never meets a deleted dialog.
+        self._calls = GuiCalls()
+        self.destroyed.connect(self._calls.close)  # deleted with its parent, never closed
+        self._scans = _Scans()
+        self.scan_job: BusJob[list[ScanHit]] | None = None  # the scan under way (tests look)
 
         title = QLabel(_t("Scan {bus} and give each meter its room").format(bus=bus))
         title.setObjectName("pageTitle")
@@ -186,19 +218,43 @@ class ScanAssignDialog(QDialog):
         self.progress.setFormat(_t("scanning…"))
         self.message.setText("")
         db, bus, workers, addresses = self.db, self.bus, self.workers, self.addresses.text()
-        progress = self._progress
+        calls, scans = self._calls, self._scans
 
-        def work() -> list[ScanHit]:
-            return scan_bus(
-                db,
-                bus,
-                addresses,
-                workers,
-                lambda done, total, hits: progress.moved.emit(done, total, len(hits)),
-                cancel,
-            )
+        def progress(done: int, total: int, hits: list[ScanHit]) -> None:  # the worker's thread
+            found = len(hits)
+            calls.post(lambda: self._moved(done, total, found))
 
-        run_in_background(lambda: attempt(work), self._scanned, self._failed, owner=self)
+        def open_scan() -> BusJob[list[ScanHit]]:  # the background pool: opens the port
+            job = start_scan(plan_scan(db, bus, addresses), workers, progress, cancel)
+            if not scans.keep(job):  # the dialog closed meanwhile: nobody waits for it
+                cancel.set()
+                job.release()
+            return job
+
+        run_in_background(lambda: attempt(open_scan), self._started, self._failed, owner=self)
+
+    def _started(self, outcome: Any) -> None:
+        if outcome.failed:
+            self._scanned(outcome.failed, outcome.message, [])
+            return
+        job: BusJob[list[ScanHit]] = outcome.value
+        self.scan_job = job
+
+        def finished(hits: list[ScanHit]) -> None:
+            self._ended(job)
+            self._scanned(False, "", hits)
+
+        def failed(message: str) -> None:
+            self._ended(job)
+            self._failed(message)
+
+        self._calls.when_done(job.future, finished, failed)
+
+    def _ended(self, job: BusJob[list[ScanHit]]) -> None:
+        self._scans.drop(job)
+        job.release()
+        if self.scan_job is job:
+            self.scan_job = None
 
     def cancel_scan(self) -> None:
         if self._cancel is not None:
@@ -218,17 +274,17 @@ class ScanAssignDialog(QDialog):
         self.progress.setRange(0, 1)
         self.message.setText(text)
 
-    def _scanned(self, outcome: Any) -> None:
+    def _scanned(self, failed: bool, message: str, found: list[ScanHit]) -> None:
         self.scan_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        if outcome.failed:
+        if failed:
             self.progress.setFormat(_t("not scanned"))
-            self.message.setText(outcome.message)
+            self.message.setText(message)
             return
-        self.hits = [hit for hit in outcome.value if hit.ok]
-        problems = [hit for hit in outcome.value if not hit.ok]
+        self.hits = [hit for hit in found if hit.ok]
+        problems = [hit for hit in found if not hit.ok]
         stopped = self._cancel is not None and self._cancel.is_set()
         self.progress.setFormat(
             (_t("stopped: {n} found") if stopped else _t("done: {n} found")).format(
@@ -356,7 +412,12 @@ class ScanAssignDialog(QDialog):
         self.saved.emit(outcome.value)
         self.accept()
 
-    def reject(self) -> None:
+    def done(self, result: int) -> None:
+        """Closing (Close, Esc, the window's close, or after Save) cancels a scan under way
+        and lets go of a port it opened; nothing more is delivered to the dialog."""
         if self._cancel is not None:
             self._cancel.set()
-        super().reject()
+        for job in self._scans.close():
+            job.release()  # the worker stops after its current request, off this thread
+        self._calls.close()
+        super().done(result)

@@ -15,15 +15,19 @@ from app.hardware.profiles import available_profiles
 from app.queries.meters import MeterRow, list_meters
 from app.queries.site_layout import BusRow, list_buses, list_rooms
 from app.services.bus_setup import BusForm, add_bus, change_bus, retire_bus
-from app.services.line_check import check_bus_line
+from app.services.field_setup import BusJob
+from app.services.line_check import start_line_check
 from app.services.meter_setup import MeterForm, MeterSaved, add_meter, change_meter, retire_meter
+from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.setup_checks import in_transaction
 from app.store.database import Database
+from app.ui.background import run_in_background
 from app.ui.formatting import meter_status_label, utility_label
+from app.ui.gui_calls import GuiCalls
 from app.ui.row_table_model import Column
 from app.views.scan_assign_dialog import ScanAssignDialog
-from app.views.setup_form_dialog import FieldSpec
+from app.views.setup_form_dialog import FieldSpec, attempt
 from app.views.setup_page import Operator, SetupPage
 from app.vocabulary import MeterStatus
 
@@ -135,7 +139,7 @@ class BusesPage(SetupPage):
             FieldSpec("enabled", _t("Poll it"), "check", value="yes"),
         ]
 
-        def submit(v: Mapping[str, str]) -> Any:
+        def submit(v: Mapping[str, str], who: SignedIn) -> Any:
             form = BusForm(
                 v["name"],
                 v["port"],
@@ -146,7 +150,7 @@ class BusesPage(SetupPage):
                 v["timeout_ms"],
                 enabled=v["enabled"] == "yes",
             )
-            return in_transaction(db, add_bus, self.operator(), form)
+            return in_transaction(db, add_bus, who, form)
 
         self.form(
             _t("Add a bus"),
@@ -178,10 +182,10 @@ class BusesPage(SetupPage):
             FieldSpec("enabled", _t("Poll it"), "check", value="yes" if row.enabled else "no"),
         ]
 
-        def submit(v: Mapping[str, str]) -> Any:
+        def submit(v: Mapping[str, str], who: SignedIn) -> Any:
             changes: dict[str, object] = {k: v[k] for k in v if k != "enabled"}
             changes["enabled"] = v["enabled"] == "yes"
-            return in_transaction(db, change_bus, self.operator(), row.name, **changes)
+            return in_transaction(db, change_bus, who, row.name, **changes)
 
         self.form(
             _t("Change bus {name}").format(name=row.name),
@@ -196,18 +200,22 @@ class BusesPage(SetupPage):
         row: BusRow | None = self.list.current_row()
         if row is None:
             return
-        db = self.db
+        db, who = self.db, self.operator()
         self.run(
-            lambda: in_transaction(db, retire_bus, self.operator(), row.name),
+            lambda: in_transaction(db, retire_bus, who, row.name),
             lambda outcome: _t("Bus {name}: {outcome}.").format(name=row.name, outcome=outcome),
         )
 
     def test(self) -> None:
+        """The line test runs on the bus's worker thread; the background pool only opens the
+        port, so other screens' loads go on meanwhile. The answer comes through ``GuiCalls``."""
         row: BusRow | None = self.list.current_row()
         if row is None:
             return
         self.say(_t("Testing the line of {name}…").format(name=row.name))
         db, workers = self.db, self.workers()
+        calls = GuiCalls()  # no Qt parent: the answer comes from the bus worker's thread
+        self.destroyed.connect(calls.close)
 
         def said(result: Any) -> str:
             setup, check = result
@@ -226,7 +234,28 @@ class BusesPage(SetupPage):
             )
             return text + ("" if not check.problems else " " + "; ".join(check.problems[:5]))
 
-        self.run(lambda: check_bus_line(db, row.name, workers), said)
+        def started(outcome: Any) -> None:
+            if outcome.failed:
+                self.say(outcome.message, bad=True)
+                return
+            job: BusJob[Any] = outcome.value
+
+            def checked(check: Any) -> None:
+                job.release()
+                self._saved(said((job.setup, check)))
+
+            def failed(message: str) -> None:
+                job.release()
+                self.say(message, bad=True)
+
+            calls.when_done(job.future, checked, failed)
+
+        run_in_background(
+            lambda: attempt(lambda: start_line_check(db, row.name, workers)),
+            started,
+            lambda text: self.say(text, bad=True),
+            owner=self,
+        )
 
     def scan(self) -> None:
         row: BusRow | None = self.list.current_row()
@@ -244,9 +273,7 @@ class BusesPage(SetupPage):
 
 
 class MetersPage(SetupPage):
-    def __init__(
-        self, db: Database, operator: Operator, workers: Workers, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, db: Database, operator: Operator, parent: QWidget | None = None) -> None:
         columns = [
             Column(_t("Serial"), lambda r: r.serial),
             Column(_t("Utility"), lambda r: utility_label(r.utility)),
@@ -269,7 +296,6 @@ class MetersPage(SetupPage):
             _t("Search meters: serial, room, bus…"),
             parent,
         )
-        self.workers = workers
         self.buses: list[str] = []
         self.rooms: list[str] = []
         self.action(_t("Add meter…"), self.fresh(self.add), Action.EDIT_FIELD, name="addMeter")
@@ -324,7 +350,7 @@ class MetersPage(SetupPage):
             ),
         ]
 
-        def submit(v: Mapping[str, str]) -> MeterSaved:
+        def submit(v: Mapping[str, str], who: SignedIn) -> MeterSaved:
             form = MeterForm(
                 v["serial"],
                 v["bus"],
@@ -334,7 +360,7 @@ class MetersPage(SetupPage):
                 multiplier=v["multiplier"],
                 initial_reading=v["initial_reading"],
             )
-            return in_transaction(db, add_meter, self.operator(), form)
+            return in_transaction(db, add_meter, who, form)
 
         self.form(
             _t("Add a meter"),
@@ -370,11 +396,11 @@ class MetersPage(SetupPage):
             FieldSpec("multiplier", _t("CT multiplier"), value=""),
         ]
 
-        def submit(v: Mapping[str, str]) -> MeterSaved:
+        def submit(v: Mapping[str, str], who: SignedIn) -> MeterSaved:
             return in_transaction(
                 db,
                 change_meter,
-                self.operator(),
+                who,
                 row.serial,
                 bus=v["bus"],
                 address=v["address"],
@@ -401,9 +427,7 @@ class MetersPage(SetupPage):
             _t("Retire meter {serial}").format(serial=row.serial),
             _t("It is kept with its history; its final reading, when given, is billed."),
             [FieldSpec("final_reading", _t("Final reading"))],
-            lambda v: in_transaction(
-                db, retire_meter, self.operator(), row.serial, v["final_reading"]
-            ),
+            lambda v, who: in_transaction(db, retire_meter, who, row.serial, v["final_reading"]),
             lambda s: _t("Meter {serial} retired.").format(serial=s.serial),
             confirm=_t("Retire"),
         )
