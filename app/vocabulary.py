@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
+# A new site's currency and time zone until it is set up (the site table's defaults too).
+DEFAULT_CURRENCY = "CNY"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
 
 class Utility(StrEnum):
     ELECTRICITY = "electricity"

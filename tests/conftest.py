@@ -2,8 +2,9 @@
 
 Databases: ``db_url`` runs a test on SQLite and on PostgreSQL. PostgreSQL comes from
 ``METERDESK_TEST_PG_URL`` (an admin URL, e.g. postgresql+psycopg://postgres:pw@127.0.0.1/postgres);
-each test gets a database of its own, dropped afterwards. Without the variable the PostgreSQL
-cases are skipped with the reason shown, except under CI=true, where that is a failure.
+each test gets a database of its own, dropped afterwards. Without the variable, or when its
+server cannot be reached, the PostgreSQL cases are skipped with the reason shown, except under
+CI=true, where that is a failure.
 Tests never touch the operator's data folder: METERDESK_DATA_DIR points into tmp_path (and
 hypothesis keeps its files in pytest's tmp folder, not in the repository).
 """
@@ -11,20 +12,23 @@ hypothesis keeps its files in pytest's tmp folder, not in the repository).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 
 from app.store.database import DB_FILE_NAME, Database, sqlite_url_for
 from app.store.migrate import upgrade
-
-PG_ENV = "METERDESK_TEST_PG_URL"
+from tests.databases import (
+    _create_or_skip,
+    _drop_database,
+    _fresh_postgres,
+    _postgres_admin_url,
+    _sqlite_copy,
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -41,49 +45,6 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = tmp_path / "userdata"
     monkeypatch.setenv("METERDESK_DATA_DIR", str(data))
     return data
-
-
-def _postgres_admin_url() -> str:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{PG_ENV} is not set under CI=true: .ci/run must start PostgreSQL")
-        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} to run these cases")
-    return url
-
-
-def _create_database(admin_url: URL, name: str, template: str | None = None) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            copy = f' TEMPLATE "{template}"' if template else ""
-            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
-    finally:
-        admin.dispose()
-
-
-def _drop_database(admin_url: URL, name: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-def _fresh_postgres(template: str | None = None) -> Iterator[str]:
-    admin_url = make_url(_postgres_admin_url())
-    name = f"meterdesk_test_{uuid.uuid4().hex[:12]}"
-    try:
-        _create_database(admin_url, name, template)
-    except Exception as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL at {admin_url.render_as_string()} is not reachable: {exc}")
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        _drop_database(admin_url, name)
 
 
 @pytest.fixture
@@ -124,7 +85,7 @@ def _postgres_template() -> Iterator[str]:
     by ``CREATE DATABASE ... TEMPLATE`` (nobody stays connected to it)."""
     admin_url = make_url(_postgres_admin_url())
     name = f"meterdesk_template_{uuid.uuid4().hex[:12]}"
-    _create_database(admin_url, name)
+    _create_or_skip(admin_url, name)
     try:
         database = Database(admin_url.set(database=name))
         upgrade(database)
@@ -140,11 +101,7 @@ def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     of the session's migrated template (the same schema ``upgrade`` makes, without running the
     migrations again for every test)."""
     if request.param == "sqlite":
-        template: Path = request.getfixturevalue("_sqlite_template")
-        folder = tmp_path / "sqlite-db"
-        folder.mkdir()
-        shutil.copyfile(template, folder / DB_FILE_NAME)
-        yield sqlite_url_for(folder)
+        yield _sqlite_copy(request.getfixturevalue("_sqlite_template"), tmp_path / "sqlite-db")
         return
     yield from _fresh_postgres(request.getfixturevalue("_postgres_template"))
 

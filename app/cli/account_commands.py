@@ -37,7 +37,7 @@ from app.services.recharge import (
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.store.migrate import require_current
-from app.vocabulary import ExitCode
+from app.vocabulary import DEFAULT_CURRENCY, ExitCode
 
 
 def _row_json(row: AccountRow, currency: str) -> dict[str, object]:
@@ -57,7 +57,7 @@ def _row_json(row: AccountRow, currency: str) -> dict[str, object]:
 
 def _currency(db: Database) -> str:
     info = site_info(db)
-    return info.currency if info else "CNY"
+    return info.currency if info else DEFAULT_CURRENCY
 
 
 def cmd_list(args: argparse.Namespace) -> int:

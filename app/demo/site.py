@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
-from app.billing.credit_region import CreditThresholds, credit_region
+from app.billing.credit_region import credit_region
 from app.billing.tariff_header import read_tariff_header
 from app.demo.history import seed_demo_history
 from app.demo.names import holder_name
 from app.resources import resource_path
 from app.services.passwords import hash_password
+from app.services.policy_setup import thresholds_of
 from app.store.database import Database
 from app.store.models import (
     Account,
@@ -345,12 +346,7 @@ def _seed_accounts(
     for n, (room_id, building_id, _floor, _number) in enumerate(rooms, start=1):
         b = building_index[building_id]
         policy = student if b % 2 == 0 else staff
-        limits = CreditThresholds(
-            policy.alarm_1_minor,
-            policy.alarm_2_minor,
-            policy.overdraft_limit_minor,
-            policy.close_permit_minor,
-        )
+        limits = thresholds_of(policy)
         balance = _demo_balance(rng, policy)
         usage = [rng.randint(300, 2500) for _ in range(rng.randint(1, 4))]
         histories.append([balance + sum(usage), *(-u for u in usage)])

@@ -18,11 +18,11 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import hashlib
 import io
 import os
 import re
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, cast
@@ -35,6 +35,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.dimensions import ColumnDimension, DimensionHolder
 from openpyxl.worksheet.filters import AutoFilter
 
+from app.documents.atomic_files import put_in_place, temporary_beside
 from app.documents.site_workbook_format import (
     I18N_CONTEXT,
     IGNORED_SHEETS,
@@ -117,6 +118,17 @@ def read_workbook(path: Path) -> Workbook:
     if problems:
         raise WorkbookError(problems)
     return Workbook({name: found.get(name, ()) for name in SHEETS})
+
+
+def workbook_digest(path: Path) -> str:
+    """The SHA-256 (hex) of a workbook as the import's audit event records it: of its file's
+    name, a zero byte and its bytes; for a folder, of each ``*.csv`` file so, in name order.
+    Raises ``OSError`` when a file cannot be read."""
+    path = Path(path)
+    sha = hashlib.sha256()
+    for file in sorted(path.glob("*.csv")) if path.is_dir() else [path]:
+        sha.update(file.name.encode() + b"\0" + file.read_bytes())
+    return sha.hexdigest()
 
 
 def write_workbook(path: Path, sheets: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
@@ -355,7 +367,7 @@ def _write_xlsx(path: Path, sheets: dict[str, Rows], *, notes: bool) -> None:
         )
         _add_table(sheet, NOTES_COLUMNS, iter(lines), widths, len(lines))
     try:
-        _put_in_place(path, lambda temporary: book.save(temporary))
+        put_in_place(path, lambda temporary: book.save(temporary))
     except BaseException:
         # Finish the sheets a failed save left open, or their streams break when collected.
         for sheet in book.worksheets:
@@ -443,7 +455,7 @@ def _write_folder(path: Path, sheets: dict[str, Rows]) -> None:
     try:
         for spec in SHEETS.values():
             final = path / f"{spec.name}.csv"
-            temporary = _temporary(final)
+            temporary = temporary_beside(final)
             written.append((temporary, final))
             with temporary.open("x", encoding="utf-8-sig", newline="") as stream:
                 writer = csv.writer(stream, lineterminator="\r\n")
@@ -455,17 +467,3 @@ def _write_folder(path: Path, sheets: dict[str, Rows]) -> None:
     finally:
         for temporary, _ in written:
             temporary.unlink(missing_ok=True)
-
-
-def _temporary(final: Path) -> Path:
-    """A fresh name beside ``final``: same folder, so replacing it is one rename."""
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.part")
-
-
-def _put_in_place(path: Path, write: Callable[[Path], None]) -> None:
-    temporary = _temporary(path)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

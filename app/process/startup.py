@@ -19,6 +19,7 @@ from app.queries.site_facts import SiteInfo, site_info
 from app.store.backup import backup_sqlite
 from app.store.database import Database, ensure_writable_dir, sqlite_url_for
 from app.store.migrate import schema_state, upgrade
+from app.vocabulary import DEFAULT_CURRENCY, DEFAULT_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def open_site(data_dir: Path, db_url: str | None, *, demo: bool) -> OpenedSite:
             seeded = True
             info = site_info(db)
         if info is None:
-            info = SiteInfo(name="New site", currency="CNY", timezone="Asia/Shanghai")
+            info = SiteInfo(name="New site", currency=DEFAULT_CURRENCY, timezone=DEFAULT_TIMEZONE)
     except Exception:
         db.dispose()
         raise

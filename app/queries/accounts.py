@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from app.queries.site_facts import site_currency
 from app.store.database import Database
 from app.store.models import (
     Account,
@@ -18,7 +19,6 @@ from app.store.models import (
     LedgerEntry,
     Meter,
     Room,
-    Site,
     TariffPlan,
 )
 from app.vocabulary import AccountStatus, LedgerKind, MeterStatus, SupplyState, Utility
@@ -162,7 +162,7 @@ def get_account_detail(db: Database, account_id: int) -> AccountDetail | None:
             .order_by(LedgerEntry.id.desc())
             .limit(RECENT_ENTRIES)
         ).all()
-        currency = session.scalar(select(Site.currency).limit(1)) or "CNY"
+        currency = site_currency(session)
         row = AccountRow(
             id=account.id,
             number=account.number,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.store.database import Database
 from app.store.models import Account, Bus, Meter, Room
@@ -32,31 +32,36 @@ class MeterRow:
     last_seen_at: datetime | None
 
 
-def list_meters(db: Database) -> list[MeterRow]:
-    """Every meter with its bus, room and account, ordered by bus then address."""
+def list_meters(db: Database, *, bus: str | None = None) -> list[MeterRow]:
+    """Every meter with its bus, room and account, ordered by bus then address; ``bus``: only
+    the meters of the bus of that name, as the set-up services match a typed name (case and
+    extra spaces do not count)."""
+    query = (
+        select(
+            Meter.id,
+            Meter.serial,
+            Meter.utility,
+            Meter.profile,
+            Bus.name,
+            Bus.url,
+            Meter.address,
+            Room.label,
+            Account.number,
+            Account.holder_name,
+            Meter.status,
+            Meter.relay_closed,
+            Meter.last_seen_at,
+        )
+        .join(Bus, Meter.bus_id == Bus.id)
+        .outerjoin(Room, Meter.room_id == Room.id)
+        .outerjoin(Account, Meter.account_id == Account.id)
+        .order_by(Bus.name, Meter.id)
+        .execution_options(yield_per=YIELD_PER)
+    )
+    if bus is not None:
+        query = query.where(func.lower(Bus.name) == " ".join(bus.split()).lower())
     with db.session() as session:
-        rows = session.execute(
-            select(
-                Meter.id,
-                Meter.serial,
-                Meter.utility,
-                Meter.profile,
-                Bus.name,
-                Bus.url,
-                Meter.address,
-                Room.label,
-                Account.number,
-                Account.holder_name,
-                Meter.status,
-                Meter.relay_closed,
-                Meter.last_seen_at,
-            )
-            .join(Bus, Meter.bus_id == Bus.id)
-            .outerjoin(Room, Meter.room_id == Room.id)
-            .outerjoin(Account, Meter.account_id == Account.id)
-            .order_by(Bus.name, Meter.id)
-            .execution_options(yield_per=YIELD_PER)
-        ).all()
+        rows = session.execute(query).all()
     return [
         MeterRow(
             id=r[0],

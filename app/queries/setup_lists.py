@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from app.billing.money import Money
-from app.billing.policy_file import PolicyWindow
+from app.billing.policy_file import PolicyValues
+from app.billing.policy_form import policy_to_fields
 from app.queries.site_facts import site_currency
 from app.store.database import Database
 from app.store.models import Account, BalancePolicy
@@ -39,21 +39,35 @@ def list_policies(db: Database) -> list[PolicyRow]:
             ).all()
         )
 
-        def money(minor: int | None) -> str:
-            return "" if minor is None else str(Money(minor, currency))
-
-        return [
-            PolicyRow(
-                p.id,
-                p.name,
-                currency,
-                money(p.alarm_1_minor),
-                money(p.alarm_2_minor),
-                money(p.overdraft_limit_minor),
-                money(p.close_permit_minor),
-                money(p.hoard_limit_minor),
-                "; ".join(str(PolicyWindow.from_json(w)) for w in p.friendly_hours or []),
-                counts.get(p.id, 0),
+        rows = []
+        for p in session.scalars(select(BalancePolicy).order_by(BalancePolicy.name)):
+            fields = policy_to_fields(policy_values(p), currency)  # as the policy form shows them
+            rows.append(
+                PolicyRow(
+                    p.id,
+                    p.name,
+                    currency,
+                    fields["alarm_1"],
+                    fields["alarm_2"],
+                    fields["overdraft_limit"],
+                    fields["close_permit"],
+                    fields["hoard_limit"],
+                    fields["friendly_hours_text"],
+                    counts.get(p.id, 0),
+                )
             )
-            for p in session.scalars(select(BalancePolicy).order_by(BalancePolicy.name))
-        ]
+        return rows
+
+
+def policy_values(policy: BalancePolicy) -> PolicyValues:
+    """A stored policy as the values its file and form show (``policy_setup`` exports them)."""
+    return PolicyValues.from_stored(
+        name=policy.name,
+        alarm_1_minor=policy.alarm_1_minor,
+        alarm_2_minor=policy.alarm_2_minor,
+        overdraft_limit_minor=policy.overdraft_limit_minor,
+        close_permit_minor=policy.close_permit_minor,
+        hoard_limit_minor=policy.hoard_limit_minor,
+        friendly_hours=policy.friendly_hours or [],
+        friendly_dates=policy.friendly_dates or [],
+    )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.store.database import Database
 from app.store.models import Building, Meter, Room, Site
-from app.vocabulary import Utility
+from app.vocabulary import DEFAULT_CURRENCY, Utility
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +21,8 @@ class SiteInfo:
 
 
 def site_currency(session: Session) -> str:
-    """The site's ISO 4217 currency code (CNY before a site exists)."""
-    return session.scalar(select(Site.currency).order_by(Site.id).limit(1)) or "CNY"
+    """The site's ISO 4217 currency code (``DEFAULT_CURRENCY`` before a site exists)."""
+    return session.scalar(select(Site.currency).order_by(Site.id).limit(1)) or DEFAULT_CURRENCY
 
 
 def site_info(db: Database) -> SiteInfo | None:

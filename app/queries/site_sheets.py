@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.billing.money import Money
 from app.queries.site_facts import site_currency
@@ -60,14 +60,23 @@ def site_sheets(db: Database) -> dict[str, Rows]:
             }
             for b in session.scalars(select(Bus).where(Bus.retired_at.is_(None)).order_by(Bus.name))
         ]
-        first: dict[int, int] = {}
-        for meter_id, units in session.execute(
-            select(IntervalReading.meter_id, IntervalReading.register_units)
+        good = IntervalReading.quality == ReadingQuality.GOOD
+        earliest = (  # each meter's first good reading: its initial reading
+            select(IntervalReading.meter_id, func.min(IntervalReading.read_at).label("read_at"))
             .join(Meter, Meter.id == IntervalReading.meter_id)
-            .where(Meter.removed_at.is_(None), IntervalReading.quality == ReadingQuality.GOOD)
-            .order_by(IntervalReading.meter_id, IntervalReading.read_at.desc())
-        ):
-            first[meter_id] = units  # the last row of a meter is its earliest reading
+            .where(Meter.removed_at.is_(None), good)
+            .group_by(IntervalReading.meter_id)
+            .subquery()
+        )
+        first: dict[int, int] = dict(
+            session.execute(
+                select(IntervalReading.meter_id, IntervalReading.register_units).join(
+                    earliest,
+                    (IntervalReading.meter_id == earliest.c.meter_id)
+                    & (IntervalReading.read_at == earliest.c.read_at),
+                )
+            ).all()
+        )
         meters: Rows = [
             {
                 "serial": m.serial,

@@ -19,19 +19,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.billing.credit_region import CreditThresholds
 from app.billing.supply_policy import BalanceWarning, Decision, MeterSupply, decide_supply
 from app.hardware.bus_worker import SupplyResult
-from app.queries.site_facts import site_zone
+from app.queries.site_facts import site_currency, site_zone
+from app.services.policy_setup import thresholds_of
 from app.store.models import (
     Account,
     Alarm,
     BalancePolicy,
     Meter,
     RelayCommand,
-    Site,
 )
 from app.vocabulary import (
+    DEFAULT_TIMEZONE,
     AccountStatus,
     AlarmKind,
     AlarmSeverity,
@@ -70,7 +70,7 @@ class SupplyControl:
     ) -> list[Evaluated]:
         """Evaluate these accounts (None: every open account) at ``now`` (aware)."""
         now = now or datetime.now(UTC)
-        currency = session.scalar(select(Site.currency).limit(1)) or "CNY"
+        currency = site_currency(session)
         zone = local_zone(session)
         query = (
             select(Account, BalancePolicy)
@@ -85,12 +85,7 @@ class SupplyControl:
         for account, policy in rows:
             decision = decide_supply(
                 balance_minor=account.balance_minor,
-                thresholds=CreditThresholds(
-                    policy.alarm_1_minor,
-                    policy.alarm_2_minor,
-                    policy.overdraft_limit_minor,
-                    policy.close_permit_minor,
-                ),
+                thresholds=thresholds_of(policy),
                 previous=account.supply_state,
                 now=now.astimezone(zone),  # friendly hours are the site's local time
                 meters=supplies.get(account.id, []),
@@ -278,8 +273,8 @@ def meter_alarm(
 
 def local_zone(session: Session) -> ZoneInfo:
     """The zone of the site's clocks (friendly hours, days of the restore cap, tariff bands);
-    the model's default, Asia/Shanghai, before a site exists."""
-    return site_zone(session) or ZoneInfo("Asia/Shanghai")
+    the model's default (``DEFAULT_TIMEZONE``) before a site exists."""
+    return site_zone(session) or ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def _meter_supplies(session: Session, account_ids: list[int]) -> dict[int, list[MeterSupply]]:

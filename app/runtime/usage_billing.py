@@ -45,6 +45,7 @@ from app.runtime.usage_posting import (
     save_states,
 )
 from app.services.ledger import NewEntry, post_entries
+from app.services.policy_setup import thresholds_of
 from app.store.models import (
     Account,
     AccountTariff,
@@ -57,6 +58,8 @@ from app.store.models import (
     UsageCharge,
 )
 from app.vocabulary import (
+    DEFAULT_CURRENCY,
+    DEFAULT_TIMEZONE,
     AccountStatus,
     AlarmKind,
     AlarmSeverity,
@@ -78,8 +81,8 @@ class UsageBilling:
         self.posting_s = posting_s
         self.book = TariffBook()
         self.bills: dict[int, MeterBill] = {}
-        self.zone = ZoneInfo("Asia/Shanghai")
-        self.currency = "CNY"
+        self.zone = ZoneInfo(DEFAULT_TIMEZONE)
+        self.currency = DEFAULT_CURRENCY
         self.totals = BillingTotals()
         self._next_posting: float | None = None
         self._limits: dict[int, CreditThresholds] = {}  # policy id -> thresholds
@@ -129,13 +132,7 @@ class UsageBilling:
 
     def _load_policies(self, session: Session) -> None:
         self._limits = {
-            policy.id: CreditThresholds(
-                policy.alarm_1_minor,
-                policy.alarm_2_minor,
-                policy.overdraft_limit_minor,
-                policy.close_permit_minor,
-            )
-            for policy in session.scalars(select(BalancePolicy))
+            policy.id: thresholds_of(policy) for policy in session.scalars(select(BalancePolicy))
         }
 
     def _baselines(self, session: Session, bills: list[MeterBill]) -> None:

@@ -10,19 +10,20 @@ key is kept in the step's audit event, and on its ledger entry when money moved.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from app.billing.credit_region import CreditThresholds, credit_region
+from app.billing.credit_region import credit_region
 from app.billing.money import Money
 from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
 from app.services.operators import SignedIn
 from app.services.permissions import Action
+from app.services.policy_setup import thresholds_of
 from app.services.recharge import RechargeRefused, check_amount, pay_in
 from app.services.service_checks import (
     Refused,
@@ -312,13 +313,7 @@ def _open(
     number = None
     if opening.minor:
         number = _opening_money(session, by, account, opening, form.method, key)
-    limits = CreditThresholds(
-        policy.alarm_1_minor,
-        policy.alarm_2_minor,
-        policy.overdraft_limit_minor,
-        policy.close_permit_minor,
-    )
-    account.supply_state = credit_region(account.balance_minor, limits)
+    account.supply_state = credit_region(account.balance_minor, thresholds_of(policy))
     session.flush()
     serials = [meter.serial for meter in meters]
     record_audit(
@@ -484,11 +479,15 @@ def _plans(
     return chosen
 
 
-def _next_number(session: Session) -> str:
-    """The next number of the site's sequence: one above the highest numeric account number."""
-    numbers = session.scalars(select(Account.number)).all()
+def next_account_number(numbers: Iterable[str]) -> int:
+    """The next number of the site's sequence, given every account number there is: one above
+    the highest numeric one, ``FIRST_NUMBER`` at the start (an import numbers on from it)."""
     taken = [int(n) for n in numbers if n.isascii() and n.isdigit()]
-    return str(max([FIRST_NUMBER - 1, *taken]) + 1)
+    return max([FIRST_NUMBER - 1, *taken]) + 1
+
+
+def _next_number(session: Session) -> str:
+    return str(next_account_number(session.scalars(select(Account.number))))
 
 
 def keyed_event(session: Session, key: str, action: str, target: str | None) -> AuditEvent | None:

@@ -95,21 +95,37 @@ def line_settings(form: BusForm, profile: Profile) -> tuple[int, str, int, int, 
     return baud, parity, stop, timeout, retries
 
 
-def _check_name(session: Session, name: str, bus_id: int | None) -> str:
-    text = clean_text(name, "name", "bus name", column_length(Bus.name))
-    clash = session.scalars(select(Bus).where(func.lower(Bus.name) == text.lower())).first()
-    if clash is not None and clash.id != bus_id:
-        raise SetupRefused("name", f"There is already a bus called {clash.name}.")
-    return text
+def bus_name_text(name: str) -> str:
+    """A bus name as typed, checked without the database (the import checks it so too)."""
+    return clean_text(name, "name", "bus name", column_length(Bus.name))
 
 
-def _check_port(session: Session, port: str, bus_id: int | None, enabled: bool) -> str:
+def name_taken(name: str) -> SetupRefused:
+    """The refusal of a name another bus has, retired ones included (kept for history)."""
+    return SetupRefused("name", f"There is already a bus called {name}.")
+
+
+def port_text(port: str) -> str:
+    """A port as typed, checked without the database (the import checks it so too)."""
     text = port.strip()
     problem = port_problem(text)
     if problem is not None:
         raise SetupRefused("port", problem[0].upper() + problem[1:] + ".")
     if len(text) > column_length(Bus.url):
         raise SetupRefused("port", "The port is too long.")
+    return text
+
+
+def _check_name(session: Session, name: str, bus_id: int | None) -> str:
+    text = bus_name_text(name)
+    clash = session.scalars(select(Bus).where(func.lower(Bus.name) == text.lower())).first()
+    if clash is not None and clash.id != bus_id:
+        raise name_taken(clash.name)
+    return text
+
+
+def _check_port(session: Session, port: str, bus_id: int | None, enabled: bool) -> str:
+    text = port_text(port)
     if enabled:
         for other in session.scalars(
             select(Bus).where(Bus.enabled.is_(True), Bus.retired_at.is_(None))

@@ -32,10 +32,17 @@ def lock_counter(session: Session, name: str) -> Counter:
 
 def take_number(session: Session, name: str) -> int:
     """The next number of ``name`` (1, 2, 3...), given back if the transaction rolls back."""
+    return take_numbers(session, name, 1)[0]
+
+
+def take_numbers(session: Session, name: str, count: int) -> range:
+    """The next ``count`` numbers of ``name`` in a row (an import's receipts), given back if
+    the transaction rolls back."""
     row = lock_counter(session, name)
-    row.value += 1
+    first = row.value + 1
+    row.value += count
     session.flush()
-    return row.value
+    return range(first, first + count)
 
 
 def current_number(session: Session, name: str) -> int:

@@ -1,11 +1,13 @@
 """Write a checked import plan in the caller's transaction, in bulk.
 
 Order: buildings, rooms, buses, meters (with their initial readings), accounts (with their
-tariffs, their rooms' meters, and opening balances as ledger entries with numbered receipts),
-then the changes to what was there. New rows go in with one multi-row INSERT per table and their
-ids come back with RETURNING, so 20,000 rooms, meters and tenants take seconds, not minutes.
-Lock order as in every money service: the receipt counter first, then the field counter, then
-the audit counter (``site_import`` takes them in that order).
+tariffs, their rooms' meters, and opening balances with numbered receipts), then the changes to
+what was there. New rows go in with one multi-row INSERT per table and their ids come back with
+RETURNING, so 20,000 rooms, meters and tenants take seconds, not minutes. Money moves the one
+way it does everywhere: accounts open at 0 and each opening balance is an OPENING entry posted
+by ``ledger.post_entries`` (in bulk), its receipt numbered by ``counters.take_numbers`` and
+worded by ``receipts``. Lock order as in every money service: the receipt counter first, then
+the field counter, then the audit counter (``site_import`` takes them in that order).
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.billing.credit_region import CreditThresholds, credit_region
-from app.services.counters import RECEIPT, lock_counter
+from app.billing.credit_region import credit_region
+from app.services.counters import RECEIPT, take_numbers
 from app.services.import_index import AccountRef, MeterRef, RoomRef, SiteIndex
-from app.services.import_plan import ImportPlan, NewAccount
+from app.services.import_plan import ImportPlan, NewAccount, NewMeter
+from app.services.ledger import NewEntry, post_entries
 from app.services.operators import SignedIn
-from app.services.receipts import RECEIPTS_FOLDER, receipt_file_name
+from app.services.policy_setup import thresholds_of
+from app.services.receipts import RECEIPTS_FOLDER, account_words, receipt_file_name, site_words
 from app.store.models import (
     Account,
     AccountTariff,
@@ -30,7 +34,6 @@ from app.store.models import (
     Building,
     Bus,
     IntervalReading,
-    LedgerEntry,
     Meter,
     Receipt,
     Room,
@@ -42,7 +45,7 @@ from app.vocabulary import (
     MeterStatus,
     ReadingQuality,
     ReceiptKind,
-    SupplyState,
+    Utility,
 )
 
 OPENING_REASON = "opening balance carried over (site import)"
@@ -60,11 +63,10 @@ def _ids(session: Session, model: type, rows: list[dict[str, object]]) -> list[i
 
 
 def apply_plan(
-    session: Session, by: SignedIn, index: SiteIndex, plan: ImportPlan, now: datetime
+    session: Session, by: SignedIn, site: Site, index: SiteIndex, plan: ImportPlan, now: datetime
 ) -> list[dict[str, object]]:
-    """Write ``plan``; returns the opening balances paid in (account, amount, receipt)."""
-    site = session.query(Site).order_by(Site.id).first()
-    assert site is not None  # the import refuses a database without a site
+    """Write ``plan`` into ``site``; returns the opening balances paid in (account, amount,
+    receipt)."""
     for building in plan.new_buildings:
         row = Building(site_id=site.id, name=building.name, code=building.code, floors=0)
         session.add(row)
@@ -76,8 +78,7 @@ def apply_plan(
     _buses(session, plan)
     _meters(session, plan.new_meters, index, now)
     _changed_meters(session, plan.changed_meters, index)
-    plan_names = {plan_id: name for plan_id, name, _utility in index.plans.values()}
-    openings = _accounts(session, by, plan, site, now, plan_names)
+    openings = _accounts(session, by, plan, site, index, now)
     _changed_accounts(session, plan.changed_accounts)
     session.flush()
     return openings
@@ -94,7 +95,6 @@ def _rooms(session: Session, rooms: Sequence[RoomRef]) -> None:
                 "number": r.number,
                 "label": r.label,
                 "note": r.note,
-                "capacity": 4,
             }
             for r in rooms
         ],
@@ -147,11 +147,9 @@ def _buses(session: Session, plan: ImportPlan) -> None:
         row.stopbits, row.profile, row.enabled = bus.stopbits, bus.profile, bus.enabled
 
 
-def _meters(
-    session: Session, meters: Sequence[tuple[MeterRef, int]], index: SiteIndex, now: datetime
-) -> None:
-    def account_id(meter: MeterRef) -> int | None:
-        account = index.account_of(meter.room) if meter.room else None
+def _meters(session: Session, meters: Sequence[NewMeter], index: SiteIndex, now: datetime) -> None:
+    def account_id(new: NewMeter) -> int | None:
+        account = index.account_of(new.ref.room) if new.ref.room else None
         return account.id if account is not None else None  # new accounts: set later
 
     ids = _ids(
@@ -159,33 +157,34 @@ def _meters(
         Meter,
         [
             {
-                "serial": m.serial,
-                "utility": m.utility,
-                "profile": m.profile,
-                "bus_id": m.bus.id,
-                "address": m.address,
-                "room_id": m.room.id if m.room else None,
+                "serial": m.ref.serial,
+                "utility": m.ref.utility,
+                "profile": m.ref.profile,
+                "bus_id": m.ref.bus.id,
+                "address": m.ref.address,
+                "room_id": m.ref.room.id if m.ref.room else None,
                 "account_id": account_id(m),
-                "multiplier": m.multiplier,
+                "multiplier": m.ref.multiplier,
+                "rated_current_a": m.rated_current_a,
                 "status": MeterStatus.ACTIVE,
                 "installed_at": now,
             }
-            for m, _units in meters
+            for m in meters
         ],
     )
-    for (meter, _units), meter_id in zip(meters, ids, strict=True):
-        meter.id = meter_id
+    for meter, meter_id in zip(meters, ids, strict=True):
+        meter.ref.id = meter_id
     if ids:
         session.execute(
             insert(IntervalReading),
             [
                 {
-                    "meter_id": m.id,
+                    "meter_id": m.ref.id,
                     "read_at": now,
-                    "register_units": units,
+                    "register_units": m.initial_units,
                     "quality": ReadingQuality.GOOD,
                 }
-                for m, units in meters
+                for m in meters
             ],
         )
 
@@ -205,18 +204,13 @@ def _accounts(
     by: SignedIn,
     plan: ImportPlan,
     site: Site,
+    index: SiteIndex,
     now: datetime,
-    plan_names: dict[int, str],
 ) -> list[dict[str, object]]:
     new = plan.new_accounts
     if not new:
         return []
-    limits = {
-        p.id: CreditThresholds(
-            p.alarm_1_minor, p.alarm_2_minor, p.overdraft_limit_minor, p.close_permit_minor
-        )
-        for p in session.query(BalancePolicy)
-    }
+    limits = {p.id: thresholds_of(p) for p in session.scalars(select(BalancePolicy))}
     ids = _ids(
         session,
         Account,
@@ -229,10 +223,9 @@ def _accounts(
                 "room_id": a.ref.room.id,
                 "status": AccountStatus.OPEN,
                 "policy_id": a.ref.policy_id,
-                "balance_minor": a.opening_minor,
-                "supply_state": credit_region(a.opening_minor, limits[a.ref.policy_id])
-                if a.ref.policy_id in limits
-                else SupplyState.NORMAL,
+                "balance_minor": 0,  # the opening balance is posted to the ledger below
+                # the region of the balance it has once that is done (one transaction)
+                "supply_state": credit_region(a.opening_minor, limits[a.ref.policy_id]),
                 "opened_at": now,
                 "version": 1,
             }
@@ -256,7 +249,7 @@ def _accounts(
         [{"rid": a.ref.room.id, "aid": a.ref.id} for a in new],
     )
     paid = [a for a in new if a.opening_minor > 0]
-    return _openings(session, by, paid, site, now, plan_names)
+    return _openings(session, by, paid, site, index, now)
 
 
 def _openings(
@@ -264,66 +257,66 @@ def _openings(
     by: SignedIn,
     paid: list[NewAccount],
     site: Site,
+    index: SiteIndex,
     now: datetime,
-    plan_names: dict[int, str],
 ) -> list[dict[str, object]]:
     """Opening balances: an OPENING ledger entry and a numbered receipt each."""
     if not paid:
         return []
-    counter = lock_counter(session, RECEIPT)
-    first = counter.value + 1
-    counter.value += len(paid)
-    numbers = list(range(first, first + len(paid)))
-    entry_ids = _ids(
+    account_ids = [_stored_id(a.ref) for a in paid]
+    numbers = take_numbers(session, RECEIPT, len(paid))
+    posted = post_entries(
         session,
-        LedgerEntry,
         [
-            {
-                "account_id": a.ref.id,
-                "kind": LedgerKind.OPENING,
-                "amount_minor": a.opening_minor,
-                "balance_after_minor": a.opening_minor,
-                "created_at": now,
-                "operator_id": by.operator_id,
-                "reason": OPENING_REASON,
-                "reference": f"receipt {number}",
-            }
-            for a, number in zip(paid, numbers, strict=True)
+            NewEntry(
+                account_id,
+                LedgerKind.OPENING,
+                a.opening_minor,
+                OPENING_REASON,
+                reference=f"receipt {number}",
+                operator_id=by.operator_id,
+            )
+            for a, account_id, number in zip(paid, account_ids, numbers, strict=True)
         ],
+        at=now,
     )
-    meters_of: dict[int, list[str]] = {}
-    for utility, serial, account_id in session.query(
-        Meter.utility, Meter.serial, Meter.account_id
-    ).filter(Meter.account_id.in_([a.ref.id for a in paid]), Meter.removed_at.is_(None)):
-        meters_of.setdefault(account_id or 0, []).append(f"{utility.value} {serial}")
-    header = site.receipt_header.splitlines()
+    meters_of: dict[int, list[tuple[Utility, str]]] = {}
+    for utility, serial, account_id in session.execute(
+        select(Meter.utility, Meter.serial, Meter.account_id).where(
+            Meter.account_id.in_(account_ids), Meter.removed_at.is_(None)
+        )
+    ):
+        meters_of.setdefault(account_id or 0, []).append((utility, serial))  # never None here
+    plan_names = {plan_id: name for plan_id, name, _utility in index.plans.values()}
+    words = site_words(site)  # the same on every receipt
     session.execute(
         insert(Receipt),
         [
             {
                 "number": number,
                 "kind": ReceiptKind.OPENING,
-                "account_id": a.ref.id,
-                "ledger_entry_id": entry_id,
+                "account_id": account_id,
+                "ledger_entry_id": entry.entry_id,
                 "issued_at": now,
                 "operator_id": by.operator_id,
                 "shift_id": None,
                 "method": None,
                 "amount_minor": a.opening_minor,
-                "balance_before_minor": 0,
-                "balance_after_minor": a.opening_minor,
+                "balance_before_minor": entry.balance_before_minor,
+                "balance_after_minor": entry.balance_after_minor,
                 "pdf_path": f"{RECEIPTS_FOLDER}/{receipt_file_name(number)}",
                 "print_count": 0,
-                "content": _content(
-                    site,
-                    header,
-                    a.ref,
-                    sorted(meters_of.get(a.ref.id or 0, [])),
-                    by.display_name,
-                    [plan_names[p] for _u, p in sorted(a.ref.tariffs.items())],
-                ),
+                "content": words
+                | account_words(
+                    a.ref.room.label,
+                    a.ref.holder,
+                    a.ref.number,
+                    meters_of.get(account_id, []),
+                    [(utility, plan_names[p]) for utility, p in a.ref.tariffs.items()],
+                )
+                | {"operator": by.display_name, "reason": OPENING_REASON, "approved_by": ""},
             }
-            for a, number, entry_id in zip(paid, numbers, entry_ids, strict=True)
+            for a, account_id, number, entry in zip(paid, account_ids, numbers, posted, strict=True)
         ],
     )
     return [
@@ -332,30 +325,9 @@ def _openings(
     ]
 
 
-def _content(
-    site: Site,
-    header: list[str],
-    account: AccountRef,
-    meters: list[str],
-    operator: str,
-    tariffs: list[str],
-) -> dict[str, object]:
-    """What the receipt says, as ``receipts.account_content`` words it."""
-    return {
-        "site_name": site.name,
-        "site_address": site.address,
-        "receipt_header": header,
-        "timezone": site.timezone,
-        "currency": site.currency,
-        "room": account.room.label,
-        "holder": account.holder,
-        "account": account.number,
-        "meters": meters,
-        "tariffs": tariffs,
-        "operator": operator,
-        "reason": OPENING_REASON,
-        "approved_by": "",
-    }
+def _stored_id(ref: AccountRef) -> int:
+    assert ref.id is not None  # written by ``_accounts`` before
+    return ref.id
 
 
 def _changed_accounts(session: Session, accounts: Sequence[AccountRef]) -> None:

@@ -1,5 +1,6 @@
-"""What the site holds, loaded once for an import: buildings, rooms, buses, meters, policies,
-tariff plans and open accounts, keyed the way a workbook names them (case-insensitive).
+"""What the site holds, loaded once for an import: buildings, rooms, buses (and the names of
+retired ones, never used again), meters, policies, tariff plans, open accounts and where the
+account numbers go on, keyed the way a workbook names them (case-insensitive).
 
 An import plans every row against this index and adds what it plans to it, so a later row sees
 an earlier one (a meter in a room the same workbook adds; two rows for one room). Plain tuples
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.services.account_life import FIRST_NUMBER, next_account_number
 from app.store.models import (
     Account,
     AccountTariff,
@@ -61,9 +63,9 @@ class BusRef:
     stopbits: int
     profile: str
     enabled: bool
-    timeout_ms: int = 300
-    retries: int = 1
-    bytesize: int = 8
+    timeout_ms: int
+    retries: int
+    bytesize: int
 
 
 @dataclass
@@ -95,6 +97,7 @@ class SiteIndex:
     buildings: dict[str, BuildingRef] = field(default_factory=dict)  # by name and by code
     rooms: dict[str, RoomRef] = field(default_factory=dict)  # by label
     buses: dict[str, BusRef] = field(default_factory=dict)  # by name
+    retired_buses: dict[str, str] = field(default_factory=dict)  # key -> name: never reused
     meters: dict[str, MeterRef] = field(default_factory=dict)  # in service, by serial
     serials: set[str] = field(default_factory=set)  # every serial ever (removed ones too)
     addresses: dict[tuple[int, str], str] = field(default_factory=dict)  # (bus ref id, addr)
@@ -102,8 +105,7 @@ class SiteIndex:
     plans: dict[str, tuple[int, str, Utility]] = field(default_factory=dict)
     accounts: dict[int, AccountRef] = field(default_factory=dict)  # by id(room ref)
     by_room: dict[int, list[MeterRef]] = field(default_factory=dict)  # id(room ref) -> meters
-    numbers: set[str] = field(default_factory=set)  # every account number
-    top_number: int = 0
+    next_number: int = FIRST_NUMBER  # of the site's account number sequence
 
     def building(self, text: str) -> BuildingRef | None:
         return self.buildings.get(key(text))
@@ -170,7 +172,10 @@ def load_index(session: Session) -> SiteIndex:
         rooms[room_id] = ref_room
         index.add_room(ref_room)
     buses: dict[int, BusRef] = {}
-    for bus in session.scalars(select(Bus).where(Bus.retired_at.is_(None))):
+    for bus in session.scalars(select(Bus)):
+        if bus.retired_at is not None:
+            index.retired_buses[key(bus.name)] = bus.name
+            continue
         ref_bus = BusRef(
             bus.id,
             bus.name,
@@ -249,12 +254,5 @@ def load_index(session: Session) -> SiteIndex:
             account.policy_id,
             tariffs.get(account.id, {}),
         )
-    numbers = session.scalars(select(Account.number)).all()
-    index.numbers = set(numbers)
-    digits = [int(n) for n in numbers if n.isascii() and n.isdigit()]
-    index.top_number = max(digits, default=0)
+    index.next_number = next_account_number(session.scalars(select(Account.number)))
     return index
-
-
-def has_accounts(session: Session) -> bool:
-    return bool(session.scalar(select(func.count()).select_from(Account)))

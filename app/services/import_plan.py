@@ -7,6 +7,10 @@ the plan, so a meter may name a room the same workbook adds. A row equal to what
 "unchanged": importing the same workbook twice changes nothing. What a row cannot change is a
 problem, never ignored silently, except the two values that only a new thing takes: a meter's
 initial reading and an account's opening balance (history is not rewritten by a spreadsheet).
+
+An opening balance is money the tenant already had in the old system, carried over: it is not a
+recharge, so neither the recharge cap nor the policy's hoard limit applies to it (opening an
+account at the counter pays its opening balance in as a recharge, and there both hold).
 """
 
 from __future__ import annotations
@@ -17,10 +21,16 @@ from dataclasses import dataclass, field
 
 from app.billing.money import Money, MoneyError
 from app.documents.site_workbook_format import Problem, SheetRow, Workbook, parse_bool, split_list
-from app.hardware.ports import port_problem, same_port
+from app.hardware.ports import same_port
 from app.hardware.profiles import Profile
-from app.services.account_life import FIRST_NUMBER
-from app.services.bus_setup import BusForm, line_settings, profile_named
+from app.services.bus_setup import (
+    BusForm,
+    bus_name_text,
+    line_settings,
+    name_taken,
+    port_text,
+    profile_named,
+)
 from app.services.import_index import (
     AccountRef,
     BuildingRef,
@@ -30,7 +40,13 @@ from app.services.import_index import (
     SiteIndex,
     key,
 )
-from app.services.meter_setup import MULTIPLIER_MAX, initial_units, normalize_address
+from app.services.meter_checks import (
+    check_address_free,
+    check_meter_move,
+    normalize_address,
+    serial_text,
+)
+from app.services.meter_setup import MULTIPLIER_MAX, initial_units, rated_current, supply_warning
 from app.services.setup_checks import SetupRefused, clean_text, whole_number
 from app.services.site_layout import (
     FLOOR_HIGH,
@@ -40,7 +56,7 @@ from app.services.site_layout import (
     default_code,
     label_of,
 )
-from app.store.models import Account, Building, Bus, Meter, column_length
+from app.store.models import Account, Building, column_length
 from app.vocabulary import Utility
 
 
@@ -53,6 +69,13 @@ class Change:
     action: str  # add | change
     what: str  # "room 7-101", "bus Block 7 meters", "meter H7-001", "account of 7-101"
     detail: str  # what it gets, or "floor 1 -> 2; note ..."
+
+
+@dataclass
+class NewMeter:
+    ref: MeterRef
+    initial_units: int  # its first good reading, Wh or litres
+    rated_current_a: int | None  # its profile's, as a meter added on its own gets
 
 
 @dataclass
@@ -73,7 +96,7 @@ class ImportPlan:
     changed_rooms: list[RoomRef] = field(default_factory=list)
     new_buses: list[BusRef] = field(default_factory=list)
     changed_buses: list[BusRef] = field(default_factory=list)
-    new_meters: list[tuple[MeterRef, int]] = field(default_factory=list)  # with initial units
+    new_meters: list[NewMeter] = field(default_factory=list)
     changed_meters: list[MeterRef] = field(default_factory=list)
     new_accounts: list[NewAccount] = field(default_factory=list)
     changed_accounts: list[AccountRef] = field(default_factory=list)
@@ -94,44 +117,10 @@ class ImportPlan:
         return out
 
 
-# The column of a sheet a refusal's field is about.
+# The column of a sheet a refusal's field is about, where the two names differ.
 _COLUMN = {
-    "rooms": {
-        "building": "building",
-        "floor": "floor",
-        "room": "room",
-        "note": "note",
-        "code": "building",
-    },
-    "buses": {
-        "name": "bus",
-        "port": "port",
-        "baud": "baud",
-        "parity": "parity",
-        "stopbits": "stopbits",
-        "profile": "profile",
-        "enabled": "enabled",
-    },
-    "meters": {
-        "serial": "serial",
-        "utility": "utility",
-        "room": "room",
-        "bus": "bus",
-        "address": "address",
-        "profile": "profile",
-        "multiplier": "multiplier",
-        "initial_reading": "initial_reading",
-    },
-    "tenants": {
-        "room": "room",
-        "holder": "holder",
-        "holder_ref": "holder_ref",
-        "phone": "phone",
-        "tariffs": "tariffs",
-        "policy": "policy",
-        "amount": "opening_balance",
-        "opening_balance": "opening_balance",
-    },
+    "rooms": {"code": "building"},  # a building's code is made from its name
+    "buses": {"name": "bus"},
 }
 
 
@@ -141,7 +130,7 @@ class Planner:
         self.currency = currency
         self.plan = ImportPlan()
         self._profiles: dict[str, Profile] = {}
-        self._next_number = max(FIRST_NUMBER - 1, index.top_number) + 1
+        self._next_number = index.next_number
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -153,7 +142,7 @@ class Planner:
             try:
                 one(row)
             except SetupRefused as exc:
-                column = _COLUMN[sheet].get(exc.field, exc.field)
+                column = _COLUMN.get(sheet, {}).get(exc.field, exc.field)
                 self.problem(sheet, row.number, column, str(exc))
 
     def profile(self, name: str, field_name: str = "profile") -> Profile:
@@ -164,6 +153,14 @@ class Planner:
 
     def change(self, sheet: str, row: int, action: str, what: str, detail: str) -> None:
         self.plan.changes.append(Change(sheet, row, action, what, detail))
+
+    def _warn(
+        self, sheet: str, row: int, profile: Profile, serial: str, account: AccountRef | None
+    ) -> None:
+        """The warning a meter set up on its own gives (no relay or valve to cut an account's
+        supply), named by sheet and row."""
+        for warning in supply_warning(profile, serial, account.number if account else None):
+            self.plan.warnings.append(f"{sheet} row {row}: {warning}")
 
     # -- rooms ----------------------------------------------------------------------------
 
@@ -231,16 +228,16 @@ class Planner:
 
     def _bus(self, row: SheetRow) -> None:
         v = row.values
-        name = clean_text(v["bus"], "name", "bus name", column_length(Bus.name))
+        name = bus_name_text(v["bus"])
         if key(name) in self._seen_buses:
             raise SetupRefused(
                 "name", f"Bus {name} is already in this sheet at row {self._seen_buses[key(name)]}."
             )
         self._seen_buses[key(name)] = row.number
-        port = v["port"].strip()
-        problem = port_problem(port)
-        if problem is not None:
-            raise SetupRefused("port", problem[0].upper() + problem[1:] + ".")
+        retired = self.index.retired_buses.get(key(name))
+        if retired is not None:
+            raise name_taken(retired)
+        port = port_text(v["port"])
         profile = self.profile(v["profile"])
         try:
             enabled = parse_bool(v.get("enabled", ""))
@@ -314,11 +311,7 @@ class Planner:
 
     def _meter(self, row: SheetRow) -> None:
         v = row.values
-        serial = clean_text(v["serial"], "serial", "serial", column_length(Meter.serial))
-        if any(c.isspace() for c in serial):
-            raise SetupRefused(
-                "serial", f"The serial {serial!r} has spaces; type it as on the plate."
-            )
+        serial = serial_text(v["serial"])
         if key(serial) in self._seen_meters:
             raise SetupRefused(
                 "serial",
@@ -349,28 +342,22 @@ class Planner:
         )
         holder = self.index.addresses.get((id(bus), address))
         meter = self.index.meters.get(key(serial))
-        if holder is not None and key(holder) != key(serial):
-            raise SetupRefused(
-                "address",
-                f"Address {address} on bus {bus.name} belongs to meter {holder}; two meters on "
-                "one bus cannot share an address.",
-            )
+        check_address_free(
+            address, bus.name, holder if holder is not None and key(holder) != key(serial) else None
+        )
         if meter is None:
             if key(serial) in self.index.serials:
                 raise SetupRefused("serial", f"Serial {serial} belongs to a retired meter.")
             units = initial_units(v.get("initial_reading", ""), utility)
             new = MeterRef(None, serial, utility, bus, address, profile.name, room, multiplier)
             self.index.add_meter(new)
-            self.plan.new_meters.append((new, units))
+            self.plan.new_meters.append(NewMeter(new, units, rated_current(profile)))
             where = f"room {room.label}" if room else "no room"
             self.change(
                 "meters", row.number, "add", f"meter {serial}", f"{bus.name} {address}, {where}"
             )
-            if profile.supply is None and room is not None and self.index.account_of(room):
-                self.plan.warnings.append(
-                    f"meters row {row.number}: meter {serial} ({profile.name}) has no relay or "
-                    "valve: the console cannot cut its room's supply for arrears."
-                )
+            account = self.index.account_of(room) if room is not None else None
+            self._warn("meters", row.number, profile, serial, account)
             return
         if meter.utility is not utility:
             raise SetupRefused("utility", f"Meter {serial} measures {meter.utility.value}.")
@@ -384,12 +371,7 @@ class Planner:
         if meter.room is not room:
             for side in (meter.room, room):
                 account = self.index.account_of(side) if side else None
-                if account is not None:
-                    raise SetupRefused(
-                        "room",
-                        f"Room {side.label if side else ''} has open account {account.number}: "
-                        "a meter changes rooms only while neither has an open account.",
-                    )
+                check_meter_move(side.label if side else "", account.number if account else None)
             said.append(
                 f"room {meter.room.label if meter.room else '-'} -> {room.label if room else '-'}"
             )
@@ -485,12 +467,7 @@ class Planner:
                 "tenants", row.number, "add", f"account of {room.label}", f"{holder}{money}"
             )
             for meter in meters:  # as the meters sheet warns for a room with an account
-                profile = self.profile(meter.profile)
-                if profile.supply is None:
-                    self.plan.warnings.append(
-                        f"tenants row {row.number}: meter {meter.serial} ({profile.name}) has no "
-                        "relay or valve: the console cannot cut its room's supply for arrears."
-                    )
+                self._warn("tenants", row.number, self.profile(meter.profile), meter.serial, new)
             return
         if key(account.holder) != key(holder):
             raise SetupRefused(

@@ -89,14 +89,16 @@ class NewEntry:
     reason: str
     reference: str = ""
     idempotency_key: str | None = None
+    operator_id: int | None = None  # who moved it (None: the engine)
 
 
 def post_entries(
     session: Session, entries: list[NewEntry], *, at: datetime | None = None
 ) -> list[Posted]:
-    """Many entries at once (the engine's consumption postings), in the caller's transaction:
-    the accounts are locked in one statement, the entries inserted in one, the cached
-    balances updated in one. Same result as ``post_entry`` for each, in order."""
+    """Many entries at once (the engine's consumption postings, an import's opening balances),
+    in the caller's transaction: the accounts are locked in one statement, the entries inserted
+    in one, the cached balances updated in one. Same result as ``post_entry`` for each, in
+    order."""
     if not entries:
         return []
     if any(entry.amount_minor == 0 for entry in entries):
@@ -130,6 +132,7 @@ def post_entries(
                 "amount_minor": entry.amount_minor,
                 "balance_after_minor": before + entry.amount_minor,
                 "created_at": when,
+                "operator_id": entry.operator_id,
                 "reason": entry.reason,
                 "reference": entry.reference,
                 "idempotency_key": entry.idempotency_key,

@@ -23,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import round_to_minor
+from app.queries.site_facts import site_currency
 from app.services.audit import verify_audit
 from app.store.database import Database
-from app.store.models import Account, LedgerEntry, Receipt, Site, UsageCharge
+from app.store.models import Account, LedgerEntry, Receipt, UsageCharge
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class _Check:
 def verify_ledger(db: Database) -> VerifyReport:
     check = _Check()
     with db.session() as session:
-        currency = session.scalar(select(Site.currency).limit(1)) or "CNY"
+        currency = site_currency(session)
         cached = dict(session.execute(select(Account.id, Account.balance_minor)).all())
         numbers = dict(session.execute(select(Account.id, Account.number)).all())
         amounts = _check_entries(session, numbers, check)

@@ -8,7 +8,9 @@ the engine never mistakes the new meter's register for one that went backwards.
 administrators), records the swap, writes the audit event and moves the field revision, so a
 running console or ``serve`` polls the new meter within seconds. ``replace_meter`` is the
 record itself, in the caller's session and transaction. Everything is checked before anything
-is written: a refusal (``ReplacementRefused``) leaves the database as it was.
+is written: a refusal (``ReplacementRefused``) leaves the database as it was. The new meter
+follows the serial and address rules of every meter (``meter_checks``), and the old one is taken
+out of service as a retired meter is (``take_out``).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from app.hardware.addresses import address_problem
 from app.hardware.errors import ProfileError
 from app.hardware.profiles import Profile, load_profile
 from app.services.audit import record_audit
+from app.services.meter_checks import address_holder, serial_holder, serial_text, stored_address
 from app.services.operators import SignedIn
 from app.services.permissions import Action
-from app.services.setup_checks import field_changed
+from app.services.setup_checks import SetupRefused, field_changed
 from app.store.models import Alarm, IntervalReading, Meter, column_length
 from app.vocabulary import AlarmKind, AlarmState, MeterStatus, ReadingQuality, Utility
 
@@ -122,22 +125,11 @@ def replace_meter(
     final_units = reading_units(final_reading, utility, "final reading")
     initial_units = reading_units(initial_reading, utility, "initial reading")
     _check_time(session, old, at)
-    _check_final(session, old, final_units)
     serial = _check_serial(session, new_serial)
     profile_name, profile = _profile(old, new_profile)
     address = _check_address(session, old, new_address, profile)
-
-    # Every check passed: write.
-    session.add(
-        IntervalReading(
-            meter_id=old.id,
-            read_at=at,
-            register_units=final_units,
-            quality=ReadingQuality.GOOD,
-        )
-    )
-    old.status = MeterStatus.REMOVED
-    old.removed_at = at
+    # The last check (the final register never below the last good one) opens the writing.
+    cleared = take_out(session, old, final_units, at)
     new = Meter(
         serial=serial,
         utility=utility,
@@ -163,7 +155,6 @@ def replace_meter(
             quality=ReadingQuality.GOOD,
         )
     )
-    cleared = _clear_alarms(session, old.id)
     session.flush()
     return Replacement(
         old_meter_id=old.id,
@@ -267,6 +258,28 @@ def _check_time(session: Session, old: Meter, at: datetime) -> None:
         )
 
 
+def take_out(session: Session, meter: Meter, final_units: int | None, at: datetime) -> int:
+    """Take ``meter`` out of service at ``at`` (a swap or a retirement), in the caller's
+    transaction: its final register (Wh or litres; None: not read) becomes its last good
+    reading, it is marked removed (room and account kept for history), and its open offline
+    and implausible-reading alarms end. Returns how many alarms ended. Raises
+    ``ReplacementRefused``, writing nothing, when the final register is below its last good
+    reading."""
+    if final_units is not None:
+        _check_final(session, meter, final_units)
+        session.add(
+            IntervalReading(
+                meter_id=meter.id,
+                read_at=at,
+                register_units=final_units,
+                quality=ReadingQuality.GOOD,
+            )
+        )
+    meter.status = MeterStatus.REMOVED
+    meter.removed_at = at
+    return _clear_alarms(session, meter.id)
+
+
 def _check_final(session: Session, old: Meter, final_units: int) -> None:
     last = session.execute(
         select(IntervalReading.register_units, IntervalReading.read_at)
@@ -281,12 +294,13 @@ def _check_final(session: Session, old: Meter, final_units: int) -> None:
         raise ReplacementRefused(
             f"The final reading {format_units(final_units, old.utility)} is below meter "
             f"{old.serial}'s last good reading {format_units(last[0], old.utility)} "
-            f"({last[1].isoformat()}); a register never goes back. Read the old meter's "
-            "display again."
+            f"({last[1].isoformat()}); a register never goes back. Read the meter's display "
+            "again."
         )
 
 
 def _check_serial(session: Session, new_serial: str) -> str:
+    """The serial rules of every new meter (``meter_checks``), worded for a swap."""
     serial = new_serial.strip()
     if not serial:
         raise ReplacementRefused("The new meter's serial is empty; give its nameplate number.")
@@ -295,10 +309,15 @@ def _check_serial(session: Session, new_serial: str) -> str:
             f"The new serial {serial!r} is longer than {SERIAL_MAX} characters; "
             "check the nameplate number."
         )
-    if session.scalar(select(Meter.id).where(Meter.serial == serial)) is not None:
+    try:
+        serial_text(serial)
+    except SetupRefused as exc:
+        raise ReplacementRefused(str(exc)) from None
+    holder = serial_holder(session, serial)
+    if holder is not None:
         raise ReplacementRefused(
-            f"Serial {serial} is already used by another meter; each meter's serial is unique. "
-            "Check the new meter's nameplate."
+            f"Serial {holder.serial} is already used by another meter; each meter's serial is "
+            "unique, whatever its case. Check the new meter's nameplate."
         )
     return serial
 
@@ -324,23 +343,20 @@ def _profile(old: Meter, new_profile: str | None) -> tuple[str, Profile | None]:
 
 
 def _check_address(session: Session, old: Meter, new_address: str, profile: Profile | None) -> str:
+    """The address rules of every new meter (``meter_checks``: stored as the wire wants it,
+    never shared on a bus), worded for a swap; the old meter's own address is free."""
     address = new_address.strip()
     if not address:
         raise ReplacementRefused("The new meter's address is empty; give its bus address.")
-    if profile is not None and (problem := address_problem(profile.protocol, address)):
-        raise ReplacementRefused(f"{problem}; give the address set on the new meter.")
+    if profile is not None:
+        address = stored_address(profile, address)
+        if problem := address_problem(profile.protocol, address):
+            raise ReplacementRefused(f"{problem}; give the address set on the new meter.")
     if len(address) > ADDRESS_MAX:
         raise ReplacementRefused(
             f"The address {address!r} is longer than {ADDRESS_MAX} characters."
         )
-    holder = session.scalars(
-        select(Meter).where(
-            Meter.bus_id == old.bus_id,
-            Meter.address == address,
-            Meter.id != old.id,
-            Meter.status != MeterStatus.REMOVED,
-        )
-    ).first()
+    holder = address_holder(session, old.bus_id, address, old.id)
     if holder is not None:
         raise ReplacementRefused(
             f"Address {address} on this bus belongs to meter {holder.serial} "

@@ -21,14 +21,17 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.hardware.addresses import ADDRESS_DIGITS, address_problem
 from app.hardware.profiles import Profile
 from app.services.audit import record_audit
 from app.services.bus_setup import bus_named, profile_named
-from app.services.meter_replacement import ReplacementRefused, reading_units
+from app.services.meter_checks import check_meter_move, check_serial, free_address
+from app.services.meter_checks import (  # re-exported: callers know it from here
+    normalize_address as normalize_address,
+)
+from app.services.meter_replacement import ReplacementRefused, reading_units, take_out
 from app.services.operators import SignedIn
 from app.services.permissions import Action
-from app.services.setup_checks import SetupRefused, clean_text, field_changed, whole_number
+from app.services.setup_checks import SetupRefused, field_changed, whole_number
 from app.services.site_layout import room_named
 from app.store.models import (
     Account,
@@ -36,7 +39,6 @@ from app.store.models import (
     IntervalReading,
     Meter,
     Room,
-    column_length,
     utc_now,
 )
 from app.vocabulary import AccountStatus, MeterStatus, ReadingQuality, Utility
@@ -66,47 +68,6 @@ class MeterSaved:
     room: str
     account: str | None
     warnings: tuple[str, ...] = field(default=())
-
-
-def normalize_address(profile: Profile, text: str, field_name: str = "address") -> str:
-    """The address as stored: a Modbus unit id without leading zeros; a DL/T 645 or CJ/T 188
-    number padded to its width (a spreadsheet drops leading zeros of numbers)."""
-    raw = text.strip()
-    if profile.protocol == "modbus-rtu" and raw.isdigit():
-        raw = str(int(raw))
-    digits = ADDRESS_DIGITS.get(profile.protocol)
-    if digits is not None and raw.isdigit() and len(raw) < digits:
-        raw = raw.zfill(digits)
-    problem = address_problem(profile.protocol, raw)
-    if problem is not None:
-        raise SetupRefused(field_name, f"{problem[0].upper()}{problem[1:]}.")
-    return raw
-
-
-def free_address(session: Session, bus: Bus, address: str, meter_id: int | None) -> None:
-    holder = session.scalars(
-        select(Meter).where(
-            Meter.bus_id == bus.id, Meter.address == address, Meter.removed_at.is_(None)
-        )
-    ).first()
-    if holder is not None and holder.id != meter_id:
-        raise SetupRefused(
-            "address",
-            f"Address {address} on bus {bus.name} belongs to meter {holder.serial}; two meters "
-            "on one bus cannot share an address.",
-        )
-
-
-def check_serial(session: Session, text: str, meter_id: int | None) -> str:
-    serial = clean_text(text, "serial", "serial", column_length(Meter.serial))
-    if any(c.isspace() for c in serial):
-        raise SetupRefused("serial", f"The serial {serial!r} has spaces; type it as on the plate.")
-    holder = session.scalars(
-        select(Meter).where(func.lower(Meter.serial) == serial.lower())
-    ).first()
-    if holder is not None and holder.id != meter_id:
-        raise SetupRefused("serial", f"Serial {holder.serial} is already another meter's.")
-    return serial
 
 
 def _utility(profile: Profile, text: str) -> Utility:
@@ -143,15 +104,22 @@ def open_account_of(session: Session, room: Room | None) -> Account | None:
     ).first()
 
 
-def supply_warning(profile: Profile, serial: str, account: Account | None) -> tuple[str, ...]:
-    """The warning for a meter that cannot cut the supply of an account that may be cut."""
-    if profile.supply is not None or account is None:
+def supply_warning(profile: Profile, serial: str, account_number: str | None) -> tuple[str, ...]:
+    """The warning for a meter that cannot cut the supply of an account that may be cut
+    (``account_number``: the open account the meter serves, None for none)."""
+    if profile.supply is not None or account_number is None:
         return ()
     return (
         f"Meter {serial} ({profile.name}) has no relay or valve: the console cannot cut this "
-        f"room's supply when account {account.number} runs out; its balance policy cuts "
+        f"room's supply when account {account_number} runs out; its balance policy cuts "
         "supply at the overdraft limit.",
     )
+
+
+def rated_current(profile: Profile) -> int | None:
+    """A new meter's rated current in whole amperes (its profile's; None when not given),
+    what the engine's plausibility check measures a jump against."""
+    return int(profile.rated_current_a) if profile.rated_current_a else None
 
 
 def _room(session: Session, label: str) -> Room | None:
@@ -188,7 +156,7 @@ def add_meter(
         room_id=room.id if room else None,
         account_id=account.id if account else None,
         multiplier=multiplier,
-        rated_current_a=int(profile.rated_current_a) if profile.rated_current_a else None,
+        rated_current_a=rated_current(profile),
         status=MeterStatus.ACTIVE,
         installed_at=when,
     )
@@ -215,7 +183,7 @@ def add_meter(
         serial,
         room.label if room else "",
         account.number if account else None,
-        supply_warning(profile, serial, account),
+        supply_warning(profile, serial, account.number if account else None),
     )
 
 
@@ -274,13 +242,7 @@ def change_meter(
     if (new_room.id if new_room else None) != meter.room_id:
         for side in (old_room, new_room):
             holder = open_account_of(session, side)
-            if holder is not None:
-                raise SetupRefused(
-                    "room",
-                    f"Room {side.label if side else ''} has open account {holder.number}: a meter "
-                    "moves between rooms only while neither has an open account (its usage "
-                    "belongs to one account). Retire it and add a new meter instead.",
-                )
+            check_meter_move(side.label if side else "", holder.number if holder else None)
     if multiplier is not None:
         meter.multiplier = whole_number(multiplier, "multiplier", "multiplier", 1, MULTIPLIER_MAX)
     meter.bus_id = new_bus.id
@@ -299,7 +261,7 @@ def change_meter(
         meter.serial,
         new_room.label if new_room else "",
         account.number if account else None,
-        supply_warning(chosen, meter.serial, account),
+        supply_warning(chosen, meter.serial, account.number if account else None),
     )
 
 
@@ -307,37 +269,19 @@ def retire_meter(
     session: Session, by: SignedIn, serial: str, final_reading: str = ""
 ) -> MeterSaved:
     """Take a meter out of service (kept for its history; its room and account stay on it).
-    A final reading, when given, is stored as its last good reading and billed."""
+    A final reading, when given, is stored as its last good reading and billed; its open
+    offline and implausible-reading alarms end with it (as a replaced meter's do)."""
     by.require(Action.EDIT_FIELD)
     meter = meter_named(session, serial)
     bus = session.get_one(Bus, meter.bus_id)
     room = session.get(Room, meter.room_id) if meter.room_id else None
-    now = utc_now()
     units: int | None = None
     if final_reading.strip():
         units = initial_units(final_reading, meter.utility, "final_reading", "final reading")
-        last = session.scalar(
-            select(IntervalReading.register_units)
-            .where(
-                IntervalReading.meter_id == meter.id,
-                IntervalReading.quality == ReadingQuality.GOOD,
-            )
-            .order_by(IntervalReading.read_at.desc())
-            .limit(1)
-        )
-        if last is not None and units < last:
-            raise SetupRefused(
-                "final_reading",
-                f"The final reading is below the meter's last good reading ({last / 1000:.3f}); "
-                "a register never goes back. Read the display again.",
-            )
-        session.add(
-            IntervalReading(
-                meter_id=meter.id, read_at=now, register_units=units, quality=ReadingQuality.GOOD
-            )
-        )
-    meter.status = MeterStatus.REMOVED
-    meter.removed_at = now
+    try:
+        take_out(session, meter, units, utc_now())
+    except ReplacementRefused as exc:
+        raise SetupRefused("final_reading", str(exc)) from None
     session.flush()
     field_changed(session)
     record_audit(

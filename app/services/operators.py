@@ -242,10 +242,11 @@ def _signed_in(operator: Operator) -> SignedIn:
 
 
 def list_operators(db: Database) -> list[dict[str, object]]:
-    """Every operator: user name, display name, role, active, last login (no hashes)."""
+    """Every operator: id, user name, display name, role, active, last login (no hashes)."""
     with db.session() as session:
         return [
             {
+                "id": o.id,
                 "username": o.username,
                 "display_name": o.display_name,
                 "role": o.role.value,

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.billing.credit_region import CreditThresholds
 from app.billing.policy_file import PolicyValues, dump_policy, parse_policy
+from app.queries.setup_lists import policy_values
 from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
@@ -32,16 +34,13 @@ class PolicySaved:
     outcome: str  # added | changed | unchanged
 
 
-def _values(policy: BalancePolicy) -> PolicyValues:
-    return PolicyValues.from_stored(
-        name=policy.name,
-        alarm_1_minor=policy.alarm_1_minor,
-        alarm_2_minor=policy.alarm_2_minor,
-        overdraft_limit_minor=policy.overdraft_limit_minor,
-        close_permit_minor=policy.close_permit_minor,
-        hoard_limit_minor=policy.hoard_limit_minor,
-        friendly_hours=policy.friendly_hours,
-        friendly_dates=policy.friendly_dates,
+def thresholds_of(policy: BalancePolicy) -> CreditThresholds:
+    """The policy's credit thresholds, for ``credit_region`` and the supply decision."""
+    return CreditThresholds(
+        policy.alarm_1_minor,
+        policy.alarm_2_minor,
+        policy.overdraft_limit_minor,
+        policy.close_permit_minor,
     )
 
 
@@ -64,7 +63,7 @@ def save_policy(session: Session, by: SignedIn, values: PolicyValues) -> PolicyS
         session.flush()
         record_audit(session, by, "policy.add", "policy", policy.id, None, stored)
         return PolicySaved(values.name, "added")
-    before = _values(policy).to_stored()
+    before = policy_values(policy).to_stored()
     if before == stored:
         return PolicySaved(policy.name, "unchanged")
     for key, value in stored.items():
@@ -84,14 +83,14 @@ def export_policy(session: Session, name: str) -> str:
     policy = policy_named(session, name)
     if policy is None:
         raise SetupRefused("policy", _no_policy(session, name))
-    return dump_policy(_values(policy), site_currency(session))
+    return dump_policy(policy_values(policy), site_currency(session))
 
 
 def stored_policy(session: Session, name: str) -> PolicyValues:
     policy = policy_named(session, name)
     if policy is None:
         raise SetupRefused("policy", _no_policy(session, name))
-    return _values(policy)
+    return policy_values(policy)
 
 
 def _no_policy(session: Session, name: str) -> str:

@@ -9,8 +9,7 @@ or a crash there cannot lose the money, and the PDF can be made again from the r
 
 from __future__ import annotations
 
-import os
-import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money
+from app.documents.atomic_files import write_bytes_in_place
 from app.documents.receipt_pdf import ReceiptDocument, render_receipt
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, take_number
@@ -27,7 +27,7 @@ from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.store.database import Database
 from app.store.models import Account, AccountTariff, Meter, Receipt, Site, TariffPlan
-from app.vocabulary import PaymentMethod, ReceiptKind
+from app.vocabulary import DEFAULT_CURRENCY, PaymentMethod, ReceiptKind, Utility
 
 RECEIPTS_FOLDER = "receipts"
 
@@ -40,37 +40,59 @@ def receipt_file_name(number: int, *, copy: bool = False) -> str:
     return f"receipt-{number:08d}{'-copy' if copy else ''}.pdf"
 
 
-def account_content(session: Session, account: Account) -> dict[str, object]:
-    """The words a receipt of this account prints today (site, room, holder, meters, tariffs)."""
-    site = session.scalars(select(Site).order_by(Site.id).limit(1)).first()
-    meters = session.execute(
-        select(Meter.utility, Meter.serial)
-        .where(Meter.account_id == account.id, Meter.removed_at.is_(None))
-        .order_by(Meter.utility, Meter.serial)
-    ).all()
-    metered = {utility for utility, _serial in meters}
-    tariffs = [
-        name
-        for utility, name in session.execute(
-            select(AccountTariff.utility, TariffPlan.name)
-            .join(TariffPlan, AccountTariff.plan_id == TariffPlan.id)
-            .where(AccountTariff.account_id == account.id)
-            .order_by(AccountTariff.utility)
-        )
-        if utility in metered  # a tariff of a utility the room has no meter of is not used
-    ]
+def site_words(site: Site | None) -> dict[str, object]:
+    """What every receipt of the site prints of it: name, address, header lines, time zone and
+    currency."""
     return {
         "site_name": site.name if site else "",
         "site_address": site.address if site else "",
         "receipt_header": site.receipt_header.splitlines() if site else [],
         "timezone": site.timezone if site else "UTC",
-        "currency": site.currency if site else "CNY",
-        "room": account.room.label if account.room else "",
-        "holder": account.holder_name,
-        "account": account.number,
-        "meters": [f"{utility.value} {serial}" for utility, serial in meters],
-        "tariffs": tariffs,
+        "currency": site.currency if site else DEFAULT_CURRENCY,
     }
+
+
+def account_words(
+    room: str,
+    holder: str,
+    number: str,
+    meters: Iterable[tuple[Utility, str]],
+    tariffs: Iterable[tuple[Utility, str]],
+) -> dict[str, object]:
+    """What a receipt prints of an account: room, holder, number, its meters in service
+    (utility, serial) and the tariffs (utility, plan name) of the utilities it has a meter of."""
+    in_service = sorted(meters)
+    metered = {utility for utility, _serial in in_service}
+    return {
+        "room": room,
+        "holder": holder,
+        "account": number,
+        "meters": [f"{utility.value} {serial}" for utility, serial in in_service],
+        # a tariff of a utility the room has no meter of is not used
+        "tariffs": [name for utility, name in sorted(tariffs) if utility in metered],
+    }
+
+
+def account_content(session: Session, account: Account) -> dict[str, object]:
+    """The words a receipt of this account prints today (site, room, holder, meters, tariffs)."""
+    site = session.scalars(select(Site).order_by(Site.id).limit(1)).first()
+    meters = session.execute(
+        select(Meter.utility, Meter.serial).where(
+            Meter.account_id == account.id, Meter.removed_at.is_(None)
+        )
+    )
+    tariffs = session.execute(
+        select(AccountTariff.utility, TariffPlan.name)
+        .join(TariffPlan, AccountTariff.plan_id == TariffPlan.id)
+        .where(AccountTariff.account_id == account.id)
+    )
+    return site_words(site) | account_words(
+        account.room.label if account.room else "",
+        account.holder_name,
+        account.number,
+        [(utility, serial) for utility, serial in meters],
+        [(utility, name) for utility, name in tariffs],
+    )
 
 
 @dataclass(frozen=True)
@@ -127,7 +149,7 @@ def take_receipt_number(session: Session) -> int:
 
 def receipt_document(receipt: Receipt, *, copy: bool = False) -> ReceiptDocument:
     content = dict(receipt.content or {})
-    currency = str(content.get("currency", "CNY"))
+    currency = str(content.get("currency", DEFAULT_CURRENCY))
     zone = ZoneInfo(str(content.get("timezone", "UTC")))
 
     def money(minor: int) -> str:  # the receipt names the currency beside each amount
@@ -166,14 +188,8 @@ def write_receipt_pdf(data_dir: Path, receipt: Receipt, layout: str, *, copy: bo
     folder = data_dir / RECEIPTS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / receipt_file_name(receipt.number, copy=copy)
-    # A name of its own per writer: two processes saving the same missing PDF must not
-    # rename each other's half file away.
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        partial.write_bytes(render_receipt(receipt_document(receipt, copy=copy), layout))
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    # Two processes saving the same missing PDF at once: each writes a file of its own.
+    write_bytes_in_place(path, render_receipt(receipt_document(receipt, copy=copy), layout))
     return path
 
 

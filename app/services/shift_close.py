@@ -4,8 +4,6 @@ difference, and the close report as a PDF in the data folder."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -15,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money, MoneyError, minor_unit_digits
+from app.documents.atomic_files import write_bytes_in_place
 from app.documents.receipt_pdf import local_time_text
 from app.documents.shift_report_pdf import ShiftLine, ShiftReport, render_shift_report
 from app.queries.site_facts import site_currency, site_zone
@@ -332,18 +331,11 @@ def _write_report(data_dir: Path, relative: str, summary: ShiftSummary) -> Path:
     """Render and save the report atomically (a crash leaves no half file) and durably (it is
     on disk before the close is committed)."""
     path = data_dir / relative
-    partial = path.with_suffix(".pdf.part")
     pdf = render_shift_report(shift_report(summary))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("wb") as file:
-            file.write(pdf)
-            file.flush()
-            os.fsync(file.fileno())
-        partial.replace(path)
+        write_bytes_in_place(path, pdf, durable=True)
     except OSError as exc:
-        with contextlib.suppress(OSError):  # the folder may be unusable: the message says so
-            partial.unlink(missing_ok=True)
         raise ShiftRefused(
             f"The shift report could not be saved to {path} ({exc.strerror or exc}); the shift "
             "is still open. Free disk space or fix the data folder's permissions, then close "

@@ -98,10 +98,10 @@ def import_workbook(
         if not plan.changes:
             return ImportDone(plan, applied=False)
         _require(by, plan)
-        openings = apply_plan(session, by, index, plan, now)
+        assert site is not None  # refused above: there is no site
+        openings = apply_plan(session, by, site, index, plan, now)
         if {c.sheet for c in plan.changes} & {"rooms", "buses", "meters"}:
             field_changed(session)
-        assert site is not None
         record_audit(
             session,
             by,

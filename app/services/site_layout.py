@@ -197,9 +197,9 @@ def retire_building(session: Session, by: SignedIn, building: str) -> str:
         _must_be_free(session, room)
     had = [room for room in rooms if _has_history(session, room)]
     now = utc_now()
-    if had or found.retired_at is not None:
+    if had:
         outcome = "retired"
-        found.retired_at = found.retired_at or now
+        found.retired_at = now
         for room in rooms:
             room.retired_at = room.retired_at or now
     else:

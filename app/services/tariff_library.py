@@ -84,6 +84,7 @@ class VersionInfo:
 
 @dataclass(frozen=True, slots=True)
 class PlanInfo:
+    id: int  # the plan's database id (a screen keeps its row chosen across reloads)
     name: str
     utility: str
     unit: str
@@ -218,7 +219,9 @@ def list_plans(session: Session) -> list[PlanInfo]:
             )
             for v in plan.versions
         )
-        out.append(PlanInfo(plan.name, plan.utility.value, plan.unit, plan.currency, versions))
+        out.append(
+            PlanInfo(plan.id, plan.name, plan.utility.value, plan.unit, plan.currency, versions)
+        )
     return out
 
 

@@ -50,7 +50,8 @@ def head_revision() -> str:
 def schema_state(db: Database) -> SchemaState:
     """Where the database's schema stands. Raises for foreign or newer-than-known schemas."""
     script = ScriptDirectory.from_config(alembic_config())
-    head = head_revision()
+    head = script.get_current_head()
+    assert head is not None
     with db.engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
         tables = set(inspect(conn).get_table_names())

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.store.models.base import Base, UtcDateTime, utc_now
+from app.vocabulary import DEFAULT_CURRENCY, DEFAULT_TIMEZONE
 
 
 class Site(Base):
@@ -17,8 +18,8 @@ class Site(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    currency: Mapped[str] = mapped_column(String(3), default=DEFAULT_CURRENCY)
+    timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIMEZONE)
     address: Mapped[str] = mapped_column(Text, default="")
     # Lines printed at the top of every receipt (the office's name, hours, phone...).
     receipt_header: Mapped[str] = mapped_column(Text, default="")

@@ -1,19 +1,16 @@
 """What the site set-up service tests share: operators of every role without paying for a
-password hash each, an empty site, and a snapshot of every table to prove a refusal wrote
-nothing."""
+password hash each, an empty site, a snapshot of every table to prove a refusal wrote nothing
+(``refused``), the field revision, and a migrated database kept for the tests of a module."""
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Table, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Table, select
 
 from app.documents.site_workbook_format import SHEETS, SheetRow, Workbook
 from app.services.account_life import open_account
@@ -22,12 +19,13 @@ from app.services.operators import SignedIn
 from app.services.passwords import hash_password
 from app.services.policy_setup import import_policy
 from app.services.recharge import new_key
-from app.services.setup_checks import in_transaction
+from app.services.setup_checks import SetupRefused, field_revision, in_transaction
 from app.services.site_setup import SiteDetails, init_site
 from app.services.tariff_library import import_tariff
-from app.store.database import DB_FILE_NAME, Database, sqlite_url_for
+from app.store.database import Database
 from app.store.models import AuditEvent, Base, Operator
 from app.vocabulary import PaymentMethod, Role, Utility
+from tests.databases import _fresh_postgres, _sqlite_copy
 from tests.support import REPO
 
 PASSWORD = "correct horse"
@@ -127,6 +125,21 @@ def snapshot(db: Database) -> Snapshot:
     return out
 
 
+def refused(db: Database, work: Callable[..., object], *args: object, **kw: object) -> SetupRefused:
+    """``work`` run in its own transaction is refused and writes nothing; the refusal."""
+    before = snapshot(db)
+    with pytest.raises(SetupRefused) as caught:
+        in_transaction(db, work, *args, **kw)
+    assert snapshot(db) == before
+    return caught.value
+
+
+def revision(db: Database) -> int:
+    """The field revision (moved by every change of buses or meters)."""
+    with db.session() as session:
+        return field_revision(session)
+
+
 def audit_actions(db: Database) -> list[str]:
     with db.session() as session:
         return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
@@ -142,50 +155,25 @@ def last_event(db: Database) -> AuditEvent:
 # -- a migrated database shared by the tests of one module -------------------------------------
 
 
-def _pg_copy(template: str) -> Iterator[str]:
-    import os
-
-    admin_url = make_url(os.environ["METERDESK_TEST_PG_URL"])
-    name = f"meterdesk_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    finally:
-        admin.dispose()
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        finally:
-            admin.dispose()
-
-
 def module_database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Database]:
     """The body of a module-scoped fixture parametrized "sqlite" / "postgresql": a copy of the
     session's migrated template (as ``db`` is, but kept for every test of the module)."""
+    copies: Iterator[str] | None = None
     if request.param == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
-        folder = tmp_path_factory.mktemp("module-db")
-        shutil.copyfile(template, folder / DB_FILE_NAME)
-        database = Database(sqlite_url_for(folder))
-        try:
-            yield database
-        finally:
-            database.dispose()
-        return
-    copies = _pg_copy(request.getfixturevalue("_postgres_template"))
-    database = Database(next(copies))
+        url = _sqlite_copy(template, tmp_path_factory.mktemp("module-db"))
+    else:
+        copies = _fresh_postgres(request.getfixturevalue("_postgres_template"))
+        url = next(copies)
+    database = Database(url)
     try:
         yield database
     finally:
         database.dispose()
-        copies.close()
+        if copies is not None:
+            copies.close()  # drops the PostgreSQL copy
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -14,13 +14,15 @@ from app.services.bus_setup import BusForm, add_bus, change_bus, retire_bus
 from app.services.meter_setup import MeterForm, add_meter, retire_meter
 from app.services.operators import SignedIn
 from app.services.permissions import PermissionDenied
-from app.services.setup_checks import SetupRefused, field_revision, in_transaction
+from app.services.setup_checks import in_transaction
 from app.store.database import Database
 from app.vocabulary import Role
 from tests.integration.services.setup_support import (
     BACKENDS,
     Shared,
     last_event,
+    refused,
+    revision,
     shared_site,
     snapshot,
     with_site,
@@ -46,19 +48,6 @@ def wired(
 ) -> Iterator[Shared]:
     """The site with bus Line 1 on sim://l1, shared by the refusals."""
     yield from shared_site(request, tmp_path_factory, _wired)
-
-
-def revision(db: Database) -> int:
-    with db.session() as session:
-        return field_revision(session)
-
-
-def refused(db: Database, work: Callable[..., object], *args: object, **kw: object) -> SetupRefused:
-    before = snapshot(db)
-    with pytest.raises(SetupRefused) as caught:
-        in_transaction(db, work, *args, **kw)
-    assert snapshot(db) == before
-    return caught.value
 
 
 def line(db: Database, name: str) -> tuple[str, int, str, int, int, int, str, bool]:

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.demo.site import DemoSpec, seed_demo_site
-from app.services.ledger import LedgerError, post_entry
+from app.services.counters import current_number, take_number, take_numbers
+from app.services.ledger import LedgerError, NewEntry, post_entries, post_entry
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database
 from app.store.models import (
     Account,
     LedgerEntry,
     Meter,
+    Operator,
     Receipt,
     TariffVersion,
     UsageCharge,
@@ -36,6 +38,11 @@ def first_account(db: Database) -> Account:
         return account
 
 
+def second_account(db: Database) -> Account:
+    with db.session() as session:
+        return session.query(Account).order_by(Account.id).all()[1]
+
+
 def test_posting_moves_the_cached_balance_with_the_entry(site: Database) -> None:
     account = first_account(site)
     with site.transaction() as session:
@@ -50,6 +57,57 @@ def test_a_posting_that_moves_nothing_or_names_no_account_is_refused(site: Datab
         post_entry(session, first_account(site).id, LedgerKind.RECHARGE, 0, reason="x")
     with pytest.raises(LedgerError, match="no account"), site.transaction() as session:
         post_entry(session, 999_999, LedgerKind.RECHARGE, 1, reason="x")
+
+
+def test_many_entries_at_once_name_who_moved_the_money(site: Database) -> None:
+    first, second = first_account(site), second_account(site)
+    with site.transaction() as session:
+        operator = session.scalars(select(Operator.id).limit(1)).one()
+        posted = post_entries(
+            session,
+            [
+                NewEntry(first.id, LedgerKind.OPENING, 700, "carried over", operator_id=None),
+                NewEntry(
+                    second.id, LedgerKind.ADJUSTMENT, -300, "fix", "note", operator_id=operator
+                ),
+                NewEntry(first.id, LedgerKind.ADJUSTMENT, 50, "fix"),
+            ],
+        )
+        stored = session.execute(
+            select(LedgerEntry.account_id, LedgerEntry.operator_id, LedgerEntry.reference)
+            .where(LedgerEntry.id.in_([p.entry_id for p in posted]))
+            .order_by(LedgerEntry.id)
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (first.id, None, ""),
+        (second.id, operator, "note"),
+        (first.id, None, ""),
+    ]
+    assert [(p.balance_before_minor, p.balance_after_minor) for p in posted] == [
+        (first.balance_minor, first.balance_minor + 700),
+        (second.balance_minor, second.balance_minor - 300),
+        (first.balance_minor + 700, first.balance_minor + 750),
+    ]
+    assert first_account(site).version == first.version + 1  # one update of each account
+
+
+def test_numbers_taken_together_follow_each_other_without_a_gap(site: Database) -> None:
+    with site.transaction() as session:
+        start = current_number(session, "test")
+        one = take_number(session, "test")
+        run = take_numbers(session, "test", 3)
+        after = take_number(session, "test")
+    assert (one, list(run), after) == (start + 1, [start + 2, start + 3, start + 4], start + 5)
+
+    def taken_then_rolled_back() -> None:
+        with site.transaction() as session:
+            take_numbers(session, "test", 10)
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        taken_then_rolled_back()
+    with site.session() as session:
+        assert current_number(session, "test") == start + 5  # given back
 
 
 def test_a_cached_balance_that_drifts_is_named(site: Database) -> None:

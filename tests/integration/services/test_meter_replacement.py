@@ -183,6 +183,15 @@ def test_another_profile_of_the_same_utility_is_taken(site: Database) -> None:
     assert meter(site, "HK-1").profile == done.new_profile == "hiking-dds238"
 
 
+def test_the_new_address_is_stored_as_the_wire_wants_it(site: Database) -> None:
+    """As a meter added on its own: a Modbus unit id without leading zeros, a DL/T 645
+    address padded to its 12 digits (a spreadsheet or a hurried technician drops them)."""
+    modbus = replace(site, new_address="001")
+    dlt = replace(site, "EA01001", new_serial="NEW-DLT", new_address="42")
+    assert (modbus.new_address, meter(site, "NEW-0001").address) == ("1", "1")
+    assert (dlt.new_address, meter(site, "NEW-DLT").address) == ("000000000042", "000000000042")
+
+
 def test_a_meter_replaced_twice_at_one_address_keeps_every_removed_row(site: Database) -> None:
     first = replace(site, new_serial="NEW-A")
     second = replace(
@@ -234,11 +243,24 @@ REFUSALS: list[tuple[str, Callable[[Database], None], dict[str, Any], str]] = [
     ("time in the future", lambda db: None, {"at": AT + timedelta(days=1)}, "in the future"),
     ("naive time", lambda db: None, {"at": AT.replace(tzinfo=None)}, "no time zone"),
     ("serial in use", lambda db: None, {"new_serial": "EB01003"}, "Serial EB01003 is already used"),
+    (  # a serial is compared as every meter's is (meter_checks): whatever its case
+        "serial in use in another case",
+        lambda db: None,
+        {"new_serial": "eb01003"},
+        "Serial EB01003 is already used",
+    ),
+    ("serial with spaces", lambda db: None, {"new_serial": "NEW 1"}, "has spaces"),
     ("empty serial", lambda db: None, {"new_serial": "  "}, "serial is empty"),
     (
         "address of an active meter",
         lambda db: None,
         {"new_address": "2"},
+        "Address 2 on this bus belongs to meter EB01002",
+    ),
+    (  # stored as the wire wants it first: Modbus unit 002 is unit 2
+        "address of an active meter with leading zeros",
+        lambda db: None,
+        {"new_address": "002"},
         "Address 2 on this bus belongs to meter EB01002",
     ),
     ("address the protocol cannot have", lambda db: None, {"new_address": "300"}, "1 to 247"),

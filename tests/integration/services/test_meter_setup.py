@@ -6,8 +6,8 @@ refusal names the field and writes nothing; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -16,16 +16,26 @@ from app.services.bus_setup import BusForm, add_bus
 from app.services.meter_setup import MeterForm, add_meter, change_meter, retire_meter
 from app.services.operators import SignedIn
 from app.services.permissions import PermissionDenied
-from app.services.setup_checks import SetupRefused, field_revision, in_transaction
+from app.services.setup_checks import in_transaction
 from app.services.site_layout import add_building, generate_rooms, retire_room
 from app.store.database import Database
-from app.store.models import Account, IntervalReading, Meter
-from app.vocabulary import MeterStatus, ReadingQuality, Role, Utility
+from app.store.models import Account, Alarm, IntervalReading, Meter
+from app.vocabulary import (
+    AlarmKind,
+    AlarmSeverity,
+    AlarmState,
+    MeterStatus,
+    ReadingQuality,
+    Role,
+    Utility,
+)
 from tests.integration.services.setup_support import (
     BACKENDS,
     Shared,
     last_event,
     open_in,
+    refused,
+    revision,
     shared_site,
     snapshot,
     store_policy,
@@ -74,14 +84,6 @@ def wired(
     yield from shared_site(request, tmp_path_factory, build)
 
 
-def refused(db: Database, work: Callable[..., object], *args: object, **kw: object) -> SetupRefused:
-    before = snapshot(db)
-    with pytest.raises(SetupRefused) as caught:
-        in_transaction(db, work, *args, **kw)
-    assert snapshot(db) == before
-    return caught.value
-
-
 def meter(db: Database, serial: str) -> Meter:
     with db.session() as session:
         return session.scalars(select(Meter).where(Meter.serial == serial)).one()
@@ -98,11 +100,6 @@ def readings(db: Database, serial: str) -> list[tuple[datetime, int, ReadingQual
                 .order_by(IntervalReading.read_at)
             )
         ]
-
-
-def revision(db: Database) -> int:
-    with db.session() as session:
-        return field_revision(session)
 
 
 def test_the_initial_reading_becomes_the_first_good_reading(
@@ -342,10 +339,10 @@ def test_retiring_stores_the_final_reading_and_keeps_the_meter(
     form = MeterForm("E-1", "Line 1", "1", room="7-101", initial_reading="100")
     in_transaction(db, add_meter, tech, form, at=AT)
     low = refused(db, retire_meter, tech, "E-1", "99.999")
-    assert (low.field, str(low)) == (
+    assert (low.field, str(low)) == (  # as a replacement words it (meter_replacement)
         "final_reading",
-        "The final reading is below the meter's last good reading (100.000); a register never "
-        "goes back. Read the display again.",
+        "The final reading 99.999 kWh is below meter E-1's last good reading 100.000 kWh "
+        "(2026-09-01T08:00:00+00:00); a register never goes back. Read the meter's display again.",
     )
     bad = refused(db, retire_meter, tech, "E-1", "lots")
     assert (bad.field, str(bad)) == ("final_reading", "The final reading 'lots' is not a number.")
@@ -369,3 +366,42 @@ def test_retiring_stores_the_final_reading_and_keeps_the_meter(
         assert (gone.field, str(gone)) == ("serial", "Meter E-1 is retired; it cannot be changed.")
     missing = refused(db, retire_meter, tech, "E-9")
     assert (missing.field, str(missing)) == ("serial", "There is no meter 'E-9'; check the serial.")
+
+
+def test_retiring_ends_the_meters_offline_and_implausible_reading_alarms(
+    db: Database, who: dict[Role, SignedIn]
+) -> None:
+    """As a replaced meter's do: a retired meter no longer answers and its register is
+    history; an alarm of another kind (a failed command) stays for someone to look at."""
+    tech = who[Role.TECHNICIAN]
+    saved = in_transaction(db, add_meter, tech, MeterForm("E-1", "Line 1", "1"), at=AT)
+    kinds = (AlarmKind.METER_OFFLINE, AlarmKind.IMPLAUSIBLE_READING, AlarmKind.COMMAND_FAILED)
+    with db.transaction() as session:
+        for kind in kinds:
+            session.add(
+                Alarm(
+                    kind=kind,
+                    severity=AlarmSeverity.WARNING,
+                    state=AlarmState.ACTIVE,
+                    meter_id=saved.meter_id,
+                    message=kind.value,
+                    raised_at=AT + timedelta(hours=1),
+                )
+            )
+    in_transaction(db, retire_meter, tech, "E-1")
+    with db.session() as session:
+        states = dict(
+            session.execute(
+                select(Alarm.kind, Alarm.state).where(Alarm.meter_id == saved.meter_id)
+            ).all()
+        )
+        ended = session.scalars(
+            select(Alarm.cleared_at).where(Alarm.state == AlarmState.CLEARED)
+        ).all()
+    assert states == {
+        AlarmKind.METER_OFFLINE: AlarmState.CLEARED,
+        AlarmKind.IMPLAUSIBLE_READING: AlarmState.CLEARED,
+        AlarmKind.COMMAND_FAILED: AlarmState.ACTIVE,
+    }
+    assert len(ended) == 2
+    assert all(at is not None for at in ended)

@@ -28,7 +28,7 @@ from app.services.policy_setup import (
     import_policy,
     stored_policy,
 )
-from app.services.setup_checks import SetupRefused, field_revision, in_transaction
+from app.services.setup_checks import SetupRefused, in_transaction
 from app.services.site_import import import_workbook
 from app.services.tariff_assign import assign_tariff
 from app.store.database import Database
@@ -41,6 +41,8 @@ from tests.integration.services.setup_support import (
     STUDENT,
     Shared,
     last_event,
+    refused,
+    revision,
     settle,
     shared_site,
     snapshot,
@@ -134,14 +136,6 @@ def shared(
     yield from shared_site(request, tmp_path_factory, _site)
 
 
-def refused(db: Database, work: Callable[..., object], *args: object, **kw: object) -> SetupRefused:
-    before = snapshot(db)
-    with pytest.raises(SetupRefused) as caught:
-        in_transaction(db, work, *args, **kw)
-    assert snapshot(db) == before
-    return caught.value
-
-
 def policy_of(db: Database) -> dict[str, str]:
     """Account number -> the name of its policy."""
     with db.session() as session:
@@ -164,11 +158,6 @@ def plans_of(db: Database, utility: Utility) -> dict[str, str]:
                 .where(AccountTariff.utility == utility)
             ).all()
         )
-
-
-def revision(db: Database) -> int:
-    with db.session() as session:
-        return field_revision(session)
 
 
 # -- balance policies --------------------------------------------------------------------------

@@ -11,21 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from app.billing.credit_region import credit_region
 from app.documents.site_workbook import read_workbook, write_workbook
 from app.documents.site_workbook_format import Workbook
+from app.hardware.profiles import load_profile
 from app.queries.site_layout import list_buildings, list_buses, setup_status
 from app.queries.site_sheets import site_sheets
+from app.services.bus_setup import BusForm, add_bus, retire_bus
 from app.services.import_plan import ImportPlan
 from app.services.ledger_verify import verify_ledger
-from app.services.meter_setup import MeterForm, add_meter, retire_meter
+from app.services.meter_setup import MeterForm, add_meter, rated_current, retire_meter
 from app.services.operators import SignedIn
 from app.services.permissions import PermissionDenied
-from app.services.setup_checks import field_revision, in_transaction
+from app.services.policy_setup import thresholds_of
+from app.services.receipts import account_content
+from app.services.setup_checks import in_transaction
 from app.services.site_import import ImportDone, ImportRefused, import_workbook, plan_import
 from app.services.site_layout import add_room, retire_room
 from app.store.database import Database
@@ -41,12 +47,21 @@ from app.store.models import (
     Room,
     TariffPlan,
 )
-from app.vocabulary import AccountStatus, LedgerKind, ReadingQuality, ReceiptKind, Role, Utility
+from app.vocabulary import (
+    AccountStatus,
+    LedgerKind,
+    ReadingQuality,
+    ReceiptKind,
+    Role,
+    SupplyState,
+    Utility,
+)
 from tests.integration.services.setup_support import (
     BACKENDS,
     DORM,
     STUDENT,
     module_database,
+    revision,
     snapshot,
     staff,
     store_policy,
@@ -56,6 +71,7 @@ from tests.integration.services.setup_support import (
 )
 
 BUS = "Block 7 meters"
+OLD_LINE = "Old line"  # a retired bus
 HIKING = "hiking-dds238"
 LABELS = [f"7-{floor}{n:02d}" for floor in (1, 2, 3) for n in range(1, 11)]
 
@@ -113,17 +129,13 @@ class Block7:
     revision_after: int
 
 
-def revision(db: Database) -> int:
-    with db.session() as session:
-        return field_revision(session)
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Block7]:
     """Block 7 imported into a site with the dormitory tariff and the student policy; then
-    room 7-311 added, given meter OLD-1 at address 31, and both retired."""
+    room 7-311 added, given meter OLD-1 on a bus of its own (Old line), and all three
+    retired."""
     databases = module_database(request, tmp_path_factory)
     db = next(databases)
     try:
@@ -135,8 +147,10 @@ def site(
         after = revision(db)
         sup, tech = who[Role.SUPERVISOR], who[Role.TECHNICIAN]
         in_transaction(db, add_room, sup, "Block 7", 3, "311")
-        in_transaction(db, add_meter, tech, MeterForm("OLD-1", BUS, "31", room="7-311"))
+        in_transaction(db, add_bus, tech, BusForm(OLD_LINE, "sim://old-line", HIKING))
+        in_transaction(db, add_meter, tech, MeterForm("OLD-1", OLD_LINE, "31", room="7-311"))
         in_transaction(db, retire_meter, tech, "OLD-1")
+        assert in_transaction(db, retire_bus, tech, OLD_LINE) == "retired"
         assert in_transaction(db, retire_room, sup, "7-311") == "retired"
         yield Block7(db, who, done, start, after)
     finally:
@@ -214,6 +228,33 @@ def test_each_initial_reading_is_the_meters_first_good_reading(site: Block7) -> 
         ).all()
     assert [tuple(r) for r in rows] == [
         (f"H7-{n + 1:03d}", n * 1000 + 250, ReadingQuality.GOOD) for n in range(30)
+    ]
+
+
+def test_each_meter_has_its_profiles_rated_current_as_one_added_on_its_own(site: Block7) -> None:
+    """The engine measures a register's jump against it (no rated current: 100 A)."""
+    with site.db.session() as session:
+        rated = dict(session.execute(select(Meter.serial, Meter.rated_current_a)).all())
+    assert rated.pop("OLD-1") == rated_current(load_profile(HIKING)) == 65  # add_meter's
+    assert rated == {f"H7-{n:03d}": 65 for n in range(1, 31)}
+
+
+def test_each_account_is_in_the_credit_region_of_its_opening_balance(site: Block7) -> None:
+    with site.db.session() as session:
+        rows = session.execute(
+            select(Account.number, Account.balance_minor, Account.supply_state, BalancePolicy)
+            .join(BalancePolicy, BalancePolicy.id == Account.policy_id)
+            .order_by(Account.number)
+        ).all()
+        regions = {
+            number: (state, credit_region(balance, thresholds_of(policy)))
+            for number, balance, state, policy in rows
+        }
+    assert all(state == expected for state, expected in regions.values())
+    assert [regions[str(100001 + n)][0] for n in (0, 1, 10)] == [
+        SupplyState.CUT_OFF,  # no opening balance, no overdraft
+        SupplyState.ALARM_1,  # 11.50: below the first alarm (20.00)
+        SupplyState.NORMAL,  # 20.50
     ]
 
 
@@ -395,11 +436,13 @@ def test_a_meter_without_a_relay_for_a_tenant_is_a_warning(site: Block7) -> None
     )
     plan = plan_import(site.db, book)
     assert plan.problems == []
-    assert plan.warnings == [
-        f"meters row 2: meter SDM-1 ({sdm}) has no relay or valve: the console cannot cut its "
-        "room's supply for arrears.",
-        f"tenants row 2: meter SDM-2 ({sdm}) has no relay or valve: the console cannot cut its "
-        "room's supply for arrears.",
+    assert plan.warnings == [  # as meter_setup words it, after the sheet and row
+        f"meters row 2: Meter SDM-1 ({sdm}) has no relay or valve: the console cannot cut this "
+        "room's supply when account 100001 runs out; its balance policy cuts supply at the "
+        "overdraft limit.",
+        f"tenants row 2: Meter SDM-2 ({sdm}) has no relay or valve: the console cannot cut this "
+        "room's supply when account 100031 runs out; its balance policy cuts supply at the "
+        "overdraft limit.",
     ]
 
 
@@ -434,6 +477,16 @@ BAD: dict[str, tuple[Mapping[str, list[dict[str, str]]], tuple[str, int, str], s
         {"buses": [{**BUSES[0], "bus": "Line 2", "port": "sim://two", "profile": "acme-9000"}]},
         ("buses", 2, "profile"),
         "There is no meter profile 'acme-9000'; choose one of",
+    ),
+    "a retired bus's name": (  # kept for its meters' history: the name is never used again
+        {"buses": [{**BUSES[0], "bus": " old  LINE ", "port": "sim://another"}]},
+        ("buses", 2, "bus"),
+        f"There is already a bus called {OLD_LINE}.",
+    ),
+    "a port too long to store": (
+        {"buses": [{**BUSES[0], "bus": "Line 2", "port": "sim://" + "x" * 250}]},
+        ("buses", 2, "port"),
+        "The port is too long.",
     ),
     "a port with two owners": (
         {"buses": [{**BUSES[0], "bus": "Line 2", "port": "SIM://Block7"}]},
@@ -625,3 +678,68 @@ def test_a_dry_run_writes_nothing_and_a_changed_row_changes_what_it_says(db: Dat
     again = import_workbook(db, who[Role.ADMIN], changed, source="changed.csv", digest="2")
     assert not again.applied
     assert snapshot(db) == before
+
+
+def test_an_opening_receipt_says_what_a_receipt_of_the_account_says(db: Database) -> None:
+    """Worded by ``receipts`` as every receipt is: a tariff of a utility the room has no meter
+    of (water here) is not printed; then the operator and why the money came in."""
+    who = with_site(db)
+    store_tariff(db, who[Role.ADMIN])
+    store_tariff(db, who[Role.ADMIN], "tiered-water")
+    store_policy(db, who[Role.ADMIN])
+    book = workbook(
+        rooms=ROOMS[:2],
+        buses=BUSES,
+        meters=METERS[:2],
+        tenants=[{**t, "tariffs": f"Tiered water; {DORM}"} for t in TENANTS[:2]],
+    )
+    done = import_workbook(db, who[Role.ADMIN], book, source="two.xlsx", digest="3")
+    assert [o["account"] for o in done.openings] == ["100002"]  # tenant 1 opened at 0
+    with db.session() as session:
+        receipt = session.scalars(select(Receipt)).one()
+        account = session.scalars(select(Account).where(Account.number == "100002")).one()
+        tariffs = {t.plan.name for t in account.tariffs}
+        assert receipt.content == account_content(session, account) | {
+            "operator": who[Role.ADMIN].display_name,
+            "reason": "opening balance carried over (site import)",
+            "approved_by": "",
+        }
+    assert tariffs == {DORM, "Tiered water"}
+    assert receipt.content is not None
+    assert (receipt.content["meters"], receipt.content["tariffs"]) == (
+        ["electricity H7-002"],
+        [DORM],
+    )
+    assert receipt.content["receipt_header"] == []  # the site's header: none set
+
+
+def test_the_export_gives_each_meters_first_good_reading_as_its_initial_one(db: Database) -> None:
+    who = with_site(db)
+    store_tariff(db, who[Role.ADMIN])
+    store_policy(db, who[Role.ADMIN])
+    book = workbook(rooms=ROOMS[:2], buses=BUSES, meters=METERS[:2])
+    import_workbook(db, who[Role.ADMIN], book, source="two.xlsx", digest="4")
+    with db.transaction() as session:
+        meters = dict(session.execute(select(Meter.serial, Meter.id)).all())
+        first = session.scalar(
+            select(IntervalReading.read_at).where(IntervalReading.meter_id == meters["H7-001"])
+        )
+        assert first is not None
+        for minutes, units, quality in (
+            (15, 900, ReadingQuality.HELD),  # held: never an initial reading
+            (30, 1_500, ReadingQuality.GOOD),
+            (45, 2_750, ReadingQuality.GOOD),
+        ):
+            session.add(
+                IntervalReading(
+                    meter_id=meters["H7-001"],
+                    read_at=first + timedelta(minutes=minutes),
+                    register_units=units,
+                    quality=quality,
+                )
+            )
+    sheets = site_sheets(db)
+    assert [(m["serial"], m["initial_reading"]) for m in sheets["meters"]] == [
+        ("H7-001", "0.25"),
+        ("H7-002", "1.25"),
+    ]

@@ -37,6 +37,7 @@ from tests.integration.services.setup_support import (
     audit_actions,
     last_event,
     open_in,
+    refused,
     settle,
     shared_site,
     snapshot,
@@ -63,14 +64,6 @@ def laid_out(
 ) -> Iterator[Shared]:
     """The site with Block 7 (rooms 7-101..7-103, 7-201..7-203), shared by the refusals."""
     yield from shared_site(request, tmp_path_factory, _laid_out)
-
-
-def refused(db: Database, work: Callable[..., object], *args: object, **kw: object) -> SetupRefused:
-    before = snapshot(db)
-    with pytest.raises(SetupRefused) as caught:
-        in_transaction(db, work, *args, **kw)
-    assert snapshot(db) == before
-    return caught.value
 
 
 def labels(db: Database, building: str | None = None, *, retired: bool = False) -> list[str]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.services.permissions import PermissionDenied
-from app.services.setup_checks import SetupRefused, in_transaction
+from app.services.setup_checks import in_transaction
 from app.services.site_import import import_workbook
 from app.services.site_setup import (
     SiteDetails,
@@ -28,6 +28,7 @@ from tests.integration.services.setup_support import (
     Shared,
     audit_actions,
     last_event,
+    refused,
     shared_site,
     snapshot,
     staff,
@@ -36,15 +37,6 @@ from tests.integration.services.setup_support import (
     with_site,
     workbook,
 )
-
-
-def refused(db: Database, work: object, *args: object, **kwargs: object) -> SetupRefused:
-    """``work`` run in its own transaction is refused and writes nothing."""
-    before = snapshot(db)
-    with pytest.raises(SetupRefused) as caught:
-        in_transaction(db, work, *args, **kwargs)  # type: ignore[arg-type]
-    assert snapshot(db) == before
-    return caught.value
 
 
 def test_an_administrator_sets_up_the_site_once(db: Database) -> None:

@@ -5,6 +5,7 @@ and every format problem is reported with its sheet, row and column, all at once
 from __future__ import annotations
 
 import codecs
+import hashlib
 import re
 import tempfile
 import zipfile
@@ -26,6 +27,7 @@ from app.documents.site_workbook import (
     parse_bool,
     read_workbook,
     split_list,
+    workbook_digest,
     write_template,
     write_workbook,
 )
@@ -735,3 +737,22 @@ def test_split_list_trims_and_drops_empty_items() -> None:
     assert split_list(" ; ") == ()
     assert split_list("a, b,,c", sep=",") == ("a", "b", "c")
     assert split_list("a;b", sep=",") == ("a;b",)
+
+
+def test_a_workbooks_digest_is_the_sha256_of_its_file_or_of_its_csv_files(tmp_path: Path) -> None:
+    """What the import's audit event records: the SHA-256 of the file's name, a zero byte and
+    its bytes; for a folder, of each CSV file so, in name order."""
+    book = tmp_path / "site.xlsx"
+    write_workbook(book, {"rooms": [{"building": "A", "floor": "1", "room": "101"}]})
+    expected = hashlib.sha256(b"site.xlsx\0" + book.read_bytes()).hexdigest()
+    assert workbook_digest(book) == expected
+    folder = tmp_path / "site"
+    write_workbook(folder, {"rooms": [{"building": "A", "floor": "1", "room": "101"}]})
+    (folder / "notes.txt").write_text("not a sheet")  # only the CSV files count
+    sha = hashlib.sha256()
+    for file in sorted(folder.glob("*.csv")):
+        sha.update(file.name.encode() + b"\0" + file.read_bytes())
+    digest = workbook_digest(folder)
+    assert digest == sha.hexdigest()
+    (folder / "rooms.csv").write_bytes((folder / "rooms.csv").read_bytes() + b"A,2,201\r\n")
+    assert workbook_digest(folder) != digest
