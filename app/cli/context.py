@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,14 +19,24 @@ from app.process.data_dir import default_data_dir, demo_data_dir
 from app.process.logging_setup import setup_logging
 from app.store.database import Database, ensure_writable_dir, sqlite_url_for
 from app.store.errors import NoDatabase
+from app.vocabulary import ExitCode
 
 T = TypeVar("T")
 
 
-def data_dir_of(args: argparse.Namespace, *, demo: bool = False) -> Path:
+def data_dir_of(args: argparse.Namespace, *, demo: bool | None = False) -> Path:
+    """--data-dir, else the user data folder (``demo``: its demo subfolder; None reads
+    ``args.demo``)."""
     if getattr(args, "data_dir", None):
         return Path(args.data_dir).expanduser().resolve()
-    return demo_data_dir() if demo else default_data_dir()
+    use_demo = bool(getattr(args, "demo", False)) if demo is None else demo
+    return demo_data_dir() if use_demo else default_data_dir()
+
+
+def database_of(args: argparse.Namespace, data_dir: Path) -> Database:
+    """A handle on the database the options name: --db, else SQLite in ``data_dir``. It
+    connects to nothing until it is used; the caller disposes of it."""
+    return Database(getattr(args, "db", None) or sqlite_url_for(data_dir))
 
 
 def open_database(args: argparse.Namespace, data_dir: Path, *, create: bool = False) -> Database:
@@ -35,8 +45,7 @@ def open_database(args: argparse.Namespace, data_dir: Path, *, create: bool = Fa
     Without ``create``, a SQLite file that does not exist raises ``NoDatabase`` and nothing
     is made. Raises ``StoreError`` subclasses with messages for the operator; touches no data.
     """
-    url = getattr(args, "db", None) or sqlite_url_for(data_dir)
-    db = Database(url)
+    db = database_of(args, data_dir)
     if not create and db.file_path is not None and not db.file_path.exists():
         db.dispose()
         where = db.file_path.parent if getattr(args, "db", None) is None else db.file_path
@@ -60,8 +69,7 @@ def run_on_database(
 ) -> tuple[Database, T]:
     """Open the database the options name (``demo``: the demo folder unless --data-dir; None
     reads ``args.demo``), run ``work`` on it and close it. StoreError explains any failure."""
-    use_demo = bool(getattr(args, "demo", False)) if demo is None else demo
-    db = open_database(args, data_dir_of(args, demo=use_demo), create=create)
+    db = open_database(args, data_dir_of(args, demo=demo), create=create)
     try:
         return db, work(db)
     finally:
@@ -73,3 +81,25 @@ def fail(message: str, code: int) -> int:
     one_line = " ".join(message.split())  # driver messages (libpq) carry newlines and tabs
     print(f"error: {one_line}", file=sys.stderr)
     return code
+
+
+def report_problems(lines: Iterable[object], code: int = ExitCode.REFUSED) -> int:
+    """Print one ``error:`` line per problem (each as its text) to stderr; return the exit
+    code."""
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)
+    return code
+
+
+def read_utf8(path: str) -> str:
+    """The text of a UTF-8 file exactly as stored (read as bytes, so its line endings stay).
+    ``OSError`` or ``UnicodeDecodeError`` when it cannot be read: ``unreadable_reason`` says
+    why."""
+    return Path(path).read_bytes().decode("utf-8")
+
+
+def unreadable_reason(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a file cannot be read or written, in a few words for an ``error:`` line."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    return exc.strerror or str(exc)

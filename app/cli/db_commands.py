@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.cli.context import data_dir_of, fail, run_on_database
-from app.store.database import Database, sqlite_url_for
+from app.cli.context import data_dir_of, database_of, fail, run_on_database
 from app.store.errors import NoDatabase, StoreError
 from app.store.migrate import SchemaState, head_revision, schema_state, upgrade
 
@@ -32,7 +31,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         db, state = run_on_database(args, schema_state)
     except NoDatabase:  # nothing there yet: say so, and create nothing
-        db = Database(args.db or sqlite_url_for(data_dir_of(args, demo=args.demo)))
+        db = database_of(args, data_dir_of(args, demo=None))  # the one run_on_database chose
         db.dispose()
         state = SchemaState(None, head_revision())
     except StoreError as exc:

@@ -6,10 +6,11 @@ test`` exits 1 when a meter did not answer and 11 when the port cannot be opened
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import asdict
 
 from app.cli.context import fail, run_on_database
-from app.cli.steps import print_json, refused_text, run_query, run_step
+from app.cli.steps import print_json, refused_code, refused_text, run_query, run_step
 from app.hardware.bus_diagnostics import LineCheck
 from app.hardware.ports import list_serial_ports
 from app.queries.meters import MeterRow, list_meters
@@ -28,7 +29,8 @@ from app.vocabulary import ExitCode
 LINE_OPTIONS = ("baud", "parity", "stopbits", "timeout_ms", "retries")
 
 
-def _line_changes(args: argparse.Namespace) -> dict[str, object]:
+def _line_changes(args: argparse.Namespace) -> dict[str, str]:
+    """The line settings given, as typed (the service reads them)."""
     return {k: getattr(args, k) for k in LINE_OPTIONS if getattr(args, k, None) is not None}
 
 
@@ -37,7 +39,7 @@ def cmd_bus_add(args: argparse.Namespace) -> int:
         args.name,
         args.port,
         args.profile,
-        **{k: str(v) for k, v in _line_changes(args).items()},
+        **_line_changes(args),
         enabled=not args.disabled,
     )
     return run_step(
@@ -54,7 +56,7 @@ def cmd_bus_add(args: argparse.Namespace) -> int:
 
 
 def cmd_bus_change(args: argparse.Namespace) -> int:
-    changes: dict[str, object] = {k: str(v) for k, v in _line_changes(args).items()}
+    changes: dict[str, object] = {**_line_changes(args)}
     for key in ("name", "port", "profile"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
@@ -121,8 +123,7 @@ def cmd_bus_test(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except SetupRefused as exc:
-        code = ExitCode.PORT_UNAVAILABLE if exc.field == "port" else ExitCode.REFUSED
-        return fail(refused_text(exc), code)
+        return fail(refused_text(exc), refused_code(exc))
     if args.json:
         print_json({"bus": setup.name, "port": setup.url, **asdict(check)})
     else:
@@ -141,7 +142,7 @@ def cmd_bus_test(args: argparse.Namespace) -> int:
     return ExitCode.OK if len(check.answered) == check.asked else ExitCode.REFUSED
 
 
-def _saved(verb: str) -> object:
+def _saved(verb: str) -> Callable[[MeterSaved], str]:
     def said(done: MeterSaved) -> str:
         where = f" in room {done.room}" if done.room else " (in no room)"
         paid = f", paid by account {done.account}" if done.account else ""
@@ -166,7 +167,7 @@ def cmd_meter_add(args: argparse.Namespace) -> int:
         args,
         Action.EDIT_FIELD,
         lambda session, who: add_meter(session, who, form),
-        _saved("added"),  # type: ignore[arg-type]
+        _saved("added"),
     )
 
 
@@ -184,7 +185,7 @@ def cmd_meter_change(args: argparse.Namespace) -> int:
             room=args.room,
             multiplier=args.multiplier,
         ),
-        _saved("saved"),  # type: ignore[arg-type]
+        _saved("saved"),
     )
 
 
@@ -199,8 +200,6 @@ def cmd_meter_retire(args: argparse.Namespace) -> int:
 
 def cmd_meter_list(args: argparse.Namespace) -> int:
     def show(rows: list[MeterRow]) -> None:
-        if args.bus:
-            rows = [r for r in rows if r.bus_name.lower() == args.bus.strip().lower()]
         if args.json:
             print_json([asdict(r) for r in rows])
             return
@@ -210,4 +209,4 @@ def cmd_meter_list(args: argparse.Namespace) -> int:
                 f"{r.room_label or '-':<10} {r.account_number or '-':<8} {r.status.value}"
             )
 
-    return run_query(args, list_meters, show)
+    return run_query(args, lambda db: list_meters(db, bus=args.bus or None), show)

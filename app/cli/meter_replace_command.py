@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.cli.args.field import RUNNING_NOTE
 from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
 from app.queries.site_facts import site_zone
@@ -34,11 +35,6 @@ from app.store.errors import StoreError
 from app.store.migrate import require_current
 from app.store.models import Bus, Meter
 from app.vocabulary import ExitCode
-
-RUNNING_NOTE = (
-    "A console or 'main.py serve' that is running starts polling the new meter within seconds "
-    "and stops polling the old one."
-)
 
 
 class _BadUsage(ValueError):

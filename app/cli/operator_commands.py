@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 from app.cli.auth import DENIED, password_for, signed_in
 from app.cli.context import fail, run_on_database
 from app.cli.options import NEW_PASSWORD_ENV
+from app.cli.steps import run_step
 from app.services.operators import (
     OperatorRefused,
     SignedIn,
     add_operator,
     change_role,
     list_operators,
-    login,
     reset_password,
     set_active,
     set_up_first_admin,
@@ -57,10 +57,7 @@ def cmd_first_admin(args: argparse.Namespace) -> int:
 def cmd_add(args: argparse.Namespace) -> int:
     def work(db: Database) -> SignedIn:
         require_current(db)
-        try:
-            admin = login(db, args.user, password_for(args.user))
-        except OperatorRefused as exc:
-            raise PermissionError(str(exc)) from None
+        admin = signed_in(db, args.user, Action.MANAGE_OPERATORS)
         new_password = password_for(args.new, NEW_PASSWORD_ENV)
         with db.transaction() as session:
             return add_operator(session, admin, args.new, args.name, Role(args.role), new_password)
@@ -69,7 +66,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         _, added = run_on_database(args, work)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
-    except (*DENIED, PermissionError) as exc:
+    except DENIED as exc:
         return fail(str(exc), ExitCode.DENIED)
     except OperatorRefused as exc:
         return fail(str(exc), 1)
@@ -96,25 +93,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _admin_step(args: argparse.Namespace, step: Callable[[Session, SignedIn], SignedIn]) -> int:
-    """Sign in the administrator named by --user, run ``step`` in a transaction; exit codes as
-    the module says."""
-
-    def work(db: Database) -> SignedIn:
-        require_current(db)
-        who = signed_in(db, args.user, Action.MANAGE_OPERATORS)
-        with db.transaction() as session:
-            return step(session, who)
-
-    try:
-        _, done = run_on_database(args, work)
-    except StoreError as exc:
-        return fail(str(exc), exc.exit_code)
-    except DENIED as exc:
-        return fail(str(exc), ExitCode.DENIED)
-    except OperatorRefused as exc:
-        return fail(f"{exc} Nothing was changed.", ExitCode.REFUSED)
-    print(f"{done.username}: {done.role.value}.")
-    return 0
+    """Sign in the administrator named by --user, run ``step`` in a transaction and say the
+    operator's role; exit codes as the module says."""
+    return run_step(
+        args,
+        Action.MANAGE_OPERATORS,
+        step,
+        lambda done: f"{done.username}: {done.role.value}.",
+        refusals=(OperatorRefused,),
+    )
 
 
 def cmd_role(args: argparse.Namespace) -> int:
@@ -133,12 +120,13 @@ def cmd_switch(args: argparse.Namespace) -> int:
 
 
 def cmd_reset_password(args: argparse.Namespace) -> int:
-    def step(session: Session, who: SignedIn) -> SignedIn:
-        return reset_password(
-            session, who, args.operator, password_for(args.operator, NEW_PASSWORD_ENV)
-        )
-
-    code = _admin_step(args, step)
+    try:  # asked before the step: nobody waits on the write lock while a person types
+        password = password_for(args.operator, NEW_PASSWORD_ENV)
+    except DENIED as exc:
+        return fail(str(exc), ExitCode.DENIED)
+    code = _admin_step(
+        args, lambda session, who: reset_password(session, who, args.operator, password)
+    )
     if code == 0:
         print(f"The password of {args.operator} was changed.")
     return code

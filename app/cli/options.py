@@ -67,6 +67,15 @@ def add_user_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_accounts_target(parser: argparse.ArgumentParser) -> None:
+    """Which accounts a change is for: ``--account NUMBER`` (repeatable), or ``--building
+    NAME`` with ``--floor N`` to narrow it."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--account", action="append", metavar="NUMBER", help="repeatable")
+    where.add_argument("--building", metavar="NAME", help="every open account of a building")
+    parser.add_argument("--floor", type=int, help="with --building: only this floor")
+
+
 def lazy(module: str, name: str) -> Handler:
     """A handler that imports ``module`` when its command runs, then calls ``name``."""
 

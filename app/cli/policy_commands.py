@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.billing.file_problems import FileProblemsError
 from app.billing.load_guard_file import params_to_json
-from app.billing.money import Money
-from app.cli.context import fail
+from app.cli.context import fail, read_utf8, report_problems, unreadable_reason
 from app.cli.steps import print_json, run_query, run_step
-from app.queries.site_facts import site_currency
+from app.queries.setup_lists import PolicyRow, list_policies
 from app.services.load_guard_setup import (
     GuardSettingsRow,
     export_load_guard,
@@ -33,27 +33,30 @@ from app.services.policy_setup import (
 )
 from app.services.tariff_assign import assign_tariff
 from app.store.database import Database
-from app.store.models import Account, BalancePolicy
-from app.vocabulary import AccountStatus, ExitCode
+from app.vocabulary import ExitCode
+
+T = TypeVar("T")
 
 
 def _read(path: str) -> str | None:
     try:
-        return Path(path).read_bytes().decode("utf-8")
+        return read_utf8(path)
     except (OSError, UnicodeDecodeError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-        print(f"error: cannot read {path}: {reason}.", file=sys.stderr)
+        print(f"error: cannot read {path}: {unreadable_reason(exc)}.", file=sys.stderr)
         return None
 
 
-def _file_step(args: argparse.Namespace, step: object, said: object) -> int:
+def _file_step(
+    args: argparse.Namespace,
+    step: Callable[[Session, SignedIn], T],
+    said: Callable[[T], str],
+) -> int:
     try:
-        return run_step(args, Action.CHANGE_POLICY, step, said)  # type: ignore[arg-type]
+        return run_step(args, Action.CHANGE_POLICY, step, said)
     except FileProblemsError as exc:
-        for line in exc.lines():
-            print(f"error: {line}", file=sys.stderr)
-        print("error: nothing was stored; fix the file and import it again.", file=sys.stderr)
-        return ExitCode.REFUSED
+        return report_problems(
+            [*exc.lines(), "nothing was stored; fix the file and import it again."]
+        )
 
 
 def cmd_policy_import(args: argparse.Namespace) -> int:
@@ -82,7 +85,7 @@ def _write(output: str | None, text: str) -> int:
     try:
         Path(output).write_text(text, encoding="utf-8")
     except OSError as exc:
-        return fail(f"cannot write {output}: {exc.strerror or exc}.", ExitCode.USAGE)
+        return fail(f"cannot write {output}: {unreadable_reason(exc)}.", ExitCode.USAGE)
     print(f"Wrote {output}.")
     return ExitCode.OK
 
@@ -99,42 +102,37 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_list(args: argparse.Namespace) -> int:
-    def read(db: Database) -> list[dict[str, object]]:
-        with db.session() as session:
-            currency = site_currency(session)
-            counts = dict(
-                session.execute(
-                    select(Account.policy_id, func.count())
-                    .where(Account.status == AccountStatus.OPEN)
-                    .group_by(Account.policy_id)
-                ).all()
-            )
-            return [
-                {
-                    "name": p.name,
-                    "alarm_1": str(Money(p.alarm_1_minor, currency)),
-                    "alarm_2": str(Money(p.alarm_2_minor, currency)),
-                    "overdraft_limit": str(Money(p.overdraft_limit_minor, currency)),
-                    "close_permit": str(Money(p.close_permit_minor, currency)),
-                    "hoard_limit": None
-                    if p.hoard_limit_minor is None
-                    else str(Money(p.hoard_limit_minor, currency)),
-                    "accounts": counts.get(p.id, 0),
-                }
-                for p in session.scalars(select(BalancePolicy).order_by(BalancePolicy.name))
-            ]
-
-    def show(rows: list[dict[str, object]]) -> None:
+    def show(rows: list[PolicyRow]) -> None:
         if args.json:
-            print_json(rows)
+            print_json([_policy_json(r) for r in rows])
             return
         for r in rows:
             print(
-                f"{r['name']!s:<28} warn {r['alarm_1']}/{r['alarm_2']}  overdraft "
-                f"{r['overdraft_limit']}  restore at {r['close_permit']}  {r['accounts']} accounts"
+                f"{r.name:<28} warn {r.alarm_1}/{r.alarm_2}  overdraft "
+                f"{r.overdraft_limit}  restore at {r.close_permit}  {r.accounts} accounts"
             )
 
-    return run_query(args, read, show)
+    return run_query(args, list_policies, show)
+
+
+def _policy_json(row: PolicyRow) -> dict[str, object]:
+    return {
+        "name": row.name,
+        "alarm_1": row.alarm_1,
+        "alarm_2": row.alarm_2,
+        "overdraft_limit": row.overdraft_limit,
+        "close_permit": row.close_permit,
+        "hoard_limit": row.hoard_limit or None,
+        "accounts": row.accounts,
+    }
+
+
+def _now_on(changed: list[str], what: str) -> str:
+    """``2 account(s) now on policy 'VIP': 100001, 100002.``: the count, then the first 20
+    account numbers."""
+    more = " ..." if len(changed) > 20 else ""
+    listed = f": {', '.join(changed[:20])}{more}." if changed else "."
+    return f"{len(changed)} account(s) now {what}{listed}"
 
 
 def cmd_policy_assign(args: argparse.Namespace) -> int:
@@ -149,10 +147,7 @@ def cmd_policy_assign(args: argparse.Namespace) -> int:
             building=args.building,
             floor=args.floor,
         ),
-        lambda moved: (
-            f"{len(moved)} account(s) now on policy {args.policy!r}"
-            + (f": {', '.join(moved[:20])}{' ...' if len(moved) > 20 else ''}." if moved else ".")
-        ),
+        lambda moved: _now_on(moved, f"on policy {args.policy!r}"),
     )
 
 
@@ -163,14 +158,7 @@ def cmd_tariff_assign(args: argparse.Namespace) -> int:
         lambda session, who: assign_tariff(
             session, who, args.plan, accounts=args.account, building=args.building, floor=args.floor
         ),
-        lambda changed: (
-            f"{len(changed)} account(s) now billed on {args.plan!r}"
-            + (
-                f": {', '.join(changed[:20])}{' ...' if len(changed) > 20 else ''}."
-                if changed
-                else "."
-            )
-        ),
+        lambda changed: _now_on(changed, f"billed on {args.plan!r}"),
     )
 
 

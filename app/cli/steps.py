@@ -33,6 +33,12 @@ def refused_text(exc: Refused) -> str:
     return f"{exc.field.replace('_', '-')}: {exc}"
 
 
+def refused_code(exc: Refused) -> int:
+    """The exit code of a refusal by a command that opens a bus's port: 11 when the port cannot
+    be opened, 1 for anything else."""
+    return ExitCode.PORT_UNAVAILABLE if exc.field == "port" else ExitCode.REFUSED
+
+
 def run_step(
     args: argparse.Namespace,
     action: Action,
@@ -40,9 +46,11 @@ def run_step(
     said: Callable[[T], str],
     *,
     create: bool = False,
+    refusals: tuple[type[Exception], ...] = (),
 ) -> int:
     """Sign in ``args.user`` for ``action``, run ``step(session, who)`` in one transaction and
-    print ``said(result)``; a refusal prints what to fix and writes nothing."""
+    print ``said(result)``; a refusal prints what to fix and writes nothing. ``refusals``: more
+    exceptions that refuse the step, printed as ``{exc} Nothing was changed.``"""
 
     def work(db: Database) -> T:
         if create:
@@ -61,6 +69,8 @@ def run_step(
         return fail(str(exc), ExitCode.DENIED)
     except Refused as exc:
         return fail(f"{refused_text(exc)} Nothing was changed.", ExitCode.REFUSED)
+    except refusals as exc:
+        return fail(f"{exc} Nothing was changed.", ExitCode.REFUSED)
     print(said(result))
     return ExitCode.OK
 

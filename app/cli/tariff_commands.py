@@ -22,7 +22,6 @@ import argparse
 import csv
 import io
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -30,41 +29,23 @@ from app.billing.money import MoneyError, parse_decimal
 from app.billing.rating import Quote, UsageError, UsageRow, check_row, decimal_text, quote_versions
 from app.billing.tariff import Tariff, TariffFileError, parse_tariff
 from app.billing.tariff.schedule import ScheduleError, TariffSchedule
-from app.cli.context import fail
+from app.cli.context import fail, read_utf8, report_problems, unreadable_reason
 from app.vocabulary import ExitCode
 
 HEADER = ("start", "end", "quantity")
 
 
-def _read(path: str) -> str:
-    """The text of a file; ``OSError``/``UnicodeDecodeError`` say why it cannot be read."""
-    return Path(path).read_text(encoding="utf-8")
-
-
-def _report(lines: tuple[str, ...] | list[str]) -> int:
-    """Every mistake, one ``error:`` line each, on stderr."""
-    for line in lines:
-        print(f"error: {line}", file=sys.stderr)
-    return ExitCode.REFUSED
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-    try:
-        text = _read(args.file)
+    try:  # read as 'tariff import' reads it: a file that checks ok imports
+        text = read_utf8(args.file)
     except (OSError, UnicodeDecodeError) as exc:
-        return fail(f"cannot read {args.file}: {_reason(exc)}.", ExitCode.USAGE)
+        return fail(f"cannot read {args.file}: {unreadable_reason(exc)}.", ExitCode.USAGE)
     try:
         tariff = parse_tariff(text, args.file)
     except TariffFileError as exc:
-        return _report(exc.problems)
+        return report_problems(exc.problems)
     print(f"{args.file}: ok — {tariff.name}, {', '.join(tariff.kinds)}")
     return 0
-
-
-def _reason(exc: OSError | UnicodeDecodeError) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return exc.strerror or str(exc)
 
 
 def cmd_quote(args: argparse.Namespace) -> int:
@@ -78,27 +59,27 @@ def cmd_quote(args: argparse.Namespace) -> int:
     mistakes: list[str] = []
     for path in args.tariff:
         try:
-            tariffs.append(parse_tariff(_read(path), path))
+            tariffs.append(parse_tariff(read_utf8(path), path))
         except (OSError, UnicodeDecodeError) as exc:
-            return fail(f"cannot read {path}: {_reason(exc)}.", ExitCode.USAGE)
+            return fail(f"cannot read {path}: {unreadable_reason(exc)}.", ExitCode.USAGE)
         except TariffFileError as exc:
             mistakes.extend(exc.problems)
-    try:
-        usage_text = _read(args.usage)
+    try:  # text mode: a CSV saved with bare CR line ends reads as lines
+        usage_text = Path(args.usage).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return fail(f"cannot read {args.usage}: {_reason(exc)}.", ExitCode.USAGE)
+        return fail(f"cannot read {args.usage}: {unreadable_reason(exc)}.", ExitCode.USAGE)
     rows, line_numbers, bad_rows = _usage_rows(usage_text, args.usage)
     if mistakes or bad_rows:
-        return _report(mistakes + bad_rows)
+        return report_problems(mistakes + bad_rows)
     try:
         schedule = TariffSchedule(tariffs, before_first=len(tariffs) == 1)
     except ScheduleError as exc:
-        return _report([str(exc)])
+        return report_problems([exc])
     try:
         result = quote_versions(schedule, rows, cycle_used)
     except UsageError as exc:
         where = f"{args.usage} line {line_numbers[exc.row]}: " if exc.row is not None else ""
-        return _report([f"{where}{exc}"])
+        return report_problems([f"{where}{exc}"])
     if args.json:
         print(json.dumps(_as_json(result), ensure_ascii=False))
     else:

@@ -22,7 +22,13 @@ from pathlib import Path
 from app.billing.tariff import TariffFileError
 from app.billing.tariff_header import read_tariff_header
 from app.cli.auth import DENIED, signed_in
-from app.cli.context import fail, run_on_database
+from app.cli.context import (
+    fail,
+    read_utf8,
+    report_problems,
+    run_on_database,
+    unreadable_reason,
+)
 from app.services.permissions import Action
 from app.services.tariff_library import (
     ImportOutcome,
@@ -39,18 +45,13 @@ from app.store.migrate import require_current
 from app.vocabulary import ExitCode
 
 
-def _reason(exc: OSError | UnicodeDecodeError) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
-    return exc.strerror or str(exc)
-
-
 def cmd_import(args: argparse.Namespace) -> int:
-    try:  # bytes, not text mode: the stored text must keep the file's line endings
-        text = Path(args.file).read_bytes().decode("utf-8")
+    try:  # the stored text must keep the file's line endings: read_utf8 keeps them
+        text = read_utf8(args.file)
     except (OSError, UnicodeDecodeError) as exc:
         return fail(
-            f"cannot read {args.file}: {_reason(exc)}. Give the path of a UTF-8 tariff file.",
+            f"cannot read {args.file}: {unreadable_reason(exc)}. Give the path of a UTF-8 "
+            "tariff file.",
             ExitCode.USAGE,
         )
 
@@ -67,9 +68,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except DENIED as exc:
         return fail(str(exc), ExitCode.DENIED)
     except TariffFileError as exc:
-        for line in exc.problems:
-            print(f"error: {line}", file=sys.stderr)
-        return ExitCode.REFUSED
+        return report_problems(exc.problems)
     except TariffLibraryError as exc:
         return fail(str(exc), ExitCode.REFUSED)
     print(_imported(result))
@@ -115,7 +114,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         Path(args.output).write_bytes(data)
     except OSError as exc:
         return fail(
-            f"cannot write {args.output}: {_reason(exc)}. Choose another --output file.",
+            f"cannot write {args.output}: {unreadable_reason(exc)}. Choose another --output file.",
             ExitCode.USAGE,
         )
     head = read_tariff_header(text)

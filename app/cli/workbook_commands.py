@@ -9,18 +9,20 @@ written; 3-9 database problems; 16 not signed in or not allowed.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import sys
 from pathlib import Path
 
 from app.cli.auth import DENIED, signed_in
-from app.cli.context import fail, run_on_database
+from app.cli.context import fail, report_problems, run_on_database, unreadable_reason
 from app.cli.steps import print_json
-from app.documents.site_workbook import read_workbook, write_template, write_workbook
+from app.documents.site_workbook import (
+    read_workbook,
+    workbook_digest,
+    write_template,
+    write_workbook,
+)
 from app.documents.site_workbook_format import WorkbookError
 from app.queries.site_sheets import site_sheets
 from app.services.import_plan import ImportPlan
-from app.services.permissions import PermissionDenied
 from app.services.site_import import ImportDone, ImportRefused, import_workbook, plan_import
 from app.store.database import Database
 from app.store.errors import StoreError
@@ -32,25 +34,11 @@ def cmd_template(args: argparse.Namespace) -> int:
     try:
         write_template(Path(args.file))
     except WorkbookError as exc:
-        return _problems(exc, ExitCode.USAGE)
+        return report_problems(exc.problems, ExitCode.USAGE)
     print(
         f"Wrote an empty site workbook to {args.file}: fill its sheets, then 'main.py site import'."
     )
     return ExitCode.OK
-
-
-def _problems(exc: WorkbookError, code: int) -> int:
-    for problem in exc.problems:
-        print(f"error: {problem}", file=sys.stderr)
-    return code
-
-
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
-    for file in files:
-        sha.update(file.name.encode() + b"\0" + file.read_bytes())
-    return sha.hexdigest()
 
 
 def _plan_json(plan: ImportPlan, applied: bool) -> dict[str, object]:
@@ -100,11 +88,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
         workbook = read_workbook(path)
-        digest = _digest(path)
+        digest = workbook_digest(path)
     except WorkbookError as exc:
-        return _problems(exc, ExitCode.USAGE if _unreadable(exc) else ExitCode.REFUSED)
+        return report_problems(
+            exc.problems, ExitCode.USAGE if _unreadable(exc) else ExitCode.REFUSED
+        )
     except OSError as exc:
-        return fail(f"cannot read {path}: {exc.strerror or exc}", ExitCode.USAGE)
+        return fail(f"cannot read {path}: {unreadable_reason(exc)}", ExitCode.USAGE)
 
     def work(db: Database) -> ImportDone:
         require_current(db)
@@ -120,19 +110,19 @@ def cmd_import(args: argparse.Namespace) -> int:
         _, done = run_on_database(args, work)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
-    except (*DENIED, PermissionDenied) as exc:
+    except DENIED as exc:
         return fail(str(exc), ExitCode.DENIED)
     except ImportRefused as exc:
         if args.json:
             print_json(_plan_json(exc.plan, False))
-        for problem in exc.plan.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        print(
-            f"error: {len(exc.plan.problems)} problem(s); nothing was written. Fix the workbook "
-            "and import it again.",
-            file=sys.stderr,
+        problems = exc.plan.problems
+        return report_problems(
+            [
+                *problems,
+                f"{len(problems)} problem(s); nothing was written. Fix the workbook and import "
+                "it again.",
+            ]
         )
-        return ExitCode.REFUSED
     if args.json:
         print_json({**_plan_json(done.plan, done.applied), "opening_balances": done.openings})
     else:
@@ -156,7 +146,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except WorkbookError as exc:
-        return _problems(exc, ExitCode.USAGE)
+        return report_problems(exc.problems, ExitCode.USAGE)
     counts = ", ".join(f"{len(rows)} {sheet}" for sheet, rows in sheets.items())
     print(f"Wrote the site to {args.file}: {counts}.")
     return ExitCode.OK

@@ -21,6 +21,14 @@ def profile_names() -> list[str]:
     return sorted(path.stem for path in resource_path("meters").glob("*.toml"))
 
 
+def _line_settings(parser: argparse.ArgumentParser) -> None:
+    """--baud, --parity, --stopbits and --timeout-ms: each the profile's unless given."""
+    parser.add_argument("--baud", type=int, help="baud rate (default: the profile's)")
+    parser.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: profile's)")
+    parser.add_argument("--stopbits", type=int, choices=[1, 2], help="stop bits")
+    parser.add_argument("--timeout-ms", type=int, help="reply timeout in ms")
+
+
 def line_options(parser: argparse.ArgumentParser, *, address: bool = True) -> None:
     parser.add_argument(
         "--port",
@@ -35,10 +43,7 @@ def line_options(parser: argparse.ArgumentParser, *, address: bool = True) -> No
         metavar="NAME",
         help="meter profile: " + ", ".join(profile_names()),
     )
-    parser.add_argument("--baud", type=int, help="baud rate (default: the profile's)")
-    parser.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: profile's)")
-    parser.add_argument("--stopbits", type=int, choices=[1, 2], help="stop bits")
-    parser.add_argument("--timeout-ms", type=int, help="reply timeout in ms")
+    _line_settings(parser)
     if address:
         parser.add_argument(
             "--address",
@@ -88,10 +93,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     scan.add_argument(
         "--profile", metavar="NAME", help="meter profile: " + ", ".join(profile_names())
     )
-    scan.add_argument("--baud", type=int, help="baud rate (default: the profile's)")
-    scan.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: profile's)")
-    scan.add_argument("--stopbits", type=int, choices=[1, 2], help="stop bits")
-    scan.add_argument("--timeout-ms", type=int, help="reply timeout in ms")
+    _line_settings(scan)
     scan.add_argument(
         "--addresses",
         help="e.g. 1-247 (default: 1-247 for Modbus; for DL/T 645 and CJ/T 188 a search of "

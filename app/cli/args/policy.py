@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.options import Subparsers, add_user_option, group, lazy
+from app.cli.options import Subparsers, add_accounts_target, add_user_option, group, lazy
 
 RUN = "app.cli.policy_commands"
 
@@ -32,10 +32,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         help="put accounts on a policy, one by one or by building and floor",
     )
     assign.add_argument("--policy", required=True, metavar="NAME")
-    where = assign.add_mutually_exclusive_group(required=True)
-    where.add_argument("--account", action="append", metavar="NUMBER", help="repeatable")
-    where.add_argument("--building", metavar="NAME", help="every open account of a building")
-    assign.add_argument("--floor", type=int, help="with --building: only this floor")
+    add_accounts_target(assign)
     add_user_option(assign)
     assign.set_defaults(handler=lazy(RUN, "cmd_policy_assign"))
 

@@ -18,8 +18,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "set",
         parents=[common],
         help="change a setting (supervisors and administrators)",
-        description="Change one site setting; 'main.py setting list' shows them all and "
-        "'main.py setting set KEY --help' what each takes.",
+        description="Change one site setting; 'main.py setting list' shows them all. A value a "
+        "setting cannot take is refused with what to give instead.",
     )
     change.add_argument("key", metavar="KEY", help="the setting's key, as 'setting list' shows")
     change.add_argument("value", metavar="VALUE")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from app.cli.options import Subparsers, add_user_option, group, lazy
+from app.cli.options import Subparsers, add_accounts_target, add_user_option, group, lazy
 
 RUN = "app.cli.tariff_commands"
 LIBRARY = "app.cli.tariff_library_commands"
@@ -78,10 +78,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         "building and floor (supervisors and administrators)",
     )
     assign.add_argument("--plan", required=True, metavar="NAME", help="the tariff plan")
-    where = assign.add_mutually_exclusive_group(required=True)
-    where.add_argument("--account", action="append", metavar="NUMBER", help="repeatable")
-    where.add_argument("--building", metavar="NAME", help="every open account of a building")
-    assign.add_argument("--floor", type=int, help="with --building: only this floor")
+    add_accounts_target(assign)
     add_user_option(assign)
     assign.set_defaults(handler=lazy("app.cli.policy_commands", "cmd_tariff_assign"))
 

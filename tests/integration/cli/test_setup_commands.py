@@ -15,6 +15,7 @@ import csv
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -373,7 +374,8 @@ REFUSED = [
     (["meter", "add", "--serial", "H7-031", "--bus", BUS, "--address", "31", "--initial", "-2",
       "--user", "zhao"], {"METERDESK_PASSWORD": TECH_PW}, 1, "error: initial-reading: "),
     (["meter", "retire", "--meter", "H7-001", "--final", "0.1", "--user", "zhao"],
-     {"METERDESK_PASSWORD": TECH_PW}, 1, "error: final-reading: The final reading is below"),
+     {"METERDESK_PASSWORD": TECH_PW}, 1, "error: final-reading: The final reading 0.100 kWh is "
+     "below meter H7-001's last good reading 0.250 kWh ("),
     (["bus", "add", "--name", "B2", "--port", "SIM://Block7", "--profile", "hiking-dds238",
       "--user", "zhao"], {"METERDESK_PASSWORD": TECH_PW}, 1,
      f"error: port: Bus {BUS} already uses sim://block7: one port has one owner."),
@@ -490,3 +492,94 @@ def test_a_bad_workbook_names_each_problem_and_writes_nothing(built: Built) -> N
             "Student 1; move or settle it before another holder takes the room.",
             "error: 3 problem(s); nothing was written. Fix the workbook and import it again.",
         ]
+
+
+# -- lists and assignments ---------------------------------------------------------------------
+
+
+def test_meter_list_finds_a_bus_as_typed_with_any_case_and_spaces(built: Built) -> None:
+    typed, other = run_many(
+        built.folder,
+        [
+            (["meter", "list", "--json", "--bus", " block  7   METERS "], {}),
+            (["meter", "list", "--json", "--bus", "Block 8 meters"], {}),
+        ],
+    )
+    assert typed.returncode == 0, typed.stderr
+    rows = json.loads(typed.stdout)
+    assert [r["serial"] for r in rows] == [f"H7-{n + 1:03d}" for n in range(30)]
+    assert {r["bus_name"] for r in rows} == {BUS}
+    assert other.returncode == 0, other.stderr
+    assert json.loads(other.stdout) == []
+
+
+VIP = """\
+name = "VIP"
+alarm_1 = "50.00"
+alarm_2 = "10.00"
+overdraft_limit = "20.00"
+close_permit = "0.00"
+hoard_limit = "3000.00"
+"""
+
+
+def test_policies_are_listed_and_assignments_say_which_accounts_moved(
+    built: Built, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"  # a copy: the module's site stays as built
+    shutil.copytree(built.folder, site)
+    vip = tmp_path / "vip.toml"
+    vip.write_text(VIP, encoding="utf-8")
+    steps = list(
+        run_many(
+            site,
+            [
+                (["policy", "import", str(vip), "--user", "admin"], {}),
+                (["policy", "assign", "--policy", "vip", "--building", "Block 7", "--user",
+                  "admin"], {}),
+                (["policy", "assign", "--policy", "VIP", "--account", "100001", "--user",
+                  "admin"], {}),
+                (["policy", "assign", "--policy", "Student dormitory", "--account", "100002",
+                  "--account", "100003", "--user", "admin"], {}),
+                (["tariff", "assign", "--plan", "Dormitory electricity", "--building", "7",
+                  "--floor", "1", "--user", "admin"], {}),
+                (["policy", "list", "--json"], {}),
+                (["policy", "list"], {}),
+            ],
+        )
+    )  # fmt: skip
+    for proc in steps:
+        assert proc.returncode == 0, (proc.args, proc.stderr)
+    *said, listed, lines = (proc.stdout for proc in steps)
+    first_20 = ", ".join(str(100001 + n) for n in range(20))
+    assert said == [
+        "Policy 'VIP' added.\n",
+        f"30 account(s) now on policy 'vip': {first_20} ....\n",  # ' ...' and the stop
+        "0 account(s) now on policy 'VIP'.\n",
+        "2 account(s) now on policy 'Student dormitory': 100002, 100003.\n",
+        "0 account(s) now billed on 'Dormitory electricity'.\n",
+    ]
+    assert json.loads(listed) == [
+        {
+            "name": "Student dormitory",
+            "alarm_1": "20.00",
+            "alarm_2": "5.00",
+            "overdraft_limit": "0.00",
+            "close_permit": "1.00",
+            "hoard_limit": None,
+            "accounts": 2,
+        },
+        {
+            "name": "VIP",
+            "alarm_1": "50.00",
+            "alarm_2": "10.00",
+            "overdraft_limit": "20.00",
+            "close_permit": "0.00",
+            "hoard_limit": "3000.00",
+            "accounts": 28,
+        },
+    ]
+    assert lines.splitlines() == [
+        f"{'Student dormitory':<28} warn 20.00/5.00  overdraft 0.00  restore at 1.00  2 accounts",
+        f"{'VIP':<28} warn 50.00/10.00  overdraft 20.00  restore at 0.00  28 accounts",
+    ]
