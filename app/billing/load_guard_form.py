@@ -3,7 +3,9 @@
 :func:`load_guard_from_fields` reads the strings of a form (a mode from a choice, numbers as typed,
 bands as rows of ``(from, to, controlled)``) to an ``app.billing.load_guard``
 :class:`~app.billing.load_guard.LoadGuardParams`, and :func:`load_guard_to_fields` gives the
-strings (a :class:`LoadGuardFields`) to fill a form with.
+strings (a :class:`LoadGuardFields`) to fill a form with. :func:`bands_to_text` and
+:func:`bands_from_text` write and read the bands as one line of a form
+(``30-300 no; 700-3000 yes``).
 
 The form follows the rules of the file (see ``app.billing.load_guard_file``), with numbers as
 typed (``4000``, ``1,500``) and ``pf_threshold`` with up to 3 decimals. Every problem is reported,
@@ -36,7 +38,16 @@ from app.billing.load_guard_file import (
 )
 from app.billing.money import MoneyError, parse_decimal
 
-__all__ = ["LoadGuardFields", "load_guard_from_fields", "load_guard_to_fields"]
+__all__ = [
+    "LoadGuardFields",
+    "bands_from_text",
+    "bands_to_text",
+    "load_guard_from_fields",
+    "load_guard_to_fields",
+]
+
+# Words that mark a band of the one-line form as controlled (it trips); any other word does not.
+_YES_WORDS = ("yes", "y", "true", "1", "是")
 
 
 class LoadGuardFields(TypedDict):
@@ -188,3 +199,26 @@ def load_guard_to_fields(params: LoadGuardParams) -> LoadGuardFields:
         step_window_s=_field_text(params.step_window_s),
         idle_w=_field_text(params.idle_w),
     )
+
+
+def bands_to_text(bands: Sequence[tuple[str, str, bool]]) -> str:
+    """The bands of :func:`load_guard_to_fields` as one line: ``30-300 no; 700-3000 yes``."""
+    return "; ".join(
+        f"{low}-{high} {'yes' if controlled else 'no'}" for low, high, controlled in bands
+    )
+
+
+def bands_from_text(text: str) -> list[tuple[str, str, bool]]:
+    """The rows ``(from_w, to_w, controlled)`` of a line such as ``30-300 no; 700-3000 yes``
+    for :func:`load_guard_from_fields` (which checks the numbers). Bands are separated by
+    ``;``; a band without a word after its range is controlled, one with a word is controlled
+    when the word is one of ``yes``, ``y``, ``true``, ``1``, ``是`` (any case); empty parts are
+    skipped."""
+    rows: list[tuple[str, str, bool]] = []
+    for part in text.split(";"):
+        words = part.split()
+        if not words:
+            continue
+        low, _, high = words[0].partition("-")
+        rows.append((low, high, len(words) < 2 or words[1].lower() in _YES_WORDS))
+    return rows

@@ -339,6 +339,7 @@ class MainWindow(QMainWindow):
             self._currency = site.currency
             self.counter.set_currency(site.currency)
             self.accounts.set_currency(site.currency)
+            self.overview.set_currency(site.currency)
 
     def open_setup_if_new(self) -> None:
         """A site not set up yet opens on the Setup screen's guide."""

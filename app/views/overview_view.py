@@ -287,6 +287,13 @@ class OverviewView(QWidget):
         self._live = live
         self.show_load()
 
+    def set_currency(self, currency: str) -> None:
+        """The site's currency was set (a new site): money is shown in it from now on."""
+        self._currency = currency
+        self._show_headline()
+        if self._pane_tile is not None:
+            self._show_room(self._pane_tile.room_id)
+
     def tile(self, room_id: int) -> RoomTile | None:
         if self._overview is None:
             return None

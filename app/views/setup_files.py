@@ -1,10 +1,11 @@
 """What the Setup screen's pages share for files and assignments: reading and writing a TOML
-file off the GUI thread (every problem of a bad file said, nothing stored), and the form that
-names accounts by building and floor or by number."""
+file off the GUI thread (every problem of a bad file said, nothing stored), a form's first
+problem said under its field, and the form that names accounts by building and floor or by
+number."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.billing.file_problems import FileProblemsError
 from app.billing.tariff import TariffFileError
+from app.queries.site_layout import list_buildings
 from app.services.setup_checks import SetupRefused, in_transaction
 from app.services.tariff_library import TariffLibraryError
 from app.store.database import Database
@@ -41,6 +43,12 @@ def problems_refused(exc: FileProblemsError | TariffFileError | TariffLibraryErr
     return SetupRefused("file", text)
 
 
+def first_problem_refused(exc: FileProblemsError) -> SetupRefused:
+    """A form's first problem, said under its field (``bands[2].to_w`` is the bands field)."""
+    key, message = exc.pairs()[0]
+    return SetupRefused(key.split("[")[0], message)
+
+
 def write_text_file(path: str, text: str) -> str:
     try:
         Path(path).write_text(text, encoding="utf-8")
@@ -51,7 +59,7 @@ def write_text_file(path: str, text: str) -> str:
     return path
 
 
-def _where_fields(buildings: list[str]) -> list[FieldSpec]:
+def _where_fields(buildings: Sequence[str]) -> list[FieldSpec]:
     return [
         FieldSpec(
             "building",
@@ -84,22 +92,23 @@ FILE_ERRORS = (FileProblemsError, TariffFileError, TariffLibraryError)
 def import_toml(
     page: SetupPage,
     title: str,
-    store: Callable[[str, str], Any],
+    store: Callable[..., Any],
     said: Callable[[Any], str],
     path: str | None = None,
 ) -> None:
-    """Ask for a TOML file (unless ``path``), store it with ``store(text, path)`` off the GUI
-    thread; every problem of a bad file is said, and nothing is stored."""
+    """Ask for a TOML file (unless ``path``), store it off the GUI thread with the service
+    ``store(session, who, text, path)`` in a transaction of its own (``who``: the operator
+    now); every problem of a bad file is said, and nothing is stored."""
     if path is None:
         path, _ = QFileDialog.getOpenFileName(page, title, "", _t("TOML files (*.toml)"))
     if not path:
         return
-    chosen = path
+    db, who, chosen = page.db, page.operator(), path
 
     def work() -> Any:
         text = read_text_file(chosen)
         try:
-            return store(text, chosen)
+            return in_transaction(db, store, who, text, chosen)
         except FILE_ERRORS as exc:
             raise problems_refused(exc) from None
 
@@ -124,21 +133,35 @@ def export_chosen(page: SetupPage, title: str, text_of: Callable[[Database, str]
         export_toml(page, title, f"{name}.toml", lambda: text_of(db, name))
 
 
+class BuildingsPage(SetupPage):
+    """A page whose forms offer the site's buildings (read just before a form opens)."""
+
+    buildings: Sequence[str] = ()
+
+    def choices(self) -> Any:
+        return [b.name for b in list_buildings(self.db)]
+
+    def take_choices(self, choices: Any) -> None:
+        self.buildings = choices
+
+
 def assign_form(
-    page: SetupPage,
+    page: BuildingsPage,
+    assign: Callable[..., list[str]],
+    name: str,
     title: str,
     subtitle: str,
-    buildings: list[str],
-    assign: Callable[..., list[str]],
     said: Callable[[list[str]], str],
 ) -> None:
-    """Which accounts go onto something: a building (and floor), or account numbers."""
+    """Which accounts go onto ``name`` (a plan, a policy): a building (and floor), or account
+    numbers; saved by the service ``assign(session, who, name, accounts=, building=,
+    floor=)``."""
     db = page.db
     page.form(
         title,
         subtitle,
-        _where_fields(buildings),
-        lambda v: in_transaction(db, assign, page.operator(), **_where(v)),
+        _where_fields(page.buildings),
+        lambda v, who: in_transaction(db, assign, who, name, **_where(v)),
         said,
         confirm=_t("Assign"),
     )

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.operators import OperatorRefused
+from app.services.operators import OperatorRefused, SignedIn
 from app.services.permissions import PermissionDenied
 from app.services.service_checks import Refused
 from app.services.settings import SettingRefused
@@ -51,6 +51,9 @@ class FieldSpec:
     placeholder: str = ""
 
 
+Submit = Callable[[Mapping[str, str], SignedIn], Any]  # (the form's values, who saves)
+
+
 @dataclass
 class _Outcome:
     value: Any = None
@@ -70,8 +73,10 @@ def attempt(work: Callable[[], Any]) -> _Outcome:
 
 
 class SetupFormDialog(FormDialog):
-    """``submit(values)`` runs off the GUI thread with every field's text ("yes"/"no" for a
-    check) and returns what ``done_text`` turns into the line shown after success."""
+    """``submit(values, who)`` runs off the GUI thread with every field's text ("yes"/"no" for
+    a check) and the operator signed in when the form was confirmed (``operator()`` is asked on
+    the GUI thread: a lock and another sign-in while the call runs cannot change who saves);
+    what it returns is ``saved``."""
 
     saved = Signal(object)  # what submit returned (GUI thread)
 
@@ -80,18 +85,19 @@ class SetupFormDialog(FormDialog):
         title: str,
         subtitle: str,
         fields: Sequence[FieldSpec],
-        submit: Callable[[Mapping[str, str]], Any],
+        submit: Submit,
+        operator: Callable[[], SignedIn],
         *,
         confirm: str,
         parent: QWidget | None = None,
-        width: int = 520,
     ) -> None:
-        super().__init__(width, parent)
+        super().__init__(520, parent)
         self.setWindowTitle(title)
         self.title.setText(title)
         self.subtitle.setText(subtitle)
         self.subtitle.setVisible(bool(subtitle))
         self._submit = submit
+        self._operator = operator
         self.specs = list(fields)
         self.inputs: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
@@ -187,9 +193,9 @@ class SetupFormDialog(FormDialog):
         self.show_error("")
         self._busy = True
         self.confirm_button.setEnabled(False)
-        values = self.values()
+        values, who = self.values(), self._operator()
         run_in_background(
-            lambda: attempt(lambda: self._submit(values)),
+            lambda: attempt(lambda: self._submit(values, who)),
             self._answered,
             self._crashed,
             owner=self,

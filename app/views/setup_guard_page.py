@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication
@@ -12,7 +13,12 @@ from PySide6.QtWidgets import QWidget
 
 from app.billing.file_problems import FileProblemsError
 from app.billing.load_guard import LoadGuardParams
-from app.billing.load_guard_form import load_guard_from_fields, load_guard_to_fields
+from app.billing.load_guard_form import (
+    bands_from_text,
+    bands_to_text,
+    load_guard_from_fields,
+    load_guard_to_fields,
+)
 from app.queries.site_layout import list_buildings
 from app.services.load_guard_setup import (
     export_load_guard_of,
@@ -20,13 +26,14 @@ from app.services.load_guard_setup import (
     list_load_guards,
     save_load_guard,
 )
+from app.services.operators import SignedIn
 from app.services.permissions import Action
-from app.services.setup_checks import SetupRefused, in_transaction
+from app.services.setup_checks import in_transaction
 from app.store.database import Database
 from app.ui.row_table_model import Column
-from app.views.setup_files import export_toml, import_toml
+from app.views.setup_files import BuildingsPage, export_toml, first_problem_refused, import_toml
 from app.views.setup_form_dialog import FieldSpec
-from app.views.setup_page import Operator, SetupPage
+from app.views.setup_page import Operator
 
 
 def _t(text: str) -> str:
@@ -35,7 +42,7 @@ def _t(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Guard:
-    id: int
+    id: int  # 0 for the site's settings, else the building's id: kept chosen across reloads
     building: str
     params: LoadGuardParams
 
@@ -50,7 +57,7 @@ def _increment_text(row: _Guard) -> str:
     return f"{p.increment_mode.value}: PF ≥ {p.pf_threshold:.3f}, {len(p.bands)} bands"
 
 
-class LoadGuardPage(SetupPage):
+class LoadGuardPage(BuildingsPage):
     def __init__(self, db: Database, operator: Operator, parent: QWidget | None = None) -> None:
         columns = [
             Column(_t("Where"), lambda r: r.building or _t("whole site")),
@@ -76,22 +83,17 @@ class LoadGuardPage(SetupPage):
             _t("Search"),
             parent,
         )
-        self.buildings: list[str] = []
         self.action(_t("Edit…"), self.fresh(self.edit), Action.CHANGE_POLICY, name="editLoadGuard")
         self.action(_t("Import file…"), self.import_file, Action.CHANGE_POLICY)
         self.action(_t("Export…"), self.export, None, on_row=True)
         self.end_actions()
 
-    def choices(self) -> list[str]:
-        return [b.name for b in list_buildings(self.db)]
-
-    def take_choices(self, choices: list[str]) -> None:
-        self.buildings = choices
-
     def rows(self) -> Sequence[Any]:
+        guards = list_load_guards(self.db)
+        ids = {b.name: b.id for b in list_buildings(self.db, retired=True)}
         return [
-            _Guard(i, r.building, r.params)
-            for i, r in enumerate(list_load_guards(self.db), start=1)
+            _Guard(ids.get(g.building, -n) if g.building else 0, g.building, g.params)
+            for n, g in enumerate(guards, start=1)
         ]
 
     def search_text(self, row: Any) -> str:
@@ -100,10 +102,7 @@ class LoadGuardPage(SetupPage):
     def edit(self) -> None:
         row: _Guard | None = self.list.current_row()
         texts = load_guard_to_fields(row.params) if row else None
-        bands = "; ".join(
-            f"{low}-{high} {'yes' if controlled else 'no'}"
-            for low, high, controlled in (texts["bands"] if texts else [])
-        )
+        bands = bands_to_text(texts["bands"]) if texts else ""
         modes = [(_t("off"), "off"), (_t("alarm only"), "alarm"), (_t("trip"), "trip")]
 
         def text(key: str, default: str = "") -> str:
@@ -147,15 +146,7 @@ class LoadGuardPage(SetupPage):
         ]
         db = self.db
 
-        def submit(v: Mapping[str, str]) -> Any:
-            rows = []
-            for part in v["bands"].split(";"):
-                words = part.split()
-                if not words:
-                    continue
-                low, _, high = words[0].partition("-")
-                controlled = len(words) < 2 or words[1].lower() in ("yes", "y", "true", "1", "是")
-                rows.append((low, high, controlled))
+        def submit(v: Mapping[str, str], who: SignedIn) -> Any:
             try:
                 params = load_guard_from_fields(
                     v["total_mode"],
@@ -163,16 +154,13 @@ class LoadGuardPage(SetupPage):
                     v["total_duration_s"],
                     v["increment_mode"],
                     v["pf_threshold"],
-                    rows,
+                    bands_from_text(v["bands"]),
                     v["restore_delay_s"],
                     v["max_auto_restores_per_day"],
                 )
             except FileProblemsError as exc:
-                key, message = exc.pairs()[0]
-                raise SetupRefused(key.split("[")[0], message) from None
-            return in_transaction(
-                db, save_load_guard, self.operator(), params, v["building"] or None
-            )
+                raise first_problem_refused(exc) from None
+            return in_transaction(db, save_load_guard, who, params, v["building"] or None)
 
         self.form(
             _t("Load-guard settings"),
@@ -184,15 +172,12 @@ class LoadGuardPage(SetupPage):
         )
 
     def import_file(self, path: str | None = None) -> None:
-        db, who = self.db, self.operator()
         row: _Guard | None = self.list.current_row()
         building = row.building if row else ""
         import_toml(
             self,
             _t("Import load-guard settings"),
-            lambda text, source: in_transaction(
-                db, import_load_guard, who, text, source, building or None
-            ),
+            partial(import_load_guard, building=building or None),
             lambda outcome: _t("Load-guard settings: {outcome}.").format(outcome=outcome),
             path,
         )

@@ -5,7 +5,6 @@ this way (a workbook with only its tenants sheet filled)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,12 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from app.documents.site_workbook import read_workbook, write_template, write_workbook
+from app.documents.site_workbook import (
+    read_workbook,
+    workbook_digest,
+    write_template,
+    write_workbook,
+)
 from app.documents.site_workbook_format import Workbook, WorkbookError
 from app.queries.site_sheets import site_sheets
 from app.services.permissions import Action
@@ -27,6 +31,14 @@ from app.views.setup_page import Operator, SetupPage
 
 def _t(text: str) -> str:
     return QCoreApplication.translate("SetupImport", text)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A workbook whose preview can be imported as shown: where it was read, what it holds."""
+
+    path: Path
+    workbook: Workbook
 
 
 @dataclass(frozen=True)
@@ -44,13 +56,6 @@ def _read(path: str) -> Workbook:
         return read_workbook(Path(path))
     except WorkbookError as exc:
         raise SetupRefused("file", "\n".join(str(p) for p in exc.problems)) from None
-
-
-def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    for file in sorted(path.glob("*.csv")) if path.is_dir() else [path]:
-        sha.update(file.name.encode() + b"\0" + file.read_bytes())
-    return sha.hexdigest()
 
 
 def preview_rows(plan: Any) -> list[PreviewRow]:
@@ -105,10 +110,8 @@ class ImportPage(SetupPage):
             parent,
             badges=(0,),
         )
-        self.path = ""
-        self.workbook: Workbook | None = None
         self.preview: list[PreviewRow] = []
-        self.ok = False
+        self.planned: _Planned | None = None  # None: nothing to import (none chosen, problems)
         self.action(_t("Write an empty workbook…"), self.template, None)
         self.action(_t("Export the site…"), self.export, None)
         self.action(_t("Choose workbook…"), self.choose, None, name="chooseWorkbook")
@@ -125,8 +128,7 @@ class ImportPage(SetupPage):
 
     def refresh_actions(self) -> None:
         super().refresh_actions()
-        if hasattr(self, "import_button"):
-            self.import_button.setEnabled(self.import_button.isEnabled() and self.ok)
+        self.import_button.setEnabled(self.import_button.isEnabled() and self.planned is not None)
 
     def template(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -158,21 +160,19 @@ class ImportPage(SetupPage):
                 path = str(Path(path).parent)
         if not path:
             return
-        self.path = path
-        db = self.db
+        db, chosen = self.db, path
 
         def work() -> Any:
-            workbook = _read(path)
-            return workbook, plan_import(db, workbook)
+            workbook = _read(chosen)
+            return _Planned(Path(chosen), workbook), plan_import(db, workbook)
 
         self.run(work, self._planned)
 
     def _planned(self, result: Any) -> tuple[str, bool]:
-        workbook, plan = result
-        self.workbook = workbook
+        """The preview of a chosen workbook (``run`` reloads the table with it)."""
+        planned, plan = result
         self.preview = preview_rows(plan)
-        self.ok = plan.ok and bool(plan.changes)
-        self.reload()
+        self.planned = planned if plan.ok and plan.changes else None
         counts = plan.counts()
         summary = "; ".join(
             _t("{sheet}: {add} to add, {change} to change, {same} unchanged").format(
@@ -192,18 +192,20 @@ class ImportPage(SetupPage):
         return _t("Ready to import: {summary}.").format(summary=summary), False
 
     def apply(self) -> None:
-        if self.workbook is None or not self.ok:
+        if self.planned is None:
             return
-        db, who, workbook, path = self.db, self.operator(), self.workbook, Path(self.path)
+        db, who, workbook, path = self.db, self.operator(), self.planned.workbook, self.planned.path
 
         def work() -> Any:
             try:
-                return import_workbook(db, who, workbook, source=path.name, digest=_digest(path))
+                return import_workbook(
+                    db, who, workbook, source=path.name, digest=workbook_digest(path)
+                )
             except ImportRefused as exc:
                 raise SetupRefused("file", "\n".join(str(p) for p in exc.plan.problems)) from None
 
         def done(result: Any) -> str:
-            self.ok = False
+            self.planned = None
             self.preview = []
             counts = result.plan.counts()
             return _t("Imported {path}: {summary}.").format(

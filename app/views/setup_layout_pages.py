@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QWidget
 
 from app.queries.site_layout import BuildingRow, RoomRow, list_buildings, list_rooms
+from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.setup_checks import in_transaction
 from app.services.site_layout import (
@@ -36,10 +38,18 @@ from app.ui.row_table_model import Column
 from app.views.form_dialog import label
 from app.views.setup_form_dialog import FieldSpec, SetupFormDialog, attempt
 from app.views.setup_page import Operator, SetupPage
+from app.vocabulary import DEFAULT_CURRENCY, DEFAULT_TIMEZONE
 
 
 def _t(text: str) -> str:
     return QCoreApplication.translate("SetupLayout", text)
+
+
+@dataclass(frozen=True)
+class _Detail:
+    id: int
+    detail: str
+    value: str
 
 
 class SitePage(SetupPage):
@@ -47,8 +57,8 @@ class SitePage(SetupPage):
 
     def __init__(self, db: Database, operator: Operator, parent: QWidget | None = None) -> None:
         columns = [
-            Column(_t("Detail"), lambda r: r[1]),
-            Column(_t("Value"), lambda r: r[2]),
+            Column(_t("Detail"), lambda r: r.detail),
+            Column(_t("Value"), lambda r: r.value),
         ]
         super().__init__(
             db,
@@ -63,34 +73,37 @@ class SitePage(SetupPage):
             _t("Search the details"),
             parent,
         )
-        self.details: SiteDetails | None = None
+        self.details: SiteDetails | None = None  # read just before the form opens
         self.edit_button = self.action(
-            _t("Set up the site…"), self.edit, Action.EDIT_SITE, name="editSite"
+            _t("Set up the site…"), self.fresh(self.edit), Action.EDIT_SITE, name="editSite"
         )
         self.end_actions()
 
     def rows(self) -> Sequence[Any]:
-        self.details = site_details(self.db)
-        d = self.details
+        d = site_details(self.db)
         if d is None:
             return []
         return [
-            (1, _t("Name"), d.name),
-            (2, _t("Address"), d.address),
-            (3, _t("Time zone"), d.timezone),
-            (4, _t("Currency"), d.currency),
-            (5, _t("Receipt header"), " / ".join(d.receipt_header.splitlines())),
+            _Detail(1, _t("Name"), d.name),
+            _Detail(2, _t("Address"), d.address),
+            _Detail(3, _t("Time zone"), d.timezone),
+            _Detail(4, _t("Currency"), d.currency),
+            _Detail(5, _t("Receipt header"), " / ".join(d.receipt_header.splitlines())),
         ]
 
     def search_text(self, row: Any) -> str:
-        return f"{row[1]} {row[2]}"
+        return f"{row.detail} {row.value}"
 
-    def reload(self) -> None:
-        super().reload()
-        QTimer.singleShot(0, self._name_button)
+    def choices(self) -> SiteDetails | None:
+        return site_details(self.db)
 
-    def _name_button(self) -> None:
-        self.edit_button.setText(_t("Set up the site…") if self.details is None else _t("Edit…"))
+    def take_choices(self, choices: SiteDetails | None) -> None:
+        self.details = choices
+
+    def refresh_actions(self) -> None:
+        super().refresh_actions()
+        there = self.list.model.total_count > 0  # the table shows the site once there is one
+        self.edit_button.setText(_t("Edit…") if there else _t("Set up the site…"))
 
     def edit(self) -> None:
         d = self.details
@@ -102,14 +115,14 @@ class SitePage(SetupPage):
                 _t("Time zone"),
                 "editable",
                 [(z, z) for z in time_zones()],
-                value=d.timezone if d else "Asia/Shanghai",
+                value=d.timezone if d else DEFAULT_TIMEZONE,
             ),
             FieldSpec(
                 "currency",
                 _t("Currency"),
                 "choice",
                 [(c, c) for c in currencies()],
-                value=d.currency if d else "CNY",
+                value=d.currency if d else DEFAULT_CURRENCY,
                 hint=_t("Fixed once money has moved or a tariff is stored."),
             ),
             FieldSpec(
@@ -122,9 +135,8 @@ class SitePage(SetupPage):
         ]
         db = self.db
 
-        def submit(v: Mapping[str, str]) -> SiteDetails:
-            who = self.operator()
-            if self.details is None:
+        def submit(v: Mapping[str, str], who: SignedIn) -> SiteDetails:
+            if d is None:
                 details = SiteDetails(
                     v["name"], v["timezone"], v["currency"], v["address"], v["receipt_header"]
                 )
@@ -222,7 +234,7 @@ class RoomsPage(SetupPage):
                 FieldSpec("name", _t("Name"), placeholder="Block 7"),
                 FieldSpec("code", _t("Code"), placeholder="7"),
             ],
-            lambda v: in_transaction(db, add_building, self.operator(), v["name"], v["code"]),
+            lambda v, who: in_transaction(db, add_building, who, v["name"], v["code"]),
             lambda b: _t("Building {name} added: its rooms read {code}-101…").format(
                 name=b.name, code=b.code
             ),
@@ -242,10 +254,10 @@ class RoomsPage(SetupPage):
                 FieldSpec("name", _t("New name")),
                 FieldSpec("code", _t("New code")),
             ],
-            lambda v: in_transaction(
+            lambda v, who: in_transaction(
                 db,
                 rename_building,
-                self.operator(),
+                who,
                 v["building"],
                 name=v["name"] or None,
                 code=v["code"] or None,
@@ -266,10 +278,7 @@ class RoomsPage(SetupPage):
                 "had an account or a meter is removed."
             ),
             [self._building_field()],
-            lambda v: (
-                v["building"],
-                in_transaction(db, retire_building, self.operator(), v["building"]),
-            ),
+            lambda v, who: (v["building"], in_transaction(db, retire_building, who, v["building"])),
             lambda r: _t("Building {name}: {outcome}.").format(name=r[0], outcome=r[1]),
             confirm=_t("Retire"),
         )
@@ -288,8 +297,8 @@ class RoomsPage(SetupPage):
                 FieldSpec("room", _t("Room number"), placeholder="305"),
                 FieldSpec("note", _t("Note")),
             ],
-            lambda v: in_transaction(
-                db, add_room, self.operator(), v["building"], v["floor"], v["room"], v["note"]
+            lambda v, who: in_transaction(
+                db, add_room, who, v["building"], v["floor"], v["room"], v["note"]
             ),
             lambda r: _t("Room {label} added.").format(label=r.label),
             confirm=_t("Add"),
@@ -302,15 +311,12 @@ class RoomsPage(SetupPage):
         dialog = GenerateRoomsDialog(
             self.db, self.operator, self._building_choices(), self._current_building(), self
         )
-        self.dialog = dialog
-        dialog.finished.connect(lambda _code: self._closed(dialog))
-        dialog.saved.connect(
+        self.show_dialog(
+            dialog,
             lambda plans: self._saved(
                 _t("{n} rooms added.").format(n=sum(1 for p in plans if not p.exists))
-            )
+            ),
         )
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
 
     def change_room(self) -> None:
         row: RoomRow | None = self.list.current_row()
@@ -325,10 +331,10 @@ class RoomsPage(SetupPage):
                 FieldSpec("floor", _t("Floor"), value=str(row.floor)),
                 FieldSpec("note", _t("Note"), value=row.note),
             ],
-            lambda v: in_transaction(
+            lambda v, who: in_transaction(
                 db,
                 change_room,
-                self.operator(),
+                who,
                 row.label,
                 number=v["number"],
                 floor=v["floor"],
@@ -342,9 +348,9 @@ class RoomsPage(SetupPage):
         row: RoomRow | None = self.list.current_row()
         if row is None:
             return
-        db = self.db
+        db, who = self.db, self.operator()
         self.run(
-            lambda: in_transaction(db, retire_room, self.operator(), row.label),
+            lambda: in_transaction(db, retire_room, who, row.label),
             lambda outcome: _t("Room {label}: {outcome}.").format(label=row.label, outcome=outcome),
         )
 
@@ -369,9 +375,10 @@ class GenerateRoomsDialog(SetupFormDialog):
                 FieldSpec("floors", _t("Floors"), placeholder="1-6"),
                 FieldSpec("rooms", _t("Rooms per floor"), placeholder="01-20"),
             ],
-            lambda v: in_transaction(
-                db, generate_rooms, operator(), v["building"], v["floors"], v["rooms"]
+            lambda v, who: in_transaction(
+                db, generate_rooms, who, v["building"], v["floors"], v["rooms"]
             ),
+            operator,
             confirm=_t("Add the rooms"),
             parent=parent,
         )

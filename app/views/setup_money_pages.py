@@ -4,7 +4,6 @@ and balance policies (edit in a form or import a file, assign to accounts)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication
@@ -15,7 +14,7 @@ from app.billing.policy_file import PolicyValues
 from app.billing.policy_form import policy_from_fields, policy_to_fields
 from app.queries.setup_lists import PolicyRow, list_policies
 from app.queries.site_facts import site_info
-from app.queries.site_layout import list_buildings
+from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.policy_setup import (
     assign_policy,
@@ -24,26 +23,28 @@ from app.services.policy_setup import (
     save_policy,
     stored_policy_of,
 )
-from app.services.setup_checks import SetupRefused, in_transaction
+from app.services.setup_checks import in_transaction
 from app.services.tariff_assign import assign_tariff
-from app.services.tariff_library import (
-    PlanInfo,
-    export_tariff_of,
-    import_tariff_file,
-    plans_of,
-)
+from app.services.tariff_library import export_tariff_of, import_tariff_file, plans_of
 from app.store.database import Database
 from app.ui.row_table_model import Column
-from app.views.setup_files import assign_form, export_chosen, import_toml
+from app.views.setup_files import (
+    BuildingsPage,
+    assign_form,
+    export_chosen,
+    first_problem_refused,
+    import_toml,
+)
 from app.views.setup_form_dialog import FieldSpec
-from app.views.setup_page import Operator, SetupPage
+from app.views.setup_page import Operator
+from app.vocabulary import DEFAULT_CURRENCY
 
 
 def _t(text: str) -> str:
     return QCoreApplication.translate("SetupMoney", text)
 
 
-class TariffsPage(SetupPage):
+class TariffsPage(BuildingsPage):
     def __init__(self, db: Database, operator: Operator, parent: QWidget | None = None) -> None:
         columns = [
             Column(_t("Plan"), lambda r: r.name),
@@ -67,7 +68,6 @@ class TariffsPage(SetupPage):
             _t("Search plans"),
             parent,
         )
-        self.buildings: list[str] = []
         self.action(
             _t("Import tariff file…"), self.import_file, Action.CHANGE_TARIFF, name="importTariff"
         )
@@ -77,24 +77,17 @@ class TariffsPage(SetupPage):
         )
         self.end_actions()
 
-    def choices(self) -> list[str]:
-        return [b.name for b in list_buildings(self.db)]
-
-    def take_choices(self, choices: list[str]) -> None:
-        self.buildings = choices
-
     def rows(self) -> Sequence[Any]:
-        return [_Plan(i, p) for i, p in enumerate(plans_of(self.db), start=1)]
+        return plans_of(self.db)
 
     def search_text(self, row: Any) -> str:
         return f"{row.name} {row.utility}"
 
     def import_file(self, path: str | None = None) -> None:
-        db, who = self.db, self.operator()
         import_toml(
             self,
             _t("Import a tariff file"),
-            lambda text, source: in_transaction(db, import_tariff_file, who, text, source),
+            import_tariff_file,
             lambda r: _t("Tariff {name}: {outcome}.").format(
                 name=r.plan_name, outcome=r.outcome.value
             ),
@@ -110,26 +103,17 @@ class TariffsPage(SetupPage):
             return
         assign_form(
             self,
+            assign_tariff,
+            row.name,
             _t("Bill accounts on {plan}").format(plan=row.name),
             _t(
                 "Their {utility} usage from now on; choose a building (and floor) or name accounts."
             ).format(utility=row.utility),
-            self.buildings,
-            lambda session, by, **where: assign_tariff(session, by, row.name, **where),
             lambda changed: _t("{n} accounts now on {plan}.").format(n=len(changed), plan=row.name),
         )
 
 
-@dataclass(frozen=True)
-class _Plan:
-    id: int
-    info: PlanInfo
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.info, name)
-
-
-class PoliciesPage(SetupPage):
+class PoliciesPage(BuildingsPage):
     def __init__(self, db: Database, operator: Operator, parent: QWidget | None = None) -> None:
         columns = [
             Column(_t("Policy"), lambda r: r.name),
@@ -152,8 +136,7 @@ class PoliciesPage(SetupPage):
             _t("Search policies"),
             parent,
         )
-        self.buildings: list[str] = []
-        self.currency = "CNY"
+        self.currency = DEFAULT_CURRENCY
         fresh = self.fresh
         self.action(_t("New policy…"), fresh(self.new), Action.CHANGE_POLICY, name="newPolicy")
         self.action(_t("Edit…"), fresh(self.edit), Action.CHANGE_POLICY, on_row=True)
@@ -166,10 +149,11 @@ class PoliciesPage(SetupPage):
 
     def choices(self) -> tuple[list[str], str]:
         info = site_info(self.db)
-        return [b.name for b in list_buildings(self.db)], info.currency if info else "CNY"
+        return super().choices(), info.currency if info else DEFAULT_CURRENCY
 
     def take_choices(self, choices: tuple[list[str], str]) -> None:
-        self.buildings, self.currency = choices
+        buildings, self.currency = choices
+        super().take_choices(buildings)
 
     def rows(self) -> Sequence[Any]:
         return list_policies(self.db)
@@ -205,13 +189,12 @@ class PoliciesPage(SetupPage):
             for key, text, hint in keys
         ]
 
-        def submit(v: Mapping[str, str]) -> Any:
+        def submit(v: Mapping[str, str], who: SignedIn) -> Any:
             try:
                 values = policy_from_fields(currency=currency, **dict(v))
             except FileProblemsError as exc:
-                key, message = exc.pairs()[0]
-                raise SetupRefused(key.split("[")[0], message) from None
-            return in_transaction(db, save_policy, self.operator(), values)
+                raise first_problem_refused(exc) from None
+            return in_transaction(db, save_policy, who, values)
 
         self.form(
             _t("Balance policy"),
@@ -234,11 +217,10 @@ class PoliciesPage(SetupPage):
             self.then(lambda: stored_policy_of(db, row.name), self._form)
 
     def import_file(self, path: str | None = None) -> None:
-        db, who = self.db, self.operator()
         import_toml(
             self,
             _t("Import a policy file"),
-            lambda text, source: in_transaction(db, import_policy, who, text, source),
+            import_policy,
             lambda saved: _t("Policy {name}: {outcome}.").format(
                 name=saved.name, outcome=saved.outcome
             ),
@@ -254,9 +236,9 @@ class PoliciesPage(SetupPage):
             return
         assign_form(
             self,
+            assign_policy,
+            row.name,
             _t("Put accounts on {policy}").format(policy=row.name),
             _t("Choose a building (and floor), or name the accounts."),
-            self.buildings,
-            lambda session, by, **where: assign_policy(session, by, row.name, **where),
             lambda moved: _t("{n} accounts now on {policy}.").format(n=len(moved), policy=row.name),
         )

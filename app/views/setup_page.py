@@ -5,10 +5,10 @@ did or why it was refused."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.services.operators import SignedIn
@@ -19,9 +19,23 @@ from app.ui.row_table_model import Column, PreparedRows, prepare_rows
 from app.ui.searchable_table import SearchableTable
 from app.views.account_dialogs import not_allowed_note
 from app.views.form_dialog import label
-from app.views.setup_form_dialog import FieldSpec, SetupFormDialog, attempt
+from app.views.setup_form_dialog import FieldSpec, SetupFormDialog, Submit, attempt
 
 Operator = Callable[[], SignedIn]
+
+
+class SavingDialog(Protocol):
+    """A dialog of a Setup page that says what it saved (``saved``, GUI thread)."""
+
+    @property
+    def saved(self) -> SignalInstance: ...
+
+    @property
+    def finished(self) -> SignalInstance: ...
+
+    def open(self) -> None: ...
+
+    def deleteLater(self) -> None: ...
 
 
 class SetupPage(QWidget):
@@ -45,7 +59,7 @@ class SetupPage(QWidget):
         super().__init__(parent)
         self.db = db
         self.operator = operator
-        self.dialog: SetupFormDialog | None = None
+        self.dialog: SavingDialog | None = None  # the dialog now open (tests, screenshots)
         self._actions: list[tuple[QPushButton, Action | None, bool]] = []
         heading = QLabel(title)
         heading.setObjectName("pageTitle")
@@ -154,21 +168,30 @@ class SetupPage(QWidget):
         title: str,
         subtitle: str,
         fields: Sequence[FieldSpec],
-        submit: Callable[[Mapping[str, str]], Any],
+        submit: Submit,
         done: Callable[[Any], str],
         *,
         confirm: str,
     ) -> SetupFormDialog:
-        """Open a form; once saved, reload, say ``done(result)`` and emit ``changed``."""
-        dialog = SetupFormDialog(title, subtitle, fields, submit, confirm=confirm, parent=self)
-        self.dialog = dialog  # the form now open (tests and screenshots reach it here)
-        dialog.saved.connect(lambda result: self._saved(done(result)))
+        """Open a form; ``submit(values, who)`` saves off the GUI thread (``who``: the operator
+        when the form was confirmed); once saved, reload, say ``done(result)`` and emit
+        ``changed``."""
+        dialog = SetupFormDialog(
+            title, subtitle, fields, submit, self.operator, confirm=confirm, parent=self
+        )
+        self.show_dialog(dialog, lambda result: self._saved(done(result)))
+        return dialog
+
+    def show_dialog(self, dialog: SavingDialog, on_saved: Callable[[Any], None]) -> None:
+        """Open ``dialog`` as the page's dialog (``self.dialog`` until it closes, then deleted);
+        ``on_saved`` gets what it saved (GUI thread)."""
+        self.dialog = dialog
+        dialog.saved.connect(on_saved)
         dialog.finished.connect(lambda _code: self._closed(dialog))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
-        return dialog
 
-    def _closed(self, dialog: SetupFormDialog) -> None:
+    def _closed(self, dialog: SavingDialog) -> None:
         if self.dialog is dialog:
             self.dialog = None
 

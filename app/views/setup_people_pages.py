@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QWidget
 
 from app.services.operators import (
+    SignedIn,
     add_operator,
     change_role,
     list_operators,
@@ -21,6 +23,7 @@ from app.services.permissions import Action
 from app.services.settings import SETTINGS, SPECS, change_setting, shown_settings
 from app.services.setup_checks import SetupRefused, in_transaction
 from app.store.database import Database
+from app.ui.formatting import local_time_text
 from app.ui.row_table_model import Column
 from app.views.login_dialog import role_label
 from app.views.setup_form_dialog import FieldSpec
@@ -34,7 +37,7 @@ def _t(text: str) -> str:
 
 @dataclass(frozen=True)
 class OperatorRow:
-    id: int
+    id: int  # the operator's database id: the row stays chosen across reloads
     username: str
     display_name: str
     role: Role
@@ -82,14 +85,16 @@ class OperatorsPage(SetupPage):
     def rows(self) -> Sequence[Any]:
         return [
             OperatorRow(
-                i,
+                cast(int, o["id"]),
                 str(o["username"]),
                 str(o["display_name"]),
                 Role(str(o["role"])),
                 bool(o["active"]),
-                str(o["last_login_at"] or "")[:16].replace("T", " "),
+                local_time_text(
+                    datetime.fromisoformat(str(o["last_login_at"])) if o["last_login_at"] else None
+                ),
             )
-            for i, o in enumerate(list_operators(self.db), start=1)
+            for o in list_operators(self.db)
         ]
 
     def search_text(self, row: Any) -> str:
@@ -98,12 +103,12 @@ class OperatorsPage(SetupPage):
     def add(self) -> None:
         db = self.db
 
-        def submit(v: Mapping[str, str]) -> Any:
+        def submit(v: Mapping[str, str], who: SignedIn) -> Any:
             password = _same(v["password"], v["confirm"])
             return in_transaction(
                 db,
                 add_operator,
-                self.operator(),
+                who,
                 v["username"],
                 v["display_name"],
                 Role(v["role"]),
@@ -136,9 +141,7 @@ class OperatorsPage(SetupPage):
             _t("Role of {name}").format(name=row.username),
             "",
             [FieldSpec("role", _t("Role"), "choice", _roles(), value=row.role.value)],
-            lambda v: in_transaction(
-                db, change_role, self.operator(), row.username, Role(v["role"])
-            ),
+            lambda v, who: in_transaction(db, change_role, who, row.username, Role(v["role"])),
             lambda who: _t("{name} is now {role}.").format(
                 name=who.username, role=role_label(who.role)
             ),
@@ -149,9 +152,9 @@ class OperatorsPage(SetupPage):
         row: OperatorRow | None = self.list.current_row()
         if row is None:
             return
-        db = self.db
+        db, by = self.db, self.operator()
         self.run(
-            lambda: in_transaction(db, set_active, self.operator(), row.username, not row.active),
+            lambda: in_transaction(db, set_active, by, row.username, not row.active),
             lambda who: (
                 _t("{name} is switched back on.")
                 if not row.active
@@ -165,9 +168,9 @@ class OperatorsPage(SetupPage):
             return
         db = self.db
 
-        def submit(v: Mapping[str, str]) -> Any:
+        def submit(v: Mapping[str, str], who: SignedIn) -> Any:
             password = _same(v["password"], v["confirm"])
-            return in_transaction(db, reset_password, self.operator(), row.username, password)
+            return in_transaction(db, reset_password, who, row.username, password)
 
         self.form(
             _t("New password for {name}").format(name=row.username),
@@ -242,7 +245,7 @@ class SettingsPage(SetupPage):
                     aliases=(row.key,),
                 )
             ],
-            lambda v: in_transaction(db, change_setting, self.operator(), row.key, v["value"]),
+            lambda v, who: in_transaction(db, change_setting, who, row.key, v["value"]),
             lambda _value: _t("{label} saved.").format(label=spec.label),
             confirm=_t("Save"),
         )

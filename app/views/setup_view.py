@@ -81,8 +81,11 @@ def step_texts() -> dict[str, tuple[str, str, str]]:
 
 
 def _n(count: int, one: str, many: str) -> str:
-    """``1 room`` / ``30 rooms`` (Qt's plural forms take over once translated)."""
-    return (one if count == 1 else many).format(n=count)
+    """``1 room`` / ``30 rooms``: one message per word (``many``), translated with its count,
+    so a translation gives every plural form of its language (Qt's numerus forms); untranslated,
+    the English ``one`` or ``many``. (Qt's ``%n room(s)`` would read "1 room(s)" untranslated.)"""
+    text = QCoreApplication.translate("SetupView", many, "", count)
+    return (one if count == 1 and text == many else text).format(n=count)
 
 
 def step_note(step: SetupStep) -> str:
@@ -91,22 +94,22 @@ def step_note(step: SetupStep) -> str:
         return step.name
     if step.key == "rooms":
         return (
-            _n(step.extra, _t("{n} building"), _t("{n} buildings"))
+            _n(step.extra, "{n} building", "{n} buildings")
             + ", "
-            + _n(step.count, _t("{n} room"), _t("{n} rooms"))
+            + _n(step.count, "{n} room", "{n} rooms")
         )
     if step.key == "meters":
         return (
-            _n(step.count, _t("{n} meter"), _t("{n} meters"))
+            _n(step.count, "{n} meter", "{n} meters")
             + ", "
             + _t("{n} in rooms").format(n=step.extra)
         )
     words = {
-        "buses": (_t("{n} bus"), _t("{n} buses")),
-        "tariffs": (_t("{n} tariff plan"), _t("{n} tariff plans")),
-        "policies": (_t("{n} balance policy"), _t("{n} balance policies")),
-        "load_guard": (_t("{n} setting"), _t("{n} settings")),
-        "tenants": (_t("{n} open account"), _t("{n} open accounts")),
+        "buses": ("{n} bus", "{n} buses"),
+        "tariffs": ("{n} tariff plan", "{n} tariff plans"),
+        "policies": ("{n} balance policy", "{n} balance policies"),
+        "load_guard": ("{n} setting", "{n} settings"),
+        "tenants": ("{n} open account", "{n} open accounts"),
     }[step.key]
     return _n(step.count, *words)
 
@@ -198,7 +201,7 @@ class SetupView(QWidget):
             ("site", _t("Site"), SitePage(db, operator)),
             ("rooms", _t("Buildings and rooms"), RoomsPage(db, operator)),
             ("buses", _t("Buses"), BusesPage(db, operator, workers)),
-            ("meters", _t("Meters"), MetersPage(db, operator, workers)),
+            ("meters", _t("Meters"), MetersPage(db, operator)),
             ("tariffs", _t("Tariffs"), TariffsPage(db, operator)),
             ("policies", _t("Balance policies"), PoliciesPage(db, operator)),
             ("load_guard", _t("Load guard"), LoadGuardPage(db, operator)),

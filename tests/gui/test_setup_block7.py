@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QPlainTextEdit
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select, update
 
@@ -38,6 +38,7 @@ from app.views.main_window import MainWindow
 from app.views.setup_form_dialog import SetupFormDialog
 from app.views.setup_page import SetupPage
 from app.vocabulary import AlarmKind, SupplyState
+from tests.gui.setup_helpers import LONG, fill, press
 from tests.support import REPO, socat_pair
 
 ENTER = Qt.Key.Key_Return
@@ -48,7 +49,6 @@ currency = "CNY"
 effective_from = 2026-01-01
 price = "0.6000"
 """
-LONG = 60_000  # ms: a bound for a stuck test, never a measurement
 
 
 @pytest.fixture
@@ -78,48 +78,11 @@ def line() -> Iterator[tuple[str, str]]:
         close()
 
 
-def fill(qtbot: QtBot, dialog: SetupFormDialog, **values: str) -> None:
-    """Type each value into its field as a person does (a choice is picked by its text)."""
-    for key, text in values.items():
-        widget = dialog.inputs[key]
-        if isinstance(widget, QLineEdit):
-            widget.setFocus()
-            widget.selectAll()
-            qtbot.keyClicks(widget, text)
-        elif isinstance(widget, QPlainTextEdit):
-            widget.setFocus()
-            qtbot.keyClicks(widget, text)
-        elif isinstance(widget, QComboBox) and widget.isEditable():
-            widget.setFocus()
-            widget.lineEdit().selectAll()
-            qtbot.keyClicks(widget.lineEdit(), text)
-        else:
-            assert isinstance(widget, QComboBox)
-            at = widget.findText(text, Qt.MatchFlag.MatchContains)
-            assert at >= 0, f"{key}: no choice {text!r}"
-            widget.setCurrentIndex(at)
-
-
 def submit(qtbot: QtBot, page: SetupPage, dialog: SetupFormDialog) -> None:
     """Enter; the form closes once saved and the page says what it did."""
     with qtbot.waitSignal(page.changed, timeout=LONG):
         qtbot.keyClick(dialog.confirm_button, ENTER)
     assert not dialog.isVisible(), dialog.error.text()
-
-
-def press(qtbot: QtBot, page: SetupPage, name: str) -> SetupFormDialog:
-    button = page.findChild(object, name)
-    assert button is not None, name
-    assert button.isEnabled(), name
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-    def opened() -> None:
-        assert page.dialog is not None, page.message.text()
-        assert page.dialog.isVisible()
-
-    qtbot.waitUntil(opened, timeout=LONG)
-    assert page.dialog is not None
-    return page.dialog
 
 
 def test_block_7_set_up_through_the_console_and_run(

@@ -4,20 +4,26 @@ is saved, and a role that may not do something finds the button off with the rea
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QPushButton
+from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select, update
 
+from app.application import make_application
 from app.demo.site import DEMO_PASSWORD
+from app.queries.site_facts import SiteInfo, site_info
 from app.services.bus_setup import BusForm, add_bus
-from app.services.operators import login
+from app.services.operators import login, set_up_first_admin
 from app.services.setup_checks import in_transaction
 from app.services.site_layout import add_building
+from app.services.site_setup import SiteDetails, init_site
 from app.store.database import Database
 from app.store.models import (
     Account,
@@ -29,10 +35,11 @@ from app.store.models import (
     Operator,
     Room,
 )
+from app.ui.background import wait_for_background
 from app.views.main_window import MainWindow
-from app.views.setup_form_dialog import SetupFormDialog
 from app.views.setup_page import SetupPage
 from app.vocabulary import Role
+from tests.gui.setup_helpers import fill, press
 
 ENTER = Qt.Key.Key_Return
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
@@ -46,29 +53,6 @@ def open_page(window: MainWindow, qtbot: QtBot, key: str) -> SetupPage:
     assert isinstance(page, SetupPage)
     qtbot.waitUntil(lambda: page.list.model.rowCount() > 0 or key in ("buses",), timeout=LONG)
     return page
-
-
-def press(qtbot: QtBot, page: SetupPage, text: str) -> SetupFormDialog:
-    button = next(b for b in page.findChildren(QPushButton) if b.text() == text)
-    assert button.isEnabled(), button.toolTip()
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.dialog is not None and page.dialog.isVisible(), timeout=LONG)
-    assert page.dialog is not None
-    return page.dialog
-
-
-def type_in(qtbot: QtBot, dialog: SetupFormDialog, **values: str) -> None:
-    for key, text in values.items():
-        widget = dialog.inputs[key]
-        if isinstance(widget, QComboBox):
-            if widget.isEditable():
-                widget.setEditText(text)
-            else:
-                widget.setCurrentIndex(widget.findText(text, Qt.MatchFlag.MatchContains))
-        else:
-            assert isinstance(widget, QLineEdit)
-            widget.selectAll()
-            qtbot.keyClicks(widget, text)
 
 
 def count(db: Database, model: type, *where: object) -> int:
@@ -90,14 +74,14 @@ def test_an_administrator_adds_an_operator_and_changes_the_role(
 ) -> None:
     page = open_page(main_window, qtbot, "operators")
     dialog = press(qtbot, page, "Add operator…")
-    type_in(qtbot, dialog, username="cashier2", display_name="Evening cashier")
-    type_in(qtbot, dialog, password="evening-pass", confirm="evening-typo")
+    fill(qtbot, dialog, username="cashier2", display_name="Evening cashier")
+    fill(qtbot, dialog, password="evening-pass", confirm="evening-typo")
     qtbot.keyClick(dialog.confirm_button, ENTER)
     error = dialog.errors["confirm"]
     qtbot.waitUntil(lambda: error.isVisible(), timeout=LONG)
     assert "differ" in error.text()
     assert count(demo_db, Operator, Operator.username == "cashier2") == 0
-    type_in(qtbot, dialog, confirm="evening-pass")
+    fill(qtbot, dialog, confirm="evening-pass")
     with qtbot.waitSignal(page.changed, timeout=LONG):
         qtbot.keyClick(dialog.confirm_button, ENTER)
     assert "cashier2 added as Cashier" in page.message.text()
@@ -106,7 +90,7 @@ def test_an_administrator_adds_an_operator_and_changes_the_role(
     qtbot.waitUntil(lambda: page.list.model.rowCount() == 6, timeout=LONG)
     select_row(page, "cashier2")
     dialog = press(qtbot, page, "Change role…")
-    type_in(qtbot, dialog, role="Office staff")
+    fill(qtbot, dialog, role="Office staff")
     with qtbot.waitSignal(page.changed, timeout=LONG):
         qtbot.keyClick(dialog.confirm_button, ENTER)
     assert login(demo_db, "cashier2", "evening-pass").role is Role.OFFICE
@@ -119,13 +103,13 @@ def test_a_bad_port_is_said_under_the_port_and_nothing_is_saved(
     qtbot.waitUntil(lambda: page.list.model.rowCount() > 0, timeout=LONG)
     before = count(demo_db, Bus)
     dialog = press(qtbot, page, "Add bus…")
-    type_in(qtbot, dialog, name="Gateway line", port="http://10.0.0.5")
+    fill(qtbot, dialog, name="Gateway line", port="http://10.0.0.5")
     qtbot.keyClick(dialog.confirm_button, ENTER)
     qtbot.waitUntil(lambda: dialog.errors["port"].isVisible(), timeout=LONG)
     assert "not a port MeterDesk opens" in dialog.errors["port"].text()
     assert dialog.focusWidget() is dialog.inputs["port"]
     assert count(demo_db, Bus) == before
-    type_in(qtbot, dialog, port="socket://10.0.0.5:4001")
+    fill(qtbot, dialog, port="socket://10.0.0.5:4001")
     with qtbot.waitSignal(page.changed, timeout=LONG):
         qtbot.keyClick(dialog.confirm_button, ENTER)
     assert count(demo_db, Bus) == before + 1
@@ -137,7 +121,7 @@ def test_a_policy_is_assigned_to_a_floor_and_load_guard_settings_change(
     page = open_page(main_window, qtbot, "policies")
     select_row(page, "Staff apartment")
     dialog = press(qtbot, page, "Assign to accounts…")
-    type_in(qtbot, dialog, building="Block A", floor="1")
+    fill(qtbot, dialog, building="Block A", floor="1")
     with qtbot.waitSignal(page.changed, timeout=LONG):
         qtbot.keyClick(dialog.confirm_button, ENTER)
     with demo_db.session() as session:
@@ -157,10 +141,10 @@ def test_a_policy_is_assigned_to_a_floor_and_load_guard_settings_change(
     guard = open_page(main_window, qtbot, "load_guard")
     guard.list.table.selectRow(0)
     dialog = press(qtbot, guard, "Edit…")
-    type_in(qtbot, dialog, total_limit_w="3000", pf_threshold="1.2")
+    fill(qtbot, dialog, total_limit_w="3000", pf_threshold="1.2")
     qtbot.keyClick(dialog.confirm_button, ENTER)
     qtbot.waitUntil(lambda: dialog.errors["pf_threshold"].isVisible(), timeout=LONG)
-    type_in(qtbot, dialog, pf_threshold="0.950")
+    fill(qtbot, dialog, pf_threshold="0.950")
     with qtbot.waitSignal(guard.changed, timeout=LONG):
         qtbot.keyClick(dialog.confirm_button, ENTER)
     with demo_db.session() as session:
@@ -203,11 +187,11 @@ def test_a_tariff_and_a_policy_are_exported_and_a_setting_changed(
     settings = open_page(main_window, qtbot, "settings")
     select_row(settings, "Idle lock (minutes)")
     dialog = press(qtbot, settings, "Change…")
-    type_in(qtbot, dialog, value="999")
+    fill(qtbot, dialog, value="999")
     qtbot.keyClick(dialog.confirm_button, ENTER)
     qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=LONG)
     assert "0 to 240" in dialog.error.text()
-    type_in(qtbot, dialog, value="10")
+    fill(qtbot, dialog, value="10")
     with qtbot.waitSignal(settings.changed, timeout=LONG):
         qtbot.keyClick(dialog.confirm_button, ENTER)
     qtbot.waitUntil(
@@ -257,7 +241,7 @@ def test_a_form_offers_what_another_console_added_a_moment_ago(
     building = dialog.inputs["building"]
     assert isinstance(building, QComboBox)
     assert building.findText("Annex (X)") >= 0
-    type_in(qtbot, dialog, building="Annex", floor="1", room="101")
+    fill(qtbot, dialog, building="Annex", floor="1", room="101")
     with qtbot.waitSignal(rooms.changed, timeout=LONG):
         qtbot.keyClick(dialog.confirm_button, ENTER)
     assert "X-101 added" in rooms.message.text()
@@ -286,3 +270,93 @@ def test_the_meters_page_says_which_meters_were_polled(
     }
     assert status["EA03001"] == "Not polled yet"
     assert status["EA03002"] == "Online"
+
+
+def test_the_site_page_offers_to_edit_the_site_it_shows(
+    qtbot: QtBot, main_window: MainWindow, site: SiteInfo
+) -> None:
+    page = open_page(main_window, qtbot, "site")
+    button = page.findChild(QPushButton, "editSite")
+    assert button.text() == "Edit…"
+    page.reload()
+    wait_for_background()
+    QApplication.processEvents()
+    assert button.text() == "Edit…"
+    dialog = press(qtbot, page, "editSite")
+    name = dialog.inputs["name"]
+    assert isinstance(name, QLineEdit)
+    assert name.text() == site.name
+    dialog.reject()
+
+
+def test_an_operator_stays_chosen_when_one_is_added_above_it(
+    qtbot: QtBot, main_window: MainWindow
+) -> None:
+    page = open_page(main_window, qtbot, "operators")
+    select_row(page, "office")
+    dialog = press(qtbot, page, "Add operator…")
+    fill(qtbot, dialog, username="aaron", display_name="Aaron", role="Cashier")
+    fill(qtbot, dialog, password="aaron-pass", confirm="aaron-pass")
+    with qtbot.waitSignal(page.changed, timeout=LONG):
+        qtbot.keyClick(dialog.confirm_button, ENTER)
+    qtbot.waitUntil(lambda: page.list.model.rowCount() == 6, timeout=LONG)
+    assert page.list.current_row().username == "office"
+
+
+@pytest.fixture
+def shanghai_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This PC's clock in Shanghai (UTC+8), so that local time is not UTC."""
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_last_sign_in_is_shown_in_local_time(
+    qtbot: QtBot, main_window: MainWindow, demo_db: Database, shanghai_clock: None
+) -> None:
+    with demo_db.session() as session:
+        signed_in_at = session.scalars(
+            select(Operator.last_login_at).where(Operator.username == "admin")
+        ).one()
+    assert signed_in_at is not None
+    local = signed_in_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    page = open_page(main_window, qtbot, "operators")
+    shown = {
+        page.list.model.index(r, 0).data(): page.list.model.index(r, 4).data()
+        for r in range(page.list.model.rowCount())
+    }
+    assert shown["admin"] == local
+    assert shown["office"] == "—"  # never signed in
+
+
+def test_the_overview_shows_money_in_the_currency_the_site_is_set_to(
+    qtbot: QtBot, migrated_db: Database, tmp_path: Path
+) -> None:
+    """A new site (no money moved yet) changes its currency on the Setup screen: the overview
+    shows its figures in the new one."""
+    db = migrated_db
+    admin = set_up_first_admin(db, "office", "Site office", "office-pass")
+    in_transaction(db, init_site, admin, SiteDetails("New block", "Asia/Shanghai", "CNY"))
+    info = site_info(db)
+    assert info is not None
+    make_application()
+    window = MainWindow(db, info, operator=admin, data_dir=tmp_path / "data")
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        taken = window.overview.taken_card.value
+        with qtbot.waitSignal(window.overview.loaded, timeout=LONG):
+            window.show_page(window.page_number("overview"))
+        assert taken.text() == "¥0.00"
+
+        page = open_page(window, qtbot, "site")
+        dialog = press(qtbot, page, "editSite")
+        fill(qtbot, dialog, currency="USD")
+        with qtbot.waitSignal(page.changed, timeout=LONG):
+            qtbot.keyClick(dialog.confirm_button, ENTER)
+        qtbot.waitUntil(lambda: taken.text() == "$0.00", timeout=LONG)
+    finally:
+        window.close()
+        wait_for_background()
