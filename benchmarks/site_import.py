@@ -7,7 +7,9 @@ every row) and applying it in one transaction; the peak memory of the process (r
 the whole import. Bounds: 60 s and 1 GB for the import. The second import must change nothing,
 and ``ledger verify`` must pass (20,000 opening-balance receipts numbered without a gap); exits
 non-zero when a bound is missed or the work was wrong. ``--csv`` imports a folder of CSV files
-instead of the .xlsx; ``--rooms N`` another size (a multiple of 1,000).
+instead of the .xlsx; ``--rooms N`` another size: a multiple of 400 up to 79,600, so that the
+rooms fill the 80 floors (4 buildings x 20) evenly, at most 999 a floor, and the meters fill
+buses of 200 exactly.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ BOUND_MB = 1024.0
 BUILDINGS = 4
 FLOORS = 20
 METERS_PER_BUS = 200
+ROOMS_STEP = 400  # the least common multiple of BUILDINGS * FLOORS and METERS_PER_BUS
+MAX_ROOMS = 79_600  # the largest such multiple with at most 999 rooms a floor (numbered 001-999)
 TARIFF = """name = "Dormitory single rate"
 utility = "electricity"
 unit = "kWh"
@@ -55,7 +59,9 @@ close_permit = "1.00"
 
 def sheets(rooms: int) -> dict[str, list[dict[str, str]]]:
     per_floor = rooms // (BUILDINGS * FLOORS)
-    room_rows, meter_rows, tenant_rows = [], [], []
+    room_rows: list[dict[str, str]] = []
+    meter_rows: list[dict[str, str]] = []
+    tenant_rows: list[dict[str, str]] = []
     for b in range(BUILDINGS):
         code = chr(ord("A") + b)
         for floor in range(1, FLOORS + 1):
@@ -104,9 +110,30 @@ def sheets(rooms: int) -> dict[str, list[dict[str, str]]]:
     return {"rooms": room_rows, "buses": buses, "meters": meter_rows, "tenants": tenant_rows}
 
 
+def room_count(text: str) -> int:
+    """``--rooms``: a positive multiple of ROOMS_STEP, or a usage error that says why."""
+    try:
+        rooms = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 < rooms <= MAX_ROOMS or rooms % ROOMS_STEP:
+        raise argparse.ArgumentTypeError(
+            f"{rooms} is not a multiple of {ROOMS_STEP} from {ROOMS_STEP} to {MAX_ROOMS:,}: the "
+            f"rooms are spread evenly over {BUILDINGS * FLOORS} floors ({BUILDINGS} buildings x "
+            f"{FLOORS}), at most 999 a floor, and their meters fill buses of {METERS_PER_BUS} "
+            "(e.g. 400, 2000, 20000)"
+        )
+    return rooms
+
+
 def main() -> int:
     options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    options.add_argument("--rooms", type=int, default=20_000)
+    options.add_argument(
+        "--rooms",
+        type=room_count,
+        default=20_000,
+        help=f"a multiple of {ROOMS_STEP}, up to {MAX_ROOMS:,}",
+    )
     options.add_argument("--csv", action="store_true", help="a folder of CSV files")
     args = options.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -39,11 +41,31 @@ from app.views.main_window import MainWindow
 from app.views.meter_detail_dialog import MeterDetailDialog
 from app.vocabulary import Utility
 
+WAIT_S = 120.0  # how long any one wait may take before the script gives up
+
 
 def settle(ms: int = 400) -> None:
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
+
+
+def settle_until(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = WAIT_S,
+    *,
+    why: Callable[[], str] | None = None,
+    step_ms: int = 100,
+) -> None:
+    """Run the event loop until ``condition()`` holds. After ``timeout`` seconds without it,
+    stop the script (SystemExit) naming ``what`` it waited for and, from ``why``, what it saw."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            seen = f" ({why()})" if why is not None else ""
+            raise SystemExit(f"screenshots: gave up after {timeout:g} s waiting for {what}{seen}")
+        settle(step_ms)
 
 
 def counter_shots(window: MainWindow, out: Path) -> None:
@@ -63,11 +85,15 @@ def counter_shots(window: MainWindow, out: Path) -> None:
     settle()
     counter.confirm_dialog.grab().save(str(out / "counter-confirm.png"))
     counter.confirm_dialog.accept()
-    while counter.last_receipt is None:
-        settle(100)
+    settle_until(
+        lambda: counter.last_receipt is not None,
+        "the counter's receipt",
+        why=lambda: f"the counter says {counter.result_label.text()!r}",
+    )
     wait_for_background()
     settle()
     window.grab().save(str(out / "counter-paid.png"))
+    assert counter.last_receipt is not None  # settled above
     _number, pdf = counter.last_receipt
     subprocess.run(
         ["pdftoppm", "-png", "-r", "110", "-singlefile", str(pdf), str(out / "receipt-roll80")],
@@ -82,15 +108,17 @@ def diagnostics_shots(db: Database, runtime: Runtime, out: Path) -> None:
     dialog = DiagnosticsDialog(db, lambda: tech, lambda: {w.name: w for w in runtime.workers})
     dialog.resize(1200, 760)
     dialog.show()
-    while dialog.bus.count() < 2:
-        settle(100)
+    settle_until(
+        lambda: dialog.bus.count() >= 2,
+        "the diagnostics dialog to list two buses",
+        why=lambda: f"it lists {dialog.bus.count()}",
+    )
     dialog.bus.setCurrentIndex(0)  # the first bus: the runtime's worker polls it
     done: list[object] = []
     dialog.scan.finished.connect(done.append)
     dialog.scan.addresses.setText("1-10")  # a Modbus bus: a short range is enough to show
     dialog.scan.start()
-    while not done:
-        settle(100)
+    settle_until(lambda: bool(done), "the diagnostics scan of addresses 1-10 to finish")
     dialog.check_line()
     settle(1500)
     for index, name in enumerate(("scan", "frame-log", "counters", "meter-tests")):
@@ -112,8 +140,7 @@ def meter_detail_shots(db: Database, runtime: Runtime, out: Path) -> None:
     dialog = MeterDetailDialog(db, meter_id, lambda: boss, runtime)
     dialog.resize(1080, 740)
     dialog.show()
-    while dialog.detail is None:
-        settle(100)
+    settle_until(lambda: dialog.detail is not None, "the Meter detail to load")
     settle(800)
     for index, name in ((0, "details"), (2, "load-guard"), (3, "commands")):
         dialog.tabs.setCurrentIndex(index)
@@ -139,8 +166,7 @@ def charts_shot(window: MainWindow, out: Path) -> None:
     charts.range_box.setCurrentIndex(0)
     charts.range_box.activated.emit(0)
     before = charts.plot.frames_drawn
-    while charts.plot.frames_drawn <= before:
-        settle(100)
+    settle_until(lambda: charts.plot.frames_drawn > before, "the live chart to draw a frame")
     wait_for_background()  # the status bar's counts, reloaded as the runtime reports
     settle(600)
     path = out / "charts-live.png"
@@ -153,8 +179,8 @@ def history_shot(window: MainWindow, today: date, out: Path) -> None:
     charts = window.charts
     window.show_page(window.page_number("charts"))
     charts.tabs.setCurrentIndex(1)
-    while charts._names is None:
-        settle(100)
+    settle_until(lambda: charts._names is not None, "the History tab's buildings and floors")
+    assert charts._names is not None  # settled above
     building = next(b for b in charts._names.targets.buildings if b.code == "A")
     charts.history.set_history(
         TargetKind.BUILDING,
@@ -167,8 +193,7 @@ def history_shot(window: MainWindow, today: date, out: Path) -> None:
     loaded: list[object] = []
     charts.history.loaded.connect(loaded.append)
     charts.history.show_history()
-    while not loaded:
-        settle(100)
+    settle_until(lambda: bool(loaded), "building A's energy history")
     settle(600)
     path = out / "charts-history.png"
     window.grab().save(str(path))
@@ -215,16 +240,23 @@ def setup_shots(out: Path) -> None:
         scan.resize(1100, 640)
         scan.addresses.setText("1-30")
         scan.scan()
-        while len(scan.hits) < 30:
-            settle(200)
+        settle_until(
+            lambda: len(scan.hits) >= 30,
+            "the scan of addresses 1-30 to find 30 meters",
+            why=lambda: f"{len(scan.hits)} found; the dialog says {scan.message.text()!r}",
+            step_ms=200,
+        )
         scan.pattern.setText("H7-{address:03}")
         scan.fill_serials()
         scan.first_room.setText("7-101")
         scan.fill_rooms()
         settle()
         scan.check()
-        while not scan.save_button.isEnabled():
-            settle(100)
+        settle_until(
+            scan.save_button.isEnabled,
+            "Check to find no conflict (Save enabled)",
+            why=lambda: f"the dialog says {scan.message.text()!r}",
+        )
         scan.grab().save(str(out / "setup-scan-assign.png"))
         scan.save()
         settle(800)

@@ -1,4 +1,6 @@
-"""GUI fixtures: a seeded demo database and the real main window on the offscreen platform."""
+"""GUI fixtures: a migrated database, a seeded demo database and the real main window on the
+offscreen platform. Each database is a copy of the session's migrated SQLite template
+(``_sqlite_template`` in tests/conftest.py), not a migration of its own."""
 
 from __future__ import annotations
 
@@ -14,29 +16,35 @@ from app.application import make_application
 from app.demo.site import DEMO_PASSWORD, seed_demo_site
 from app.queries.site_facts import SiteInfo, site_info
 from app.services.operators import login
-from app.store.database import Database, sqlite_url_for
-from app.store.migrate import upgrade
+from app.store.database import DB_FILE_NAME, Database
 from app.ui.background import wait_for_background
 from app.views.main_window import MainWindow
+from tests.databases import _sqlite_copy
 
 
 @pytest.fixture(scope="session")
-def demo_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_db_file(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> Path:
     """One seeded demo database per session; tests copy it so none sees another's changes."""
     folder = tmp_path_factory.mktemp("demo-template")
-    db = Database(sqlite_url_for(folder))
-    upgrade(db)
+    db = Database(_sqlite_copy(_sqlite_template, folder))
     seed_demo_site(db)
     db.dispose()
-    return folder / "meterdesk.sqlite3"
+    return folder / DB_FILE_NAME
+
+
+@pytest.fixture
+def migrated_db(_sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite database with nothing in it: no site, no operator (a copy of the
+    session's template)."""
+    db = Database(_sqlite_copy(_sqlite_template, tmp_path / "migrated"))
+    yield db
+    wait_for_background()
+    db.dispose()
 
 
 @pytest.fixture
 def demo_db(demo_db_file: Path, tmp_path: Path) -> Iterator[Database]:
-    folder = tmp_path / "db"
-    folder.mkdir()
-    (folder / "meterdesk.sqlite3").write_bytes(demo_db_file.read_bytes())
-    db = Database(sqlite_url_for(folder))
+    db = Database(_sqlite_copy(demo_db_file, tmp_path / "db"))
     yield db
     wait_for_background()
     db.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from app.demo.site import DEMO_PASSWORD
 from app.queries.site_facts import SiteInfo
 from app.services.operators import database_needs_first_admin, login
 from app.store.database import Database, sqlite_url_for
-from app.store.migrate import upgrade
 from app.ui.idle_watch import IdleWatch
 from app.views.login_dialog import FirstAdminDialog, LoginDialog
 from app.views.main_window import MainWindow
@@ -34,14 +32,9 @@ def type_into(qtbot, edit: QLineEdit, text: str, *, replace: bool = False) -> No
 
 
 @pytest.fixture
-def empty_db(tmp_path: Path) -> Iterator[Database]:
+def empty_db(migrated_db: Database) -> Database:
     """A migrated database with no site and no operator, as on a first start."""
-    folder = tmp_path / "empty"
-    folder.mkdir()
-    db = Database(sqlite_url_for(folder))
-    upgrade(db)
-    yield db
-    db.dispose()
+    return migrated_db
 
 
 def test_wrong_password_is_refused_in_the_dialog_and_the_right_one_signs_in(  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ from the Meters screen with Enter."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -20,8 +19,7 @@ from app.runtime.operator_commands import SwitchOutcome
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.meter_actions import KeepPowerDone
 from app.services.operators import SignedIn, login
-from app.store.database import Database, sqlite_url_for
-from app.store.migrate import upgrade
+from app.store.database import Database
 from app.store.models import Account, AuditEvent, Bus, Meter
 from app.ui.background import wait_for_background
 from app.views.meter_detail_dialog import MeterDetailDialog
@@ -146,18 +144,13 @@ def test_a_cashier_may_not_act(qtbot, demo_db: Database) -> None:  # type: ignor
 
 
 @pytest.fixture
-def small_running(tmp_path: Path) -> Iterator[tuple[Database, Runtime]]:
-    folder = tmp_path / "small"
-    folder.mkdir()
-    db = Database(sqlite_url_for(folder))
-    upgrade(db)
+def small_running(migrated_db: Database) -> Iterator[tuple[Database, Runtime]]:
+    db = migrated_db
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=2))
     runtime = Runtime(db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.2), policy_tick_s=3600))
     runtime.start()
     yield db, runtime
     runtime.stop()
-    wait_for_background()
-    db.dispose()
 
 
 def test_a_relay_switch_through_a_real_runtime(qtbot, small_running) -> None:  # type: ignore[no-untyped-def]

@@ -3,10 +3,8 @@ a click shows the room and goes on to its account, the headline shows the live s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -20,10 +18,8 @@ from app.queries.site_overview import RoomState
 from app.runtime.live_store import LiveStore
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.ledger import post_entry
-from app.store.database import Database, sqlite_url_for
-from app.store.migrate import upgrade
+from app.store.database import Database
 from app.store.models import Account, BalancePolicy, Meter
-from app.ui.background import wait_for_background
 from app.ui.room_grid import STATE_COLORS
 from app.views.main_window import MainWindow
 from app.views.overview_view import OverviewView, load_text
@@ -32,15 +28,12 @@ from tests.support import wait_for
 
 
 @pytest.fixture
-def small_db(tmp_path: Path) -> Iterator[Database]:
-    db = Database(sqlite_url_for(tmp_path))
-    upgrade(db)
+def small_db(migrated_db: Database) -> Database:
+    db = migrated_db
     seed_demo_site(db, DemoSpec(buildings=2, floors=2, rooms_per_floor=3))
     with db.transaction() as session:  # cuts must not wait for the end of a friendly night
         session.execute(update(BalancePolicy).values(friendly_hours=[], friendly_dates=[]))
-    yield db
-    wait_for_background()
-    db.dispose()
+    return db
 
 
 @pytest.fixture

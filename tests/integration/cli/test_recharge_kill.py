@@ -36,7 +36,6 @@ import pytest
 from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database
-from app.store.migrate import upgrade
 from tests.integration.services.recharge_worker import (
     Entry,
     Planned,
@@ -70,17 +69,16 @@ class Site:
 
 
 @pytest.fixture
-def site(db_url: str, tmp_path: Path) -> Iterator[Site]:
-    db = Database(db_url)
-    upgrade(db)
+def site(migrated_url: str, tmp_path: Path) -> Iterator[Site]:
+    db = Database(migrated_url)
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
     options: tuple[str, ...] = ()
     if db.file_path is not None:
         data_dir = db.file_path.parent
     else:
-        data_dir, options = tmp_path / "data", ("--db", db_url)
+        data_dir, options = tmp_path / "data", ("--db", migrated_url)
     try:
-        yield Site(db, db_url, data_dir, ("--data-dir", str(data_dir), *options))
+        yield Site(db, migrated_url, data_dir, ("--data-dir", str(data_dir), *options))
     finally:
         db.dispose()
 

@@ -5,8 +5,8 @@ with no call from that process and long before the minute's evaluation."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -14,8 +14,7 @@ from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.ledger import post_entry
-from app.store.database import Database, sqlite_url_for
-from app.store.migrate import upgrade
+from app.store.database import Database
 from app.store.models import (
     Account,
     BalancePolicy,
@@ -28,11 +27,15 @@ from app.store.models import (
 from app.vocabulary import LedgerKind, SupplyState, Utility
 from tests.support import run_python, wait_for
 
+# On a copy of the session's migrated database, SQLite only (as before): the recharge from
+# another process is ``main.py --data-dir`` on the database's folder.
+SQLITE = pytest.mark.parametrize("migrated_url", ["sqlite"], indirect=True)
 
-def small_site(folder: Path) -> Database:
-    """Two rooms of the demo site in ``folder``, with no load guard (tests drive the load)."""
-    db = Database(sqlite_url_for(folder))
-    upgrade(db)
+
+def small_site(url: str) -> Database:
+    """Two rooms of the demo site in the migrated database at ``url``, with no load guard
+    (tests drive the load)."""
+    db = Database(url)
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=2))
     with db.transaction() as session:
         session.execute(delete(LoadGuardSetting))
@@ -51,10 +54,11 @@ def first_electricity_meter(session: Session) -> tuple[Meter, str]:
     return found[0], found[1]
 
 
-def test_a_recharge_from_another_process_restores_supply(tmp_path: Path) -> None:
-    folder = tmp_path / "site"
-    folder.mkdir()
-    db = small_site(folder)
+@SQLITE
+def test_a_recharge_from_another_process_restores_supply(migrated_url: str) -> None:
+    db = small_site(migrated_url)
+    assert db.file_path is not None
+    folder = db.file_path.parent
     with db.transaction() as session:
         meter, url = first_electricity_meter(session)
         policy = BalancePolicy(
@@ -77,7 +81,7 @@ def test_a_recharge_from_another_process_restores_supply(tmp_path: Path) -> None
         assert runtime.sim is not None
         simulated = runtime.sim.meter(url, address)
         wait_for(lambda: simulated.supply_on, "the meter is on")
-        other = Database(sqlite_url_for(folder))  # another process's view of the same file
+        other = Database(migrated_url)  # another process's view of the same file
         with other.transaction() as session:
             balance = session.get_one(Account, account_id).balance_minor
             post_entry(
@@ -104,10 +108,11 @@ def test_a_recharge_from_another_process_restores_supply(tmp_path: Path) -> None
         db.dispose()
 
 
-def test_post_and_wait_returns_once_the_waiting_usage_is_committed(tmp_path: Path) -> None:
+@SQLITE
+def test_post_and_wait_returns_once_the_waiting_usage_is_committed(migrated_url: str) -> None:
     """What settling an account calls first: the usage rated so far is in the ledger when it
     returns, so the final bill holds it."""
-    db = small_site(tmp_path)
+    db = small_site(migrated_url)
     with db.transaction() as session:
         meter, url = first_electricity_meter(session)
         meter.rated_current_a = 10_000
