@@ -24,6 +24,22 @@ class Operator(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class SignInLock(Base):
+    """Wrong passwords given in a row for one user name, and the lock they earned.
+
+    Keyed by the name as typed at sign-in (normalised, lower case), whether or not an operator
+    has it: an unknown name is locked exactly as a known one, so the lock tells nobody which
+    names exist. A right password or an administrator's unlock removes the row.
+    """
+
+    __tablename__ = "sign_in_lock"
+
+    username: Mapped[str] = mapped_column(String(40), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 class AuditEvent(Base):
     """Who did what, when, with the state before and after.
 
