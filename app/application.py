@@ -16,6 +16,7 @@ from app import __version__
 from app.demo.site import DEMO_PASSWORD
 from app.i18n import install_translator
 from app.process.crash_report import CrashNotice
+from app.process.data_dir import private_files
 from app.process.startup import OpenedSite, open_site
 from app.resources import RESOURCES
 from app.runtime.runtime import DEMO_INTERVAL_S, DEMO_POSTING_S, Runtime, RuntimeOptions
@@ -120,6 +121,12 @@ def _install_idle_lock(app: QApplication, window: MainWindow, db_minutes: int) -
 def run_gui(
     data_dir: Path, db_url: str | None, *, demo: bool = False, smoke_seconds: float | None = None
 ) -> int:
+    """Run the console until its window closes; everything it writes is its user's alone."""
+    with private_files():
+        return _run_gui(data_dir, db_url, demo=demo, smoke_seconds=smoke_seconds)
+
+
+def _run_gui(data_dir: Path, db_url: str | None, *, demo: bool, smoke_seconds: float | None) -> int:
     app = make_application()
     smoke = smoke_seconds is not None
     try:

@@ -2,6 +2,8 @@
 
 ``main.py`` calls ``main(argv)``. Every command takes ``--data-dir DIR``, ``--db URL`` and
 ``--demo``, before or after the command's name. Exit codes: ``app.vocabulary.ExitCode``.
+Whatever a command or the console creates is private to the user running it
+(``app.process.data_dir.private_files``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ import sys
 from collections.abc import Sequence
 
 from app.cli.parser import build_parser
+from app.process.data_dir import private_files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with private_files():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     handler = getattr(args, "handler", None)

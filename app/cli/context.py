@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from app.process.data_dir import default_data_dir, demo_data_dir
+from app.process.data_dir import default_data_dir, demo_data_dir, make_private
 from app.process.logging_setup import setup_logging
 from app.store.database import Database, ensure_writable_dir, sqlite_url_for
-from app.store.errors import NoDatabase
+from app.store.errors import NoDatabase, check_database_url
+from app.store.failures import explained
 from app.vocabulary import ExitCode
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ def data_dir_of(args: argparse.Namespace, *, demo: bool | None = False) -> Path:
 def database_of(args: argparse.Namespace, data_dir: Path) -> Database:
     """A handle on the database the options name: --db, else SQLite in ``data_dir``. It
     connects to nothing until it is used; the caller disposes of it."""
+    check_database_url(getattr(args, "db", None))
     return Database(getattr(args, "db", None) or sqlite_url_for(data_dir))
 
 
@@ -56,6 +58,7 @@ def open_database(args: argparse.Namespace, data_dir: Path, *, create: bool = Fa
         )
     ensure_writable_dir(data_dir)
     setup_logging(data_dir, console_level=logging.ERROR)
+    make_private(data_dir)
     db.check_readable()
     return db
 
@@ -71,7 +74,8 @@ def run_on_database(
     reads ``args.demo``), run ``work`` on it and close it. StoreError explains any failure."""
     db = open_database(args, data_dir_of(args, demo=demo), create=create)
     try:
-        return db, work(db)
+        with explained(db):  # a full disk or a busy database: a StoreError that says so
+            return db, work(db)
     finally:
         db.dispose()
 

@@ -1,4 +1,4 @@
-"""``operator first-admin|add|list|role|disable|enable|reset-password``: operators from the
+"""``operator first-admin|add|list|role|disable|enable|reset-password|unlock``: operators from the
 command line (a headless server, a script that sets up a site). Passwords come from the
 environment or a prompt, never from the command line, where other users of the computer could
 read them.
@@ -28,6 +28,7 @@ from app.services.operators import (
     reset_password,
     set_active,
     set_up_first_admin,
+    unlock,
 )
 from app.services.permissions import Action
 from app.store.database import Database
@@ -88,6 +89,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             state = "" if row["active"] else " (switched off)"
+            if row["locked_until"]:
+                state += f" (locked until {row['locked_until']})"
             print(f"{row['username']:<20} {row['role']:<11} {row['display_name']}{state}")
     return 0
 
@@ -130,3 +133,17 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
     if code == 0:
         print(f"The password of {args.operator} was changed.")
     return code
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    return run_step(
+        args,
+        Action.MANAGE_OPERATORS,
+        lambda session, who: unlock(session, who, args.operator),
+        lambda lifted: (
+            f"{args.operator} may sign in again."
+            if lifted
+            else f"{args.operator} was not locked; nothing was changed."
+        ),
+        refusals=(OperatorRefused,),
+    )

@@ -22,11 +22,26 @@ NEW_PASSWORD_ENV = "METERDESK_NEW_PASSWORD"
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _named(what: str, leave_out: str) -> Callable[[str], str]:
+    """A value that must name something: an empty one is refused at parsing (exit 2) instead
+    of quietly meaning the default place, the user's real site."""
+
+    def check(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(
+                f"give {what}; an empty one is refused (leave the option out for {leave_out})"
+            )
+        return text
+
+    return check
+
+
 def _add_place_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default: dict[str, object] = {"default": argparse.SUPPRESS} if suppress else {}
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
+        type=_named("a folder", "the user data folder"),
         help="folder for the database, logs, receipts and crash reports "
         "(default: the user data folder; with --demo, its demo subfolder)",
         **default,  # type: ignore[arg-type]
@@ -34,6 +49,7 @@ def _add_place_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
     parser.add_argument(
         "--db",
         metavar="URL",
+        type=_named("a database URL", "SQLite in the data folder"),
         help="SQLAlchemy database URL, e.g. postgresql+psycopg://user:pw@host/meterdesk "
         "(default: SQLite in the data folder)",
         **default,  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from pathlib import Path
 from app.demo.history import DEMO_HISTORY_DAYS
 from app.demo.site import DemoSpec, seed_demo_site
 from app.process.crash_report import CrashGuard, CrashNotice
+from app.process.data_dir import make_private
 from app.process.logging_setup import setup_logging
 from app.queries.site_facts import SiteInfo, site_info
 from app.store.backup import backup_sqlite
@@ -39,6 +40,7 @@ def open_site(data_dir: Path, db_url: str | None, *, demo: bool) -> OpenedSite:
     seed the demo site on its first start, and read the site."""
     ensure_writable_dir(data_dir)
     setup_logging(data_dir)
+    make_private(data_dir)
     guard = CrashGuard(data_dir)
     previous = guard.previous_crash()
     db = Database(db_url or sqlite_url_for(data_dir))

@@ -1,4 +1,4 @@
-"""``operator first-admin|add|list|role|disable|enable|reset-password``."""
+"""``operator first-admin|add|list|role|disable|enable|reset-password|unlock``."""
 
 from __future__ import annotations
 
@@ -66,3 +66,13 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     add_user_option(reset)
     reset.add_argument("--operator", required=True, metavar="NAME")
     reset.set_defaults(handler=lazy(RUN, "cmd_reset_password"))
+    unlock = op_sub.add_parser(
+        "unlock",
+        parents=[common],
+        help="lift the sign-in lock that wrong passwords put on an operator (administrators only)",
+        description="Five wrong passwords in a row lock a user name for 15 minutes; this lets "
+        "the operator sign in again at once.",
+    )
+    add_user_option(unlock)
+    unlock.add_argument("--operator", required=True, metavar="NAME")
+    unlock.set_defaults(handler=lazy(RUN, "cmd_unlock"))
