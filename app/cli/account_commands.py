@@ -1,8 +1,10 @@
 """``account list|show|recharge``: the accounts for scripts, and recharges from the command line.
 
-Exit codes: 0 done (a recharge committed, or found already committed under its key); 1 refused
-(the message names the input to fix; nothing was written); 2 bad usage; 3-9 database problems
-(``app.store.errors``); 16 not signed in or not allowed.
+Exit codes: 0 done (a recharge committed, or found already committed under its key; a receipt
+PDF or copy that could not be written after the commit is a warning on stderr); 1 refused (the
+message names the input to fix; nothing was credited); 2 bad usage; 3-9 database problems
+(``app.store.errors``); 16 not signed in or not allowed. A recharge that exits non-zero credited
+nothing, so a script may retry it (with the same --key).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from app.billing.money import Money
 from app.cli.auth import DENIED, signed_in
-from app.cli.context import data_dir_of, fail, run_on_database
+from app.cli.context import data_dir_of, fail, run_on_database, unreadable_reason
 from app.queries.accounts import (
     AccountDetail,
     AccountRow,
@@ -25,7 +27,7 @@ from app.queries.accounts import (
 )
 from app.queries.site_facts import site_info
 from app.services.permissions import Action
-from app.services.receipts import ReceiptError
+from app.services.receipts import ReceiptError, check_receipt_destinations
 from app.services.recharge import (
     ReceiptNotSaved,
     RechargeDone,
@@ -134,29 +136,51 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_recharge(args: argparse.Namespace) -> int:
+    """Credit the account once per key. A non-zero exit always means nothing was credited:
+    the receipt's destinations are checked before the money moves, and once it has moved
+    every later failure (the PDF or its copy not written) is a warning with exit 0."""
     data_dir = data_dir_of(args, demo=bool(args.demo))
+    key = new_key() if args.key is None else args.key  # '' is refused, never "no key"
+    copy_to = None if args.receipt is None else Path(args.receipt).expanduser()
 
     def work(db: Database) -> tuple[RechargeDone, Path]:
         require_current(db)
         who = signed_in(db, args.user, Action.RECHARGE)
         method = parse_method(args.method)
-        key = args.key or new_key()
+        check_receipt_destinations(data_dir, copy_to)
         return recharge_with_receipt(db, who, data_dir, args.account, args.amount, method, key)
 
     try:
         _, (done, pdf) = run_on_database(args, work)
     except StoreError as exc:
+        if args.key is None:  # a commit that failed may still have landed: retry with its key
+            print(f"The key of this attempt was {key}; retry with --key {key}.", file=sys.stderr)
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
         return fail(str(exc), ExitCode.DENIED)
     except ReceiptNotSaved as exc:  # committed: exit 0, and say what is missing
-        print(f"Receipt {exc.done.receipt_number:08d}: committed.")
-        print(f"warning: {exc}", file=sys.stderr)
+        _print_done(exc.done)
+        print(f"warning: {exc} The key is {key}.", file=sys.stderr)
         return 0
     except (RechargeRefused, ReceiptError) as exc:
         return fail(f"{exc} Nothing was credited.", ExitCode.REFUSED)
-    if args.receipt:
-        shutil.copyfile(pdf, args.receipt)
+    _print_done(done)
+    print(f"Receipt PDF: {pdf}")
+    if copy_to is not None:
+        try:
+            shutil.copyfile(pdf, copy_to)
+        except OSError as exc:  # committed: the copy is what is missing, not the money
+            print(
+                f"warning: the receipt could not be copied to {copy_to} "
+                f"({unreadable_reason(exc)}). The money is credited: do not take it again. "
+                f"Copy {pdf} by hand, or run the same command again with --key {key} "
+                "(it credits nothing more).",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def _print_done(done: RechargeDone) -> None:
     amount = Money(done.amount_minor, done.currency).display()
     balance = Money(done.balance_after_minor, done.currency).display()
     if done.replayed:
@@ -169,5 +193,4 @@ def cmd_recharge(args: argparse.Namespace) -> int:
             f"Receipt {done.receipt_number:08d}: {amount} credited to account "
             f"{done.account_number}."
         )
-    print(f"Balance {balance}. Receipt PDF: {pdf}")
-    return 0
+    print(f"Balance {balance}.")

@@ -28,6 +28,8 @@ from app.services.recharge import RechargeRefused, check_amount, pay_in
 from app.services.service_checks import (
     Refused,
     check_key,
+    check_same_request,
+    key_used,
     locked_account,
     parse_money,
 )
@@ -39,6 +41,7 @@ from app.store.models import (
     BalancePolicy,
     LedgerEntry,
     Meter,
+    Receipt,
     Room,
     TariffPlan,
     column_length,
@@ -130,7 +133,7 @@ def open_account(
     )
     with db.transaction() as session:
         lock_counter(session, RECEIPT)
-        done = _replay_open(session, "account.open", key, room_label)
+        done = _replay_open(session, "account.open", key, by, form, None)
         return done if done is not None else _open(session, by, form, key, None)
 
 
@@ -155,7 +158,17 @@ def reopen_account(
     key = check_key(key, AccountRefused)
     with db.transaction() as session:
         lock_counter(session, RECEIPT)
-        done = _replay_open(session, "account.reopen", key, room_label)
+        asked = _Form(
+            holder_name or "",
+            holder_ref or "",
+            phone or "",
+            room_label,
+            {},
+            policy_name or "",
+            opening_balance_text,
+            method,
+        )
+        done = _replay_open(session, "account.reopen", key, by, asked, closed_account_number)
         if done is not None:
             return done
         old = locked_account(session, closed_account_number, AccountRefused)
@@ -203,6 +216,13 @@ def move_account(
         event = keyed_event(session, key, "account.move", account.number)
         if event is not None:
             old, new = event.before or {}, event.after or {}
+            check_same_request(
+                key,
+                AccountRefused,
+                "a move",
+                {"room": str(new.get("room")).lower(), "operator": event.operator_id},
+                {"room": new_room_label.strip().lower(), "operator": by.operator_id},
+            )
             return AccountMoved(
                 account.number,
                 str(old.get("room")),
@@ -363,16 +383,50 @@ def _opening_money(
     return number
 
 
-def _replay_open(session: Session, action: str, key: str, room_label: str) -> AccountOpened | None:
+def _replay_open(
+    session: Session, action: str, key: str, by: SignedIn, asked: _Form, closed: str | None
+) -> AccountOpened | None:
+    """The opening ``key`` names, if it is this one again: the same room, opening balance,
+    payment method and operator (and, for a reopening, the same closed account; for an opening,
+    the same holder and policy); None for a new key; refused for anything else."""
     event = keyed_event(session, key, action, None)
     if event is None:
         return None
     after = event.after or {}
-    if str(after.get("room")).lower() != room_label.strip().lower():
-        raise _key_used(key)
+    opening = after.get("opening_balance")
+    try:
+        asked_opening: int | None = parse_money(
+            asked.opening_text or "0", site_currency(session), AccountRefused
+        ).minor
+    except AccountRefused:
+        asked_opening = None
+    method = session.scalar(
+        select(Receipt.method)
+        .join(LedgerEntry, LedgerEntry.id == Receipt.ledger_entry_id)
+        .where(LedgerEntry.idempotency_key == key)
+    )
+    earlier: dict[str, object] = {
+        "room": str(after.get("room")).lower(),
+        "opening balance": opening,
+        "payment method": method,
+        "operator": event.operator_id,
+    }
+    now: dict[str, object] = {
+        "room": asked.room_label.strip().lower(),
+        "opening balance": asked_opening,
+        "payment method": asked.method if asked_opening else None,
+        "operator": by.operator_id,
+    }
+    if closed is None:
+        earlier.update(holder=after.get("holder"), policy=after.get("policy"))
+        now.update(holder=" ".join(asked.holder_name.split()), policy=asked.policy_name.strip())
+    else:
+        earlier["closed account"] = (event.before or {}).get("reopened_from")
+        now["closed account"] = closed.strip()
+    what = "a reopening" if closed is not None else "an opening"
+    check_same_request(key, AccountRefused, what, earlier, now)
     account = session.scalars(select(Account).where(Account.number == event.target_id)).one()
     receipt = after.get("receipt")
-    opening = after.get("opening_balance")
     return _opened(
         session,
         account,
@@ -507,10 +561,8 @@ def keyed_event(session: Session, key: str, action: str, target: str | None) -> 
     return event
 
 
-def _key_used(key: str) -> AccountRefused:
-    return AccountRefused(
-        "key", f"The key {key!r} was already used for another step; use a new key."
-    )
+def _key_used(key: str) -> Refused:
+    return key_used(key, AccountRefused, "another step")
 
 
 def _text(value: str, field: str, what: str) -> str:

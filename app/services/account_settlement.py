@@ -24,12 +24,14 @@ from app.services.permissions import Action
 from app.services.recharge import pay_in
 from app.services.service_checks import (
     check_key,
+    check_same_request,
     confirm_approver,
     locked_account,
 )
 from app.store.database import Database
 from app.store.models import (
     Account,
+    AuditEvent,
     IntervalReading,
     Meter,
     utc_now,
@@ -84,6 +86,7 @@ def settle_account(
         account = locked_account(session, account_number, AccountRefused)
         event = keyed_event(session, key, "account.settle", account.number)
         if event is not None:
+            _same_settlement(key, event, by, method, approver)
             return _settlement(account, event.before or {}, event.after or {}, replayed=True)
         if account.status is not AccountStatus.OPEN:
             zone = site_zone(session) or UTC
@@ -117,6 +120,30 @@ def settle_account(
         old = {"balance": before, "status": AccountStatus.OPEN.value}
         record_audit(session, by, "account.settle", "account", account.number, old, after)
         return _settlement(account, old, after, replayed=False)
+
+
+def _same_settlement(
+    key: str, event: AuditEvent, by: SignedIn, method: PaymentMethod, approver: SignedIn | None
+) -> None:
+    """The settlement ``key`` names must be asked again by the same operator, with the same
+    approver and (when money moved) the same payment method; else the key is refused."""
+    after = event.after or {}
+    moved = bool(after.get("amount"))
+    check_same_request(
+        key,
+        AccountRefused,
+        "a settlement",
+        {
+            "payment method": after.get("method") if moved else None,
+            "operator": event.operator_id,
+            "approver": after.get("approved_by"),
+        },
+        {
+            "payment method": method.value if moved else None,
+            "operator": by.operator_id,
+            "approver": None if approver is None else approver.operator_id,
+        },
+    )
 
 
 def _settle_money(

@@ -27,7 +27,9 @@ from app.services.service_checks import (
     Refused,
     check_key,
     check_reason,
+    check_same_request,
     confirm_approver,
+    key_used,
     locked_account,
     parse_money,
 )
@@ -109,7 +111,16 @@ def refund(
         account = locked_account(session, account_number, CorrectionRefused)
         currency = site_currency(session)
         amount = parse_money(amount_text, currency, CorrectionRefused)
-        done = _replay(session, key, LedgerKind.REFUND, account, -amount.minor, None, currency)
+        done = _replay(
+            session,
+            key,
+            LedgerKind.REFUND,
+            account,
+            -amount.minor,
+            None,
+            currency,
+            (by, ok, method, why),
+        )
         if done is not None:
             return done
         confirm_approver(session, ok)
@@ -152,7 +163,16 @@ def adjust(
         account = locked_account(session, account_number, CorrectionRefused)
         currency = site_currency(session)
         amount = parse_money(amount_text, currency, CorrectionRefused)
-        done = _replay(session, key, LedgerKind.ADJUSTMENT, account, amount.minor, None, currency)
+        done = _replay(
+            session,
+            key,
+            LedgerKind.ADJUSTMENT,
+            account,
+            amount.minor,
+            None,
+            currency,
+            (by, ok, None, why),
+        )
         if done is not None:
             return done
         confirm_approver(session, ok)
@@ -192,7 +212,14 @@ def reverse(
         ).one()
         currency = site_currency(session)
         done = _replay(
-            session, key, LedgerKind.REVERSAL, account, -target.amount_minor, target.id, currency
+            session,
+            key,
+            LedgerKind.REVERSAL,
+            account,
+            -target.amount_minor,
+            target.id,
+            currency,
+            (by, ok, None, why),
         )
         if done is not None:
             return done
@@ -350,21 +377,46 @@ def _replay(
     amount_minor: int,
     reverses_id: int | None,
     currency: str,
+    asked: tuple[SignedIn, SignedIn, PaymentMethod | None, str],
 ) -> CorrectionDone | None:
+    """The correction ``key`` names, if it is this one again: the same kind, account, amount
+    (or entry reversed), operator, approver, payment method and reason (``asked``: who acts, who
+    approves, the method, the reason); None for a new key; refused for anything else."""
     entry = session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).first()
     if entry is None:
         return None
-    same = (entry.kind, entry.account_id, entry.amount_minor, entry.reverses_id) == (
-        kind,
-        account.id,
-        amount_minor,
-        reverses_id,
+    if entry.kind is not kind:
+        raise key_used(key, CorrectionRefused, f"a {entry.kind.value} entry")
+    receipt = session.scalars(select(Receipt).where(Receipt.ledger_entry_id == entry.id)).first()
+    by, approver, method, reason = asked
+    what = {
+        LedgerKind.REFUND: "a refund",
+        LedgerKind.ADJUSTMENT: "an adjustment",
+    }.get(kind, "a reversal")
+    check_same_request(
+        key,
+        CorrectionRefused,
+        what,
+        {
+            "account": entry.account_id,
+            "amount": entry.amount_minor,
+            "entry reversed": entry.reverses_id,
+            "operator": entry.operator_id,
+            "approver": entry.approved_by_id,
+            "payment method": None if receipt is None else receipt.method,
+            "reason": entry.reason,
+        },
+        {
+            "account": account.id,
+            "amount": amount_minor,
+            "entry reversed": reverses_id,
+            "operator": by.operator_id,
+            "approver": approver.operator_id,
+            "payment method": method,
+            "reason": reason,
+        },
     )
-    if not same:
-        raise CorrectionRefused(
-            "key", f"The key {key!r} was already used for another posting; use a new key."
-        )
-    number = session.scalar(select(Receipt.number).where(Receipt.ledger_entry_id == entry.id))
+    number = None if receipt is None else receipt.number
     before = entry.balance_after_minor - entry.amount_minor
     posted = Posted(entry.id, before, entry.balance_after_minor)
     approved = entry.approved_by_id or entry.operator_id or 0

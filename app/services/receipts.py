@@ -9,6 +9,7 @@ or a crash there cannot lose the money, and the PDF can be made again from the r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.billing.money import Money
 from app.documents.atomic_files import write_bytes_in_place
 from app.documents.receipt_pdf import ReceiptDocument, render_receipt
-from app.services.audit import record_audit
+from app.services.audit import chain_anchor, record_audit
 from app.services.counters import RECEIPT, take_number
 from app.services.operators import SignedIn
 from app.services.permissions import Action
@@ -38,6 +39,38 @@ class ReceiptError(ValueError):
 
 def receipt_file_name(number: int, *, copy: bool = False) -> str:
     return f"receipt-{number:08d}{'-copy' if copy else ''}.pdf"
+
+
+def check_receipt_destinations(data_dir: Path, copy_to: Path | None = None) -> None:
+    """Before any money moves: the data folder's receipts folder and ``copy_to`` (a copy the
+    operator asked for) can take the receipt's PDF. ReceiptError says what is wrong (a folder
+    that does not exist, a folder named as the file, no permission to write), so a recharge is
+    refused instead of being committed with its receipt lost. A disk that fills up meanwhile
+    is found only when the PDF is written, after the commit."""
+    folder = data_dir / RECEIPTS_FOLDER
+    if folder.exists() and not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+        raise ReceiptError(
+            f"Receipts cannot be saved in {folder} (not a folder, or not writable); fix it "
+            "or choose another data folder with --data-dir."
+        )
+    if copy_to is None:
+        return
+    if copy_to.is_dir():
+        raise ReceiptError(
+            f"{copy_to} is a folder; give the copy a file name in it, such as "
+            f"{copy_to / 'receipt.pdf'}."
+        )
+    parent = copy_to.parent
+    if not parent.is_dir():
+        raise ReceiptError(
+            f"The folder {parent} does not exist; create it first or copy the receipt elsewhere."
+        )
+    writable = os.access(copy_to, os.W_OK) if copy_to.exists() else os.access(parent, os.W_OK)
+    if not writable:
+        raise ReceiptError(
+            f"{copy_to} cannot be written (no permission); copy the receipt to a folder you "
+            "may write to."
+        )
 
 
 def site_words(site: Site | None) -> dict[str, object]:
@@ -121,6 +154,7 @@ def issue_receipt(
     caller's transaction."""
     content = account_content(session, account)
     content.update(operator=by.display_name, reason=reason, approved_by=approved_by)
+    content["audit_anchor"] = chain_anchor(session)  # the trail's head, printed outside it
     content.update(extra or {})  # e.g. a settlement's final readings in place of the meters
     receipt = Receipt(
         number=number,
@@ -180,6 +214,7 @@ def receipt_document(receipt: Receipt, *, copy: bool = False) -> ReceiptDocument
         reason=str(content.get("reason", "")),
         approved_by=str(content.get("approved_by", "")),
         copy=copy,
+        audit_anchor=str(content.get("audit_anchor", "")),
     )
 
 

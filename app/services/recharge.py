@@ -5,12 +5,14 @@ the receipt counter's row lock (it orders every payment of the site one after th
 PostgreSQL as on SQLite), then the idempotency key is looked up (after the lock, so a second
 press that raced the first sees its commit), then the account's row, then the audit counter.
 
-A key names one recharge: the same key again returns that recharge and credits nothing; the
-same key with another account or amount is refused.
+A key names one recharge: the same key again (same account, amount, payment method and
+operator) returns that recharge and credits nothing; the same key with anything else is refused.
+Keys people give never begin as the engine's do (``service_checks.check_key``).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +27,14 @@ from app.services.ledger import Posted, post_entry
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.receipts import issue_receipt, saved_receipt_pdf, take_receipt_number
-from app.services.service_checks import Refused, check_key
+from app.services.service_checks import Refused, check_key, check_same_request, key_used
 from app.services.settings import counter_settings, load_counter_settings
 from app.services.shifts import ensure_shift
 from app.store.database import Database
 from app.store.models import Account, BalancePolicy, LedgerEntry, Receipt
 from app.vocabulary import AccountStatus, LedgerKind, PaymentMethod, ReceiptKind, SupplyState
+
+log = logging.getLogger(__name__)
 
 
 class RechargeRefused(Refused):
@@ -39,13 +43,15 @@ class RechargeRefused(Refused):
 
 
 class ReceiptNotSaved(OSError):
-    """The recharge was committed but its PDF could not be written (disk full, permissions):
-    the money is safe; the same key again saves the PDF."""
+    """The recharge was committed but its PDF could not be written (disk full, permissions, the
+    database gone right after the commit): the money is safe; the same key again saves the
+    PDF."""
 
-    def __init__(self, done: RechargeDone, cause: OSError) -> None:
+    def __init__(self, done: RechargeDone, cause: Exception) -> None:
+        why = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
         super().__init__(
             f"Recharge committed as receipt {done.receipt_number:08d}, but its PDF could not be "
-            f"saved ({cause.strerror or cause}). Free disk space or fix the data folder's "
+            f"saved ({why or type(cause).__name__}). Free disk space or fix the data folder's "
             "permissions, then run it again with the same key to save it; nothing more will "
             "be credited."
         )
@@ -118,21 +124,43 @@ def find_account(session: Session, number: str) -> Account:
 
 
 def _replay(
-    session: Session, key: str, account: Account, amount_text: str, currency: str
+    session: Session,
+    key: str,
+    account: Account,
+    amount_text: str,
+    currency: str,
+    method: PaymentMethod,
+    by: SignedIn,
 ) -> RechargeDone | None:
+    """The recharge ``key`` names, if it is this one again (same account, amount, payment
+    method and operator); None for a new key; refused for anything else."""
     entry = session.scalars(select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).first()
     if entry is None:
         return None
     receipt = session.scalars(select(Receipt).where(Receipt.ledger_entry_id == entry.id)).first()
+    if entry.kind is not LedgerKind.RECHARGE or receipt is None:
+        raise key_used(key, RechargeRefused, f"a {entry.kind.value} entry, not a recharge")
     try:
-        same_amount = Money.parse(amount_text, currency).minor == entry.amount_minor
+        amount_minor: int | None = Money.parse(amount_text, currency).minor
     except MoneyError:
-        same_amount = False
-    if receipt is None or entry.account_id != account.id or not same_amount:
-        raise RechargeRefused(
-            "key",
-            f"The key {key!r} was already used for another recharge; use a new key.",
-        )
+        amount_minor = None
+    check_same_request(
+        key,
+        RechargeRefused,
+        "a recharge",
+        {
+            "account": entry.account_id,
+            "amount": entry.amount_minor,
+            "payment method": receipt.method,
+            "operator": entry.operator_id,
+        },
+        {
+            "account": account.id,
+            "amount": amount_minor,
+            "payment method": method,
+            "operator": by.operator_id,
+        },
+    )
     return RechargeDone(
         receipt.number,
         account.id,
@@ -210,7 +238,7 @@ def recharge(
         lock_counter(session, RECEIPT)
         account = find_account(session, account_number)
         currency = counter_settings(session).currency
-        done = _replay(session, key, account, amount_text, currency)
+        done = _replay(session, key, account, amount_text, currency, method, by)
         if done is not None:
             return done
         if account.status is not AccountStatus.OPEN:
@@ -259,10 +287,13 @@ def recharge_with_receipt(
     key: str,
 ) -> tuple[RechargeDone, Path]:
     """``recharge``, then its receipt's PDF saved in the data folder (after the commit: a
-    failure there never undoes the money; the PDF is made again on the next call)."""
+    failure there never undoes the money, and never passes for a recharge not made: any of them
+    is ReceiptNotSaved, which carries the committed recharge; the PDF is made again on the
+    next call with the key)."""
     done = recharge(db, by, account_number, amount_text, method, key)
-    layout = load_counter_settings(db).receipt_layout
     try:
+        layout = load_counter_settings(db).receipt_layout
         return done, saved_receipt_pdf(db, data_dir, done.receipt_number, layout)
-    except OSError as exc:
+    except Exception as exc:  # the money is in: the caller must say so, whatever failed
+        log.warning("receipt %s committed, its PDF not saved: %r", done.receipt_number, exc)
         raise ReceiptNotSaved(done, exc) from exc

@@ -27,7 +27,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         help="credit an account and issue a receipt",
         description="Credit an account with money taken at the counter and issue a numbered "
         "receipt (saved as PDF in the data folder). With --key, running the command again "
-        "(after a time-out or a crash) prints the first receipt and credits nothing.",
+        "(after a time-out or a crash) prints the first receipt and credits nothing. A run that "
+        "exits non-zero credited nothing; once the money is in, a receipt that cannot be "
+        "written is a warning and the exit code is 0.",
     )
     pay.add_argument("--account", required=True, metavar="NUMBER", help="the account number")
     pay.add_argument("--amount", required=True, metavar="AMOUNT", help="e.g. 50 or 50.00")
@@ -37,8 +39,15 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     pay.add_argument(
         "--key",
         metavar="KEY",
-        help="idempotency key: the same key never credits twice (default: a new key)",
+        help="idempotency key: the same key with the same account, amount, method and user "
+        "never credits twice; with anything else it is refused. Not empty, at most 80 "
+        "characters, not beginning with 'fee:' (MeterDesk's own). Default: a new key",
     )
-    pay.add_argument("--receipt", metavar="PATH", help="also copy the receipt PDF to PATH")
+    pay.add_argument(
+        "--receipt",
+        metavar="PATH",
+        help="also copy the receipt PDF to PATH (its folder must exist and be writable: "
+        "checked before any money moves)",
+    )
     add_user_option(pay)
     pay.set_defaults(handler=lazy(RUN, "cmd_recharge"))
