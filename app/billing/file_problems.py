@@ -32,6 +32,7 @@ from datetime import date, time
 from typing import Any
 
 from app.i18n import tr
+from app.input_limits import MAX_TOML_NESTING, too_deep
 
 __all__ = [
     "FileProblemsError",
@@ -155,9 +156,21 @@ _TOML_AT_END = re.compile(r"(?P<reason>.*) \(at end of document\)")
 
 def read_toml(text: str, problems: ProblemList) -> dict[str, Any] | None:
     """The TOML document in ``text`` (a leading byte-order mark is ignored), or None after
-    reporting the syntax error with its line and column."""
+    reporting the syntax error with its line and column (or its nesting past
+    ``MAX_TOML_NESTING``, which ``tomllib`` would recurse on until it crashed)."""
+    text = text.removeprefix("\ufeff")
+    deep = too_deep(text)
+    if deep is not None:
+        problems.add(
+            "",
+            "its lists and tables nest {depth} deep, more than the {limit} MeterDesk reads; "
+            "this is not a MeterDesk file: give the right one.",
+            depth=deep,
+            limit=MAX_TOML_NESTING,
+        )
+        return None
     try:
-        return tomllib.loads(text.removeprefix("\ufeff"))
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_POSITION.fullmatch(str(exc))
         if match:

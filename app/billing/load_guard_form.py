@@ -37,6 +37,7 @@ from app.billing.load_guard_file import (
     read_mode,
 )
 from app.billing.money import MoneyError, parse_decimal
+from app.input_limits import MAX_DECIMAL_DIGITS, number_too_long
 
 __all__ = [
     "LoadGuardFields",
@@ -78,6 +79,15 @@ def _decimal_field(problems: ProblemList, key: str, text: str) -> Decimal | None
     if not text.strip():
         problems.add(
             key, "this field is empty; type a number such as {example}.", example=example_of(key)
+        )
+        return None
+    if number_too_long(text):
+        problems.add(
+            key,
+            "{value} is too long a number; type at most {limit} digits, such as {example}.",
+            value=shown(text),
+            limit=MAX_DECIMAL_DIGITS,
+            example=example_of(key),
         )
         return None
     try:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from app.input_limits import MAX_DECIMAL_DIGITS, MAX_MONEY_MINOR, number_too_long
+
 # ISO 4217 minor units of the currencies a site may bill in. Extend as sites need.
 MINOR_UNITS: dict[str, int] = {
     "CNY": 2,
@@ -74,6 +76,13 @@ def parse_decimal(text: str, what: str = "amount") -> Decimal:
             "type it like 1,234.50 (a point before the decimals)."
         )
     cleaned = stripped.replace(",", "")
+    if number_too_long(cleaned):
+        digits = sum(char.isdigit() for char in cleaned)
+        shown = stripped if len(stripped) <= 24 else f"{stripped[:20]}..."
+        raise MoneyError(
+            f"{shown!r} is too long a number ({digits} digits); type at most "
+            f"{MAX_DECIMAL_DIGITS} digits, such as 12.50."
+        )
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
@@ -104,7 +113,14 @@ class Money:
                 f"{text.strip()!r} has more than {digits} decimal places; "
                 f"{currency} amounts are counted in units of {Decimal(1).scaleb(-digits)}."
             )
-        return cls(int(value.scaleb(digits)), currency)
+        minor = int(value.scaleb(digits))
+        if abs(minor) > MAX_MONEY_MINOR:
+            largest = Money(MAX_MONEY_MINOR, currency)
+            raise MoneyError(
+                f"{text.strip()!r} is more than MeterDesk can hold; amounts go up to "
+                f"{largest.grouped()} {currency}. Check the amount."
+            )
+        return cls(minor, currency)
 
     @classmethod
     def from_decimal(cls, amount: Decimal, currency: str = "CNY") -> Money:

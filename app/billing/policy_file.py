@@ -69,6 +69,7 @@ from app.billing.money import (
     parse_decimal,
 )
 from app.billing.tariff.values import clock
+from app.input_limits import MAX_MONEY_MINOR, number_too_long
 
 __all__ = [
     "DAY_NAMES",
@@ -107,7 +108,7 @@ EXAMPLE_UNITS = {
     "hoard_limit": 2000,
 }
 # Far above any real balance, well inside the database's 64-bit minor-unit columns.
-MAX_AMOUNT_MINOR = 10**15
+MAX_AMOUNT_MINOR = MAX_MONEY_MINOR
 _WINDOW_EXAMPLE = '{ days = ["mon", "tue"], from = "22:00", to = "08:00" }'
 
 
@@ -236,6 +237,13 @@ def _example_amount(key: str, currency: str) -> str:
 def amount_from_text(problems: ProblemList, key: str, text: str, currency: str) -> int | None:
     """Minor units from an amount written as text (``"20.00"``), with money.py's rules."""
     digits = minor_unit_digits(currency)
+    if number_too_long(text):
+        problems.add(
+            key,
+            "{value} is larger than any balance MeterDesk keeps; check the amount.",
+            value=shown(text),
+        )
+        return None
     try:
         value = parse_decimal(text, key)
     except MoneyError:
@@ -258,7 +266,7 @@ def amount_from_text(problems: ProblemList, key: str, text: str, currency: str) 
             example=toml_string(str(Money.from_decimal(value, currency))),
         )
         return None
-    minor = Money.parse(text, currency).minor
+    minor = int(value.scaleb(digits))
     if abs(minor) > MAX_AMOUNT_MINOR:
         problems.add(
             key,

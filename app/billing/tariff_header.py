@@ -11,6 +11,14 @@ from datetime import date, datetime
 from typing import Any
 
 from app.billing.money import MINOR_UNITS
+from app.input_limits import (
+    MAX_NAME_CHARS,
+    MAX_TOML_NESTING,
+    control_character,
+    date_in_range,
+    date_range_text,
+    too_deep,
+)
 
 UTILITY_UNITS = {"electricity": {"kWh"}, "water": {"m3"}, "gas": {"m3"}}
 HEADER_KEYS = ("name", "utility", "unit", "currency", "effective_from")
@@ -38,7 +46,15 @@ class TariffHeader:
 
 
 def load_toml(text: str, source: str) -> dict[str, Any]:
-    """The TOML document of a tariff file; a syntax error is a ``TariffFileError``."""
+    """The TOML document of a tariff file (a leading byte-order mark, as Windows Notepad writes,
+    is ignored); a syntax error or nesting past ``MAX_TOML_NESTING`` is a ``TariffFileError``."""
+    text = text.removeprefix("\ufeff")
+    deep = too_deep(text)
+    if deep is not None:
+        raise TariffFileError(
+            f"{source}: its lists and tables nest {deep} deep, more than the "
+            f"{MAX_TOML_NESTING} MeterDesk reads; this is not a tariff file: give the right one."
+        )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -51,6 +67,16 @@ def check_header(data: Mapping[str, object], source: str) -> tuple[TariffHeader 
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         problems.append(f"{source}: 'name' is missing; give the tariff a name.")
+    elif len(name.strip()) > MAX_NAME_CHARS:
+        problems.append(
+            f"{source}: 'name' has {len(name.strip())} characters; give a name of at most "
+            f"{MAX_NAME_CHARS}."
+        )
+    elif (control := control_character(name)) is not None:
+        problems.append(
+            f"{source}: 'name' holds the control character {control}; give a name of plain "
+            "letters, digits and punctuation."
+        )
     utility = data.get("utility")
     if not isinstance(utility, str) or utility not in UTILITY_UNITS:
         problems.append(f"{source}: 'utility' is {utility!r}; use electricity, water or gas.")
@@ -68,6 +94,11 @@ def check_header(data: Mapping[str, object], source: str) -> tuple[TariffHeader 
     if not isinstance(effective, date) or isinstance(effective, datetime):  # a day, not a time
         problems.append(
             f"{source}: 'effective_from' must be a date written like 2026-09-01 (no quotes)."
+        )
+    elif not date_in_range(effective):
+        problems.append(
+            f"{source}: 'effective_from' {effective.isoformat()} is out of range; give a date "
+            f"{date_range_text()}."
         )
     if problems:
         return None, problems

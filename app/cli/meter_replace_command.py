@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.cli.args.field import RUNNING_NOTE
 from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
+from app.input_limits import MAX_DECIMAL_DIGITS, date_in_range, date_range_text
 from app.queries.site_facts import site_zone
 from app.services.meter_replacement import (
     Replacement,
@@ -42,6 +43,12 @@ class _BadUsage(ValueError):
 
 
 def _reading(text: str, option: str) -> Decimal:
+    digits = sum(char.isdigit() for char in text)
+    if digits > MAX_DECIMAL_DIGITS:
+        raise _BadUsage(
+            f"{option}: {digits} digits is more than a register holds; give the reading like "
+            "1234.56, as the meter's display shows it."
+        )
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
@@ -55,11 +62,17 @@ def _time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise _BadUsage(
             f"--at: {text!r} is not an ISO 8601 time; give e.g. 2026-11-27T10:30."
         ) from None
+    if not date_in_range(moment):  # 0001-01-01 in a zone east of UTC is before year 1
+        raise _BadUsage(
+            f"--at: {text.strip()} is out of range; give the time the meters were swapped, "
+            f"{date_range_text()}."
+        )
+    return moment
 
 
 def _site_zone(session: Session) -> tuple[ZoneInfo | None, str]:

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.billing.file_problems import FileProblemsError
 from app.billing.load_guard_file import params_to_json
-from app.cli.context import fail, read_utf8, report_problems, unreadable_reason
+from app.cli.context import fail, report_problems, unreadable_reason
 from app.cli.steps import print_json, run_query, run_step
+from app.input_limits import read_limited_text
 from app.queries.setup_lists import PolicyRow, list_policies
 from app.services.load_guard_setup import (
     GuardSettingsRow,
@@ -40,7 +41,7 @@ T = TypeVar("T")
 
 def _read(path: str) -> str | None:
     try:
-        return read_utf8(path)
+        return read_limited_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         print(f"error: cannot read {path}: {unreadable_reason(exc)}.", file=sys.stderr)
         return None

@@ -22,14 +22,21 @@ import argparse
 import csv
 import io
 import json
-from datetime import datetime
-from pathlib import Path
+from datetime import datetime, timedelta
 
 from app.billing.money import MoneyError, parse_decimal
 from app.billing.rating import Quote, UsageError, UsageRow, check_row, decimal_text, quote_versions
 from app.billing.tariff import Tariff, TariffFileError, parse_tariff
 from app.billing.tariff.schedule import ScheduleError, TariffSchedule
-from app.cli.context import fail, read_utf8, report_problems, unreadable_reason
+from app.cli.context import fail, report_problems, unreadable_reason
+from app.input_limits import (
+    MAX_INTEGER_DIGITS,
+    MAX_QUOTE_DAYS,
+    date_in_range,
+    date_range_text,
+    decimal_digits,
+    read_limited_text,
+)
 from app.vocabulary import ExitCode
 
 HEADER = ("start", "end", "quantity")
@@ -37,7 +44,7 @@ HEADER = ("start", "end", "quantity")
 
 def cmd_check(args: argparse.Namespace) -> int:
     try:  # read as 'tariff import' reads it: a file that checks ok imports
-        text = read_utf8(args.file)
+        text = read_limited_text(args.file)
     except (OSError, UnicodeDecodeError) as exc:
         return fail(f"cannot read {args.file}: {unreadable_reason(exc)}.", ExitCode.USAGE)
     try:
@@ -55,20 +62,28 @@ def cmd_quote(args: argparse.Namespace) -> int:
         return fail(f"--cycle-used: {exc}", ExitCode.USAGE)
     if cycle_used < 0:
         return fail(f"--cycle-used: {args.cycle_used} is negative; give 0 or more.", 2)
+    if decimal_digits(args.cycle_used.replace(",", ""))[1] > MAX_INTEGER_DIGITS:
+        return fail(
+            f"--cycle-used: more than {MAX_INTEGER_DIGITS} digits before the point; give the "
+            "units used so far in the cycle.",
+            ExitCode.USAGE,
+        )
     tariffs: list[Tariff] = []
     mistakes: list[str] = []
     for path in args.tariff:
         try:
-            tariffs.append(parse_tariff(read_utf8(path), path))
+            tariffs.append(parse_tariff(read_limited_text(path), path))
         except (OSError, UnicodeDecodeError) as exc:
             return fail(f"cannot read {path}: {unreadable_reason(exc)}.", ExitCode.USAGE)
         except TariffFileError as exc:
             mistakes.extend(exc.problems)
-    try:  # text mode: a CSV saved with bare CR line ends reads as lines
-        usage_text = Path(args.usage).read_text(encoding="utf-8")
+    try:  # a CSV saved with bare CR line ends reads as lines, as in text mode
+        usage_text = read_limited_text(args.usage).replace("\r\n", "\n").replace("\r", "\n")
     except (OSError, UnicodeDecodeError) as exc:
         return fail(f"cannot read {args.usage}: {unreadable_reason(exc)}.", ExitCode.USAGE)
     rows, line_numbers, bad_rows = _usage_rows(usage_text, args.usage)
+    if rows and not bad_rows:
+        bad_rows.extend(_span_problem(rows, args.usage))
     if mistakes or bad_rows:
         return report_problems(mistakes + bad_rows)
     try:
@@ -106,6 +121,19 @@ def _usage_rows(text: str, source: str) -> tuple[list[UsageRow], list[int], list
     return rows, numbers, bad
 
 
+def _span_problem(rows: list[UsageRow], source: str) -> list[str]:
+    """One message when the usage spans more than ``MAX_QUOTE_DAYS`` (a quote walks it day by
+    day: the years 0001 to 9999 would take hours)."""
+    start = min(row.start for row in rows)
+    end = max(row.end for row in rows)
+    if end - start <= timedelta(days=MAX_QUOTE_DAYS):
+        return []
+    return [
+        f"{source}: the rows span {start.date().isoformat()} to {end.date().isoformat()}, "
+        f"more than the {MAX_QUOTE_DAYS} days one quote covers; quote a shorter period."
+    ]
+
+
 def _usage_row(cells: list[str]) -> UsageRow:
     if len(cells) != 3:
         raise ValueError(f"expected 3 fields start,end,quantity, got {len(cells)}.")
@@ -119,11 +147,18 @@ def _usage_row(cells: list[str]) -> UsageRow:
             ) from None
         if moment.tzinfo is not None:
             raise ValueError(f"{name} {cell!r} has a time zone; give site-local times without it.")
+        if not date_in_range(moment):
+            raise ValueError(f"{name} {cell!r} is out of range; give a time {date_range_text()}.")
         times.append(moment)
     try:
         quantity = parse_decimal(cells[2], "quantity")
     except MoneyError as exc:
         raise ValueError(f"quantity: {exc}") from None
+    if decimal_digits(cells[2].replace(",", ""))[1] > MAX_INTEGER_DIGITS:
+        raise ValueError(
+            f"quantity {cells[2]!r} has more than {MAX_INTEGER_DIGITS} digits before the point; "
+            "give the units used in this row."
+        )
     return check_row((times[0], times[1], quantity))
 
 

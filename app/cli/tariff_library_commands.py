@@ -24,11 +24,11 @@ from app.billing.tariff_header import read_tariff_header
 from app.cli.auth import DENIED, signed_in
 from app.cli.context import (
     fail,
-    read_utf8,
     report_problems,
     run_on_database,
     unreadable_reason,
 )
+from app.input_limits import read_limited_text
 from app.services.permissions import Action
 from app.services.tariff_library import (
     ImportOutcome,
@@ -46,8 +46,8 @@ from app.vocabulary import ExitCode
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    try:  # the stored text must keep the file's line endings: read_utf8 keeps them
-        text = read_utf8(args.file)
+    try:  # the stored text must keep the file's line endings: read_limited_text keeps them
+        text = read_limited_text(args.file)
     except (OSError, UnicodeDecodeError) as exc:
         return fail(
             f"cannot read {args.file}: {unreadable_reason(exc)}. Give the path of a UTF-8 "

@@ -43,6 +43,7 @@ from typing import Any
 from app.hardware.errors import ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.snapshot import VALUE_FIELDS
+from app.input_limits import MAX_NAME_CHARS, MAX_TOML_NESTING, read_limited_text, too_deep
 from app.resources import resource_path
 
 PROFILES_DIR = resource_path("meters")
@@ -139,6 +140,13 @@ def _line(data: Mapping[str, Any], path: Path) -> LineSettings:
 
 def parse_profile(text: str, path: Path) -> Profile:
     """Check a profile's text and build it. The protocol module checks its own tables."""
+    text = text.removeprefix("\ufeff")  # Windows Notepad starts UTF-8 files with one
+    deep = too_deep(text)
+    if deep is not None:
+        raise ProfileError(
+            f"{path.name}: its lists and tables nest {deep} deep, more than the "
+            f"{MAX_TOML_NESTING} a profile may; this is not a meter profile"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -215,21 +223,28 @@ def parse_profile(text: str, path: Path) -> Profile:
 
 def load_profile_file(path: Path) -> Profile:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited_text(path)
     except OSError as exc:
         raise ProfileError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path.name}: cannot be read (not UTF-8 text)") from None
     return parse_profile(text, path)
 
 
 @cache
 def load_profile(name: str, folder: Path = PROFILES_DIR) -> Profile:
-    """The profile called ``name`` (a file in ``resources/meters``)."""
-    path = folder / f"{name}.toml"
-    if not path.exists():
+    """The profile called ``name``: a file ``NAME.toml`` in ``folder`` (``resources/meters``).
+
+    Only the names of the folder's profiles are taken: a name with a path in it
+    (``../../tmp/x``), or of a file that is not there, is an unknown profile, so no other
+    TOML file of the computer is ever read as one."""
+    if name not in available_profiles(folder):
         known = ", ".join(available_profiles(folder)) or "none"
-        raise ProfileError(f"unknown meter profile {name!r}; known profiles: {known}")
-    return load_profile_file(path)
+        shown = name if len(name) <= MAX_NAME_CHARS else f"{name[:MAX_NAME_CHARS]}..."
+        raise ProfileError(f"unknown meter profile {shown!r}; known profiles: {known}")
+    return load_profile_file(folder / f"{name}.toml")
 
 
 def available_profiles(folder: Path = PROFILES_DIR) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.toml"))
+    """The names of the profiles in ``folder``: its ``*.toml`` files' names, without folders."""
+    return sorted(p.stem for p in folder.glob("*.toml") if p.is_file())

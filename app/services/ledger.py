@@ -14,6 +14,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from app.input_limits import MAX_MONEY_MINOR
 from app.store.models import Account, LedgerEntry, utc_now
 from app.vocabulary import LedgerKind
 
@@ -40,6 +41,18 @@ def lock_account(session: Session, account_id: int) -> Account:
     return account
 
 
+def _check_bounds(account_id: int, amount_minor: int, balance_after_minor: int) -> None:
+    """Refuse an amount or a balance past ``MAX_MONEY_MINOR`` (nothing is written: the caller's
+    transaction rolls back). The database's BIGINT would refuse it later or, on SQLite, store
+    a rounded float; this says what happened instead."""
+    for what, minor in (("amount", amount_minor), ("balance", balance_after_minor)):
+        if abs(minor) > MAX_MONEY_MINOR:
+            raise LedgerError(
+                f"the {what} of account id {account_id} would be {minor} minor units, past the "
+                f"{MAX_MONEY_MINOR} MeterDesk can hold; nothing was posted. Check the amount."
+            )
+
+
 def post_entry(
     session: Session,
     account_id: int,
@@ -60,6 +73,7 @@ def post_entry(
     account = lock_account(session, account_id)
     before = account.balance_minor
     after = before + amount_minor
+    _check_bounds(account_id, amount_minor, after)
     entry = LedgerEntry(
         account_id=account_id,
         kind=kind,
@@ -123,6 +137,7 @@ def post_entries(
     befores: list[int] = []
     for entry in entries:
         before = balances[entry.account_id]
+        _check_bounds(entry.account_id, entry.amount_minor, before + entry.amount_minor)
         balances[entry.account_id] = before + entry.amount_minor
         befores.append(before)
         rows.append(

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.hardware.addresses import address_problem
 from app.hardware.errors import ProfileError
 from app.hardware.profiles import Profile, load_profile
+from app.input_limits import date_in_range, date_range_text
 from app.services.audit import record_audit
 from app.services.meter_checks import address_holder, serial_holder, serial_text, stored_address
 from app.services.operators import SignedIn
@@ -118,6 +119,11 @@ def replace_meter(
     if at.tzinfo is None or at.utcoffset() is None:
         raise ReplacementRefused(
             f"The replacement time {at.isoformat()} has no time zone; give an aware time."
+        )
+    if not date_in_range(at):
+        raise ReplacementRefused(
+            f"The replacement time {at.isoformat()} is out of range; give the time the meters "
+            f"were swapped, {date_range_text()}."
         )
     at = at.astimezone(UTC)
     old = _old_meter(session, old_serial_or_id)

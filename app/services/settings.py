@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money, MoneyError, minor_unit_digits
+from app.input_limits import MAX_MONEY_MINOR, MAX_WHOLE_DIGITS
 from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
@@ -58,7 +59,7 @@ class SettingSpec:
     def usable(self, value: object) -> bool:
         """Whether a stored value can be used (a hand-edited row may hold anything)."""
         if self.kind == "money":
-            return type(value) is int and value > 0
+            return type(value) is int and 0 < value <= MAX_MONEY_MINOR
         if self.kind == "whole":
             return type(value) is int and self.low <= value <= self.high
         return value in self.choices
@@ -74,21 +75,30 @@ class SettingSpec:
             if amount.minor <= 0:
                 raise SettingRefused(f"{self.label} must be more than zero.")
             return amount.minor
+        shown = _shortened(value)
         if self.kind == "whole":
-            if not value.isdigit() or not self.low <= int(value) <= self.high:
+            # ASCII digits only: a superscript 2 is a digit to str.isdigit() but not to int()
+            plain = value.isascii() and value.isdigit() and len(value) <= MAX_WHOLE_DIGITS
+            if not plain or not self.low <= int(value) <= self.high:
                 raise SettingRefused(
-                    f"{self.label} {value!r}: give a whole number from {self.low} to {self.high}."
+                    f"{self.label} {shown!r}: give a whole number from {self.low} to {self.high}."
                 )
             return int(value)
         if value in self.choices:
             return value
-        raise SettingRefused(f"{self.label} {value!r}: choose one of {', '.join(self.choices)}.")
+        raise SettingRefused(f"{self.label} {shown!r}: choose one of {', '.join(self.choices)}.")
 
     def shown(self, value: object, currency: str) -> str:
         """The value as a person types it back (an amount with its decimals)."""
         if self.kind == "money" and type(value) is int:
             return str(Money(value, currency))
         return str(value)
+
+
+def _shortened(text: str) -> str:
+    """A person's text as a message quotes it: at most 40 characters (a pasted page is not
+    repeated back)."""
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _default_cap(currency: str) -> int:
@@ -136,7 +146,8 @@ def spec_of(key: str) -> SettingSpec:
     spec = SPECS.get(key.strip())
     if spec is None:
         raise SettingRefused(
-            f"There is no setting called {key.strip()!r}; the settings are {', '.join(SPECS)}."
+            f"There is no setting called {_shortened(key.strip())!r}; the settings are "
+            f"{', '.join(SPECS)}."
         )
     return spec
 

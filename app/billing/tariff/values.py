@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from app.billing.file_problems import closest_key
 from app.billing.tariff.model import MINUTES_PER_DAY, MonthDay
+from app.input_limits import MAX_DECIMAL_DIGITS, MAX_INTEGER_DIGITS, decimal_digits
 
 T = TypeVar("T", bound=str)
 
@@ -81,6 +82,15 @@ class Problems:
         text = value.strip()
         if not _DECIMAL.fullmatch(text):
             self.add(place, f'{value!r} is not a plain decimal number; write it like "0.5800".')
+            return None
+        digits, whole_digits = decimal_digits(text)
+        if digits > MAX_DECIMAL_DIGITS or whole_digits > MAX_INTEGER_DIGITS:
+            shown = text if len(text) <= 24 else f"{text[:20]}... ({digits} digits)"
+            self.add(
+                place,
+                f"{shown} is too long a number; a {what} has at most {MAX_INTEGER_DIGITS} "
+                f"digits before the point and {MAX_DECIMAL_DIGITS} in all.",
+            )
             return None
         number = Decimal(text)
         if number < 0:
