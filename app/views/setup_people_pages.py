@@ -1,5 +1,6 @@
 """The Setup screen's pages for administrators: operators (add, role, switch off and on, new
-password) and the site settings (each declared once in ``app.services.settings``)."""
+password, lift a sign-in lock) and the site settings (each declared once in
+``app.services.settings``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from app.services.operators import (
     list_operators,
     reset_password,
     set_active,
+    unlock,
 )
 from app.services.permissions import Action
 from app.services.settings import SETTINGS, SPECS, change_setting, shown_settings
@@ -43,6 +45,7 @@ class OperatorRow:
     role: Role
     active: bool
     last_login_at: str
+    locked_until: str  # "" when the name may sign in
 
 
 def _roles() -> list[tuple[str, str]]:
@@ -63,6 +66,12 @@ class OperatorsPage(SetupPage):
             Column(_t("Role"), lambda r: role_label(r.role)),
             Column(_t("Active"), lambda r: _t("yes") if r.active else _t("switched off")),
             Column(_t("Last sign-in"), lambda r: r.last_login_at),
+            Column(
+                _t("Sign-in"),
+                lambda r: (
+                    _t("locked until {time}").format(time=r.locked_until) if r.locked_until else ""
+                ),
+            ),
         ]
         super().__init__(
             db,
@@ -80,6 +89,7 @@ class OperatorsPage(SetupPage):
         self.action(_t("Change role…"), self.role, Action.MANAGE_OPERATORS, on_row=True)
         self.action(_t("Switch off / on"), self.switch, Action.MANAGE_OPERATORS, on_row=True)
         self.action(_t("New password…"), self.password, Action.MANAGE_OPERATORS, on_row=True)
+        self.action(_t("Unlock"), self.unlock, Action.MANAGE_OPERATORS, on_row=True)
         self.end_actions()
 
     def rows(self) -> Sequence[Any]:
@@ -93,6 +103,9 @@ class OperatorsPage(SetupPage):
                 local_time_text(
                     datetime.fromisoformat(str(o["last_login_at"])) if o["last_login_at"] else None
                 ),
+                local_time_text(datetime.fromisoformat(str(o["locked_until"])))
+                if o["locked_until"]
+                else "",
             )
             for o in list_operators(self.db)
         ]
@@ -160,6 +173,19 @@ class OperatorsPage(SetupPage):
                 if not row.active
                 else _t("{name} is switched off.")
             ).format(name=who.username),
+        )
+
+    def unlock(self) -> None:
+        """Let an operator locked out by wrong passwords sign in again at once."""
+        row: OperatorRow | None = self.list.current_row()
+        if row is None:
+            return
+        db, by = self.db, self.operator()
+        self.run(
+            lambda: in_transaction(db, unlock, by, row.username),
+            lambda lifted: (
+                _t("{name} may sign in again.") if lifted else _t("{name} was not locked.")
+            ).format(name=row.username),
         )
 
     def password(self) -> None:
