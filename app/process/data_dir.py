@@ -94,7 +94,7 @@ def make_private(data_dir: Path) -> None:
     except OSError as exc:
         log.warning("the data folder %s could not be made private: %s", data_dir, exc)
         return
-    log.warning(
+    log.info(
         "the data folder %s could be read by other users of this computer (mode %o); it is "
         "now private to its owner (mode %o)",
         data_dir,
