@@ -70,11 +70,15 @@ def _check(username: str, password: str, display_name: str = "") -> str:
     problem = username_problem(username) or display_name_problem(display_name)
     if problem:
         raise OperatorRefused(problem)
+    _check_password(password)
+    return normal_username(username)
+
+
+def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise OperatorRefused(
             f"The password has {len(password)} characters; give at least {MIN_PASSWORD}."
         )
-    return normal_username(username)
 
 
 def _operators_called(session: Session, username: str) -> list[Operator]:
@@ -238,7 +242,7 @@ def reset_password(session: Session, by: SignedIn, username: str, password: str)
     """A new password for an operator (administrators), audited without the password."""
     by.require(Action.MANAGE_OPERATORS)
     operator = _operator_named(session, username)
-    _check(operator.username, password)
+    _check_password(password)  # not the name: one stored before names were checked keeps it
     operator.password_hash = hash_password(password)
     session.flush()
     record_audit(session, by, "operator.reset_password", "operator", operator.id, None, None)
