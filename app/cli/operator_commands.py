@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -90,7 +91,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for row in rows:
             state = "" if row["active"] else " (switched off)"
             if row["locked_until"]:
-                state += f" (locked until {row['locked_until']})"
+                until = datetime.fromisoformat(str(row["locked_until"])).astimezone()
+                state += f" (locked until {until:%Y-%m-%d %H:%M})"
             print(f"{row['username']:<20} {row['role']:<11} {row['display_name']}{state}")
     return 0
 
