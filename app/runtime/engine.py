@@ -6,6 +6,13 @@ as soon as it arrives (waiting at most ``batch_s``) and handles it in one transa
 owns: snapshots first (``on_stored`` then rates and posts what they measured), then tasks,
 then, every ``tick_s``, the periodic task (postings on the hour, fees, the supply policy of
 every account: friendly windows and keep-power orders end on their own).
+
+Postings are isolated per account (``account_isolation``), so one bad row does not fail a
+batch. A batch that fails all the same (the database went away, a bug) is rolled back whole,
+and what the engine keeps in memory (last registers, charges rated but not posted, fees
+charged) may then be ahead of the database: before the next batch the engine loads it again
+from the database (``load``), which rates again what was stored since the last posting, so a
+failed batch loses no usage and bills none twice.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ class EngineTotals:
     readings: int = 0
     held: int = 0
     tasks: int = 0
+    failed: int = 0  # batches rolled back
 
 
 class Engine:
@@ -65,6 +73,7 @@ class Engine:
         self._inbox: queue.SimpleQueue[Snapshot | Task | None] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._stale = False  # a batch was rolled back: load again before the next one
 
     def submit(self, snapshot: Snapshot) -> None:
         """Any thread: queue a snapshot for the next batch."""
@@ -80,6 +89,7 @@ class Engine:
             self.readings.load(session)
             if self.on_start is not None:
                 self.on_start(session)
+        self._stale = False
 
     def start(self) -> None:
         self.load()
@@ -128,7 +138,19 @@ class Engine:
                 batch.append(item)
 
     def process(self, batch: Sequence[Snapshot | Task], *, tick: bool = False) -> BatchResult:
-        """Handle one batch in one transaction (also called directly by tests)."""
+        """Handle one batch in one transaction (also called directly by tests). If it fails, it
+        is rolled back, the exception goes on to the caller, and the next batch first loads
+        again what the engine keeps in memory."""
+        try:
+            if self._stale:
+                self.load()
+            return self._process(batch, tick=tick)
+        except BaseException:
+            self._stale = True
+            self.totals.failed += 1
+            raise
+
+    def _process(self, batch: Sequence[Snapshot | Task], *, tick: bool) -> BatchResult:
         snapshots = [item for item in batch if isinstance(item, Snapshot)]
         tasks = [item for item in batch if not isinstance(item, Snapshot)]
         with self.db.transaction() as session:

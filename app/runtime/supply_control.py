@@ -5,7 +5,8 @@ Runs on the engine thread inside the engine's transaction. For each account it e
 low-balance alarms, and for every meter to cut or restore writes a ``RelayCommand`` and hands the
 command to the meter's bus worker (where it jumps ahead of polling). When the worker reports the
 read-back, ``record_result`` (again on the engine thread) stores the verified state, or raises a
-"command failed" alarm.
+"command failed" alarm. An account whose decision cannot be made (its data edited by hand) is
+left out with an "account skipped" alarm; every other account is evaluated.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.billing.supply_policy import BalanceWarning, Decision, MeterSupply, decide_supply
 from app.hardware.bus_worker import SupplyResult
 from app.queries.site_facts import site_currency, site_zone
+from app.runtime.account_isolation import account_skipped, error_text
 from app.services.policy_setup import thresholds_of
 from app.store.models import (
     Account,
@@ -83,18 +85,30 @@ class SupplyControl:
         rows = session.execute(query).all()
         supplies = _meter_supplies(session, [account.id for account, _ in rows])
         for account, policy in rows:
-            decision = decide_supply(
-                balance_minor=account.balance_minor,
-                thresholds=thresholds_of(policy),
-                previous=account.supply_state,
-                now=now.astimezone(zone),  # friendly hours are the site's local time
-                meters=supplies.get(account.id, []),
-                keep_power_until=account.keep_power_until,
-                keep_power_reason=account.keep_power_reason,
-                friendly_hours=policy.friendly_hours,
-                friendly_dates=policy.friendly_dates,
-                currency=currency,
-            )
+            try:
+                decision = decide_supply(
+                    balance_minor=account.balance_minor,
+                    thresholds=thresholds_of(policy),
+                    previous=account.supply_state,
+                    now=now.astimezone(zone),  # friendly hours are the site's local time
+                    meters=supplies.get(account.id, []),
+                    keep_power_until=account.keep_power_until,
+                    keep_power_reason=account.keep_power_reason,
+                    friendly_hours=policy.friendly_hours,
+                    friendly_dates=policy.friendly_dates,
+                    currency=currency,
+                )
+            except Exception as exc:  # one account's data edited by hand never stops the others
+                account_skipped(
+                    session,
+                    account.id,
+                    "its supply could not be evaluated",
+                    error_text(exc),
+                    now,
+                    then="Every other account was evaluated; MeterDesk tries this one again at "
+                    "each tick, and the engine's log names the cause.",
+                )
+                continue
             before = account.supply_state
             if before != decision.new_state:
                 account.supply_state = decision.new_state
@@ -291,6 +305,19 @@ def _meter_supplies(session: Session, account_ids: list[int]) -> dict[int, list[
             .order_by(Meter.id)
         ):
             out.setdefault(account_id or 0, []).append(
-                MeterSupply(meter_id, closed, OffReason(off_reason) if off_reason else None)
+                MeterSupply(meter_id, closed, _off_reason(meter_id, off_reason))
             )
     return out
+
+
+def _off_reason(meter_id: int, stored: str | None) -> OffReason | None:
+    """The meter's stored off-reason; one MeterDesk does not know (a row edited by hand) reads
+    as an operator's manual cut, which the balance policy never switches back on, instead of
+    stopping the evaluation of every account."""
+    if not stored:
+        return None
+    try:
+        return OffReason(stored)
+    except ValueError:
+        log.warning("meter %s: unknown off reason %r, read as a manual cut", meter_id, stored)
+        return OffReason.MANUAL

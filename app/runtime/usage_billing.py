@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.billing.credit_region import CreditThresholds, credit_region
 from app.billing.rating import Posting, Rater, UsageError, decimal_text
+from app.runtime.account_isolation import account_skipped, each_account, error_text
 from app.runtime.rater_codec import state_from_json
 from app.runtime.reading_store import READING_COLUMNS, StoredReading, as_stored, latest_good
 from app.runtime.supply_control import local_zone
@@ -40,9 +41,11 @@ from app.runtime.usage_posting import (
     Waiting,
     charge_row,
     local,
+    mark_saved,
     posting_reason,
     posting_reference,
     save_states,
+    write_states,
 )
 from app.services.ledger import NewEntry, post_entries
 from app.services.policy_setup import thresholds_of
@@ -343,7 +346,13 @@ class UsageBilling:
 
     def post(self, session: Session, accounts: Iterable[int] | None = None) -> set[int]:
         """Post what waits (for these accounts; None: all) and save the raters' states.
-        Returns the accounts whose balance changed."""
+        Returns the accounts whose balance changed.
+
+        Each account's part (its consumption entry, usage charges and rating states) is written
+        with the others in one savepoint, or alone when that fails (``each_account``): an
+        account that cannot be posted keeps its charges waiting, raises an alarm and is tried
+        again at the next posting, while every other account is posted. What is kept in memory
+        changes only for the accounts written."""
         if accounts is None:
             bills = [b for b in self.bills.values() if b.waiting or b.dirty]
         else:
@@ -353,6 +362,39 @@ class UsageBilling:
         for bill in bills:
             if bill.waiting and bill.account_id is not None:
                 by_account[bill.account_id].append(bill)
+        moved: set[int] = set()
+        counts: dict[int, tuple[int, int]] = {}  # account -> (entries, charges) written
+
+        def write(ids: Sequence[int]) -> None:
+            counts.update(self._write_postings(session, {a: by_account[a] for a in ids}))
+
+        now = datetime.now(UTC)
+        failed = each_account(session, sorted(by_account), write)
+        for account_id, exc in failed.items():
+            self.totals.failed += 1
+            account_skipped(
+                session, account_id, "its usage could not be posted", error_text(exc), now
+            )
+        for account_id, meters in by_account.items():
+            if account_id in failed:
+                continue
+            for bill in meters:
+                bill.waiting.clear()
+            mark_saved(meters)
+            entries, charges = counts[account_id]
+            self.totals.postings += entries
+            self.totals.charges += charges
+            if entries:
+                moved.add(account_id)
+        posting = {bill.meter_id for meters in by_account.values() for bill in meters}
+        save_states(session, [b for b in bills if b.meter_id not in posting])
+        return moved
+
+    def _write_postings(
+        self, session: Session, by_account: dict[int, list[MeterBill]]
+    ) -> dict[int, tuple[int, int]]:
+        """Write these accounts' postings (changing nothing in memory); returns, per account,
+        how many entries (0 or 1) and usage charges were written."""
         entries: list[NewEntry] = []
         owners: list[int] = []
         for account_id, meters in by_account.items():
@@ -373,18 +415,26 @@ class UsageBilling:
             for account_id, posted in zip(owners, post_entries(session, entries), strict=True)
         }
         charges = []
+        counts: dict[int, tuple[int, int]] = {}
         for account_id, meters in by_account.items():
-            for bill in meters:
-                for cycle, waiting in bill.waiting.items():
-                    entry_id = entry_of.get(account_id) if waiting.amount else None
-                    charges.append(charge_row(bill, cycle, waiting, entry_id, self.book, self.zone))
-                bill.waiting.clear()
+            rows = [
+                charge_row(
+                    bill,
+                    cycle,
+                    waiting,
+                    entry_of.get(account_id) if waiting.amount else None,
+                    self.book,
+                    self.zone,
+                )
+                for bill in meters
+                for cycle, waiting in bill.waiting.items()
+            ]
+            charges += rows
+            counts[account_id] = (int(account_id in entry_of), len(rows))
         if charges:
             session.execute(insert(UsageCharge), charges)
-        save_states(session, bills)
-        self.totals.postings += len(entries)
-        self.totals.charges += len(charges)
-        return set(entry_of)
+        write_states(session, [bill for meters in by_account.values() for bill in meters])
+        return counts
 
     # -- the clock -------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ class BillingTotals:
     postings: int = 0  # consumption entries written
     charges: int = 0  # usage charge rows written
     unpriced: int = 0  # readings that could not be priced (alarm raised)
+    failed: int = 0  # account postings that could not be written (alarm raised, kept waiting)
 
 
 def charge_row(
@@ -123,9 +124,17 @@ def posting_reference(meters: list[MeterBill], zone: ZoneInfo) -> str:
 
 def save_states(session: Session, bills: Iterable[MeterBill]) -> None:
     """Write the rating state of each meter rated or moved on since it was last saved."""
+    mark_saved(write_states(session, bills))
+
+
+def write_states(session: Session, bills: Iterable[MeterBill]) -> list[MeterBill]:
+    """Write the rating states ``save_states`` writes, changing nothing in memory (a posting
+    whose savepoint rolls back leaves its meters as they were); returns the meters written, for
+    ``mark_saved`` once the write stands."""
     now = datetime.now(UTC)
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
+    written: list[MeterBill] = []
     for bill in bills:
         if not bill.dirty or bill.last_at is None or bill.last_units is None:
             continue
@@ -139,8 +148,15 @@ def save_states(session: Session, bills: Iterable[MeterBill]) -> None:
             "updated_at": now,
         }
         (updates if bill.saved else inserts).append(row)
-        bill.saved, bill.dirty = True, False
+        written.append(bill)
     if inserts:
         session.execute(insert(RatingState), inserts)
     if updates:
         session.execute(update(RatingState), updates)
+    return written
+
+
+def mark_saved(bills: Iterable[MeterBill]) -> None:
+    """These meters' rating states are written: later changes are written as updates."""
+    for bill in bills:
+        bill.saved, bill.dirty = True, False
