@@ -65,6 +65,14 @@ class ReceiptDocument:
     approved_by: str = ""
     copy: bool = False
     header: tuple[str, ...] = ()  # the site's receipt header lines (hours, phone...)
+    # The audit trail's head when the receipt was issued (``57:3fa09c1d2e4b``): printed, it
+    # lies outside the database, so ``ledger verify --anchor`` can prove the trail up to it
+    # was not rewritten or cut short since.
+    audit_anchor: str = ""
+
+
+def anchor_line(anchor: str) -> str:
+    return f"Audit check {anchor}"
 
 
 def local_time_text(at: datetime) -> str:
@@ -218,6 +226,8 @@ def _roll80_story(doc: ReceiptDocument, st: _Styles, width: float) -> list[Flowa
     if doc.copy:
         story.append(Paragraph(COPY_BANNER, st.banner))
     story.append(Paragraph("Please keep this receipt.", st.small))
+    if doc.audit_anchor:
+        story.append(Paragraph(escape(anchor_line(doc.audit_anchor)), st.small))
     return story
 
 
@@ -241,6 +251,8 @@ def _render_a4(doc: ReceiptDocument, fonts: PdfFonts) -> bytes:
     story += [Spacer(1, 6 * mm), _pairs(_info_rows(doc), st, columns, money=False, grid=True)]
     money = _pairs(_money_rows(doc), st, columns, money=True, grid=True)
     story += [Spacer(1, 5 * mm), KeepTogether([money])]
+    if doc.audit_anchor:
+        story += [Spacer(1, 4 * mm), Paragraph(escape(anchor_line(doc.audit_anchor)), st.small)]
 
     def footer(canvas: Canvas, _template: object) -> None:
         canvas.saveState()

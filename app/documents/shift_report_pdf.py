@@ -67,6 +67,9 @@ class ShiftReport:
     cash_counted: str | None
     difference: str | None
     closed_by: str
+    # The audit trail's head when the shift closed (``57:3fa09c1d2e4b``): on paper it is out of
+    # reach of a database edit; ``ledger verify --anchor`` checks the trail still holds it.
+    audit_anchor: str = ""
 
 
 def render_shift_report(report: ShiftReport) -> bytes:
@@ -191,6 +194,11 @@ def _summary(report: ShiftReport, st: _Styles) -> list[Flowable]:
                 _money_table(drawer, st, strong_last=True),
                 Spacer(1, 12 * mm),
                 sign,
+                *(
+                    [Spacer(1, 6 * mm), _p(f"Audit check {report.audit_anchor}", st.value)]
+                    if report.audit_anchor
+                    else []
+                ),
             ]
         ),
     ]

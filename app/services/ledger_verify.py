@@ -10,12 +10,18 @@ Checked:
   minor units add up to the cycle's exact charge rounded (the rounding residue was carried, never
   lost nor charged twice);
 - the audit trail is numbered without gaps and its hash chain is whole (no event edited,
-  removed or slipped in).
+  removed or slipped in); from the key's start its hashes are keyed MACs and its head is
+  sealed, so it cannot be written again without the data folder's key (app/services/audit.py);
+- every receipt, person-made entry, operator, setting, tariff version and meter reading agrees
+  with the trail (app/services/audit_crosscheck.py);
+- each anchor given (``N:HEX``, printed on a receipt or shift report, written with a backup) is
+  still event N of the chain.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -24,9 +30,10 @@ from sqlalchemy.orm import Session
 
 from app.billing.money import round_to_minor
 from app.queries.site_facts import site_currency
-from app.services.audit import verify_audit
+from app.services.audit import anchor_of, verify_audit
+from app.services.audit_crosscheck import AuditedFacts, cross_check
 from app.store.database import Database
-from app.store.models import Account, LedgerEntry, Receipt, UsageCharge
+from app.store.models import Account, AuditEvent, LedgerEntry, Receipt, UsageCharge
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,9 @@ class VerifyReport:
     receipts: int
     problems: tuple[Problem, ...]
     audit_events: int = 0
+    head: str = "0:"  # the chain's anchor now (``N:HEX``)
+    sealed_from: int | None = None  # the first event keyed with the site's audit key
+    started_at: int | None = None  # the trail's start (census); None: rows not cross-checked
 
     @property
     def ok(self) -> bool:
@@ -59,7 +69,18 @@ class _Check:
         self.problems.append(Problem(what, detail))
 
 
-def verify_ledger(db: Database) -> VerifyReport:
+@dataclass(frozen=True)
+class Anchor:
+    """A head printed outside the database: event ``number`` began with hash ``prefix``."""
+
+    number: int
+    prefix: str
+
+    def __str__(self) -> str:
+        return f"{self.number}:{self.prefix}"
+
+
+def verify_ledger(db: Database, anchors: Sequence[Anchor] = ()) -> VerifyReport:
     check = _Check()
     with db.session() as session:
         currency = site_currency(session)
@@ -78,10 +99,41 @@ def verify_ledger(db: Database) -> VerifyReport:
                 )
         receipts = _check_receipts(session, amounts, check)
         _check_usage(session, currency, check)
-        events, audit_problems = verify_audit(session)
-        for problem in audit_problems:
+        facts = AuditedFacts()
+        walk = verify_audit(session, facts.visit)
+        for problem in walk.problems:
             check.fail("audit", problem.detail)
-    return VerifyReport(len(cached), len(amounts), receipts, tuple(check.problems), events)
+        if walk.census is not None:
+            cross_check(session, facts, walk.census, check.fail)
+        _check_anchors(session, anchors, check)
+    return VerifyReport(
+        len(cached),
+        len(amounts),
+        receipts,
+        tuple(check.problems),
+        walk.events,
+        anchor_of(*walk.head) if walk.events else "0:",
+        walk.sealed_from,
+        walk.started_at,
+    )
+
+
+def _check_anchors(session: Session, anchors: Sequence[Anchor], check: _Check) -> None:
+    """Each anchor names an event that is still in the chain with the hash printed."""
+    for anchor in anchors:
+        found = session.scalar(select(AuditEvent.entry_hash).where(AuditEvent.id == anchor.number))
+        if found is None:
+            check.fail(
+                "anchor",
+                f"anchor {anchor} names audit event {anchor.number}, which is no longer in the "
+                "trail: events were removed",
+            )
+        elif not found.startswith(anchor.prefix.lower()):
+            check.fail(
+                "anchor",
+                f"anchor {anchor} does not match audit event {anchor.number} "
+                f"({anchor_of(anchor.number, found)}): the trail was written again",
+            )
 
 
 def _check_entries(

@@ -17,7 +17,7 @@ from app.documents.atomic_files import write_bytes_in_place
 from app.documents.receipt_pdf import local_time_text
 from app.documents.shift_report_pdf import ShiftLine, ShiftReport, render_shift_report
 from app.queries.site_facts import site_currency, site_zone
-from app.services.audit import record_audit
+from app.services.audit import chain_anchor, record_audit
 from app.services.counters import RECEIPT, lock_counter
 from app.services.operators import SignedIn, operator_name
 from app.services.permissions import Action
@@ -71,6 +71,7 @@ class ShiftSummary:
     cash_paid_out_minor: int  # negative cash receipts, as a positive amount
     counted_cash_minor: int | None
     report_path: str  # relative to the data folder; empty while open
+    audit_anchor: str = ""  # the audit trail's head when this summary was read
 
     @property
     def count(self) -> int:
@@ -274,6 +275,7 @@ def _summary(session: Session, shift: Shift) -> ShiftSummary:
         cash_paid_out_minor=paid_out,
         counted_cash_minor=shift.counted_cash_minor,
         report_path=shift.report_path,
+        audit_anchor=chain_anchor(session),
     )
 
 
@@ -324,6 +326,7 @@ def shift_report(summary: ShiftSummary) -> ShiftReport:
         ),
         difference=money(difference) if difference is not None else None,
         closed_by=summary.closed_by_name,
+        audit_anchor=summary.audit_anchor,
     )
 
 

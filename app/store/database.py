@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.store.audit_key import SESSION_INFO_KEY, AuditKeys
 from app.store.errors import DatabaseUnreachable, DatabaseUnreadable, DataDirError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -70,9 +71,15 @@ def _sqlite_on_begin(conn: Connection) -> None:
 
 
 class Database:
-    """One database, by SQLAlchemy URL. Thread-safe: each thread opens its own sessions."""
+    """One database, by SQLAlchemy URL. Thread-safe: each thread opens its own sessions.
 
-    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+    It carries where the audit key lives (``audit_keys``), the data folder's ``audit.key``:
+    ``key_dir``, else the folder of a SQLite file. Every session it opens has it in
+    ``session.info`` for ``record_audit``. A PostgreSQL handle opened without ``key_dir`` has
+    no key: it writes plain events on a trail that was never sealed, and refuses to write on
+    one that was (see app/services/audit.py)."""
+
+    def __init__(self, url: str | URL, *, echo: bool = False, key_dir: Path | None = None) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.file_path: Path | None = None
@@ -88,7 +95,12 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if key_dir is None and self.file_path is not None:
+            key_dir = self.file_path.parent
+        self.audit_keys = AuditKeys(key_dir)
+        self._sessions = sessionmaker(
+            self.engine, expire_on_commit=False, info={SESSION_INFO_KEY: self.audit_keys}
+        )
 
     @property
     def display_name(self) -> str:
