@@ -4,8 +4,10 @@ These need no database (``meter replace``, which records a meter swap in the dat
 ``app.cli.meter_replace_command`` and is registered here next to its siblings). Line settings
 default to the profile's and can be overridden.
 Exit codes: 0 done; 2 bad usage or address; 10 unknown or bad profile; 11 port cannot be
-opened; 12 no reply (timeout); 13 the meter refused the command; 14 the state did not change
-(not verified); 15 garbled reply (CRC/checksum or frame error).
+opened, or stopped working during the command; 12 no reply (timeout); 13 the meter refused the
+command; 14 the state did not change (not verified); 15 garbled reply (CRC/checksum or frame
+error, or a line that kept talking). Every request is bounded (the reply timeout plus the
+longest frame's wire time, per attempt), so every command ends with one of these codes.
 """
 
 from __future__ import annotations
@@ -16,13 +18,21 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from app.cli.auth import DENIED, signed_in
 from app.cli.context import fail, run_on_database
-from app.hardware.addresses import address_problem, parse_addresses
+from app.hardware.addresses import (
+    MODBUS_MAX_UNIT,
+    address_problem,
+    addresses_problem,
+    parse_addresses,
+)
 from app.hardware.bus_scan import ScanProgress
 from app.hardware.bus_worker import BusMeter, BusWorker
 from app.hardware.discovery import ScanHit
@@ -40,7 +50,11 @@ from app.store.errors import StoreError
 from app.store.migrate import require_current
 from app.vocabulary import ExitCode
 
-WAIT_S = 60.0
+T = TypeVar("T")
+
+# Beyond a command's own bound (``BusWorker.read_bound_s``...): the thread's start and the
+# machine's scheduling. Reached only if something is wrong with MeterDesk itself.
+SLACK_S = 10.0
 SCAN_WAIT_S = 3600.0  # the longest scan: 247 addresses x the longest timeout, or a search
 
 
@@ -80,16 +94,37 @@ def _open(args: argparse.Namespace, address: str | None) -> tuple[BusWorker, Pro
         )
 
 
+def _outcome(args: argparse.Namespace, future: Future[T], bound_s: float) -> T | int:
+    """What the worker's future holds, or the exit code of a port that failed meanwhile (11)
+    or of a command not done within its bound (12), each with its message."""
+    try:
+        return future.result(bound_s + SLACK_S)
+    except PortUnavailable as exc:
+        return fail(
+            f"meter {args.address} on {args.port}: {exc}. Check the cable, the adapter or the "
+            "gateway, then try again.",
+            ExitCode.PORT_UNAVAILABLE,
+        )
+    except FutureTimeout:
+        return fail(
+            f"meter {args.address} on {args.port}: no complete reply within "
+            f"{bound_s + SLACK_S:.0f} s. Check the line, then try again.",
+            ExitCode.NO_REPLY,
+        )
+
+
 def cmd_read(args: argparse.Namespace) -> int:
     opened = _open(args, args.address)
     if isinstance(opened, int):
         return opened
     worker, profile = opened
     try:
-        snapshot = worker.read_now(args.address).result(WAIT_S)
+        snapshot = _outcome(args, worker.read_now(args.address), worker.read_bound_s(profile))
         counters = worker.stats.meter(args.address)
     finally:
         worker.stop()
+    if isinstance(snapshot, int):
+        return snapshot
     if snapshot.quality is Quality.FAILED:
         code = (
             ExitCode.NO_REPLY
@@ -138,10 +173,12 @@ def cmd_relay(args: argparse.Namespace) -> int:
     worker, profile = opened
     want = args.state == "on"
     try:
-        result = worker.switch_supply(args.address, want).result(WAIT_S)
+        result = _outcome(args, worker.switch_supply(args.address, want), worker.switch_bound_s())
         counters = worker.stats.meter(args.address)
     finally:
         worker.stop()
+    if isinstance(result, int):
+        return result
     kind = profile.supply_kind or "relay"
     try:
         _audit_switch(args, who, want, result.verified, result.supply_on)
@@ -158,6 +195,12 @@ def cmd_relay(args: argparse.Namespace) -> int:
         return 0
     if profile.supply is None:
         return fail(f"{profile.name} has no relay or valve to switch.", ExitCode.METER_REFUSED)
+    if result.line_down:
+        return fail(
+            f"meter {args.address} on {args.port}: {result.error}. Check the cable, the adapter "
+            "or the gateway, then try again.",
+            ExitCode.PORT_UNAVAILABLE,
+        )
     if counters.exceptions:
         return fail(
             f"meter {args.address} refused the command: {result.error}.", ExitCode.METER_REFUSED
@@ -217,42 +260,71 @@ def _scan_bus(args: argparse.Namespace) -> tuple[list[ScanHit], str] | int:
     from app.services.scan_assign import plan_scan, start_scan
     from app.services.setup_checks import SetupRefused
 
-    def work(db: Database) -> tuple[list[ScanHit], str]:
+    def work(db: Database) -> tuple[list[ScanHit], str] | int:
         require_current(db)
         plan = plan_scan(db, args.bus, args.addresses or "")
+        if plan.addresses is not None and (
+            problem := addresses_problem(plan.profile.protocol, plan.addresses)
+        ):
+            return fail(f"--addresses: {problem}.", ExitCode.USAGE)
         job = start_scan(plan, None, _scan_progress(args, plan.searching))
         return job.wait(SCAN_WAIT_S), plan.setup.name
 
     try:
-        _, (hits, name) = run_on_database(args, work)
+        _, scanned = run_on_database(args, work)
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except SetupRefused as exc:
         return fail(refused_text(exc), refused_code(exc))
-    return hits, name
+    except (PortUnavailable, FutureTimeout) as exc:
+        return _scan_failed(args, exc)
+    return scanned
+
+
+def _scan_failed(args: argparse.Namespace, exc: Exception) -> int:
+    """The scan's port stopped working (11), or the scan did not end within its bound (12)."""
+    print(file=sys.stderr)  # after the progress line
+    where = args.bus or args.port
+    if isinstance(exc, PortUnavailable):
+        return fail(
+            f"the scan of {where} stopped: {exc}. Check the cable, the adapter or the gateway, "
+            "then scan again.",
+            ExitCode.PORT_UNAVAILABLE,
+        )
+    return fail(
+        f"the scan of {where} did not end within {SCAN_WAIT_S:.0f} s; scan fewer addresses.",
+        ExitCode.NO_REPLY,
+    )
 
 
 def _scan_port(args: argparse.Namespace) -> tuple[list[ScanHit], str] | int:
     if not args.port or not args.profile:
         return fail("give --bus NAME, or --port URL with --profile NAME.", ExitCode.USAGE)
-    opened = _open(args, None)
-    if isinstance(opened, int):
-        return opened
-    worker, profile = opened
-    addresses: list[str] | None
+    try:
+        profile, _ = _profile_and_line(args)
+    except ProfileError as exc:
+        return fail(str(exc), ExitCode.BAD_PROFILE)
+    addresses: list[str] | None = None
     if args.addresses:
         try:
             addresses = parse_addresses(args.addresses)
         except ValueError as exc:
-            worker.stop()
-            return fail(f"--addresses: {exc}.", 2)
-    else:
-        addresses = [str(n) for n in range(1, 248)] if profile.protocol == "modbus-rtu" else None
+            return fail(f"--addresses: {exc}.", ExitCode.USAGE)
+        if problem := addresses_problem(profile.protocol, addresses):
+            return fail(f"--addresses: {problem}.", ExitCode.USAGE)
+    elif profile.protocol == "modbus-rtu":
+        addresses = [str(n) for n in range(1, MODBUS_MAX_UNIT + 1)]
+    opened = _open(args, None)
+    if isinstance(opened, int):
+        return opened
+    worker, profile = opened
     progress = _scan_progress(args, addresses is None)
     try:
         hits = worker.scan(profile, addresses, progress).result(SCAN_WAIT_S)
     except ValueError as exc:
-        return fail(f"--addresses: {exc}.", 2)
+        return fail(f"--addresses: {exc}.", ExitCode.USAGE)
+    except (PortUnavailable, FutureTimeout) as exc:
+        return _scan_failed(args, exc)
     finally:
         worker.stop()
     return hits, ""

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from app.hardware.addresses import MODBUS_MAX_UNIT
+from app.hardware.addresses import MODBUS_MAX_UNIT, addresses_problem
 from app.hardware.discovery import GARBLED_TWICE, ScanHit
 from app.hardware.driver import MeterDriver, WildcardDriver
 from app.hardware.errors import FieldFault, FrameError
@@ -41,8 +41,12 @@ def scan_line(
     cancel: threading.Event | None = None,
 ) -> list[ScanHit]:
     """Scan ``addresses``, or with None every meter on the line: the wildcard search where the
-    protocol has one (DL/T 645, CJ/T 188), else every Modbus unit id 1-247."""
+    protocol has one (DL/T 645, CJ/T 188), else every Modbus unit id 1-247. ValueError, before
+    anything is sent, when an address is not one the profile's protocol can have."""
     if addresses is not None:
+        problem = addresses_problem(driver.profile.protocol, list(addresses))
+        if problem is not None:
+            raise ValueError(problem)
         return scan_addresses(driver, link, addresses, progress, cancel)
     if isinstance(driver, WildcardDriver):
         return search_line(driver, link, progress, cancel)

@@ -6,10 +6,18 @@ request/response loop is the natural model. Results leave through ``on_snapshot`
 this worker's thread; the receiver must only queue it). Wire faults are counted per meter,
 retried with a bound, and turn a meter offline after ``offline_after`` failed polls; an offline
 meter is probed every ``offline_probe_s`` until it answers. One bad meter never stalls the rest.
+
+A port that cannot be opened, or fails while open (a USB adapter pulled, a gateway gone), is a
+line down: every meter on it counts a failed poll per attempt to open it again (every
+``reopen_after_s``), ``on_line`` hears the line go down and come back (on this worker's thread;
+the receiver must only queue it), and every request queued meanwhile fails at once with the
+reason instead of waiting for a line that is not there. Whatever is queued always resolves: a
+request that fails or is still queued when the worker stops fails its future.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -17,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -26,11 +34,11 @@ from app.hardware.bus_scan import ScanProgress, scan_line
 from app.hardware.bus_stats import BusStats
 from app.hardware.discovery import ScanHit as ScanHit  # re-exported: what scan returns
 from app.hardware.driver import SUPPLY_GROUP, MeterDriver, ParameterDriver, ReadResult
-from app.hardware.errors import CommandRefused, FieldFault, PortUnavailable
-from app.hardware.link import LineSettings, Link
+from app.hardware.errors import CommandRefused, FieldFault, PortLost, PortUnavailable
+from app.hardware.link import MAX_FRAME, LineSettings, Link
 from app.hardware.profiles import Profile
 from app.hardware.protocols import protocol_spec
-from app.hardware.snapshot import VALUE_FIELDS, Quality, Snapshot
+from app.hardware.snapshot import LINE_DOWN, OFFLINE, VALUE_FIELDS, Quality, Snapshot
 from app.hardware.transport import open_link
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,12 @@ COMMAND_PRIORITY = 0  # relay and valve commands: restore supply seconds after a
 CLOCK_PRIORITY = 1
 READ_PRIORITY = 2
 NO_LOAD_W = 1.0  # a load that drops below this gets the relay state read in the same poll
+
+
+class WorkerStopped(PortUnavailable):
+    """The bus worker stopped before it got to the request (the console or serve is ending,
+    or the bus was changed): nothing was sent."""
+
 
 T = TypeVar("T")
 
@@ -72,6 +86,7 @@ class SupplyResult:
     supply_on: bool | None  # what the read-back said
     attempts: int
     error: str = ""
+    line_down: bool = False  # the port could not be opened or failed: the meter was not asked
 
 
 @dataclass(order=True)
@@ -79,6 +94,8 @@ class _Queued:
     priority: int
     seq: int
     run: Callable[[Link], None] = field(compare=False)
+    # Resolves the request's future with the reason it could not run (line down, stopped).
+    fail: Callable[[Exception], None] = field(compare=False, default=lambda _exc: None)
 
 
 class BusWorker:
@@ -93,6 +110,7 @@ class BusWorker:
         policy: PollPolicy | None = None,
         poll: bool = True,
         link_factory: Callable[[], Link] | None = None,
+        on_line: Callable[[str | None], None] | None = None,
     ) -> None:
         self.name = name
         self.url = url
@@ -114,7 +132,13 @@ class BusWorker:
         self._power_seen: dict[str, float] = {}  # last power read, by address
         self._next_probe: dict[str, float] = {}
         self.cycles = 0
-        self.port_error = ""
+        self.port_error = ""  # why the port is down ("" while it is up)
+        # Told the line's state on each change (the reason it is down, or None once it is up;
+        # also None at the first opening, so an alarm of an earlier run ends).
+        self.on_line = on_line
+        self._line_told: str | None = None  # the state last told ("" up, None: not yet)
+        self._closing = threading.Lock()  # a request is queued, or refused once the thread ended
+        self._ended = False
 
     # --- life ------------------------------------------------------------------------------
 
@@ -123,14 +147,37 @@ class BusWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._queue.put(_Queued(-1, -1, lambda _link: None))  # wake the loop
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def request_stop(self) -> None:
+        """Ask the thread to end after its current request, without waiting for it (stop
+        several workers at once, then ``stop`` each to wait)."""
+        self._stop.set()
+        self._queue.put(_Queued(-1, -1, lambda _link: None))  # wake the loop
 
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def request_bound_s(self) -> float:
+        """The longest one request can take on this line: waiting out a talking line before
+        it (at most a reply timeout), the request's own wire time and its reply's bound
+        (``Link.frame_bound_s``: the timeout plus the longest frame's wire time)."""
+        line = self.settings
+        return 2 * (line.timeout_s + line.wire_time_s(MAX_FRAME))
+
+    def read_bound_s(self, profile: Profile) -> float:
+        """The longest ``read_now`` of a meter of ``profile`` can take once it runs: at most a
+        request per value, the relay state and a follow-up, each attempt."""
+        requests = len(profile.values) + 3
+        return (self.policy.retries + 1) * requests * self.request_bound_s()
+
+    def switch_bound_s(self) -> float:
+        """The longest ``switch_supply`` can take once it runs: a switch and its read-back,
+        each attempt."""
+        return (self.policy.retries + 1) * 2 * self.request_bound_s()
 
     # --- commands (any thread) ---------------------------------------------------------------
 
@@ -142,8 +189,14 @@ class BusWorker:
         unknown address raises KeyError."""
         future: Future[SupplyResult] = Future()
         meter = self._meter(address, profile)
+
+        def fail(exc: Exception) -> None:
+            error = str(exc) or type(exc).__name__
+            line_down = isinstance(exc, PortUnavailable) and not isinstance(exc, WorkerStopped)
+            future.set_result(SupplyResult(address, on, False, None, 0, error, line_down))
+
         self._submit(
-            COMMAND_PRIORITY, lambda link: future.set_result(self._switch(link, meter, on))
+            COMMAND_PRIORITY, lambda link: future.set_result(self._switch(link, meter, on)), fail
         )
         return future
 
@@ -160,7 +213,7 @@ class BusWorker:
             else:
                 future.set_result(None)
 
-        self._submit(CLOCK_PRIORITY, run)
+        self._submit(CLOCK_PRIORITY, run, future.set_exception)
         return future
 
     def write_parameters(
@@ -185,7 +238,7 @@ class BusWorker:
             else:
                 future.set_result(held)
 
-        self._submit(COMMAND_PRIORITY, run)
+        self._submit(COMMAND_PRIORITY, run, future.set_exception)
         return future
 
     def call(self, fn: Callable[[Link], T], priority: int = COMMAND_PRIORITY) -> Future[T]:
@@ -198,12 +251,19 @@ class BusWorker:
                 return
             try:
                 result = fn(link)
+            except PortLost as exc:  # the port failed: the worker opens it again
+                future.set_exception(exc)
+                raise
             except Exception as exc:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
 
-        self._submit(priority, run)
+        def fail(exc: Exception) -> None:
+            if not future.done():
+                future.set_exception(exc)
+
+        self._submit(priority, run, fail)
         return future
 
     def driver_for(self, profile: Profile) -> MeterDriver:
@@ -220,7 +280,9 @@ class BusWorker:
         future: Future[Snapshot] = Future()
         meter = self._meter(address)
         self._submit(
-            READ_PRIORITY, lambda link: future.set_result(self._poll(link, meter, force_slow=slow))
+            READ_PRIORITY,
+            lambda link: future.set_result(self._poll(link, meter, force_slow=slow)),
+            future.set_exception,
         )
         return future
 
@@ -244,8 +306,14 @@ class BusWorker:
 
         return self.call(run, READ_PRIORITY)
 
-    def _submit(self, priority: int, run: Callable[[Link], None]) -> None:
-        self._queue.put(_Queued(priority, next(self._seq), run))
+    def _submit(
+        self, priority: int, run: Callable[[Link], None], fail: Callable[[Exception], None]
+    ) -> None:
+        with self._closing:
+            if not self._ended:
+                self._queue.put(_Queued(priority, next(self._seq), run, fail))
+                return
+        fail(self._stopped())
 
     def _meter(self, address: str, profile: Profile | None = None) -> BusMeter:
         for meter in self.meters:
@@ -261,27 +329,103 @@ class BusWorker:
     # --- the loop ----------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        try:
+            while not self._stop.is_set():
+                try:
+                    link = self._open()
+                except PortUnavailable as exc:
+                    self._line_failed(str(exc))
+                    self._refuse_until(time.monotonic() + self.policy.reopen_after_s)
+                    continue
+                self._line_up()
+                link.between_requests = functools.partial(self._run_urgent, link)
+                try:
+                    self._serve(link)
+                except PortLost as exc:
+                    # The line is down until the port opens again: a gateway that dropped the
+                    # connection takes the next one after ``reopen_after_s``.
+                    self._line_failed(str(exc))
+                    self._refuse_until(time.monotonic() + self.policy.reopen_after_s)
+                except Exception:
+                    log.exception("bus %s: unexpected error; reopening the port", self.name)
+                    self._stop.wait(self.policy.reopen_after_s)
+                finally:
+                    link.close()
+        finally:
+            with self._closing:
+                self._ended = True  # nothing is queued from now on: what is there fails
+            self._refuse_queued(self._stopped())
+
+    def _open(self) -> Link:
+        if self._link_factory is not None:
+            link = self._link_factory()
+            link.on_frame = self.stats.record_frame
+            return link
+        return open_link(self.url, self.settings, self.stats.record_frame)
+
+    def _line_up(self) -> None:
+        """The port is open: tell it once (and at the first opening); offline meters are
+        probed at once rather than ``offline_probe_s`` after the line came back."""
+        if self.port_error:
+            log.info("bus %s: %s is open again", self.name, self.url)
+            self._next_probe.clear()
+        self.port_error = ""
+        if self._line_told != "":
+            self._line_told = ""
+            if self.on_line is not None:
+                self.on_line(None)
+
+    def _line_failed(self, error: str) -> None:
+        """The port cannot be opened, or failed: one failed poll for every meter on it (each its
+        FAILED snapshot, offline after ``offline_after`` of them), and the line down told once
+        (with the first reason: a port that failed, then cannot be opened, is one fault)."""
+        if not self.port_error:
+            log.warning("bus %s: %s", self.name, error)
+        self.port_error = error
+        wall = time.time()
+        for meter in self.meters:
+            self.stats.count_fault(meter.address, "errors", error)
+            self.stats.poll_done(meter.address, False, None, wall)
+            self._update_online(meter.address, False)
+            snapshot = self._snapshot(meter, None, time.monotonic(), error)
+            snapshot.status[LINE_DOWN] = True
+            self.on_snapshot(snapshot)
+        if not self._line_told:
+            self._line_told = error
+            if self.on_line is not None:
+                self.on_line(error)
+
+    def _refuse_until(self, until: float) -> None:
+        """While the line is down: every request queued fails at once with the reason, until
+        it is time to open the port again (or the worker stops)."""
+        while not self._stop.is_set() and (remaining := until - time.monotonic()) > 0:
             try:
-                if self._link_factory is not None:
-                    link = self._link_factory()
-                    link.on_frame = self.stats.record_frame
-                else:
-                    link = open_link(self.url, self.settings, self.stats.record_frame)
-            except PortUnavailable as exc:
-                self.port_error = str(exc)
-                log.warning("bus %s: %s", self.name, exc)
-                self._stop.wait(self.policy.reopen_after_s)
-                continue
-            self.port_error = ""
-            link.between_requests = functools.partial(self._run_urgent, link)
-            try:
-                self._serve(link)
-            except Exception:
-                log.exception("bus %s: unexpected error; reopening the port", self.name)
-                self._stop.wait(self.policy.reopen_after_s)
-            finally:
-                link.close()
+                queued = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return
+            if queued.priority >= 0:
+                self._fail(queued, PortUnavailable(f"the line is down ({self.port_error})"))
+
+    def _refuse_queued(self, exc: Exception) -> None:
+        while (queued := self._next_command(block=False)) is not None:
+            if queued.priority >= 0:
+                self._fail(queued, exc)
+
+    def _stopped(self) -> WorkerStopped:
+        return WorkerStopped(f"bus {self.name} stopped before it got to this request")
+
+    def _fail(self, queued: _Queued, exc: Exception) -> None:
+        with contextlib.suppress(InvalidStateError):  # its future was already resolved
+            queued.fail(exc)
+
+    def _run_item(self, queued: _Queued, link: Link) -> None:
+        """Run one queued request. If it raises (the port failed under it), its future fails
+        with the reason and the exception goes on up: the port is opened again."""
+        try:
+            queued.run(link)
+        except Exception as exc:
+            self._fail(queued, exc)
+            raise
 
     def _serve(self, link: Link) -> None:
         order = itertools.cycle(range(len(self.meters))) if self.meters else None
@@ -290,7 +434,7 @@ class BusWorker:
             queued = self._next_command(block=not self.polling or order is None)
             if queued is not None:
                 if queued.priority >= 0:
-                    queued.run(link)
+                    self._run_item(queued, link)
                 continue
             if order is None:
                 continue
@@ -316,7 +460,7 @@ class BusWorker:
             except queue.Empty:
                 return
             if queued.priority >= 0:
-                queued.run(link)
+                self._run_item(queued, link)
 
     def _run_urgent(self, link: Link) -> None:
         """Run queued supply commands now, between two requests of a poll."""
@@ -329,7 +473,7 @@ class BusWorker:
             queued = self._next_command(block=False)
             if queued is None:
                 return
-            queued.run(link)
+            self._run_item(queued, link)
 
     def _next_command(self, block: bool) -> _Queued | None:
         try:
@@ -426,7 +570,7 @@ class BusWorker:
                 wall,
                 Quality.FAILED,
                 error=error,
-                status={"offline": offline},
+                status={OFFLINE: offline},
             )
         values = {k: v for k, v in result.values.items() if k in VALUE_FIELDS}
         supply = result.supply_on

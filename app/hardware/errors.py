@@ -56,3 +56,10 @@ class ProfileError(ValueError):
 class PortUnavailable(Exception):
     """The port or gateway cannot be opened; the message says which and why. Not a field
     fault: no meter was asked."""
+
+
+class PortLost(PortUnavailable):
+    """The port failed while open: a USB adapter pulled out, a gateway that closed the
+    connection, a pseudo-terminal whose other end went away. Not a field fault either: the
+    meter is not to blame, and asking it again on the same port is pointless; the bus worker
+    closes the port and opens it again."""

@@ -7,12 +7,13 @@ or received is reported to ``on_frame`` (the diagnostics ring buffer).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.hardware.errors import FrameError, NoReply
+from app.hardware.errors import FrameError, NoReply, PortLost
 
 MAX_FRAME = 512  # no reply of any supported protocol is longer; longer means garbage
 DROPPED = "dropped: the line was not yet silent"  # note of bytes drained before a request
@@ -104,9 +105,12 @@ class Link:
             finally:
                 self._in_hook = False
         self._wait_for_silence()
-        self.port.reset_input_buffer()
-        self.port.write(frame)
-        self.port.flush()
+        try:
+            self.port.reset_input_buffer()
+            self.port.write(frame)
+            self.port.flush()
+        except OSError as exc:  # pyserial's SerialException is an OSError
+            raise self._lost(exc) from None
         self.bytes_out += len(frame)
         self._quiet_from = time.monotonic()
         self._record("tx", frame, address, note)
@@ -121,14 +125,20 @@ class Link:
         shortest: int = 1,
     ) -> bytes:
         """Read exactly one frame. NoReply if nothing came within the timeout; FrameError if the
-        reply stalled for longer than the timeout before it was complete. (Once bytes flow, a long
-        reply gets the wire time it needs: the timeout bounds silence, not the frame.)
+        reply stalled for longer than the timeout before it was complete, or did not end
+        within ``frame_bound_s`` (a line that keeps talking: a flood of wake-up bytes, noise,
+        a babbling meter), or grew past ``MAX_FRAME`` bytes without forming a frame. Once
+        bytes flow, a long reply gets the wire time it needs, but never more than the
+        longest valid frame would take: every receive ends within ``frame_bound_s``.
+        PortLost if the port fails meanwhile.
 
         ``shortest`` is the length of the shortest valid reply: that many bytes are asked for at
         once, then what has arrived, then the rest once the length is known, so a frame costs
         a few reads rather than one per byte."""
         timeout = self.settings.timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
+        bound = started + self.frame_bound_s(timeout)
         buffer = b""
         heard: float | None = None  # when the last bytes came in
         try:
@@ -139,22 +149,32 @@ class Link:
                         raise FrameError(f"frame length {needed} is beyond any valid reply")
                     if len(buffer) >= needed:
                         return buffer[:needed]
-                remaining = deadline - time.monotonic()
+                elif len(buffer) > MAX_FRAME:
+                    raise FrameError(
+                        f"{len(buffer)} bytes came without forming a frame (wake-up bytes or "
+                        "noise on the line)"
+                    )
+                now = time.monotonic()
+                remaining = min(deadline, bound) - now
                 if remaining <= 0:
                     if not buffer:
                         raise NoReply(f"no reply within {timeout * 1000:.0f} ms")
+                    if now >= bound:
+                        raise FrameError(
+                            f"the reply did not end within {(bound - started) * 1000:.0f} ms "
+                            f"({len(buffer)} bytes came)"
+                        )
                     raise FrameError(
                         f"reply stopped after {len(buffer)} bytes"
                         + (f" of {needed}" if needed else "")
                     )
-                self.port.timeout = remaining
                 if needed is not None:
                     want = needed - len(buffer)
                 elif len(buffer) < shortest:
                     want = shortest - len(buffer)
                 else:
-                    want = max(1, self.port.in_waiting)
-                chunk = self.port.read(want)
+                    want = max(1, self._in_waiting())
+                chunk = self._read(want, remaining)
                 if chunk:
                     buffer += chunk
                     heard = time.monotonic()
@@ -167,6 +187,12 @@ class Link:
             if buffer:
                 self.bytes_in += len(buffer)
                 self._record("rx", buffer, address, note)
+
+    def frame_bound_s(self, timeout_s: float | None = None) -> float:
+        """The longest one receive can take: the reply timeout (the meter's silence before it
+        answers) plus the wire time of the longest valid frame."""
+        timeout = self.settings.timeout_s if timeout_s is None else timeout_s
+        return timeout + self.settings.wire_time_s(MAX_FRAME)
 
     def transact(
         self,
@@ -181,7 +207,9 @@ class Link:
         return self.receive(frame_length, address=address, shortest=shortest)
 
     def close(self) -> None:
-        self.port.close()
+        """Close the port; a port that already failed closes quietly."""
+        with contextlib.suppress(OSError):
+            self.port.close()
 
     def _wait_for_silence(self) -> None:
         """Sleep out the silent gap since the line was last heard. Bytes still arriving then
@@ -195,16 +223,34 @@ class Link:
             wait = self._quiet_from + gap - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            waiting = self.port.in_waiting
+            waiting = self._in_waiting()
             if not waiting:
                 break
-            dropped += self.port.read(waiting)
+            dropped += self._read(waiting, self.settings.timeout_s)
             self._quiet_from = time.monotonic()
             if self._quiet_from > give_up:
                 break  # a line that never falls silent: the reply check will tell
         if dropped:
             self.bytes_in += len(dropped)
             self._record("rx", dropped, "", DROPPED)
+
+    def _in_waiting(self) -> int:
+        try:
+            return self.port.in_waiting
+        except OSError as exc:
+            raise self._lost(exc) from None
+
+    def _read(self, size: int, timeout_s: float) -> bytes:
+        """Up to ``size`` bytes within ``timeout_s``. A port that reports data but gives none
+        (a pseudo-terminal or socket whose other end went away) raises PortLost."""
+        try:
+            self.port.timeout = timeout_s
+            return self.port.read(size)
+        except OSError as exc:
+            raise self._lost(exc) from None
+
+    def _lost(self, exc: OSError) -> PortLost:
+        return PortLost(f"the port stopped working: {exc}")
 
     def _record(self, direction: str, data: bytes, address: str, note: str) -> None:
         if self.on_frame is not None:

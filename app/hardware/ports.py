@@ -7,6 +7,10 @@ import re
 from dataclasses import dataclass
 
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+# A meter's reply timeout, in ms: the slowest meter answers within a second or two, and every
+# request waits at most this long (plus a frame's wire time) before it is given up; longer would
+# let one silent meter hold a whole bus.
+TIMEOUT_LOW_MS, TIMEOUT_HIGH_MS = 50, 10_000
 PARITIES = ("N", "E", "O")
 STOP_BITS = (1, 2)
 URL_SCHEMES = ("socket://", "rfc2217://", "modbus-tcp://", "sim://")
@@ -29,6 +33,23 @@ def list_serial_ports() -> list[SerialPort]:
         for p in list_ports.comports()
     ]
     return sorted(ports, key=lambda p: p.device)
+
+
+def baud_problem(baud: int) -> str | None:
+    """None when ``baud`` is a speed RS485 meters talk at, else what to give instead."""
+    if baud in BAUD_RATES:
+        return None
+    return f"{baud} baud is not an RS485 meter speed; use {', '.join(map(str, BAUD_RATES))}"
+
+
+def timeout_problem(timeout_ms: int) -> str | None:
+    """None when ``timeout_ms`` is a reply timeout MeterDesk waits, else the range it takes."""
+    if TIMEOUT_LOW_MS <= timeout_ms <= TIMEOUT_HIGH_MS:
+        return None
+    return (
+        f"a reply timeout of {timeout_ms} ms is out of range; give {TIMEOUT_LOW_MS} to "
+        f"{TIMEOUT_HIGH_MS} ms"
+    )
 
 
 def port_problem(url: str) -> str | None:

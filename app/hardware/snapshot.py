@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+# Keys of a FAILED snapshot's ``status`` set by the bus worker: the worker now counts the meter
+# offline; the meter's line was down (its port could not be opened), so the meter was not asked.
+OFFLINE = "offline"
+LINE_DOWN = "line_down"
+
 
 class Quality(StrEnum):
     GOOD = "good"  # every requested value was read

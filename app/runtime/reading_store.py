@@ -3,7 +3,10 @@
 Per batch of snapshots, in one transaction: each meter's last-seen time and relay or valve
 state, an interval reading at each interval boundary (default 15 min; not every poll), and
 implausible registers (gone backwards, or a jump beyond what the meter's rating allows since the
-last reading) held as evidence and raised as alarms, never billed.
+last reading) held as evidence and raised as alarms, never billed. A meter its bus worker counts
+offline is marked so with an alarm of its own, unless its whole line is down (the snapshot says
+``LINE_DOWN``): then the line's one alarm (``app.runtime.line_alarms``) speaks for all of its
+meters, and a meter still silent once its line is back gets its own.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from app.hardware.snapshot import Quality, Snapshot
+from app.hardware.snapshot import LINE_DOWN, OFFLINE, Quality, Snapshot
 from app.store.models import Alarm, IntervalReading, Meter
 from app.vocabulary import (
     AlarmKind,
@@ -47,6 +50,8 @@ class MeterTrack:
     last_units_at: datetime | None = None  # when that register was read
     last_slot: int | None = None  # index of the last interval stored
     offline: bool = False
+    # Offline because its line is down, with no alarm of its own (yet).
+    offline_by_line: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +152,22 @@ class ReadingStore:
     def refresh(self, session: Session) -> tuple[list[int], list[int]]:
         """Forget meters removed since (a replaced meter still polled is ignored, never marked
         active again) and take up meters added since; returns the ids added and removed."""
+        alarmed = set(
+            session.scalars(
+                select(Alarm.meter_id).where(
+                    Alarm.kind == AlarmKind.METER_OFFLINE, Alarm.state != AlarmState.CLEARED
+                )
+            )
+        )
         in_service = {
-            meter_id: MeterTrack(meter_id, utility, rated, offline=status is MeterStatus.OFFLINE)
+            meter_id: MeterTrack(
+                meter_id,
+                utility,
+                rated,
+                offline=status is MeterStatus.OFFLINE,
+                # Offline without an alarm: its line was down when the last run ended.
+                offline_by_line=status is MeterStatus.OFFLINE and meter_id not in alarmed,
+            )
             for meter_id, utility, rated, status in session.execute(
                 select(Meter.id, Meter.utility, Meter.rated_current_a, Meter.status).where(
                     Meter.removed_at.is_(None)
@@ -180,7 +199,13 @@ class ReadingStore:
             if track is None:
                 continue
             if snapshot.quality is Quality.FAILED:
-                if snapshot.status.get("offline") and not track.offline:
+                if not snapshot.status.get(OFFLINE):
+                    continue
+                if snapshot.status.get(LINE_DOWN):
+                    if not track.offline:
+                        self._mark_offline(session, track)
+                        track.offline_by_line = True
+                elif not track.offline or track.offline_by_line:
                     self._went_offline(session, track, snapshot)
                 continue
             if track.offline:
@@ -254,13 +279,17 @@ class ReadingStore:
             track.last_slot = slot
             result.readings += 1
 
-    def _went_offline(self, session: Session, track: MeterTrack, snapshot: Snapshot) -> None:
+    def _mark_offline(self, session: Session, track: MeterTrack) -> None:
         track.offline = True
         session.execute(
             update(Meter)
             .where(Meter.id == track.meter_id, Meter.removed_at.is_(None))
             .values(status=MeterStatus.OFFLINE)
         )
+
+    def _went_offline(self, session: Session, track: MeterTrack, snapshot: Snapshot) -> None:
+        self._mark_offline(session, track)
+        track.offline_by_line = False
         session.add(
             Alarm(
                 kind=AlarmKind.METER_OFFLINE,
@@ -274,6 +303,7 @@ class ReadingStore:
 
     def _came_back(self, session: Session, track: MeterTrack) -> None:
         track.offline = False
+        track.offline_by_line = False
         now = datetime.now(UTC)
         for alarm in session.scalars(
             select(Alarm).where(

@@ -23,6 +23,7 @@ from app.queries.site_facts import power_groups
 from app.runtime.clock_watch import CLOCK_CHECK_S, FIRST_CHECK_S, ClockRounds
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
+from app.runtime.line_alarms import end_line_alarms, line_down, line_up
 from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl, record_parameters
 from app.runtime.operator_commands import OperatorCommands, RestoreOutcome, SwitchOutcome
@@ -75,6 +76,10 @@ class _WorkerKey:
         return cls(bus.url, bus.line, tuple((m.meter_id, m.address, m.profile) for m in bus.meters))
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Runtime:
     def __init__(self, db: Database, options: RuntimeOptions | None = None) -> None:
         self.db = db
@@ -113,6 +118,7 @@ class Runtime:
         # and the clock rounds read them while ``reload_field`` swaps in the new ones.
         self._meter_bus: dict[int, tuple[BusWorker, str]] = {}
         self._started: dict[str, _WorkerKey] = {}  # what each bus's worker was built from
+        self._bus_ids: dict[str, int] = {}  # by name: the buses started (their line alarms)
         self._problems: dict[str, list[str]] = {}  # by bus: meters that could not be set up
         self._revision = 0  # the field revision the workers were started or reloaded at
         self.sim: SimSite | None = None
@@ -135,6 +141,9 @@ class Runtime:
         for bus in setup:
             self._start_worker(bus, workers, meter_bus)
         self.workers, self._meter_bus = workers, meter_bus
+        # A line alarm of a bus no longer polled (disabled or retired since the last run) ends.
+        polled = {self._bus_ids[w.name] for w in workers}
+        self.engine.call(lambda session: end_line_alarms(session, _now(), keep=polled))
         self.clocks.start()
         log.info(
             "runtime started: %d buses, %d meters",
@@ -173,10 +182,26 @@ class Runtime:
         meters, problems = bus.bus_meters()
         self._problems[bus.name] = problems
         self._started[bus.name] = _WorkerKey.of(bus)
+        self._bus_ids[bus.name] = bus.bus_id
         if not meters:
             return
+
+        def on_line(error: str | None) -> None:  # on the bus worker's thread
+            if error is None:
+                self.engine.call(lambda session: line_up(session, bus.bus_id, _now()))
+            else:
+                self.engine.call(
+                    lambda session: line_down(session, bus.bus_id, bus.name, bus.url, error, _now())
+                )
+
         worker = BusWorker(
-            bus.name, bus.url, bus.line, meters, self.engine.submit, policy=self.options.poll
+            bus.name,
+            bus.url,
+            bus.line,
+            meters,
+            self.engine.submit,
+            policy=self.options.poll,
+            on_line=on_line,
         )
         workers.append(worker)
         for meter in worker.meters:
@@ -199,9 +224,11 @@ class Runtime:
         self.workers, self._meter_bus = workers, meter_bus
         for worker in stopping:
             worker.stop()
+        gone = []
         for name in stop:
             del self._started[name]
             self._problems.pop(name, None)
+            gone.append(self._bus_ids.pop(name))
         if self.sim is not None and start:
             specs, _zone = self._sim_specs([wanted[name] for name in start])
             self.sim.update(specs)
@@ -211,6 +238,10 @@ class Runtime:
         self.workers, self._meter_bus = workers, meter_bus
         self.live.define_groups(power_groups(self.db))
         self.engine.call(self._take_up_changes)
+        # A bus no longer polled (disabled or retired) has no line to be down.
+        ended = set(gone) - set(self._bus_ids.values())
+        if ended:
+            self.engine.call(lambda session: end_line_alarms(session, _now(), only=ended))
         if start or stop:
             log.info("field reloaded: started %s, stopped %s", start, sorted(stop))
 
@@ -375,6 +406,8 @@ class Runtime:
         self.clocks.stop()
         if self._watcher is not None:
             self._watcher.join(timeout=10)
+        for worker in self.workers:  # all at once: each ends its current request meanwhile
+            worker.request_stop()
         for worker in self.workers:
             worker.stop()
         self.post_now()  # what was rated since the last posting is posted before the end

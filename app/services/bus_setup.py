@@ -16,7 +16,15 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from app.hardware.errors import ProfileError
-from app.hardware.ports import BAUD_RATES, PARITIES, STOP_BITS, port_problem, same_port
+from app.hardware.ports import (
+    PARITIES,
+    STOP_BITS,
+    TIMEOUT_HIGH_MS,
+    TIMEOUT_LOW_MS,
+    baud_problem,
+    port_problem,
+    same_port,
+)
 from app.hardware.profiles import Profile, available_profiles, load_profile
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
@@ -24,7 +32,6 @@ from app.services.permissions import Action
 from app.services.setup_checks import SetupRefused, clean_text, field_changed, whole_number
 from app.store.models import Bus, Meter, column_length, utc_now
 
-TIMEOUT_LOW_MS, TIMEOUT_HIGH_MS = 50, 10_000
 RETRIES_MAX = 5
 
 
@@ -57,23 +64,32 @@ def profile_named(name: str, field: str = "profile") -> Profile:
         ) from None
 
 
+def _line_number(text: str, field: str, label: str, low: int, high: int) -> int:
+    """A line setting typed as a whole number (``whole_number``), refused as not one when it
+    holds anything but the digits 0-9 or more of them than any setting has (``²`` and a
+    400-digit number are not numbers a line takes)."""
+    raw = text.strip().removeprefix("-")
+    if not raw.isascii() or len(raw) > 12:
+        raise SetupRefused(
+            field, f"The {label} {text.strip()[:20]!r} is not a whole number; type one."
+        )
+    return whole_number(text, field, label, low, high)
+
+
 def line_settings(form: BusForm, profile: Profile) -> tuple[int, str, int, int, int]:
     line = profile.line
     baud = (
-        whole_number(form.baud, "baud", "baud rate", 1, 10_000_000)
+        _line_number(form.baud, "baud", "baud rate", 1, 10_000_000)
         if form.baud.strip()
         else line.baudrate
     )
-    if baud not in BAUD_RATES:
-        raise SetupRefused(
-            "baud",
-            f"{baud} baud is not an RS485 meter speed; use {', '.join(map(str, BAUD_RATES))}.",
-        )
+    if (problem := baud_problem(baud)) is not None:
+        raise SetupRefused("baud", problem + ".")
     parity = (form.parity.strip().upper() or line.parity)[:1]
     if form.parity.strip().upper() not in ("", *PARITIES, "NONE", "EVEN", "ODD"):
         raise SetupRefused("parity", f"Parity {form.parity.strip()!r}: use N, E or O.")
     stop = (
-        whole_number(form.stopbits, "stopbits", "stop bits", 1, 2)
+        _line_number(form.stopbits, "stopbits", "stop bits", 1, 2)
         if form.stopbits.strip()
         else line.stopbits
     )
@@ -81,14 +97,14 @@ def line_settings(form: BusForm, profile: Profile) -> tuple[int, str, int, int, 
         raise SetupRefused("stopbits", "Stop bits: use 1 or 2.")
     default_timeout = round(line.timeout_s * 1000)
     timeout = (
-        whole_number(
+        _line_number(
             form.timeout_ms, "timeout_ms", "reply timeout", TIMEOUT_LOW_MS, TIMEOUT_HIGH_MS
         )
         if form.timeout_ms.strip()
         else default_timeout
     )
     retries = (
-        whole_number(form.retries, "retries", "retries", 0, RETRIES_MAX)
+        _line_number(form.retries, "retries", "retries", 0, RETRIES_MAX)
         if form.retries.strip()
         else 1
     )

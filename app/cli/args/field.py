@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.args import field_setup
+from app.cli.args.bounded import baud_rate, reply_timeout_ms, time_scale
 from app.cli.options import Subparsers, add_user_option, lazy
 from app.resources import resource_path
 
@@ -23,10 +24,17 @@ def profile_names() -> list[str]:
 
 def _line_settings(parser: argparse.ArgumentParser) -> None:
     """--baud, --parity, --stopbits and --timeout-ms: each the profile's unless given."""
-    parser.add_argument("--baud", type=int, help="baud rate (default: the profile's)")
+    parser.add_argument(
+        "--baud", type=baud_rate, help="baud rate, 1200 to 115200 (default: the profile's)"
+    )
     parser.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: profile's)")
     parser.add_argument("--stopbits", type=int, choices=[1, 2], help="stop bits")
-    parser.add_argument("--timeout-ms", type=int, help="reply timeout in ms")
+    parser.add_argument(
+        "--timeout-ms",
+        type=reply_timeout_ms,
+        metavar="MS",
+        help="reply timeout, 50 to 10000 ms (default: the profile's)",
+    )
 
 
 def line_options(parser: argparse.ArgumentParser, *, address: bool = True) -> None:
@@ -112,11 +120,16 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     simulate.add_argument("--addresses", required=True, help="e.g. 1-32")
     simulate.add_argument(
         "--time-scale",
-        type=float,
+        type=time_scale,
         default=1.0,
-        help="simulated seconds per real second (default 1)",
+        help="simulated seconds per real second, above 0 and at most 1000000 (default 1)",
     )
-    simulate.add_argument("--delay-ms", type=int, help="reply delay (default: the profile's)")
+    simulate.add_argument(
+        "--delay-ms",
+        type=reply_timeout_ms,
+        metavar="MS",
+        help="reply delay, 50 to 10000 ms (default: the profile's)",
+    )
     simulate.add_argument("--seed", type=int, default=0, help="random seed of the load model")
     simulate.add_argument(
         "--faults",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli.args.bounded import DAY_S, seconds, time_scale, whole_seconds
 from app.cli.options import Subparsers, lazy
+
+LONGEST_RUN_S = 10 * 366 * DAY_S  # --seconds: ten years is "until stopped" in all but name
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -13,26 +16,29 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--time-scale",
-        type=float,
+        type=time_scale,
         default=1.0,
-        help="simulated seconds per real second on sim:// buses (default 1)",
+        help="simulated seconds per real second on sim:// buses, above 0 and at most 1000000 "
+        "(default 1)",
     )
-    serve.add_argument("--seconds", type=float, help="stop after this many seconds")
+    serve.add_argument(
+        "--seconds", type=seconds(0, LONGEST_RUN_S), help="stop after this many seconds"
+    )
     serve.add_argument(
         "--interval",
-        type=int,
+        type=whole_seconds(1, DAY_S),
         default=None,
         metavar="SECONDS",
-        help="store an interval reading of each meter this often "
+        help="store an interval reading of each meter this often, 1 to 86400 "
         "(default 900; 60 with --demo, so the demo's balances fall within minutes)",
     )
     serve.add_argument(
         "--post-every",
-        type=float,
+        type=seconds(1, DAY_S),
         default=None,
         metavar="SECONDS",
-        help="post rated usage to the ledger this often (default 3600; 60 with --demo); "
-        "an account about to cross a warning or cut threshold is posted at once",
+        help="post rated usage to the ledger this often, 1 to 86400 (default 3600; 60 with "
+        "--demo); an account about to cross a warning or cut threshold is posted at once",
     )
     serve.add_argument(
         "--no-simulate", action="store_true", help="do not start simulated meters for sim:// buses"

@@ -30,6 +30,10 @@ from app.hardware.simulator.room_load import (
 )
 
 MAX_STEP_S = 30.0  # the load model changes at most this often (simulated seconds)
+# At most this many steps per catch-up: a long gap (a large time scale, a meter not asked for
+# simulated days) is stepped more coarsely, so one request never costs seconds of CPU (a
+# worker busy in one request cannot stop promptly).
+MAX_STEPS = 2000
 
 
 class SimClock:
@@ -247,8 +251,9 @@ class SimMeter:
         return active, active / math.hypot(active, reactive)
 
     def _advance(self, now_s: float) -> None:
+        longest = max(MAX_STEP_S, (now_s - self._t) / MAX_STEPS)
         while self._t < now_s:
-            step = min(MAX_STEP_S, now_s - self._t)
+            step = min(longest, now_s - self._t)
             self._integrate(step)
             self._t += step
             self._guard_itself(step)
