@@ -53,6 +53,18 @@ def reply_timeout_ms(text: str) -> int:
     return timeout
 
 
+def milliseconds(low: int, high: int) -> Callable[[str], int]:
+    """A whole number of milliseconds from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        value = _whole(text, "of milliseconds")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} ms is out of range; give {low} to {high}")
+        return value
+
+    return parse
+
+
 def time_scale(text: str) -> float:
     """``--time-scale``: simulated seconds per real second, above 0 and at most a million."""
     scale = _number(text, "(simulated seconds per real second)")

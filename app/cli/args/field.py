@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 
 from app.cli.args import field_setup
-from app.cli.args.bounded import baud_rate, reply_timeout_ms, time_scale
+from app.cli.args.bounded import baud_rate, milliseconds, reply_timeout_ms, time_scale
 from app.cli.options import Subparsers, add_user_option, lazy
+from app.hardware.ports import TIMEOUT_HIGH_MS
 from app.resources import resource_path
 
 RUN = "app.cli.field_commands"
@@ -126,9 +127,9 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     simulate.add_argument(
         "--delay-ms",
-        type=reply_timeout_ms,
+        type=milliseconds(0, TIMEOUT_HIGH_MS),
         metavar="MS",
-        help="reply delay, 50 to 10000 ms (default: the profile's)",
+        help="reply delay, 0 to 10000 ms (default: the profile's)",
     )
     simulate.add_argument("--seed", type=int, default=0, help="random seed of the load model")
     simulate.add_argument(

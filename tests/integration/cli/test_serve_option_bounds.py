@@ -33,11 +33,19 @@ def test_serve_refuses_options_it_cannot_honour(args: list[str], words: str) -> 
     assert proc.stdout == ""
 
 
-def test_simulate_refuses_a_time_scale_it_cannot_keep() -> None:
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--time-scale", "nan"], "argument --time-scale: 'nan' is not a number"),
+        (["--delay-ms", "20000"], "argument --delay-ms: 20000 ms is out of range; give 0 to"),
+        (["--delay-ms", "-1"], "argument --delay-ms: -1 ms is out of range"),
+    ],
+)
+def test_simulate_refuses_what_it_cannot_keep(args: list[str], words: str) -> None:
     proc = run_python(
         ["main.py", "simulate", "--port", "sim://x", "--profile", "eastron-sdm120",
-         "--addresses", "1", "--time-scale", "nan"],
+         "--addresses", "1", *args],
         timeout=60,
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
-    assert "argument --time-scale: 'nan' is not a number" in proc.stderr
+    assert words in proc.stderr
