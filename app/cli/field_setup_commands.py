@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict
 
 from app.cli.context import fail, run_on_database
 from app.cli.steps import print_json, refused_code, refused_text, run_query, run_step
 from app.hardware.bus_diagnostics import LineCheck
+from app.hardware.errors import PortUnavailable
 from app.hardware.ports import list_serial_ports
 from app.queries.meters import MeterRow, list_meters
 from app.queries.site_layout import BusRow, list_buses
@@ -124,6 +126,13 @@ def cmd_bus_test(args: argparse.Namespace) -> int:
         return fail(str(exc), exc.exit_code)
     except SetupRefused as exc:
         return fail(refused_text(exc), refused_code(exc))
+    except PortUnavailable as exc:  # the port stopped working during the test
+        return fail(
+            f"bus {args.bus}: {exc}. Check the cable, the adapter or the gateway, then test again.",
+            ExitCode.PORT_UNAVAILABLE,
+        )
+    except FutureTimeout:
+        return fail(f"bus {args.bus}: the test did not end; test again.", ExitCode.NO_REPLY)
     if args.json:
         print_json({"bus": setup.name, "port": setup.url, **asdict(check)})
     else:

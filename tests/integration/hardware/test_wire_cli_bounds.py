@@ -184,3 +184,23 @@ def test_line_settings_outside_sane_ranges_are_refused(
     assert f"argument {option}: " in proc.stderr
     assert words in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_bus_test_on_a_line_that_dies_ends_as_a_port_that_stopped_working(
+    modbus_site: Path, dying_gateway: str
+) -> None:
+    as_admin = ("--data-dir", str(modbus_site), "--user", "admin")
+    env = {"METERDESK_PASSWORD": DEMO_PASSWORD}
+    added = main(
+        "bus", "add", "--name", "Gateway line", "--port", dying_gateway,
+        "--profile", "eastron-sdm120", *as_admin, env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    meter = main(
+        "meter", "add", "--serial", "GW-1", "--bus", "Gateway line", "--address", "1",
+        *as_admin, env=env,
+    )  # fmt: skip
+    assert meter.returncode == 0, meter.stderr
+    proc = main("bus", "test", "--data-dir", str(modbus_site), "--bus", "Gateway line")
+    assert proc.returncode == 11, proc.stderr
+    assert "bus Gateway line: the port stopped working" in error_line(proc)
