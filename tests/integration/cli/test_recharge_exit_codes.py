@@ -5,12 +5,14 @@ Keys are never empty, never the engine's, and a key names one recharge only."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from app.demo.site import DEMO_PASSWORD
+from tests.integration.cli.conftest import NOBODY, RunMain
 from tests.support import run_python
 
 
@@ -188,3 +190,41 @@ def test_a_key_replays_only_the_same_recharge(site: Path) -> None:
     assert after[other] == before[other]
     verify = main(site, "ledger", "verify", "--json")
     assert json.loads(verify.stdout)["ok"] is True
+
+
+def test_a_copy_to_a_folder_that_cannot_be_written_is_refused_before_the_money_moves(
+    template: Path,
+    unprivileged_dir: Path,
+    run_main_unprivileged: RunMain,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Permission bits apply (as user nobody when the tests run as root)."""
+    site = unprivileged_dir / "site"
+    site.mkdir()
+    for item in template.iterdir():
+        if item.is_file():
+            (site / item.name).write_bytes(item.read_bytes())
+    if os.geteuid() == 0:  # the program runs as nobody: its data folder is nobody's
+        for path in (site, *site.iterdir()):
+            os.chown(path, NOBODY, NOBODY)
+    locked = unprivileged_dir / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    monkeypatch.setenv("METERDESK_PASSWORD", DEMO_PASSWORD)
+
+    def listed() -> str:
+        proc = run_main_unprivileged("account", "list", "--json", "--data-dir", str(site))
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    before = listed()
+    account = str(json.loads(before)[0]["account"])
+    args = ["account", "recharge", "--account", account, "--amount", "30", "--method", "cash"]
+    proc = run_main_unprivileged(
+        *args, "--user", "cashier", "--receipt", str(locked / "r.pdf"), "--data-dir", str(site)
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "cannot be written (no permission)" in proc.stderr
+    assert "Nothing was credited." in proc.stderr
+    assert listed() == before
