@@ -467,6 +467,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     try:
         server.serve(stop)
+    except OSError as exc:  # pyserial's SerialException: the adapter or the pty went away
+        return fail(
+            f"{args.port} stopped working after {server.requests} requests: {exc}.",
+            ExitCode.PORT_UNAVAILABLE,
+        )
     finally:
         link.close()
     print(f"Stopped after {server.requests} requests and {server.replies} replies.")

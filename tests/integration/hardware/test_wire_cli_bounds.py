@@ -8,6 +8,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from app.demo.site import DEMO_PASSWORD
-from tests.support import pty_pair, run_python
+from tests.support import REPO, pty_pair, run_python
 
 SDM = "sim://wire-bounds?profile=eastron-sdm120&addresses=1-3"
 
@@ -36,7 +37,7 @@ def error_line(proc: subprocess.CompletedProcess[str]) -> str:
 @pytest.fixture
 def flooded_line() -> Iterator[str]:
     """A pseudo-terminal whose far end sends nothing but FE wake-up bytes, without end."""
-    console, far, close = pty_pair()
+    _console, far, close = pty_pair()
     stop = threading.Event()
     fd = os.open(far, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
 
@@ -204,3 +205,27 @@ def test_a_bus_test_on_a_line_that_dies_ends_as_a_port_that_stopped_working(
     proc = main("bus", "test", "--data-dir", str(modbus_site), "--bus", "Gateway line")
     assert proc.returncode == 11, proc.stderr
     assert "bus Gateway line: the port stopped working" in error_line(proc)
+
+
+def test_simulate_on_a_line_that_goes_away_ends_with_the_reason() -> None:
+    _console, far, close = pty_pair()
+    server = subprocess.Popen(
+        [sys.executable, "main.py", "simulate", "--port", far, "--profile", "eastron-sdm120",
+         "--addresses", "1"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        assert "Serving 1 simulated eastron-sdm120 meter(s)" in server.stdout.readline()
+    finally:
+        close()  # the far end's pseudo-terminal pair is gone
+    try:
+        _out, err = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert server.returncode == 11, err
+    assert "Traceback" not in err
+    assert f"error: {far} stopped working after 0 requests" in err
