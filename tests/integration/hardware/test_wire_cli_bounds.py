@@ -37,7 +37,7 @@ def error_line(proc: subprocess.CompletedProcess[str]) -> str:
 @pytest.fixture
 def flooded_line() -> Iterator[str]:
     """A pseudo-terminal whose far end sends nothing but FE wake-up bytes, without end."""
-    _console, far, close = pty_pair()
+    console, far, close = pty_pair()
     stop = threading.Event()
     fd = os.open(far, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
 
