@@ -76,6 +76,13 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class SignInPlace(StrEnum):
+    """Where a sign-in was tried: said in the log and the audit trail of failed sign-ins."""
+
+    CONSOLE = "console"
+    COMMAND_LINE = "command line"
+
+
 class AlarmSeverity(StrEnum):
     INFO = "info"
     WARNING = "warning"
@@ -121,6 +128,8 @@ class AlarmKind(StrEnum):
     IMPLAUSIBLE_READING = "implausible_reading"
     CLOCK_DRIFT = "clock_drift"
     UNPRICED_USAGE = "unpriced_usage"
+    ACCOUNT_SKIPPED = "account_skipped"  # the engine could not post or evaluate one account
+    LINE_DOWN = "line_down"  # a bus's port cannot be opened or failed: none of its meters read
 
 
 class OffReason(StrEnum):

@@ -69,6 +69,8 @@ def kind_labels() -> dict[AlarmKind, str]:
         AlarmKind.IMPLAUSIBLE_READING: _t("Implausible reading"),
         AlarmKind.CLOCK_DRIFT: _t("Clock drift"),
         AlarmKind.UNPRICED_USAGE: _t("Unpriced usage"),
+        AlarmKind.ACCOUNT_SKIPPED: _t("Account skipped"),
+        AlarmKind.LINE_DOWN: _t("Line down"),
     }
 
 
