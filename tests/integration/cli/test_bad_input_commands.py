@@ -346,3 +346,19 @@ def test_a_change_behind_a_lock_held_too_long_says_busy_not_a_traceback(
     assert (code, out) == (3, "")
     assert one_error(err).startswith(f"The database {site.db.file_path} is busy: ")
     assert stored_settings(site.db) == before
+
+
+# -- words that are not text ------------------------------------------------------------------
+
+
+def test_a_word_that_is_not_utf8_is_bad_usage_before_any_command_runs(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    word = b"Block \xff".decode("utf-8", "surrogateescape")  # as Python hands such argv over
+    code, out, err = run(capsys, "room", "list", "--building", word, *site.place)
+    assert (code, out) == (2, "")
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "main.py: error: 'Block \\xff' is not UTF-8 text (it came in another encoding); type "
+        "it again, or set the terminal or script to UTF-8."
+    )
