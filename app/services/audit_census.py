@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.store.models import (
@@ -29,7 +29,14 @@ from app.store.models import (
 
 
 def take_census(session: Session) -> dict[str, object]:
-    """What exists now, in JSON form (the ``census`` of the ``audit.start`` event)."""
+    """What exists now, in JSON form (the ``census`` of the ``audit.start`` event).
+
+    On PostgreSQL the ledger is locked against new entries first (once, for this one
+    transaction): an entry given a lower id by a transaction that commits after the census
+    would otherwise fall inside its digest and be named as an edit forever after. (SQLite runs
+    one writer at a time.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE ledger_entry IN SHARE MODE"))
     last_entry = session.scalar(select(func.max(LedgerEntry.id))) or 0
     last_receipt = session.scalar(select(func.max(Receipt.number))) or 0
     firsts, finals = meter_readings(session)
