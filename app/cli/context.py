@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from app.process.data_dir import default_data_dir, demo_data_dir, make_private
 from app.process.logging_setup import setup_logging
-from app.store.database import Database, ensure_writable_dir, sqlite_url_for
+from app.store.database import Database, ensure_writable_dir, site_database
 from app.store.errors import NoDatabase, check_database_url
 from app.store.failures import explained
 from app.vocabulary import ExitCode
@@ -38,7 +38,7 @@ def database_of(args: argparse.Namespace, data_dir: Path) -> Database:
     """A handle on the database the options name: --db, else SQLite in ``data_dir``. It
     connects to nothing until it is used; the caller disposes of it."""
     check_database_url(getattr(args, "db", None))
-    return Database(getattr(args, "db", None) or sqlite_url_for(data_dir))
+    return site_database(getattr(args, "db", None), data_dir)
 
 
 def open_database(args: argparse.Namespace, data_dir: Path, *, create: bool = False) -> Database:

@@ -18,7 +18,7 @@ from app.process.data_dir import make_private
 from app.process.logging_setup import setup_logging
 from app.queries.site_facts import SiteInfo, site_info
 from app.store.backup import backup_sqlite
-from app.store.database import Database, ensure_writable_dir, sqlite_url_for
+from app.store.database import Database, ensure_writable_dir, site_database
 from app.store.migrate import schema_state, upgrade
 from app.vocabulary import DEFAULT_CURRENCY, DEFAULT_TIMEZONE
 
@@ -43,7 +43,7 @@ def open_site(data_dir: Path, db_url: str | None, *, demo: bool) -> OpenedSite:
     make_private(data_dir)
     guard = CrashGuard(data_dir)
     previous = guard.previous_crash()
-    db = Database(db_url or sqlite_url_for(data_dir))
+    db = site_database(db_url, data_dir)
     try:
         db.check_readable()
         state = schema_state(db)

@@ -29,6 +29,15 @@ def sqlite_url_for(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / DB_FILE_NAME).as_posix()}"
 
 
+def site_database(db_url: str | None, data_dir: Path) -> Database:
+    """The site's database as the options name it: ``db_url``, else SQLite in ``data_dir``.
+    The audit key lives beside a SQLite file, and in ``data_dir`` for a server database (each
+    console keeps its copy of the key in its own data folder)."""
+    url = db_url or sqlite_url_for(data_dir)
+    server = make_url(url).get_backend_name() != "sqlite"
+    return Database(url, key_dir=data_dir if server else None)
+
+
 def ensure_writable_dir(path: Path) -> None:
     """Create ``path`` if needed and prove it can be written; explain the problem if not."""
     try:

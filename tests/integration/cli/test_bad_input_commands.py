@@ -46,7 +46,11 @@ def site(
         if db.file_path is not None:
             yield Site(db, ["--data-dir", str(db.file_path.parent)])
         else:
-            yield Site(db, ["--db", db.url.render_as_string(hide_password=False)])
+            # one data folder for the module: it keeps the audit key the first command makes
+            folder = str(tmp_path_factory.mktemp("console"))
+            yield Site(
+                db, ["--db", db.url.render_as_string(hide_password=False), "--data-dir", folder]
+            )
 
 
 @pytest.fixture(autouse=True)
@@ -233,7 +237,7 @@ def test_a_quote_over_eight_thousand_years_is_refused_not_walked(
     assert (code, out) == (1, "")
     assert one_error(err) == (
         f"{usage} line 2: start '0001-01-01T00:00' is out of range; give a time from "
-        "1970-01-01 to 2199-12-31."
+        "1970-01-01 to 2999-12-31."
     )
     usage.write_text(
         "2026-01-01T00:00,2026-01-02T00:00,5\n2199-12-01T00:00,2199-12-02T00:00,5\n", "utf-8"
@@ -276,7 +280,7 @@ def test_a_swap_time_outside_the_calendar_is_bad_usage(
     assert (code, out) == (2, "")
     assert one_error(err) == (
         f"--at: {at} is out of range; give the time the meters were swapped, from 1970-01-01 "
-        "to 2199-12-31."
+        "to 2999-12-31."
     )
 
 

@@ -21,7 +21,7 @@ from app.services.policy_setup import import_policy
 from app.services.recharge import new_key
 from app.services.setup_checks import SetupRefused, field_revision, in_transaction
 from app.services.site_setup import SiteDetails, init_site
-from app.services.tariff_library import import_tariff
+from app.services.tariff_library import import_tariff_file
 from app.store.database import Database
 from app.store.models import AuditEvent, Base, Operator
 from app.vocabulary import PaymentMethod, Role, Utility
@@ -82,7 +82,7 @@ def store_policy(db: Database, by: SignedIn, text: str = POLICY) -> None:
 def store_tariff(db: Database, by: SignedIn, file: str = "dorm-electricity") -> None:
     text = (REPO / "resources" / "tariffs" / f"{file}.toml").read_text(encoding="utf-8")
     with db.transaction() as session:
-        import_tariff(session, text, operator_id=by.operator_id, source=f"{file}.toml")
+        import_tariff_file(session, by, text, f"{file}.toml")  # audited, as an operator does
 
 
 def open_in(db: Database, by: SignedIn, room: str, *, electricity: bool = False) -> str:

@@ -70,8 +70,16 @@ def events(db: Database, action: str) -> list[AuditEvent]:
 
 
 def audit_count(db: Database) -> int:
+    """Audit events of people's actions (not the trail's own ``audit.start``/``audit.key``)."""
     with db.session() as session:
-        return int(session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.target_type != "audit")
+            )
+            or 0
+        )
 
 
 def account_of(db: Database, meter: Meter) -> Account:
