@@ -49,7 +49,7 @@ BIGINT_MAX = 2**63 - 1
 # -- time -----------------------------------------------------------------------------------
 
 EARLIEST_DATE = date(1970, 1, 1)  # before any meter a site can have; keeps time-zone sums safe
-LATEST_DATE = date(2199, 12, 31)
+LATEST_DATE = date(2999, 12, 31)  # "not yet": a tariff stored for a far future day
 MAX_QUOTE_DAYS = 3 * 366  # how far the usage of one tariff quote may span, first to last row
 
 

@@ -183,7 +183,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
         str(out / "receipt.pdf"),
         str(out / "no" / "such" / "folder" / "x.pdf"),
         str(out),  # a folder
-        "",
     ]
     good = [
         str(REPO / "resources" / "tariffs" / "tou-electricity.toml"),
@@ -415,6 +414,7 @@ def test_every_command_ends_with_a_documented_exit_code_and_no_traceback(
     # A reset of the administrator's own password keeps it, so later runs still sign in.
     monkeypatch.setenv(NEW_PASSWORD_ENV, PASSWORD)
     monkeypatch.setenv("METERDESK_DATA_DIR", str(site.folder))
+    monkeypatch.chdir(site.folder)  # a relative path a run writes to lands in the test's folder
 
     @settings(
         max_examples=EXAMPLES,
