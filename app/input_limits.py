@@ -46,6 +46,12 @@ MAX_TEXT_CHARS = 1000  # any other single line a person types (a reason, a setti
 MAX_MONEY_MINOR = 10**15
 BIGINT_MAX = 2**63 - 1
 
+# -- the wire ---------------------------------------------------------------------------------
+
+# A reply timeout a bus waits for a meter: a meter answers within 50 ms at the earliest, and
+# ten seconds is far past any gateway's; beyond it a scan or a command seems to hang.
+TIMEOUT_LOW_MS, TIMEOUT_HIGH_MS = 50, 10_000
+
 # -- time -----------------------------------------------------------------------------------
 
 EARLIEST_DATE = date(1970, 1, 1)  # before any meter a site can have; keeps time-zone sums safe

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.input_limits import TIMEOUT_HIGH_MS, TIMEOUT_LOW_MS
+
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
-# A meter's reply timeout, in ms: the slowest meter answers within a second or two, and every
-# request waits at most this long (plus a frame's wire time) before it is given up; longer would
-# let one silent meter hold a whole bus.
-TIMEOUT_LOW_MS, TIMEOUT_HIGH_MS = 50, 10_000
+# A meter's reply timeout (app.input_limits: TIMEOUT_LOW_MS to TIMEOUT_HIGH_MS): every request
+# waits at most this long (plus a frame's wire time) before it is given up.
 PARITIES = ("N", "E", "O")
 STOP_BITS = (1, 2)
 URL_SCHEMES = ("socket://", "rfc2217://", "modbus-tcp://", "sim://")

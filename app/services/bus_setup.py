@@ -19,13 +19,12 @@ from app.hardware.errors import ProfileError
 from app.hardware.ports import (
     PARITIES,
     STOP_BITS,
-    TIMEOUT_HIGH_MS,
-    TIMEOUT_LOW_MS,
     baud_problem,
     port_problem,
     same_port,
 )
 from app.hardware.profiles import Profile, available_profiles, load_profile
+from app.input_limits import TIMEOUT_HIGH_MS, TIMEOUT_LOW_MS
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
 from app.services.permissions import Action

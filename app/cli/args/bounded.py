@@ -11,8 +11,6 @@ import argparse
 import math
 from collections.abc import Callable
 
-from app.hardware.ports import baud_problem, timeout_problem
-
 # Simulated seconds per real second: a million runs a simulated year in about half a minute.
 # Beyond it a simulated meter's clock overflows the calendar within a run.
 MAX_TIME_SCALE = 1_000_000.0
@@ -40,6 +38,8 @@ def _number(text: str, what: str) -> float:
 def baud_rate(text: str) -> int:
     """``--baud``: one of the RS485 meter speeds."""
     baud = _whole(text, "of baud")
+    from app.hardware.ports import baud_problem  # when a value is given: --help loads no wire code
+
     if (problem := baud_problem(baud)) is not None:
         raise argparse.ArgumentTypeError(problem)
     return baud
@@ -48,6 +48,8 @@ def baud_rate(text: str) -> int:
 def reply_timeout_ms(text: str) -> int:
     """``--timeout-ms``: a reply timeout the bus worker waits (50 to 10,000 ms)."""
     timeout = _whole(text, "of milliseconds")
+    from app.hardware.ports import timeout_problem  # as above
+
     if (problem := timeout_problem(timeout)) is not None:
         raise argparse.ArgumentTypeError(problem)
     return timeout

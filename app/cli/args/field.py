@@ -8,7 +8,7 @@ import argparse
 from app.cli.args import field_setup
 from app.cli.args.bounded import baud_rate, milliseconds, reply_timeout_ms, time_scale
 from app.cli.options import Subparsers, add_user_option, lazy
-from app.hardware.ports import TIMEOUT_HIGH_MS
+from app.input_limits import TIMEOUT_HIGH_MS
 from app.resources import resource_path
 
 RUN = "app.cli.field_commands"
