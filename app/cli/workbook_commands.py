@@ -30,7 +30,16 @@ from app.store.migrate import require_current
 from app.vocabulary import ExitCode
 
 
+def _no_file(text: str) -> int | None:
+    """Exit 2 for an empty FILE (it would mean the current folder, and write CSV files there)."""
+    if text.strip():
+        return None
+    return fail("FILE is empty: give the .xlsx file or the folder of CSV files.", ExitCode.USAGE)
+
+
 def cmd_template(args: argparse.Namespace) -> int:
+    if (refused := _no_file(args.file)) is not None:
+        return refused
     try:
         write_template(Path(args.file))
     except WorkbookError as exc:
@@ -85,6 +94,8 @@ def _show(plan: ImportPlan, *, applied: bool, dry_run: bool) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     if not args.dry_run and not args.user:
         return fail("--user: say who imports (or look first with --dry-run).", ExitCode.USAGE)
+    if (refused := _no_file(args.file)) is not None:
+        return refused
     path = Path(args.file)
     try:
         workbook = read_workbook(path)
@@ -136,6 +147,9 @@ def _unreadable(exc: WorkbookError) -> bool:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if (refused := _no_file(args.file)) is not None:
+        return refused
+
     def work(db: Database) -> dict[str, list[dict[str, str]]]:
         require_current(db)
         return site_sheets(db)

@@ -113,6 +113,9 @@ def read_workbook(path: Path) -> Workbook:
         problems.append(_whole(message("old_format", path=path, suffix=suffix)))
     elif suffix not in XLSX_SUFFIXES:
         problems.append(_whole(message("unknown_kind", path=path)))
+    elif not path.is_file():  # a FIFO or a device: opening it would wait for ever
+        reason = "not a regular file; give the path of a workbook saved on disk"
+        problems.append(_whole(message("unreadable", path=path, reason=reason)))
     else:
         _read_xlsx(path, found, problems)
     if problems:

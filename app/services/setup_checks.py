@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from app.input_limits import MAX_WHOLE_DIGITS, control_character
 from app.services.counters import current_number, take_number
 from app.services.service_checks import Refused
 from app.store.database import Database
@@ -38,6 +39,11 @@ def clean_text(
         text = " ".join(value.split())
     if required and not text:
         raise SetupRefused(field, f"The {label} is empty; type it.")
+    bad = control_character(text.replace("\n", "") if lines else text)
+    if bad is not None:
+        raise SetupRefused(
+            field, f"The {label} has an invisible control character ({bad}); type it again."
+        )
     if len(text) > limit:
         raise SetupRefused(
             field, f"The {label} has {len(text)} characters; shorten it to {limit} at most."
@@ -49,8 +55,11 @@ def whole_number(text: str | int, field: str, label: str, low: int, high: int) -
     """A whole number a person typed, within ``low``..``high``."""
     raw = str(text).strip()
     digits = raw[1:] if raw.startswith("-") else raw
-    if not digits.isdigit():
-        raise SetupRefused(field, f"The {label} {raw!r} is not a whole number; type one.")
+    if not (digits.isascii() and digits.isdigit()):
+        shown = raw if len(raw) <= 20 else raw[:20] + "…"
+        raise SetupRefused(field, f"The {label} {shown!r} is not a whole number; type one.")
+    if len(digits) > MAX_WHOLE_DIGITS:
+        raise SetupRefused(field, f"The {label} has {len(digits)} digits; give {low} to {high}.")
     number = int(raw)
     if not low <= number <= high:
         raise SetupRefused(field, f"The {label} {number} is out of range; give {low} to {high}.")

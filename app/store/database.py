@@ -7,6 +7,7 @@ services, which open one transaction each with ``db.transaction()``.
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.store.audit_key import SESSION_INFO_KEY, AuditKeys
 from app.store.errors import DatabaseUnreachable, DatabaseUnreadable, DataDirError
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long a SQLite write waits for another writer before it gives up: past the longest lock a
+# counter sees (another console's import, a backup), so a recharge waits it out; the message
+# then says the database is busy (``app.store.failures``).
+SQLITE_BUSY_TIMEOUT_MS = 45_000
 DB_FILE_NAME = "meterdesk.sqlite3"
 
 
@@ -100,6 +104,9 @@ class Database:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs["pool_pre_ping"] = True
+            # Named in pg_stat_activity, so a busy message can say which PC holds a lock.
+            name = f"MeterDesk on {socket.gethostname()}"[:63]  # PostgreSQL keeps 63 bytes
+            kwargs["connect_args"] = {"application_name": name}
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_on_connect)
@@ -150,6 +157,11 @@ class Database:
                         )
         except (OperationalError, DatabaseError) as exc:
             self.engine.dispose()
+            from app.store.failures import store_error_of  # it imports this module
+
+            known = store_error_of(exc, self)  # a full disk or a busy database is not damage
+            if known is not None:
+                raise known from exc
             reason = str(exc.orig) if exc.orig is not None else str(exc)
             if self.is_sqlite:
                 raise DatabaseUnreadable(

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.billing.file_problems import FileProblemsError
 from app.billing.tariff import TariffFileError
+from app.input_limits import read_limited_text
 from app.queries.site_layout import list_buildings
 from app.services.setup_checks import SetupRefused, in_transaction
 from app.services.tariff_library import TariffLibraryError
@@ -27,9 +28,10 @@ def _t(text: str) -> str:
 
 
 def read_text_file(path: str) -> str:
-    """A UTF-8 file's text (bytes kept: a stored tariff keeps its line endings)."""
+    """A UTF-8 file's text (line endings kept: a stored tariff keeps them; a byte-order mark
+    dropped), refused when it is not a regular file of at most ``MAX_FILE_BYTES``."""
     try:
-        return Path(path).read_bytes().decode("utf-8")
+        return read_limited_text(path)  # a regular file of bounded size, never a FIFO
     except UnicodeDecodeError:
         raise SetupRefused("file", _t("{path} is not UTF-8 text.").format(path=path)) from None
     except OSError as exc:

@@ -279,27 +279,6 @@ def values_for(
     return typed
 
 
-# Failures this fuzz found in files another part of issue 15 owns, reported there; the values
-# that trip them are swapped for "1" until they are fixed (delete the line with the fix).
-# app/services/setup_checks.py whole_number: int() of what str.isdigit() accepts ("²", 5000
-# digits) raises ValueError: `room add --building 'Block A' --floor <5000 digits> ...`.
-KNOWN_BROKEN = {
-    (("room", "add"), "floor"),
-    (("room", "change"), "floor"),
-    (("meter", "add"), "multiplier"),
-    (("meter", "change"), "multiplier"),
-}
-
-
-def tripped_known(path: tuple[str, ...], dest: str, value: str) -> bool:
-    digits = value.strip().removeprefix("-")
-    return (
-        (path, dest) in KNOWN_BROKEN
-        and digits.isdigit()
-        and not (digits.isascii() and len(digits) < 4000)
-    )
-
-
 def plausible_for(
     path: tuple[str, ...], action: argparse.Action, files: Files, site: Site
 ) -> st.SearchStrategy[str]:
@@ -348,8 +327,6 @@ def argv_of(draw: st.DrawFn, path: tuple[str, ...], files: Files, site: Site) ->
             continue
         values = values_for if action is focus else plausible_for
         value = draw(values(path, action, files, site))
-        if tripped_known(path, action.dest, value):
-            value = "1"
         if action.option_strings:
             words.append(f"{action.option_strings[0]}={value}")  # "=": a value may start with -
         else:

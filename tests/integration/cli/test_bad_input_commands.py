@@ -366,3 +366,30 @@ def test_a_word_that_is_not_utf8_is_bad_usage_before_any_command_runs(
         "main.py: error: 'Block \\xff' is not UTF-8 text (it came in another encoding); type "
         "it again, or set the terminal or script to UTF-8."
     )
+
+
+@pytest.mark.parametrize(
+    "command", [["site", "template"], ["site", "export"], ["site", "import", "--dry-run"]]
+)
+def test_an_empty_workbook_name_is_refused_and_writes_nothing_here(
+    command: list[str],
+    site: Site,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *command, "", *site.place)
+    assert code == 2
+    assert "FILE is empty" in one_error(err)
+    assert list(tmp_path.iterdir()) == []  # no rooms.csv... in the current folder
+
+
+def test_a_workbook_that_is_a_fifo_is_refused_without_waiting(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "site.xlsx"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "site", "import", str(fifo), "--dry-run", *site.place)
+    assert code == 2
+    assert "not a regular file" in one_error(err)
