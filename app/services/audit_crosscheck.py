@@ -39,6 +39,7 @@ from app.services.audit_census import (
     setting_values,
     text_digest,
 )
+from app.services.ledger import COUNTER_KINDS
 from app.store.models import (
     AuditEvent,
     LedgerEntry,
@@ -51,16 +52,7 @@ from app.vocabulary import LedgerKind
 
 Fail = Callable[[str, str], None]
 
-PERSON_KINDS = frozenset(
-    {
-        LedgerKind.RECHARGE,
-        LedgerKind.REFUND,
-        LedgerKind.ADJUSTMENT,
-        LedgerKind.REVERSAL,
-        LedgerKind.SETTLEMENT,
-        LedgerKind.OPENING,
-    }
-)
+PERSON_KINDS = frozenset(COUNTER_KINDS)  # the entries people make: each has its event
 _OPERATOR_FIELDS = ("username", "role", "active")
 
 
