@@ -70,13 +70,15 @@ class Site:
 
 @pytest.fixture
 def site(migrated_url: str, tmp_path: Path) -> Iterator[Site]:
-    db = Database(migrated_url)
-    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
+    probe = Database(migrated_url)
     options: tuple[str, ...] = ()
-    if db.file_path is not None:
-        data_dir = db.file_path.parent
-    else:
+    if probe.file_path is not None:
+        data_dir = probe.file_path.parent
+    else:  # the console's data folder: the site's audit key, shared by every process here
         data_dir, options = tmp_path / "data", ("--db", migrated_url)
+    probe.dispose()
+    db = Database(migrated_url, key_dir=data_dir)
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
     try:
         yield Site(db, migrated_url, data_dir, ("--data-dir", str(data_dir), *options))
     finally:
@@ -225,7 +227,10 @@ def test_recharges_killed_at_random_are_never_lost_nor_doubled(
     worker_in_hand: list[str] = []
     cut_short = 0  # workers killed with part of their plan done
 
-    with pool(site.url, tmp_path / "workers") as workers, cli_of(site, tmp_path / "cli") as cli:
+    with (
+        pool(site.url, tmp_path / "workers", site.data_dir) as workers,
+        cli_of(site, tmp_path / "cli") as cli,
+    ):
         for r in range(ROUNDS):
             workers.reset()
             plans = [

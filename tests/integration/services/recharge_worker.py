@@ -74,8 +74,14 @@ def _say(payload: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
-def work(db_url: str, plan: Sequence[Planned], go: Path, pause_ms: float = 0.0) -> None:
-    db = Database(db_url)
+def work(
+    db_url: str,
+    plan: Sequence[Planned],
+    go: Path,
+    pause_ms: float = 0.0,
+    key_dir: Path | None = None,
+) -> None:
+    db = Database(db_url, key_dir=key_dir)  # a console beside the others: the site's key
     try:
         cashier = login(db, CASHIER, DEMO_PASSWORD)
         cash = parse_method("cash")
@@ -116,9 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--pause-ms", type=float, default=0.0, help="a random pause up to MS before each recharge"
     )
+    parser.add_argument(
+        "--key-dir", type=Path, help="the folder with the site's audit key (a server database)"
+    )
     args = parser.parse_args(argv)
     plan = [Planned(**item) for item in json.loads(args.plan.read_text(encoding="utf-8"))]
-    work(args.db, plan, args.go, args.pause_ms)
+    work(args.db, plan, args.go, args.pause_ms, args.key_dir)
     return 0
 
 
@@ -175,9 +184,10 @@ class Worker:
 class Pool:
     """Starts workers on one database; whatever is still running at the end is killed."""
 
-    def __init__(self, db_url: str, folder: Path) -> None:
+    def __init__(self, db_url: str, folder: Path, key_dir: Path | None = None) -> None:
         self.db_url = db_url
         self.folder = folder
+        self.key_dir = key_dir
         self.workers: list[Worker] = []
         self.go = folder / "go"
 
@@ -188,6 +198,8 @@ class Pool:
         env.pop("CI", None)  # the program must not behave differently under CI
         args = ["--db", self.db_url, "--plan", str(plan_file), "--go", str(self.go)]
         args += ["--pause-ms", str(pause_ms)]
+        if self.key_dir is not None:
+            args += ["--key-dir", str(self.key_dir)]
         with (
             (self.folder / f"{name}.out").open("wb") as out,
             (self.folder / f"{name}.err").open("wb") as err,
@@ -266,9 +278,11 @@ def recharge_entries(db: Database) -> dict[str, list[Entry]]:
 
 
 @contextlib.contextmanager
-def pool(db_url: str, folder: Path) -> Iterator[Pool]:
+def pool(db_url: str, folder: Path, key_dir: Path | None = None) -> Iterator[Pool]:
+    """Workers on ``db_url``; ``key_dir``: the data folder whose audit key they share with the
+    command-line recharges of the same test (every console of a PostgreSQL site has a copy)."""
     folder.mkdir(parents=True, exist_ok=True)
-    started = Pool(db_url, folder)
+    started = Pool(db_url, folder, key_dir)
     try:
         yield started
     finally:
