@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
-from app.cli.auth import DENIED, signed_in
+from app.cli.auth import DENIED, require_field, signed_in
 from app.cli.context import fail, run_on_database
 from app.hardware.addresses import (
     MODBUS_MAX_UNIT,
@@ -162,7 +162,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 def cmd_relay(args: argparse.Namespace) -> int:
     try:
-        _, who = run_on_database(args, _relay_operator(args.user))
+        _, who = run_on_database(args, _relay_operator(args))
     except StoreError as exc:
         return fail(str(exc), exc.exit_code)
     except DENIED as exc:
@@ -215,10 +215,14 @@ def cmd_relay(args: argparse.Namespace) -> int:
     return fail(f"meter {args.address} on {args.port}: {result.error}.", code)
 
 
-def _relay_operator(user: str) -> Callable[[Database], SignedIn]:
+def _relay_operator(args: argparse.Namespace) -> Callable[[Database], SignedIn]:
+    """The operator who may switch this meter: signed in on the database of the site the meter
+    belongs to (its port and address are one of that site's meters in service)."""
+
     def check(db: Database) -> SignedIn:
         require_current(db)
-        return signed_in(db, user, Action.SWITCH_RELAY)
+        require_field(db, args.port, args.address)
+        return signed_in(db, args.user, Action.SWITCH_RELAY)
 
     return check
 

@@ -50,6 +50,22 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     size = ["--buildings", "1", "--floors", "1", "--rooms-per-floor", "1"]
     seeded = run_python(["main.py", "demo", "seed", "--data-dir", str(folder), *size])
     assert seeded.returncode == 0, seeded.stderr
+    # The lines the relay tests switch on are the site's own: a relay is switched only on a
+    # meter of the site whose operator signs in.
+    for bus, port, profile in (
+        ("cli-hiking", HIKING, "hiking-dds238"),
+        ("cli-sdm", SDM, "eastron-sdm120"),
+    ):
+        steps = (
+            ["bus", "add", "--name", bus, "--port", port, "--profile", profile],
+            ["meter", "add", "--serial", f"{bus}-1", "--bus", bus, "--address", "1"],
+        )
+        for step in steps:
+            done = run_python(
+                ["main.py", *step, "--user", "admin", "--data-dir", str(folder)],
+                env={"METERDESK_PASSWORD": DEMO_PASSWORD},
+            )
+            assert done.returncode == 0, done.stderr
     return folder
 
 
@@ -127,6 +143,15 @@ def test_bad_input_gets_one_clear_line_and_a_distinct_code(
     proc = main("meter", "read", *args)
     assert proc.returncode == code, proc.stderr
     assert words in one_line_error(proc)
+
+
+def test_a_relay_is_switched_only_on_a_meter_of_the_signed_in_site(site: Path) -> None:
+    proc = relay(
+        site, "technician", "--port", HIKING, "--profile", "hiking-dds238", "--address", "2", "off"
+    )
+    assert proc.returncode == 16
+    assert "is not one of the meters of" in one_line_error(proc)
+    assert proc.stdout == ""
 
 
 def test_relay_on_a_meter_without_one_is_refused(site: Path) -> None:
