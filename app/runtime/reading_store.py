@@ -151,7 +151,8 @@ class ReadingStore:
 
     def refresh(self, session: Session) -> tuple[list[int], list[int]]:
         """Forget meters removed since (a replaced meter still polled is ignored, never marked
-        active again) and take up meters added since; returns the ids added and removed."""
+        active again), take up meters added since and the rated current of every meter (what
+        the plausibility check measures a jump against); returns the ids added and removed."""
         alarmed = set(
             session.scalars(
                 select(Alarm.meter_id).where(
@@ -177,6 +178,8 @@ class ReadingStore:
         removed = sorted(set(self.tracks) - in_service.keys())
         for meter_id in removed:
             del self.tracks[meter_id]
+        for meter_id, track in self.tracks.items():  # a rating changed meanwhile (a new profile)
+            track.rated_current_a = in_service[meter_id].rated_current_a
         added = [meter_id for meter_id in in_service if meter_id not in self.tracks]
         for meter_id in added:
             self.tracks[meter_id] = in_service[meter_id]

@@ -31,6 +31,7 @@ from app.hardware.bus_worker import PollPolicy
 from app.process.startup import open_site
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.settings import RECEIPT_PRINTING, change_setting
+from app.services.setup_checks import field_changed
 from app.store.models import Account, Alarm, Meter, Room
 from app.ui.background import wait_for_background
 from app.views.login_dialog import FirstAdminDialog
@@ -240,6 +241,7 @@ def test_block_7_set_up_through_the_console_and_run(
         # The console took the new bus up by itself and polls all 30 meters.
         with db.transaction() as session:  # time runs fast: see the module docstring
             session.execute(update(Meter).values(rated_current_a=1_000_000))
+            field_changed(session)  # the running console takes the new ratings up
             account_id = session.scalar(
                 select(Account.id)
                 .join(Room, Room.id == Account.room_id)
