@@ -178,8 +178,8 @@ class ReadingStore:
         removed = sorted(set(self.tracks) - in_service.keys())
         for meter_id in removed:
             del self.tracks[meter_id]
-        for meter_id, track in self.tracks.items():  # a rating changed meanwhile (a new profile)
-            track.rated_current_a = in_service[meter_id].rated_current_a
+        for meter_id, kept in self.tracks.items():  # a rating changed meanwhile (a new profile)
+            kept.rated_current_a = in_service[meter_id].rated_current_a
         added = [meter_id for meter_id in in_service if meter_id not in self.tracks]
         for meter_id in added:
             self.tracks[meter_id] = in_service[meter_id]

@@ -31,6 +31,7 @@ from app.services.service_checks import Refused, check_key, check_same_request, 
 from app.services.settings import counter_settings, load_counter_settings
 from app.services.shifts import ensure_shift
 from app.store.database import Database
+from app.store.failures import explained
 from app.store.models import Account, BalancePolicy, LedgerEntry, Receipt
 from app.vocabulary import AccountStatus, LedgerKind, PaymentMethod, ReceiptKind, SupplyState
 
@@ -234,7 +235,9 @@ def recharge(
     """Credit the account and issue the receipt, once per ``key``."""
     by.require(Action.RECHARGE)
     key = check_key(key, RechargeRefused)
-    with db.transaction() as session:
+    # A full disk or a lock held past the busy timeout is said so (StoreError), not as a driver
+    # error: the transaction rolled back and the same key may be tried again.
+    with explained(db), db.transaction() as session:
         lock_counter(session, RECEIPT)
         account = find_account(session, account_number)
         currency = counter_settings(session).currency

@@ -44,6 +44,7 @@ from app.services.recharge import (
 from app.services.settings import CounterSettings, load_counter_settings
 from app.services.shifts import ShiftInfo, current_shift
 from app.store.database import Database
+from app.store.errors import StoreError
 from app.ui.background import run_in_background
 from app.ui.formatting import (
     local_time_text,
@@ -438,6 +439,13 @@ class CounterView(QWidget):
                 return _Outcome(field="permission", message=str(exc))
             except ReceiptNotSaved as exc:  # the money is in; only the PDF is missing
                 return _Outcome(exc.done, None, "receipt", str(exc))
+            except StoreError as exc:  # a full disk, a busy database: nothing was credited
+                return _Outcome(
+                    field="database",
+                    message=self.tr(
+                        "Not recharged: {error} Press Enter to try again; it will not credit twice."
+                    ).format(error=exc),
+                )
             return _Outcome(done, pdf)
 
         run_in_background(work, self._paid, self._failed, owner=self)

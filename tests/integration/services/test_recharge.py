@@ -3,19 +3,22 @@ PDF, the audit trail, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
+import app.store.database as database_module
 from app.services.ledger_verify import verify_ledger
 from app.services.permissions import PermissionDenied
 from app.services.receipts import reprint_receipt, saved_receipt_pdf
 from app.services.recharge import RechargeRefused, new_key, parse_method, recharge
 from app.services.settings import RECHARGE_CAP, change_setting
 from app.services.shifts import current_shift
-from app.store.database import Database
+from app.store.database import Database, sqlite_url_for
+from app.store.errors import DatabaseBusy
 from app.store.models import (
     Account,
     AuditEvent,
@@ -203,3 +206,26 @@ def pdf_text(path: Path) -> str:
     return subprocess.run(
         ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
+
+
+def test_a_recharge_behind_a_lock_held_too_long_says_busy_and_credits_nothing(
+    site: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if site.file_path is None:
+        pytest.skip("SQLite's write lock; PostgreSQL's busy message is tested in the store")
+    monkeypatch.setattr(database_module, "SQLITE_BUSY_TIMEOUT_MS", 200)  # not 45 s
+    waiting = Database(sqlite_url_for(site.file_path.parent))  # made with the short wait
+    cashier = who(site, Role.CASHIER)
+    target = account(site)
+    holder = sqlite3.connect(site.file_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another console in the middle of a long change
+        with pytest.raises(DatabaseBusy, match="is busy"):
+            recharge(waiting, cashier, target.number, "5.00", CASH, "k-busy")
+    finally:
+        holder.close()
+        waiting.dispose()
+    assert account(site).balance_minor == target.balance_minor
+    done = recharge(site, cashier, target.number, "5.00", CASH, "k-busy")  # tried again: once
+    assert not done.replayed
+    assert done.balance_after_minor == target.balance_minor + 500
