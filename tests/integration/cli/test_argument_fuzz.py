@@ -60,6 +60,7 @@ from app.store.models import (
 )
 from app.vocabulary import ExitCode
 from tests.databases import _sqlite_copy
+from tests.integration.cli.cli_support import commands
 from tests.support import REPO
 
 PASSWORD = "fuzz-password"  # every operator's
@@ -234,19 +235,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> Si
     by_option["profile"] = available_profiles()
     names = sorted({name for values in by_option.values() for name in values})
     return Site(folder, names, by_option)
-
-
-def commands(
-    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    """Every command (a parser without subcommands) with the words that name it."""
-    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not groups:
-        yield path, parser
-        return
-    for group in groups:
-        for name, child in group.choices.items():
-            yield from commands(child, (*path, name))
 
 
 COMMANDS = dict(commands(build_parser()))

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import select
 
 import app.store.database as database_module
-from app.cli import main
 from app.store.database import Database
 from app.store.models import Setting, TariffPlan
+from tests.integration.cli.cli_support import run_in_process as run
 from tests.integration.services.setup_support import BACKENDS, PASSWORD, shared_site, with_site
 from tests.support import REPO, run_python
 
@@ -56,16 +56,6 @@ def site(
 @pytest.fixture(autouse=True)
 def _admin_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("METERDESK_PASSWORD", PASSWORD)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``main.py ARGS``: its exit code, stdout and stderr."""
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's own refusals
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error(err: str) -> str:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, update
 
-from app.cli import main
 from app.demo.site import DemoSpec, seed_demo_site
 from app.services.counters import AUDIT
 from app.services.recharge import new_key, recharge
@@ -17,16 +16,8 @@ from app.store.database import Database, sqlite_url_for
 from app.store.migrate import upgrade
 from app.store.models import AuditEvent, Counter
 from app.vocabulary import PaymentMethod, Role
+from tests.integration.cli.cli_support import run_in_process as run
 from tests.integration.services.counter_support import account, who
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's own refusals
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def paid_site(folder: Path) -> Database:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,24 +15,12 @@ from sqlalchemy import select
 from app.cli.parser import build_parser
 from app.store.database import Database
 from app.store.models import Account
+from tests.integration.cli.cli_support import commands
 from tests.support import run_python
 
 DATA_DIR = "/srv/meterdesk-site"
 URL = "postgresql+psycopg://meterdesk:pw@db.example/meterdesk"
 PLACES = ["--data-dir", DATA_DIR, "--db", URL, "--demo"]
-
-
-def commands(
-    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    """Every command (a parser without subcommands of its own) with the words that name it."""
-    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not groups:
-        yield path, parser
-        return
-    for group in groups:
-        for name, child in group.choices.items():
-            yield from commands(child, (*path, name))
 
 
 def _value(action: argparse.Action) -> str:

@@ -12,27 +12,19 @@ from pathlib import Path
 import pytest
 
 from app.demo.site import DEMO_PASSWORD
+from tests.integration.cli.cli_support import seeded_demo, site_copy
 from tests.integration.cli.conftest import NOBODY, RunMain
 from tests.support import run_python
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("recharge-site")
-    size = ["--buildings", "1", "--floors", "1", "--rooms-per-floor", "2"]
-    seeded = run_python(["main.py", "demo", "seed", "--data-dir", str(folder), *size])
-    assert seeded.returncode == 0, seeded.stderr
-    return folder
+    return seeded_demo(tmp_path_factory.mktemp("recharge-site"), 2)
 
 
 @pytest.fixture
 def site(template: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "site"
-    folder.mkdir()
-    for item in template.iterdir():
-        if item.is_file():
-            (folder / item.name).write_bytes(item.read_bytes())
-    return folder
+    return site_copy(template, tmp_path / "site")
 
 
 def main(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
