@@ -20,6 +20,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.store.audit_key import SESSION_INFO_KEY, AuditKeys
+from app.store.change_capture import ChangeCapture
 from app.store.errors import DatabaseUnreachable, DatabaseUnreadable, DataDirError
 
 # How long a SQLite write waits for another writer before it gives up: past the longest lock a
@@ -117,6 +118,8 @@ class Database:
         self._sessions = sessionmaker(
             self.engine, expire_on_commit=False, info={SESSION_INFO_KEY: self.audit_keys}
         )
+        # What each committed transaction changed, published to listeners (app.store.change_feed).
+        self.changes = ChangeCapture(self._sessions, notify=not self.is_sqlite)
 
     @property
     def display_name(self) -> str:
