@@ -44,6 +44,7 @@ from app.queries.site_facts import power_groups
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database, sqlite_url_for
+from app.store.field_lock import SoleLocks
 from app.store.migrate import upgrade
 from app.store.models import IntervalReading, Meter, UsageCharge
 from app.vocabulary import ReadingQuality, Utility
@@ -163,7 +164,8 @@ def main() -> int:
         if count < WANTED_METERS:
             failures.append(f"only {count} meters seeded, {WANTED_METERS} wanted")
 
-        runtime = Runtime(db, RuntimeOptions(simulate=False))
+        runtime = Runtime(db, RuntimeOptions(simulate=False), locks=SoleLocks())
+        runtime.claim_field()  # the site's duties: fees, supply
         load_s, _ = timed(runtime.engine.load)
         runtime.live.define_groups(power_groups(db))  # as Runtime.start: site, building, floor
         site = Site(meters)

@@ -27,6 +27,7 @@ from app.hardware.snapshot import Quality, Snapshot
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database
+from app.store.field_lock import SoleLocks
 from app.store.migrate import upgrade
 from app.store.models import IntervalReading, LedgerEntry, Meter, UsageCharge
 from app.vocabulary import Utility
@@ -59,7 +60,8 @@ def main() -> int:
     seed_demo_site(db, SPEC)
     with db.session() as session:
         meters = list(session.execute(select(Meter.id, Meter.utility)).all())
-    runtime = Runtime(db, RuntimeOptions(simulate=False))
+    runtime = Runtime(db, RuntimeOptions(simulate=False), locks=SoleLocks())
+    runtime.claim_field()  # the site's duties: fees, supply
     runtime.engine.load()
     rng = random.Random(7)
     registers = {meter_id: [1000.0, 250.0, 250.0, 250.0, 250.0] for meter_id, _ in meters}

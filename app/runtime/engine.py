@@ -74,6 +74,10 @@ class Engine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stale = False  # a batch was rolled back: load again before the next one
+        # ``reload`` asks for a load before the next batch (a bus taken over from another
+        # runtime): a count, so a request made while a load runs is not lost.
+        self._reloads_asked = 0
+        self._reloads_done = 0
 
     def submit(self, snapshot: Snapshot) -> None:
         """Any thread: queue a snapshot for the next batch."""
@@ -83,8 +87,14 @@ class Engine:
         """Any thread: run ``task(session)`` on the engine thread, in its next transaction."""
         self._inbox.put(task)
 
+    def reload(self) -> None:
+        """Any thread: load what the engine remembers again before the next batch (another
+        runtime billed meanwhile: start from the stored registers and rating states)."""
+        self._reloads_asked += 1
+
     def load(self) -> None:
         """What the engine remembers: each meter's last register, then ``on_start``."""
+        self._reloads_done = self._reloads_asked
         with self.db.transaction() as session:
             self.readings.load(session)
             if self.on_start is not None:
@@ -142,7 +152,7 @@ class Engine:
         is rolled back, the exception goes on to the caller, and the next batch first loads
         again what the engine keeps in memory."""
         try:
-            if self._stale:
+            if self._stale or self._reloads_done != self._reloads_asked:
                 self.load()
             return self._process(batch, tick=tick)
         except BaseException:

@@ -239,6 +239,10 @@ class OperatorCommands:
         self._call(task)
         return future
 
+    def waiting(self) -> frozenset[int]:
+        """Any thread: the commands an operator waits for (their read-back is not in yet)."""
+        return frozenset(self._waiting.copy())
+
     def settled(self, session: Session, command_id: int) -> None:
         """Engine thread, after ``SupplyControl.record_result``: resolve an operator's command
         with its read-back once that is committed."""

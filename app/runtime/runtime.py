@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
@@ -21,20 +22,23 @@ from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.snapshot import Snapshot
 from app.queries.site_facts import power_groups
 from app.runtime.clock_watch import CLOCK_CHECK_S, FIRST_CHECK_S, ClockRounds
+from app.runtime.command_queue import NOBODY_POLLS, expired, settled_ids, take_queued
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
 from app.runtime.line_alarms import end_line_alarms, line_down, line_up
 from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl, record_parameters
 from app.runtime.operator_commands import OperatorCommands, RestoreOutcome, SwitchOutcome
+from app.runtime.ownership import Ownership
 from app.runtime.reading_store import BatchResult, latest_good
 from app.runtime.sim_site import SimMeterSpec, SimSite, sim_line_name, sim_spec
-from app.runtime.supply_control import SupplyControl, local_zone
+from app.runtime.supply_control import Route, SupplyControl, local_zone
 from app.runtime.usage_billing import DEFAULT_POSTING_S, UsageBilling
 from app.services.field_setup import BusSetup, load_field_setup
 from app.services.ledger import counter_entries_since, newest_entry_id
 from app.services.setup_checks import field_revision
 from app.store.database import Database
+from app.store.field_lock import FieldLocks
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ log = logging.getLogger(__name__)
 # How often the ledger is checked for counter work done by other processes (a cashier's PC, the
 # command line): a recharge there restores supply within about this time.
 MONEY_WATCH_S = 2.0
+HEARTBEAT_S = 5.0  # how often the owner rows say their units are still held
 
 # The demo stores a reading a minute and posts every minute, so balances visibly fall.
 DEMO_INTERVAL_S = 60
@@ -60,6 +65,9 @@ class RuntimeOptions:
     policy_tick_s: float = 60.0  # every account's supply policy is evaluated this often
     posting_s: float = DEFAULT_POSTING_S  # rated usage is posted to the ledger this often
     clock_check_s: float = CLOCK_CHECK_S  # every meter's clock is read this often
+    attached: bool = False  # poll nothing: another runtime owns the field (a console's --attach)
+    buses: frozenset[str] | None = None  # poll only these buses (``serve --buses``); None: all
+    role: str = "console"  # "serve" or "console", for the owner rows people read
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,9 @@ def _now() -> datetime:
 
 
 class Runtime:
-    def __init__(self, db: Database, options: RuntimeOptions | None = None) -> None:
+    def __init__(
+        self, db: Database, options: RuntimeOptions | None = None, locks: FieldLocks | None = None
+    ) -> None:
         self.db = db
         self.options = options or RuntimeOptions()
         self.control = SupplyControl(self._dispatch)
@@ -122,13 +132,26 @@ class Runtime:
         self._problems: dict[str, list[str]] = {}  # by bus: meters that could not be set up
         self._revision = 0  # the field revision the workers were started or reloaded at
         self.sim: SimSite | None = None
+        # What this runtime owns (the site's duties, buses) and waits for as standby.
+        self.ownership = Ownership(
+            db,
+            role=self.options.role,
+            poll=not self.options.attached,
+            buses=self.options.buses,
+            locks=locks,
+        )
+        self._configured: set[int] = set()  # meters of every bus polled by any runtime
+        self._field_lock = threading.Lock()  # one reload_field at a time
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
         with self.db.session() as session:
             self._revision = field_revision(session)
-        setup = load_field_setup(self.db)
+        configured = load_field_setup(self.db)
+        self._configured = {m.meter_id for bus in configured for m in bus.meters}
+        self.ownership.claim({bus.name: bus.bus_id for bus in configured})
+        setup = [bus for bus in configured if self.ownership.owns_bus(bus.bus_id)]
         self.live.define_groups(power_groups(self.db))
         if self.options.simulate:
             specs, zone = self._sim_specs(setup)
@@ -142,14 +165,24 @@ class Runtime:
             self._start_worker(bus, workers, meter_bus)
         self.workers, self._meter_bus = workers, meter_bus
         # A line alarm of a bus no longer polled (disabled or retired since the last run) ends.
-        polled = {self._bus_ids[w.name] for w in workers}
-        self.engine.call(lambda session: end_line_alarms(session, _now(), keep=polled))
+        if self.ownership.site_duties:
+            polled = {bus.bus_id for bus in configured}
+            self.engine.call(lambda session: end_line_alarms(session, _now(), keep=polled))
         self.clocks.start()
         log.info(
-            "runtime started: %d buses, %d meters",
+            "runtime started: %d buses, %d meters%s",
             len(self.workers),
             sum(len(w.meters) for w in self.workers),
+            "" if self.ownership.site_duties else " (the site's duties are another runtime's)",
         )
+
+    def claim_field(self) -> None:
+        """Claim what this runtime may own (the site's duties, its buses) without starting a
+        worker: for a caller that feeds the engine itself (tests, benchmarks; they give the
+        runtime ``SoleLocks``)."""
+        setup = load_field_setup(self.db)
+        self._configured = {m.meter_id for bus in setup for m in bus.meters}
+        self.ownership.claim({bus.name: bus.bus_id for bus in setup})
 
     @property
     def problems(self) -> list[str]:
@@ -208,15 +241,30 @@ class Runtime:
             meter_bus[meter.meter_id] = (worker, meter.address)
         worker.start()
 
-    def reload_field(self) -> None:
+    def reload_field(self, field_changed: bool = True) -> None:
         """The money watch's thread (its only caller): take up buses and meters added, changed,
         disabled or retired since the start (or the last reload) without a restart. A bus whose
         port, line settings or meters (address, profile) changed is restarted; the others poll
         on undisturbed (an account opened or closed on a room changes nothing on its bus)."""
-        wanted = {bus.name: bus for bus in load_field_setup(self.db)}
+        with self._field_lock:
+            self._reload_field(field_changed)
+
+    def _reload_field(self, field_changed: bool) -> None:
+        setup = load_field_setup(self.db)
+        self._configured = {m.meter_id for bus in setup for m in bus.meters}
+        claimed = self.ownership.claim({bus.name: bus.bus_id for bus in setup})
+        if claimed.gained:
+            # Another runtime billed these buses until now: start from what it stored.
+            self.engine.reload()
+            log.info("now owning %s", sorted(claimed.gained))
+        if claimed.lost:
+            log.warning("no longer owning %s: their polling stops", sorted(claimed.lost))
+        wanted = {bus.name: bus for bus in setup if self.ownership.owns_bus(bus.bus_id)}
         keys = {name: _WorkerKey.of(bus) for name, bus in wanted.items()}
         stop = {name for name, key in self._started.items() if keys.get(name) != key}
         start = [name for name, key in keys.items() if self._started.get(name) != key]
+        if not (field_changed or start or stop):
+            return  # a standby's round that took over nothing
         stopping = [w for w in self.workers if w.name in stop]
         # Nothing is handed to a stopping worker any more, then it stops.
         workers = [w for w in self.workers if w.name not in stop]
@@ -238,8 +286,9 @@ class Runtime:
         self.workers, self._meter_bus = workers, meter_bus
         self.live.define_groups(power_groups(self.db))
         self.engine.call(self._take_up_changes)
-        # A bus no longer polled (disabled or retired) has no line to be down.
-        ended = set(gone) - set(self._bus_ids.values())
+        # A bus no longer polled by anyone (disabled or retired) has no line to be down; one
+        # that another runtime took over keeps its alarm for that runtime to clear.
+        ended = set(gone) - {bus.bus_id for bus in setup}
         if ended:
             self.engine.call(lambda session: end_line_alarms(session, _now(), only=ended))
         if start or stop:
@@ -260,7 +309,9 @@ class Runtime:
         touched = self.billing.rate(session, result.stored)
         due = self.billing.crossing(session, touched)
         if due:
-            self.control.evaluate(session, self.billing.post(session, due))
+            posted = self.billing.post(session, due)
+            if self.ownership.site_duties:  # else the site's owner sees the posting and acts
+                self.control.evaluate(session, posted)
 
     def _tick(self, session: Session) -> None:
         """Engine thread, every ``posting_s`` or ``policy_tick_s``, whichever is shorter: post
@@ -275,7 +326,7 @@ class Runtime:
             self._take_up_billing_changes(session)
         if self.billing.posting_due(now.timestamp()):
             self.billing.post(session)
-        if policy_due:
+        if policy_due and self.ownership.site_duties:  # fees and supply: the site's owner
             self.fees.charge(
                 session, self.billing.book, self.billing.zone, self.billing.currency, now
             )
@@ -314,8 +365,10 @@ class Runtime:
 
     def account_changed(self, account_id: int) -> None:
         """Any thread: an account's balance or policy changed (a recharge was committed):
-        evaluate its supply now, so a cut-off room is switched back on within seconds."""
-        self.engine.call(lambda session: self.control.evaluate(session, [account_id]))
+        evaluate its supply now, so a cut-off room is switched back on within seconds. Only the
+        site's owner decides supply; another runtime leaves it to that one's money watch."""
+        if self.ownership.site_duties:
+            self.engine.call(lambda session: self.control.evaluate(session, [account_id]))
 
     def switch_relay(
         self, meter_id: int, on: bool, operator_id: int, reason: str
@@ -337,11 +390,18 @@ class Runtime:
         """Any thread: the meter's newest polled values (None before its first good poll)."""
         return self.operator_commands.latest_snapshot(meter_id)
 
-    def _dispatch(self, meter_id: int, on: bool, command_id: int) -> bool:
-        """Engine thread: hand a supply command to the meter's bus worker."""
+    def _dispatch(self, meter_id: int, on: bool, command_id: int) -> Route:
+        """Engine thread: hand a supply command to the meter's bus worker, or leave it in the
+        database for the runtime that owns the meter's bus."""
         found = self._meter_bus.get(meter_id)
         if found is None:
-            return False
+            return Route.QUEUED if meter_id in self._configured else Route.NO_BUS
+        self._send(found, on, command_id)
+        return Route.SENT
+
+    def _send(self, found: tuple[BusWorker, str], on: bool, command_id: int) -> None:
+        """Any thread: send the command on the bus; its read-back is recorded on the engine
+        thread (and delivered to an operator waiting for it)."""
         worker, address = found
 
         def done(future: Future[SupplyResult]) -> None:  # runs on the bus worker's thread
@@ -354,7 +414,6 @@ class Runtime:
             self.engine.call(record)
 
         worker.switch_supply(address, on).add_done_callback(done)
-        return True
 
     def _meter_side(self, meter_id: int) -> Mapping[str, str] | None:
         """The meter's profile's meter-side load guard, if it has one (engine thread)."""
@@ -380,26 +439,71 @@ class Runtime:
         worker.write_parameters(address, values).add_done_callback(done)
 
     def _watch_money(self) -> None:
-        """Own thread: accounts whose money changed in another process are evaluated at once
-        (a recharge taken on another PC restores supply in seconds, not at the next tick), and
-        a change of buses or meters (the field revision moved) is taken up."""
+        """Own thread, every ``MONEY_WATCH_S``: what other processes did. Accounts whose money
+        changed there are evaluated at once (a recharge on another PC restores supply in
+        seconds, not at the next tick); a change of buses or meters (the field revision moved)
+        is taken up; buses whose owner died are taken over; supply commands other runtimes
+        left for this one's buses are sent, and the outcomes of those this one left for others
+        reach the operator waiting for them."""
         try:
             with self.db.session() as session:
                 last = newest_entry_id(session)
+            next_beat = 0.0
             while not self._stopping.wait(MONEY_WATCH_S):
+                # Usage another runtime posted moves supply too: the site's owner evaluates it
+                # when it does not poll every bus itself.
+                every_kind = self.ownership.site_duties and bool(
+                    self._configured - set(self._meter_bus)
+                )
                 with self.db.session() as session:
-                    last, accounts = counter_entries_since(session, last)
+                    last, accounts = counter_entries_since(session, last, every_kind=every_kind)
                     revision = field_revision(session)
                 for account_id in sorted(accounts):
                     self.account_changed(account_id)
-                if revision != self._revision:  # buses or meters changed (here or elsewhere)
+                changed = revision != self._revision  # buses or meters changed (here or elsewhere)
+                if changed or self.ownership.claim_due():
                     self._revision = revision
                     try:
-                        self.reload_field()
+                        self.reload_field(field_changed=changed)
                     except Exception:  # a bus that cannot start must not stop the money watch
                         log.exception("taking up the changed buses and meters failed")
+                self._queue_round()
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + HEARTBEAT_S
+                    self.ownership.heartbeat()
         except Exception:  # the database went away: the minute's evaluation still runs
             log.exception("money watch stopped")
+
+    def _settled(self, command_id: int, session: Session) -> None:
+        self.operator_commands.settled(session, command_id)
+
+    def _queue_round(self) -> None:
+        """Money watch: send the commands left for this runtime's buses, deliver the outcomes
+        of the commands this runtime left for others, and (the site's owner) fail those that
+        no runtime took in time."""
+        meter_bus = self._meter_bus
+        with self.db.session() as session:  # writes only when something waits
+            taken = take_queued(session, meter_bus.keys())
+            session.commit()
+        for queued in taken:
+            found = meter_bus.get(queued.meter_id)
+            if found is not None:
+                self._send(found, queued.on, queued.command_id)
+        waiting = self.operator_commands.waiting()
+        if waiting:
+            with self.db.session() as session:
+                settled = settled_ids(session, waiting)
+            for command_id in settled:
+                self.engine.call(partial(self._settled, command_id))
+        if self.ownership.site_duties:
+
+            def fail_expired(session: Session) -> None:
+                for queued in expired(session, _now()):
+                    result = SupplyResult("", queued.on, False, None, 0, NOBODY_POLLS)
+                    self.control.record_result(session, queued.command_id, result)
+                    self.operator_commands.settled(session, queued.command_id)
+
+            self.engine.call(fail_expired)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -412,6 +516,7 @@ class Runtime:
             worker.stop()
         self.post_now()  # what was rated since the last posting is posted before the end
         self.engine.stop()
+        self.ownership.release_all()  # a standby takes over at once
         if self.sim is not None:
             self.sim.close()
         log.info("runtime stopped")

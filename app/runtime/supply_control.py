@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -52,8 +53,16 @@ _WARNING_KIND = {
 }
 
 
-# dispatch(meter_id, on, command_id): send the command to the meter's bus; False if no bus has it.
-Dispatch = Callable[[int, bool, int], bool]
+class Route(Enum):
+    """Where ``dispatch`` put a command."""
+
+    SENT = "sent"  # handed to this runtime's worker of the meter's bus
+    QUEUED = "queued"  # stored for the runtime that owns the meter's bus (command_queue)
+    NO_BUS = "no_bus"  # no bus in use serves the meter
+
+
+# dispatch(meter_id, on, command_id): send the command towards the meter's bus.
+Dispatch = Callable[[int, bool, int], Route]
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,10 @@ class SupplyControl:
         meter = session.get_one(Meter, meter_id)
         if not on:
             meter.off_reason = off_reason.value
-        if not self.dispatch(meter_id, on, command.id):
+        route = self.dispatch(meter_id, on, command.id)
+        if route is Route.QUEUED:
+            command.state = CommandState.PENDING
+        elif route is Route.NO_BUS:
             command.state = CommandState.FAILED
             command.error = "no running bus serves this meter"
             session.add(

@@ -183,9 +183,12 @@ COUNTER_KINDS = (
 )
 
 
-def counter_entries_since(session: Session, last_id: int) -> tuple[int, set[int]]:
-    """Entries of counter work after entry ``last_id`` (any process): (the newest entry id,
-    the accounts they touched). An index range scan: cheap to ask every second or two."""
+def counter_entries_since(
+    session: Session, last_id: int, *, every_kind: bool = False
+) -> tuple[int, set[int]]:
+    """Entries of counter work (``every_kind``: any entry, usage and fees too) after entry
+    ``last_id`` (any process): (the newest entry id, the accounts they touched). An index range
+    scan: cheap to ask every second or two."""
     newest = last_id
     accounts: set[int] = set()
     for entry_id, account_id, kind in session.execute(
@@ -194,7 +197,7 @@ def counter_entries_since(session: Session, last_id: int) -> tuple[int, set[int]
         .order_by(LedgerEntry.id)
     ):
         newest = entry_id
-        if kind in COUNTER_KINDS:
+        if every_kind or kind in COUNTER_KINDS:
             accounts.add(account_id)
     return newest, accounts
 

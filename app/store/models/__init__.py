@@ -20,6 +20,7 @@ from app.store.models.meter_models import (
     RelayCommand,
 )
 from app.store.models.operator_models import Alarm, AuditEvent, Operator
+from app.store.models.owner_models import FieldOwner
 from app.store.models.site_models import Building, Room, Setting, Site
 from app.store.models.tariff_models import TariffPlan, TariffVersion
 from app.vocabulary import (
@@ -53,6 +54,7 @@ __all__ = [
     "CommandState",
     "Counter",
     "DailyUsage",
+    "FieldOwner",
     "IntervalReading",
     "LedgerEntry",
     "LedgerKind",

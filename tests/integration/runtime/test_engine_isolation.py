@@ -26,6 +26,7 @@ from app.services.ledger_verify import verify_ledger
 from app.services.operators import login
 from app.services.recharge import new_key, pay_in, recharge
 from app.store.database import Database
+from app.store.field_lock import SoleLocks
 from app.store.models import Account, Alarm, LedgerEntry, Meter, RelayCommand
 from app.vocabulary import AlarmKind, LedgerKind, PaymentMethod, Utility
 from tests.databases import _fresh_postgres, _sqlite_copy
@@ -62,7 +63,8 @@ def sites(db: Database, twin: Database) -> tuple[Database, Database]:
 def runtime(db: Database) -> Runtime:
     """A runtime without buses: readings go straight to its engine; every tick is a policy
     tick (fees, supply)."""
-    rt = Runtime(db, RuntimeOptions(simulate=False, policy_tick_s=0))
+    rt = Runtime(db, RuntimeOptions(simulate=False, policy_tick_s=0), locks=SoleLocks())
+    rt.claim_field()  # the site's duties: fees, supply
     rt.engine.load()
     return rt
 

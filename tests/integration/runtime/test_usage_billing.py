@@ -22,6 +22,7 @@ from app.services.ledger import post_entry
 from app.services.ledger_verify import verify_ledger
 from app.services.meter_replacement import replace_meter
 from app.store.database import Database
+from app.store.field_lock import SoleLocks
 from app.store.models import (
     Account,
     AccountTariff,
@@ -70,7 +71,8 @@ def room(db: Database, building: str) -> Room:
 
 def runtime(db: Database) -> Runtime:
     """A runtime without buses: readings go straight to its engine."""
-    rt = Runtime(db, RuntimeOptions(simulate=False))
+    rt = Runtime(db, RuntimeOptions(simulate=False), locks=SoleLocks())
+    rt.claim_field()  # the site's duties: fees, supply
     rt.engine.load()
     return rt
 

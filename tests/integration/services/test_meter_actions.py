@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from app.hardware.bus_worker import SupplyResult
 from app.queries.meter_detail import meter_detail
-from app.runtime.supply_control import SupplyControl
+from app.runtime.supply_control import Route, SupplyControl
 from app.services.meter_actions import (
     KEEP_POWER_MAX,
     MeterActionRefused,
@@ -90,9 +90,9 @@ def account_of(db: Database, meter: Meter) -> Account:
 def sent_to_a_bus(session_commands: list[int]) -> SupplyControl:
     """The engine's SupplyControl with a bus that takes every command (no wire here)."""
 
-    def dispatch(_meter_id: int, _on: bool, command_id: int) -> bool:
+    def dispatch(_meter_id: int, _on: bool, command_id: int) -> Route:
         session_commands.append(command_id)
-        return True
+        return Route.SENT
 
     return SupplyControl(dispatch)
 
@@ -239,7 +239,7 @@ def test_a_manual_cut_names_the_operator_and_stays_manual(site: Database) -> Non
 def test_a_command_no_bus_takes_is_recorded_as_failed_with_its_operator(site: Database) -> None:
     meter = electricity_meter(site)
     boss = who(site, Role.SUPERVISOR)
-    control = SupplyControl(lambda _m, _on, _c: False)
+    control = SupplyControl(lambda _m, _on, _c: Route.NO_BUS)
     with site.transaction() as session:
         record = manual_switch(
             session,

@@ -1,0 +1,35 @@
+"""Field owners: which runtime polls and bills each bus and the site's duties, for the status of
+standbys and attached consoles (the locks themselves live outside the tables).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "field_owner",
+        sa.Column("unit", sa.String(length=20), nullable=False),
+        sa.Column("runtime_id", sa.String(length=32), nullable=False),
+        sa.Column("host", sa.String(length=120), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("unit", name=op.f("pk_field_owner")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("field_owner")
