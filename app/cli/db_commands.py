@@ -17,6 +17,7 @@ from app.services.site_copy import (
     copy_site,
     sign_in_administrator,
 )
+from app.services.site_copy_checks import KEY_CHECK
 from app.services.site_copy_key import KeyConflict
 from app.store.database import Database, site_database
 from app.store.errors import NoDatabase, StoreError
@@ -125,15 +126,20 @@ def _copy_failed(url: str, copied: SiteCopied) -> int:
         print(f"  {'passed' if check.ok else 'FAILED'}: {check}")
     target = make_url(url)
     name, user = target.database or "NAME", target.username or "USER"
-    return report_problems(
-        [
-            *(f"check failed: {check}" for check in copied.checks if not check.ok),
-            f"The database {_shown(url)} now holds a copy that "
-            f"must not be used. Empty it before copying again: as a PostgreSQL administrator, "
-            f"'dropdb {name}' then 'createdb -O {user} {name}'. The SQLite site is unchanged "
-            "and is still the site.",
-        ]
+    empty_it = (
+        f"Empty it before copying again: as a PostgreSQL administrator, 'dropdb {name}' then "
+        f"'createdb -O {user} {name}'. The SQLite site is unchanged and is still the site."
     )
+    if any(check.name == KEY_CHECK and not check.ok for check in copied.checks):
+        advice = (
+            f"The database {_shown(url)} holds the copy, but this PC has not the audit key: "
+            "put it in place as said, then run 'main.py ledger verify --db URL'. Use the copy "
+            f"only if that passes; else: {empty_it}"
+        )
+    else:
+        advice = f"The database {_shown(url)} now holds a copy that must not be used. {empty_it}"
+    failed = [f"check failed: {check}" for check in copied.checks if not check.ok]
+    return report_problems([*failed, advice])
 
 
 def _what_to_change(url: str, source: Database, copied: SiteCopied) -> None:

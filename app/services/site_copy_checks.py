@@ -4,16 +4,20 @@ the audit chain ends in the same event with the same hash on both sides."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Table, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.services.ledger_verify import VerifyReport, verify_ledger
 from app.store.database import Database
+from app.store.errors import StoreError
 from app.store.failures import explained
 from app.store.models import AuditEvent
 from app.store.table_copy import row_counts
+
+KEY_CHECK = "audit key"  # the key could not be put where the copy needs it (site_copy)
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ def check_copy(
     """Every check of the copy on ``target`` against ``source``; ``on_source`` is ``ledger
     verify`` of the source (taken before copying: nothing of ours writes to it)."""
     return [
-        _row_counts(source, target, tables),
+        _run("row counts", lambda: _row_counts(source, target, tables)),
         CopyCheck(
             "ledger verify on the source",
             on_source.ok,
@@ -50,9 +54,18 @@ def check_copy(
             if on_source.ok
             else "; ".join(str(p) for p in on_source.problems),
         ),
-        _ledger_on_copy(target, on_source),
-        _audit_heads(source, target),
+        _run("ledger verify on the copy", lambda: _ledger_on_copy(target, on_source)),
+        _run("audit chain", lambda: _audit_heads(source, target)),
     ]
+
+
+def _run(name: str, check: Callable[[], CopyCheck]) -> CopyCheck:
+    """A check that could not be run (the server went away, a busy database...) failed."""
+    try:
+        return check()
+    except (SQLAlchemyError, StoreError) as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        return CopyCheck(name, False, f"could not be checked ({reason})")
 
 
 def _row_counts(source: Database, target: Database, tables: Sequence[Table]) -> CopyCheck:

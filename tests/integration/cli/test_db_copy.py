@@ -18,7 +18,7 @@ from app.cli import main
 from app.cli.options import PASSWORD_ENV
 from app.demo.site import DEMO_PASSWORD
 from app.store import table_copy
-from app.store.audit_key import KEY_FILE_NAME
+from app.store.audit_key import KEY_FILE_NAME, AuditKeyError
 from app.store.database import DB_FILE_NAME
 from app.vocabulary import ExitCode
 from tests.integration.cli.cli_support import run_in_process, site_copy
@@ -241,3 +241,32 @@ def test_db_copy_names_the_failed_check_when_the_site_changed_while_copying(
     database = make_url(postgres_url).database
     assert "now holds a copy that must not be used" in err
     assert f"'dropdb {database}'" in err
+
+
+def test_db_copy_says_how_to_finish_when_the_key_cannot_be_written(
+    capsys: pytest.CaptureFixture[str],
+    site: Path,
+    postgres_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The disk fills up between the copy's commit and the key file: the copy is there, and
+    what is missing is said, with what to run once the key is in place."""
+
+    def disk_full(plan: object) -> None:
+        raise AuditKeyError("The audit key file cannot be written (No space left on device).")
+
+    monkeypatch.setattr("app.services.site_copy.place_key", disk_full)
+    pc = tmp_path / "pc"
+    code, out, err = run_in_process(
+        capsys,
+        *("db", "copy", "--db", f"sqlite:///{site / DB_FILE_NAME}", "--data-dir", str(pc)),
+        *("--to", postgres_url, "--user", "admin"),
+    )
+    assert code == ExitCode.REFUSED
+    assert "FAILED: audit key: The audit key file cannot be written" in out
+    assert "Traceback" not in err
+    assert "error: check failed: audit key" in err
+    assert "put it in place as said, then run 'main.py ledger verify --db URL'" in err
+    assert not (pc / KEY_FILE_NAME).exists()
+    assert "account" in tables_of(postgres_url)

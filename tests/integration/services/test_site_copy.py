@@ -379,6 +379,27 @@ def test_a_different_audit_key_in_the_data_folder_is_refused(
     assert (elsewhere / KEY_FILE_NAME).read_text() == other
 
 
+def test_a_key_that_cannot_be_written_after_the_copy_is_a_failed_check(
+    source: Database, postgres_url: str, tmp_path: Path
+) -> None:
+    """The rows are committed when the key is written: a data folder that cannot take it
+    (here a path through a file) is named as a failed check, not lost in a traceback."""
+    (tmp_path / "a-file").write_text("")
+    nowhere = tmp_path / "a-file" / "pc"
+    target = site_database(postgres_url, nowhere)
+    try:
+        copied = copy_site(source, target, admin(source), nowhere)
+    finally:
+        target.dispose()
+    assert not copied.ok
+    first = copied.checks[0]
+    assert (first.name, first.ok) == ("audit key", False)
+    assert "cannot be written" in first.detail
+    assert "copy" in first.detail.lower()
+    assert copied.tables["account"] == len(accounts(source))
+    assert "account" in tables_of(postgres_url)
+
+
 def test_a_long_table_reports_its_progress(
     source: Database, target: Database, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
