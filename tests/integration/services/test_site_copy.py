@@ -303,6 +303,16 @@ def test_a_copy_the_target_rejects_part_way_writes_nothing(
     assert tables_of(postgres_url) == set()
 
 
+def test_a_source_whose_ledger_fails_verify_is_not_copied(
+    source: Database, target: Database, postgres_url: str, folder: Path
+) -> None:
+    with source.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE account SET balance_minor = balance_minor + 100 WHERE id = 1")
+    with pytest.raises(CopyRefused, match=r"ledger verify finds 1 problem\(s\).*balance"):
+        copy_site(source, target, admin(source), folder)
+    assert tables_of(postgres_url) == set()
+
+
 def test_the_source_must_be_a_current_sqlite_site(
     source: Database, target: Database, tmp_path: Path
 ) -> None:
