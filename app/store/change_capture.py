@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Column, Table, event, select, text
+from sqlalchemy import Column, Table, event, or_, select, text
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 from sqlalchemy.orm.attributes import get_history
@@ -46,7 +46,14 @@ from sqlalchemy.sql.elements import (
     Grouping,
 )
 
-from app.store.changes import CHANNEL, ChangeCollector, ChangeKind, Changes, encode
+from app.store.changes import (
+    CHANNEL,
+    SUMMARY_LIMIT,
+    ChangeCollector,
+    ChangeKind,
+    Changes,
+    encode,
+)
 from app.store.models import (
     Account,
     Alarm,
@@ -62,6 +69,9 @@ log = logging.getLogger(__name__)
 
 BUCKETS_KEY = "meterdesk_change_buckets"  # session.info: SessionTransaction -> ChangeCollector
 _CHUNK = 900  # ids per IN (...) of a before/after read: under SQLite's oldest variable limit
+# Past this many rows a comparison reads the whole table's changing rows instead of naming each
+# id (binding thousands of ids costs more than scanning: the rows that differ are few).
+_SCAN_ABOVE = 2000
 
 
 @dataclass(frozen=True)
@@ -204,11 +214,18 @@ class ChangeCapture:
             collector.add_whole(watch.kind)
             return None
         if not (watch.compare_bulk and state.is_update and watch.id_attr == "id"):
-            collector.add(watch.kind, ids)
+            if len(ids) > SUMMARY_LIMIT:
+                collector.add_whole(watch.kind)  # summarised anyway: no need to list them
+            else:
+                collector.add(watch.kind, ids)
             return None
-        before = _watched_values(state.session, watch, ids)
+        planned = _planned_groups(state.statement, watch, ids, params)
+        if planned is not None:  # one read: the rows of which a watched column will change
+            collector.add(watch.kind, _will_change(state.session, watch, planned))
+            return None
+        before = _current_values(state.session, watch, _compared(watch), ids)
         result = state.invoke_statement()
-        after = _watched_values(state.session, watch, ids)
+        after = _current_values(state.session, watch, _compared(watch), ids)
         collector.add(watch.kind, (i for i in ids if before.get(i) != after.get(i)))
         return result
 
@@ -386,17 +403,109 @@ def _ids_in_where(
     return None
 
 
-def _watched_values(session: Session, watch: Watch, ids: list[int]) -> dict[int, tuple[Any, ...]]:
-    """The watched columns of rows ``ids`` now (nullness columns as "is set")."""
+def _compared(watch: Watch) -> list[str]:
+    return sorted(watch.columns or ()) + sorted(watch.nullness)
+
+
+def _current_values(
+    session: Session, watch: Watch, columns: list[str], ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """``columns`` of rows ``ids`` as they are now (a nullness column as "is set")."""
     table = watch.table
     key = table.c[watch.id_attr]
-    columns: list[ColumnElement[Any]] = [table.c[name] for name in sorted(watch.columns or ())]
-    columns += [table.c[name].is_not(None) for name in sorted(watch.nullness)]
+    selected: list[ColumnElement[Any]] = [
+        table.c[name].is_not(None) if name in watch.nullness else table.c[name] for name in columns
+    ]
     connection = session.connection()
-    found: dict[int, tuple[Any, ...]] = {}
+    found: dict[int, dict[str, Any]] = {}
     unique = sorted(set(ids))
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
-        for row in connection.execute(select(key, *columns).where(key.in_(chunk))):
-            found[row[0]] = tuple(row[1:])
+        for row in connection.execute(select(key, *selected).where(key.in_(chunk))):
+            found[row[0]] = dict(zip(columns, row[1:], strict=True))
+    return found
+
+
+def _planned_groups(
+    statement: object, watch: Watch, ids: list[int], rows: list[Mapping[str, Any]] | None
+) -> dict[tuple[tuple[str, Any], ...], list[int]] | None:
+    """What an UPDATE sets in the watched columns, read from its SET clause and parameters, as
+    the ids of the rows getting each set of values (a poll sets the same few to thousands);
+    None when that cannot be told (an expression, or a SET clause not readable)."""
+    # SQLAlchemy keeps an UPDATE's SET clause in ``_values`` (no public accessor); anything
+    # else than the mapping expected falls back to reading the rows before and after.
+    values = getattr(statement, "_values", None)
+    if not isinstance(values, Mapping):
+        return None
+    watched = set(_compared(watch))
+    setting: list[tuple[str, BindParameter[Any]]] = []
+    for column, value in values.items():
+        name = column if isinstance(column, str) else getattr(column, "key", None)
+        if name not in watched:
+            continue
+        if not isinstance(value, BindParameter):
+            return None
+        setting.append((name, value))
+    if not setting:
+        return {}  # no watched column is set: nothing to tell
+    if rows is None or len(rows) == 1:  # one set of values for every id
+        row = rows[0] if rows else {}
+        same = tuple(
+            _comparable(watch, name, row.get(bind.key, bind.effective_value))
+            for name, bind in setting
+        )
+        return {tuple(zip((n for n, _b in setting), same, strict=True)): list(ids)}
+    if len(rows) != len(ids):
+        return None  # the ids do not come one per parameter row
+    first = rows[0]
+    per_row = [(name, bind.key) for name, bind in setting if bind.key in first]
+    fixed = tuple(
+        (name, _comparable(watch, name, bind.effective_value))
+        for name, bind in setting
+        if bind.key not in first
+    )
+    by_values: dict[tuple[Any, ...], list[int]] = {}
+    try:
+        for row, row_id in zip(rows, ids, strict=True):
+            found = tuple(_comparable(watch, name, row[key]) for name, key in per_row)
+            by_values.setdefault(found, []).append(row_id)
+    except (KeyError, TypeError):  # a row without the value, or one that cannot be grouped
+        return None
+    return {
+        fixed + tuple(zip((n for n, _k in per_row), found, strict=True)): group
+        for found, group in by_values.items()
+    }
+
+
+def _comparable(watch: Watch, name: str, value: Any) -> Any:
+    """A value to group by: of a nullness column only whether it is set."""
+    return (value is not None) if name in watch.nullness else value
+
+
+def _will_change(
+    session: Session, watch: Watch, groups: dict[tuple[tuple[str, Any], ...], list[int]]
+) -> list[int]:
+    """The ids, of each group, whose watched columns differ from the group's values now: the
+    database compares, so only rows that change come back."""
+    table = watch.table
+    key = table.c[watch.id_attr]
+    connection = session.connection()
+    found: list[int] = []
+    for planned, ids in groups.items():
+        differs = or_(
+            *(
+                (table.c[name].is_(None) if value else table.c[name].is_not(None))
+                if name in watch.nullness
+                else table.c[name].is_distinct_from(value)
+                for name, value in planned
+            )
+        )
+        unique = sorted(set(ids))
+        if len(unique) > _SCAN_ABOVE:  # most of the table: scan it, keep the ids asked for
+            wanted = set(unique)
+            found.extend(i for i in connection.scalars(select(key).where(differs)) if i in wanted)
+            continue
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            found.extend(connection.scalars(select(key).where(key.in_(chunk), differs)))
     return found
