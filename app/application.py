@@ -29,6 +29,7 @@ from app.services.operators import (
 from app.services.settings import load_counter_settings
 from app.store.errors import StoreError
 from app.ui.background import wait_for_background
+from app.ui.change_bridge import ChangeBridge
 from app.ui.heap import start_quietly, tune_collector
 from app.ui.idle_watch import IdleWatch
 from app.ui.stall_monitor import StallMonitor
@@ -150,12 +151,17 @@ def _run_gui(data_dir: Path, db_url: str | None, *, demo: bool, smoke_seconds: f
         opened.crash_guard.stop()
         return 1 if smoke else 0
 
+    # The one bridge from the change feed: screens follow what any process commits. Listening
+    # before the window reads anything (up to 2 s for a server), so nothing goes unheard.
+    changes = ChangeBridge(opened.db)
+    changes.start(wait_s=2.0)
     window = MainWindow(
         opened.db,
         opened.site,
         operator=operator,
         data_dir=data_dir,
         demo_password=DEMO_PASSWORD if demo else None,
+        changes=changes,
     )
     watch = _install_idle_lock(app, window, load_counter_settings(opened.db).idle_lock_minutes)
     runtime = Runtime(
@@ -206,6 +212,7 @@ def _run_gui(data_dir: Path, db_url: str | None, *, demo: bool, smoke_seconds: f
         QTimer.singleShot(smoke_ms, finish)
 
     code = app.exec()
+    changes.stop()
     watch.uninstall(app)
     window.close()
     starter.join()

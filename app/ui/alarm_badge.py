@@ -1,5 +1,8 @@
 """The status bar's count of active critical alarms: always visible, red while any is active,
-and a visible and audible cue (a beep and a few flashes) when the count rises."""
+and a visible and audible cue (a beep and a few flashes) when the count rises.
+
+The badge only shows a count; the main window reads it (off the GUI thread) at start, on F5 and
+whenever the change bridge says alarms changed, never on a timer."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Accounts screen: every account with instant search, state filter, sort and a detail pane,
 and (given the signed-in operator) an action bar: new account (Ctrl+N), move, settle and close,
 reopen, refund, adjust, reverse an entry. A button the operator's role may not use is off, its
-tooltip naming who may; the services refuse as well.
+tooltip naming who may; the services refuse as well. With the change bridge
+(``follow_changes``) the detail pane reads its account again when its balance or state changes
+(in this console or any other); the list is read again on F5.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
 from app.store.database import Database
 from app.ui.background import run_in_background
+from app.ui.change_bridge import ChangeBridge, ChangedIds, concerns
 from app.ui.formatting import money_color, money_text, supply_badge, supply_label
 from app.ui.row_table_model import RIGHT, Column, PreparedRows, prepare_rows
 from app.ui.searchable_table import SearchableTable
@@ -254,6 +257,15 @@ class AccountsView(QWidget):
         self.reload()
 
     # --- data ------------------------------------------------------------------------------
+
+    def follow_changes(self, bridge: ChangeBridge) -> None:
+        """Show the chosen account again when its balance or state changes."""
+        bridge.balances_changed.connect(self._accounts_changed)
+        bridge.accounts_changed.connect(self._accounts_changed)
+
+    def _accounts_changed(self, ids: ChangedIds) -> None:
+        if concerns(ids, self.list.current_id()):
+            self.detail.refresh()
 
     def set_currency(self, currency: str) -> None:
         """The site's currency was set (a new site)."""

@@ -1,7 +1,8 @@
 """Alarm centre: every alarm, newest first, with search and filters for state (active by
 default), severity, kind and building; the chosen alarm's evidence under the table; and
 Acknowledge… (Ctrl+K), which asks for a note and records who acknowledged it (audited by the
-service, which also checks the permission).
+service, which also checks the permission). With the change bridge (``follow_changes``) the list
+is read again when alarms change: at once while it is shown, else when it comes into view.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialogButtonBox,
@@ -29,6 +30,7 @@ from app.services.permissions import Action, PermissionDenied, allowed
 from app.services.service_checks import Refused
 from app.store.database import Database
 from app.ui.background import run_in_background
+from app.ui.change_bridge import ChangeBridge, Refresher
 from app.ui.formatting import local_time_text
 from app.ui.row_table_model import Column, PreparedRows, prepare_rows
 from app.ui.searchable_table import SearchableTable
@@ -37,6 +39,7 @@ from app.views.form_dialog import FormDialog, label, with_notes
 from app.vocabulary import AlarmKind, AlarmSeverity, AlarmState
 
 DIALOG_WIDTH = 480
+RELOAD_GAP_MS = 1000  # the least time between two reads of the list after alarms changed
 SEVERITY_ORDER = {AlarmSeverity.CRITICAL: 0, AlarmSeverity.WARNING: 1, AlarmSeverity.INFO: 2}
 SEVERITY_BADGE = {
     AlarmSeverity.CRITICAL: "bad",
@@ -252,6 +255,8 @@ class AlarmsView(QWidget):
         self._db = db
         self._operator = operator
         self._select_after: int | None = None
+        self._stale = False  # alarms changed while the screen was hidden
+        self._refresher = Refresher(self._alarms_changed, RELOAD_GAP_MS, self)
         self.dialog: AcknowledgeDialog | None = None  # the last dialog opened
         columns = [
             Column(
@@ -380,7 +385,23 @@ class AlarmsView(QWidget):
 
     # --- data ------------------------------------------------------------------------------
 
+    def follow_changes(self, bridge: ChangeBridge) -> None:
+        """Read the list again when alarms are raised, acknowledged or cleared."""
+        bridge.alarms_changed.connect(self._refresher.poke)
+
+    def _alarms_changed(self) -> None:
+        if self.isVisible():
+            self.reload()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
+
     def reload(self) -> None:
+        self._stale = False
         db = self._db
         run_in_background(lambda: load_alarms(db), self._on_loaded, owner=self)
 

@@ -4,7 +4,9 @@ Type two or three characters of a room, holder, account or meter number; Enter p
 match and puts the cursor in the amount; F1-F4 choose cash, card, transfer or campus card;
 Enter asks for confirmation naming the room and its meters; Enter again pays. Esc goes back a
 step. The recharge runs off the GUI thread with one idempotency key per form, so a double
-press, a retry or a crash never credits twice.
+press, a retry or a crash never credits twice. With the change bridge (``follow_changes``) the
+chosen account's balance and state are read again when they change (a posting of the engine, a
+recharge at another counter).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from app.services.shifts import ShiftInfo, current_shift
 from app.store.database import Database
 from app.store.errors import StoreError
 from app.ui.background import run_in_background
+from app.ui.change_bridge import ChangeBridge, ChangedIds, concerns
 from app.ui.formatting import (
     local_time_text,
     money_text,
@@ -299,6 +302,15 @@ class CounterView(QWidget):
 
     def focus_search(self) -> None:
         self.list.focus_search()
+
+    def follow_changes(self, bridge: ChangeBridge) -> None:
+        """Show the chosen account again when its balance or state changes."""
+        bridge.balances_changed.connect(self._accounts_changed)
+        bridge.accounts_changed.connect(self._accounts_changed)
+
+    def _accounts_changed(self, ids: ChangedIds) -> None:
+        if self._detail is not None and concerns(ids, self._detail.row.id):
+            self._preview(self.list.current_row())
 
     def _preview(self, row: object) -> None:
         account_id = getattr(row, "id", None)

@@ -1,4 +1,9 @@
-"""The main window: navigation rail, the screens, and the status bar."""
+"""The main window: navigation rail, the screens, and the status bar.
+
+Given the console's change bridge (``changes``), the screens follow what is committed to the
+site's database by any process: the alarm count, the alarm list, the overview, the chosen
+account at the counter and on the Accounts screen, and an open meter detail are read again
+when what they show changed. Without one, they are read when shown and on F5."""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from app.services.permissions import Action, allowed
 from app.store.database import Database
 from app.ui.alarm_badge import AlarmBadge
 from app.ui.background import run_in_background, wait_for_background
+from app.ui.change_bridge import ChangeBridge
 from app.ui.theme import icon
 from app.views.account_dialogs import not_allowed_note
 from app.views.accounts_view import AccountsView
@@ -37,11 +43,10 @@ from app.views.charts_view import ChartsView
 from app.views.counter_view import CounterView
 from app.views.diagnostics_dialog import DiagnosticsDialog
 from app.views.login_dialog import LoginDialog, role_label
+from app.views.meter_detail_dialog import MeterDetailDialog
 from app.views.meters_view import MetersView
 from app.views.overview_view import OverviewView
 from app.views.setup_view import SetupView
-
-ALARM_POLL_MS = 5000  # how often the status bar asks for the count of critical alarms
 
 
 class MainWindow(QMainWindow):
@@ -64,9 +69,11 @@ class MainWindow(QMainWindow):
         operator: SignedIn,
         data_dir: Path,
         demo_password: str | None = None,
+        changes: ChangeBridge | None = None,
     ) -> None:
         super().__init__()
         self._db = db
+        self.changes = changes  # started and stopped by its owner (the composition root)
         self._operator = operator
         self._runtime: Runtime | None = None
         self._site_name = site.name
@@ -93,7 +100,11 @@ class MainWindow(QMainWindow):
         self.alarms = AlarmsView(db, lambda: self._operator)
         self.overview = OverviewView(db, site.currency)
         self.overview.account_requested.connect(self.show_room_account)
-        self.overview.meter_requested.connect(self.meters.open_detail)
+        self.overview.meter_requested.connect(self.open_meter)
+        # Enter on the Meters screen opens a detail (MetersView connected it first).
+        self.meters.list.table.activated.connect(
+            lambda _index: self._follow_detail(self.meters.detail_dialog)
+        )
         self.charts = ChartsView(db)
         self.setup = SetupView(db, lambda: self._operator, self._workers)
         self.setup.changed.connect(self._site_changed)
@@ -179,7 +190,6 @@ class MainWindow(QMainWindow):
         self.alarm_badge.setToolTip(
             self.tr("Active critical alarms: open the Alarms screen (Ctrl+4)")
         )
-        self.alarm_badge.rose.connect(lambda _n: self.alarms.reload())
         status.addPermanentWidget(self.alarm_badge)
         status.addPermanentWidget(self.operator_label)
         status.addPermanentWidget(self.lock_button)
@@ -191,12 +201,37 @@ class MainWindow(QMainWindow):
         self._clock = QTimer(self)
         self._clock.timeout.connect(self._tick)
         self._clock.start(1000)
-        self._alarm_poll = QTimer(self)  # the runtime raises alarms on its own thread
-        self._alarm_poll.timeout.connect(self.count_alarms)
-        self._alarm_poll.start(ALARM_POLL_MS)
+        if changes is not None:
+            self._follow(changes)
         self.count_alarms()
         self._tick()
         self.rail.setCurrentRow(0)
+
+    def _follow(self, changes: ChangeBridge) -> None:
+        """The screens read again what the change bridge says changed."""
+        changes.alarms_changed.connect(self.count_alarms)
+        changes.everything_changed.connect(self._caught_up)
+        self.alarms.follow_changes(changes)
+        self.overview.follow_changes(changes)
+        self.accounts.follow_changes(changes)
+        self.counter.follow_changes(changes)
+
+    def _caught_up(self) -> None:
+        """The change feed was interrupted: the lists no kind of change covers are read again
+        (the others follow the bridge's per-kind signals, which said "any")."""
+        self.counter.reload()
+        self.accounts.reload()
+        self.meters.reload()
+
+    def open_meter(self, meter_id: int) -> MeterDetailDialog | None:
+        """The detail of a meter (from the overview), following the change bridge."""
+        dialog = self.meters.open_detail(meter_id)
+        self._follow_detail(dialog)
+        return dialog
+
+    def _follow_detail(self, dialog: MeterDetailDialog | None) -> None:
+        if dialog is not None and self.changes is not None:
+            dialog.follow_changes(self.changes)
 
     @property
     def operator(self) -> SignedIn:
@@ -389,7 +424,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._clock.stop()
-        self._alarm_poll.stop()
         self.charts.shutdown()
         wait_for_background()
         super().closeEvent(event)

@@ -4,8 +4,11 @@ asked, and its alarms; and what an operator does to it: switch it off or on, ord
 power on its account, restore it after a load-guard lock-out.
 
 Opened from the Meters screen (Enter or a double click on a meter) and from the overview. The
-detail is read in the background pool every ``REFRESH_MS`` while the dialog is shown; live values
-come from the runtime's latest snapshot. Each action asks for a reason in a small form
+detail is read in the background pool when the dialog opens, after each action, and whenever
+the change bridge (``follow_changes``) says something it shows changed: the meter, its account's
+balance or state, its trips and readings, alarms, relay commands (at most every
+``REFRESH_GAP_MS``). Live values come from the runtime's latest snapshot, in memory, shown again
+every ``LIVE_MS`` while the dialog is open. Each action asks for a reason in a small form
 (``MeterActionDialog``) and shows its outcome there and on the detail's status line: a switch or
 restore waits for the meter's read-back (the runtime's future, delivered on the GUI thread), a
 keep-power order runs as one transaction in the background and then asks the runtime to evaluate
@@ -41,13 +44,15 @@ from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
 from app.store.database import Database
 from app.ui.background import run_in_background
+from app.ui.change_bridge import ChangeBridge, ChangedIds, Refresher, concerns
 from app.ui.formatting import local_time_text, meter_status_label, utility_label
 from app.views.account_dialogs import not_allowed_note
 from app.views.meter_action_dialog import MeterActionDialog, future_in_background
 from app.views.meter_detail_pages import MeterTabs, SummaryCards
 from app.vocabulary import AccountStatus, OffReason, SupplyState
 
-REFRESH_MS = 3000
+REFRESH_GAP_MS = 500  # the least time between two reads of the meter after changes
+LIVE_MS = 2000  # live values shown again from the runtime's memory (never the database)
 
 
 class MeterCommands(Protocol):
@@ -92,6 +97,9 @@ class MeterDetailDialog(QDialog):
         self.snapshot: Snapshot | None = None
         self.action_dialog: MeterActionDialog | None = None
         self._loading = False
+        self._again = False  # changes came during a read: read once more after it
+        self._refresher = Refresher(self.refresh, REFRESH_GAP_MS, self)
+        self._bridge: ChangeBridge | None = None
 
         self.heading = QLabel(self.tr("Loading…"))
         self.heading.setObjectName("pageTitle")
@@ -141,9 +149,9 @@ class MeterDetailDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(close)
 
-        self._timer = QTimer(self)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._live_timer = QTimer(self)
+        self._live_timer.setInterval(LIVE_MS)
+        self._live_timer.timeout.connect(self.show_live)
         self._update_buttons()
         self.refresh()
 
@@ -160,17 +168,51 @@ class MeterDetailDialog(QDialog):
 
     # --- loading ----------------------------------------------------------------------------
 
+    def follow_changes(self, bridge: ChangeBridge) -> None:
+        """Read the detail again when the bridge says something it shows changed (once per
+        bridge: asking again changes nothing)."""
+        if self._bridge is bridge:
+            return
+        self._bridge = bridge
+        bridge.meters_changed.connect(self._meter_changed)
+        bridge.trips_changed.connect(self._meter_changed)
+        bridge.readings_changed.connect(self._meter_changed)
+        bridge.balances_changed.connect(self._account_changed)
+        bridge.accounts_changed.connect(self._account_changed)
+        bridge.alarms_changed.connect(self._refresher.poke)
+        bridge.commands_changed.connect(self._refresher.poke)
+
+    def _meter_changed(self, ids: ChangedIds) -> None:
+        if concerns(ids, self.meter_id):
+            self._refresher.poke()
+
+    def _account_changed(self, ids: ChangedIds) -> None:
+        if concerns(ids, None if self.detail is None else self.detail.account_id):
+            self._refresher.poke()
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._timer.start()
+        if self._commands is not None:
+            self._live_timer.start()
 
     def done(self, result: int) -> None:
-        self._timer.stop()
+        self._live_timer.stop()
         super().done(result)
 
+    def show_live(self) -> None:
+        """The runtime's newest values of the meter (memory: cheap on the GUI thread)."""
+        if self._commands is None or self.detail is None:
+            return
+        snapshot = self._commands.latest_snapshot(self.meter_id)
+        if snapshot is not self.snapshot:
+            self.snapshot = snapshot
+            self._show(self.detail, snapshot)
+
     def refresh(self) -> None:
-        """Read the detail again in the background (skipped while a read is in flight)."""
+        """Read the detail again in the background (asked while a read is in flight, it reads
+        once more after it)."""
         if self._loading:
+            self._again = True
             return
         self._loading = True
         db, meter_id, commands = self._db, self.meter_id, self._commands
@@ -181,9 +223,15 @@ class MeterDetailDialog(QDialog):
 
         run_in_background(load, self._loaded, self._failed, owner=self)
 
+    def _read_again(self) -> None:
+        if self._again:
+            self._again = False
+            self.refresh()
+
     def _failed(self, message: str) -> None:
         self._loading = False
         self.say(self.tr("The meter could not be read: {error}").format(error=message))
+        self._read_again()
 
     def _loaded(self, result: tuple[MeterDetail | None, Snapshot | None]) -> None:
         self._loading = False
@@ -196,6 +244,7 @@ class MeterDetailDialog(QDialog):
             self._show(detail, snapshot)
         self._update_buttons()
         self.loaded.emit(detail)
+        self._read_again()
 
     def _show(self, d: MeterDetail, snap: Snapshot | None) -> None:
         self.setWindowTitle(self.tr("Meter {serial}").format(serial=d.serial))

@@ -3,8 +3,10 @@ today's energy and money), every room as a tile coloured by its state in a grid 
 floor, chips that count and filter the states, a building choice, a search that rings matching
 rooms, and the chosen room's account and meters with the way on to them.
 
-The rooms are read every ``REFRESH_MS`` off the GUI thread while the screen is shown (and at
-once when it comes into view); the site load is read from the runtime's LiveStore every second.
+The rooms are read off the GUI thread when the screen comes into view, and again while it is
+shown whenever the change bridge says balances, accounts, meters, trips or readings changed (at
+most every ``REFRESH_GAP_MS``); the site load is read from the runtime's LiveStore every second
+(memory, not the database).
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from app.queries.site_overview import ROOM_STATES, RoomState, RoomTile, SiteOver
 from app.runtime.live_store import LiveStore
 from app.store.database import Database
 from app.ui.background import run_in_background
+from app.ui.change_bridge import ChangeBridge, Refresher
 from app.ui.formatting import meter_status_label, money_text, relay_label, utility_label
 from app.ui.room_grid import STATE_COLORS, RoomGrid, state_label
 
-REFRESH_MS = 5000
+REFRESH_GAP_MS = 2000  # the least time between two reads of the site after changes
 LOAD_MS = 1000
 
 
@@ -93,6 +96,7 @@ class OverviewView(QWidget):
         self._live: LiveStore | None = None
         self._overview: SiteOverview | None = None
         self._loading = False
+        self._again = False  # changes came during a read: read once more after it
         self._pane_tile: RoomTile | None = None  # the tile the room pane shows
 
         title = QLabel(self.tr("Site overview"))
@@ -185,9 +189,7 @@ class OverviewView(QWidget):
         layout.addLayout(chips)
         layout.addWidget(splitter, 1)
 
-        self._refresh = QTimer(self)
-        self._refresh.setInterval(REFRESH_MS)
-        self._refresh.timeout.connect(self.reload)
+        self._refresher = Refresher(self._changed, REFRESH_GAP_MS, self)
         self._load_timer = QTimer(self)
         self._load_timer.setInterval(LOAD_MS)
         self._load_timer.timeout.connect(self.show_load)
@@ -303,9 +305,26 @@ class OverviewView(QWidget):
     def overview(self) -> SiteOverview | None:
         return self._overview
 
+    def follow_changes(self, bridge: ChangeBridge) -> None:
+        """Read the site again, while it is shown, when what its tiles and figures show changed."""
+        for signal in (
+            bridge.balances_changed,
+            bridge.accounts_changed,
+            bridge.meters_changed,
+            bridge.trips_changed,
+            bridge.readings_changed,
+        ):
+            signal.connect(self._refresher.poke)
+
+    def _changed(self) -> None:
+        if self.isVisible():
+            self.reload()  # hidden: it is read when it comes into view
+
     def reload(self) -> None:
-        """Read the site again off the GUI thread (one read at a time)."""
+        """Read the site again off the GUI thread (one read at a time; asked during a read, it
+        reads once more after it)."""
         if self._loading:
+            self._again = True
             return
         self._loading = True
         db = self._db
@@ -313,8 +332,14 @@ class OverviewView(QWidget):
             lambda: site_overview(db), self._loaded, on_error=self._failed, owner=self
         )
 
+    def _read_again(self) -> None:
+        if self._again:
+            self._again = False
+            self.reload()
+
     def _failed(self, message: str) -> None:
         self._loading = False
+        self._read_again()
         self.updated_label.setText(
             self.tr("Could not read the site: {error}").format(error=message)
         )
@@ -347,6 +372,7 @@ class OverviewView(QWidget):
             self.tr("Updated {time}").format(time=local.strftime("%H:%M:%S"))
         )
         self.loaded.emit(len(overview.tiles))
+        self._read_again()
 
     def _show_counts(self) -> None:
         counts = self._overview.counts if self._overview is not None else {}
@@ -425,16 +451,14 @@ class OverviewView(QWidget):
         self.search.setFocus()
         self.search.selectAll()
 
-    # -- refresh while shown ------------------------------------------------------------------
+    # -- read when shown; the live load while shown -------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self._refresh.start()
         self._load_timer.start()
         self.reload()
         self.show_load()
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self._refresh.stop()
         self._load_timer.stop()
         super().hideEvent(event)
