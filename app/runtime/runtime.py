@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ from app.runtime.line_alarms import end_line_alarms, line_down, line_up
 from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl, record_parameters
 from app.runtime.operator_commands import OperatorCommands, RestoreOutcome, SwitchOutcome
-from app.runtime.ownership import Ownership
+from app.runtime.ownership import ClaimRound, Ownership
 from app.runtime.reading_store import BatchResult, latest_good
 from app.runtime.sim_site import SimMeterSpec, SimSite, sim_line_name, sim_spec
 from app.runtime.supply_control import Route, SupplyControl, local_zone
@@ -141,6 +141,8 @@ class Runtime:
             locks=locks,
         )
         self._configured: set[int] = set()  # meters of every bus polled by any runtime
+        # Told (on the money watch's thread) when this runtime took over or lost units.
+        self.on_claims: Callable[[ClaimRound], None] | None = None
         self._field_lock = threading.Lock()  # one reload_field at a time
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -253,6 +255,8 @@ class Runtime:
         setup = load_field_setup(self.db)
         self._configured = {m.meter_id for bus in setup for m in bus.meters}
         claimed = self.ownership.claim({bus.name: bus.bus_id for bus in setup})
+        if claimed.changed and self.on_claims is not None:
+            self.on_claims(claimed)
         if claimed.gained:
             # Another runtime billed these buses until now: start from what it stored.
             self.engine.reload()
