@@ -34,6 +34,7 @@ from app.billing.load_guard import (
     AutoRestoreDue,
     Evidence,
     GuardMode,
+    GuardState,
     LoadGuard,
     LoadGuardParams,
     LockedOut,
@@ -107,6 +108,36 @@ class LoadControl:
             )
             for event in guard.feed(sample, snapshot.wall_time.astimezone(self._zone).date()):
                 self._handle(session, snapshot.meter_id, guard, event, now)
+
+    @property
+    def awaiting_restore(self) -> bool:
+        """Any thread: some trip waits for a restore."""
+        return bool(self._open_trip)
+
+    def take_up_restores(self, session: Session, seen_s: Callable[[int], float]) -> list[int]:
+        """Engine thread: re-arm the guards whose trip an operator restored on another console
+        (its row has ``restored_at``; a restore on this one re-arms at once). ``seen_s(meter)``
+        is the meter's newest sample time. Returns the meters re-armed."""
+        if not self._open_trip:
+            return []
+        restored = set(
+            session.scalars(
+                select(LoadTrip.id).where(
+                    LoadTrip.id.in_(sorted(self._open_trip.values())),
+                    LoadTrip.restored_at.is_not(None),
+                )
+            )
+        )
+        rearmed = []
+        for meter_id, trip_id in list(self._open_trip.items()):
+            if trip_id not in restored:
+                continue
+            del self._open_trip[meter_id]
+            guard = self.guards.get(meter_id)
+            if guard is not None and guard.state is not GuardState.ARMED:
+                guard.operator_restore(seen_s(meter_id))
+                rearmed.append(meter_id)
+        return rearmed
 
     def _guard(self, session: Session, meter_id: int) -> LoadGuard | None:
         if meter_id in self.guards:

@@ -132,6 +132,10 @@ class OperatorCommands:
                     self._latest.get(snapshot.meter_id), snapshot
                 )
 
+    def seen_s(self, meter_id: int) -> float:
+        """Engine thread: the monotonic time of the meter's newest snapshot (0 before any)."""
+        return self._seen_s.get(meter_id, 0.0)
+
     def latest_snapshot(self, meter_id: int) -> Snapshot | None:
         """Any thread: the meter's newest snapshot that carried values, or None. A value the
         newest poll did not read (slow values, the relay state: not every poll reads them) is

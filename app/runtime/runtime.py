@@ -499,6 +499,10 @@ class Runtime:
                 settled = settled_ids(session, waiting)
             for command_id in settled:
                 self.engine.call(partial(self._settled, command_id))
+        if self.load.awaiting_restore:  # an operator may have restored a trip elsewhere
+            self.engine.call(
+                lambda session: self.load.take_up_restores(session, self.operator_commands.seen_s)
+            )
         if self.ownership.site_duties:
 
             def fail_expired(session: Session) -> None:

@@ -1,0 +1,135 @@
+"""An attached console (a Runtime that polls nothing) beside the runtime that owns the buses:
+its operator's switch and load-guard restore are queued in the database, carried out and read
+back by the owner, and the outcome reaches the console that asked; the owner's guard re-arms.
+The owner alone decides supply; the attached one holds nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select, update
+
+from app.billing.load_guard import GuardState
+from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.hardware.bus_worker import PollPolicy
+from app.queries.field_owners import field_owners
+from app.runtime.runtime import Runtime, RuntimeOptions
+from app.services.operators import login
+from app.store.database import Database
+from app.store.models import Account, BalancePolicy, Bus, LoadGuardSetting, LoadTrip, Meter
+from app.vocabulary import CommandState
+from tests.support import wait_for
+
+WAIT_S = 60  # a bound for a stuck test, never a measurement
+
+
+@pytest.fixture
+def site(db: Database) -> Database:
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
+    with db.transaction() as session:
+        session.execute(update(BalancePolicy).values(friendly_hours=[], friendly_dates=[]))
+        session.execute(
+            update(LoadGuardSetting).values(
+                params={**DEMO_LOAD_GUARD, "max_auto_restores_per_day": 0}
+            )
+        )
+    return db
+
+
+@pytest.fixture
+def pair(site: Database, migrated_url: str) -> Iterator[tuple[Runtime, Runtime]]:
+    """The owner, and a console attached to the same database through its own handle (as a
+    second PC would have)."""
+    owner = Runtime(site, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
+    owner.start()
+    other = Database(migrated_url, key_dir=site.audit_keys.folder)
+    console = Runtime(other, RuntimeOptions(attached=True, policy_tick_s=3600))
+    console.start()
+    try:
+        yield owner, console
+    finally:
+        console.stop()
+        owner.stop()
+        other.dispose()
+
+
+def a_meter(db: Database) -> tuple[Meter, str]:
+    with db.session() as session:
+        account = session.scalars(
+            select(Account).where(Account.balance_minor > 5000).order_by(Account.id)
+        ).first()
+        assert account is not None
+        meter, url = session.execute(
+            select(Meter, Bus.url)
+            .join(Bus, Meter.bus_id == Bus.id)
+            .where(Meter.account_id == account.id, Meter.serial.startswith("E"))
+        ).one()
+        return meter, url
+
+
+def test_the_attached_console_polls_nothing_and_the_owner_is_named(
+    pair: tuple[Runtime, Runtime], site: Database
+) -> None:
+    owner, console = pair
+    assert console.workers == []
+    assert console.ownership.held == frozenset()
+    assert owner.ownership.site_duties
+    rows = field_owners(site)
+    assert {row.runtime_id for row in rows} == {owner.ownership.runtime_id}
+    assert len(rows) == 1 + len(owner.workers)  # the site's duties and each bus
+    assert rows[0].is_site
+
+
+def test_a_switch_on_the_attached_console_is_carried_out_by_the_owner(
+    pair: tuple[Runtime, Runtime], site: Database
+) -> None:
+    owner, console = pair
+    meter, url = a_meter(site)
+    assert owner.sim is not None
+    simulated = owner.sim.meter(url, meter.address)
+    wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
+    boss = login(site, "supervisor", DEMO_PASSWORD)
+
+    cut = console.switch_relay(meter.id, False, boss.operator_id, "tenant moved out")
+    outcome = cut.result(timeout=WAIT_S)
+    assert outcome.state is CommandState.VERIFIED, outcome
+    assert outcome.supply_on is False
+    assert not simulated.supply_on  # the owner's line switched it
+
+    back = console.switch_relay(meter.id, True, boss.operator_id, "tenant is back")
+    assert back.result(timeout=WAIT_S).verified
+    assert simulated.supply_on
+
+
+def test_a_restore_on_the_attached_console_re_arms_the_owners_guard(
+    pair: tuple[Runtime, Runtime], site: Database
+) -> None:
+    owner, console = pair
+    meter, url = a_meter(site)
+    assert owner.sim is not None
+    simulated = owner.sim.meter(url, meter.address)
+    wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
+    simulated.switch_on_heater(power_w=1800, power_factor=0.99, duration_s=3600)
+
+    def trip() -> LoadTrip | None:
+        with site.session() as session:
+            return session.scalars(select(LoadTrip).where(LoadTrip.meter_id == meter.id)).first()
+
+    wait_for(lambda: (t := trip()) is not None and t.locked_out, "the lock-out")
+    wait_for(lambda: not simulated.supply_on, "the trip cut the supply")
+    simulated.switch_on_heater(power_w=0.0, power_factor=1.0, duration_s=0)  # unplugged
+    tech = login(site, "technician", DEMO_PASSWORD)
+
+    outcome = console.restore_load_guard(meter.id, tech.operator_id, "Heater taken away").result(
+        timeout=WAIT_S
+    )
+    assert outcome.switch is not None
+    assert outcome.switch.verified, outcome
+    assert simulated.supply_on
+    guard = owner.load.guards[meter.id]
+    assert guard is not None
+    wait_for(lambda: guard.state is GuardState.ARMED, "the owner's guard re-armed")
+    seen = owner.engine.totals.snapshots
+    wait_for(lambda: owner.engine.totals.snapshots >= seen + 10, "more polls")
+    assert simulated.supply_on  # it watches again and does not trip on the old fault
