@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from app.store.database import Database
 from app.store.field_lock import SITE_UNIT, FieldLocks, bus_unit, field_locks
@@ -114,6 +114,30 @@ class Ownership:
                 update(FieldOwner)
                 .where(FieldOwner.runtime_id == self.runtime_id)
                 .values(seen_at=self._clock())
+            )
+
+    def pauses_asked(self) -> frozenset[str]:
+        """The buses held whose polling a technician asked to pause, until now or later."""
+        if not self._held:
+            return frozenset()
+        now = self._clock()
+        with self.db.session() as session:
+            units = session.scalars(
+                select(FieldOwner.unit).where(
+                    FieldOwner.runtime_id == self.runtime_id,
+                    FieldOwner.pause_until.is_not(None),
+                    FieldOwner.pause_until > now,
+                )
+            ).all()
+        return frozenset(units) & self._held
+
+    def say_paused(self, paused: frozenset[str]) -> None:
+        """Tell the technician which of this runtime's buses let go of their port."""
+        with self.db.transaction() as session:
+            session.execute(
+                update(FieldOwner)
+                .where(FieldOwner.runtime_id == self.runtime_id)
+                .values(paused=FieldOwner.unit.in_(sorted(paused)) if paused else False)
             )
 
     def release_all(self) -> None:

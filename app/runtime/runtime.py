@@ -38,7 +38,7 @@ from app.services.field_setup import BusSetup, load_field_setup
 from app.services.ledger import counter_entries_since, newest_entry_id
 from app.services.setup_checks import field_revision
 from app.store.database import Database
-from app.store.field_lock import FieldLocks
+from app.store.field_lock import FieldLocks, bus_unit
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ class Runtime:
         # Told (on the money watch's thread) when this runtime took over or lost units.
         self.on_claims: Callable[[ClaimRound], None] | None = None
         self._field_lock = threading.Lock()  # one reload_field at a time
+        self._paused: frozenset[str] = frozenset()  # units whose polling a technician paused
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -263,7 +264,11 @@ class Runtime:
             log.info("now owning %s", sorted(claimed.gained))
         if claimed.lost:
             log.warning("no longer owning %s: their polling stops", sorted(claimed.lost))
-        wanted = {bus.name: bus for bus in setup if self.ownership.owns_bus(bus.bus_id)}
+        wanted = {
+            bus.name: bus
+            for bus in setup
+            if self.ownership.owns_bus(bus.bus_id) and bus_unit(bus.bus_id) not in self._paused
+        }
         keys = {name: _WorkerKey.of(bus) for name, bus in wanted.items()}
         stop = {name for name, key in self._started.items() if keys.get(name) != key}
         start = [name for name, key in keys.items() if self._started.get(name) != key]
@@ -471,12 +476,24 @@ class Runtime:
                         self.reload_field(field_changed=changed)
                     except Exception:  # a bus that cannot start must not stop the money watch
                         log.exception("taking up the changed buses and meters failed")
+                self._pause_round()
                 self._queue_round()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + HEARTBEAT_S
                     self.ownership.heartbeat()
         except Exception:  # the database went away: the minute's evaluation still runs
             log.exception("money watch stopped")
+
+    def _pause_round(self) -> None:
+        """Money watch: stop polling the buses a technician asked to pause (their workers stop
+        and close the port; the lock stays) and resume those whose pause ended, then say so."""
+        asked = self.ownership.pauses_asked()
+        if asked == self._paused:
+            return
+        self._paused = asked
+        self.reload_field(field_changed=False)
+        self.ownership.say_paused(asked)
+        log.info("polling paused for a technician on %s", sorted(asked) or "no bus")
 
     def _settled(self, command_id: int, session: Session) -> None:
         self.operator_commands.settled(session, command_id)

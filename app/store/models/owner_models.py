@@ -1,4 +1,5 @@
-"""Which runtime polls and bills each unit of the field (a bus, or the site's duties).
+"""Which runtime polls and bills each unit of the field (a bus, or the site's duties), and
+whether a bus's polling is paused for a technician.
 
 The lock (``app.store.field_lock``) decides who owns a unit; this row only says who does, for
 the standby's and the consoles' status ("polled by serve on host SRV since 08:02")."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.store.models.base import Base, UtcDateTime
@@ -23,3 +24,8 @@ class FieldOwner(Base):
     role: Mapped[str] = mapped_column(String(20))  # "serve" or "console"
     since: Mapped[datetime] = mapped_column(UtcDateTime)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the owner's last heartbeat
+    # A technician's diagnostics on another PC asks the bus's owner to let go of the port
+    # until then (``services.bus_pause``); the owner says it did with ``paused``.
+    pause_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    pause_by: Mapped[str] = mapped_column(String(120), default="")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,11 +1,13 @@
 """An attached console (a Runtime that polls nothing) beside the runtime that owns the buses:
 its operator's switch and load-guard restore are queued in the database, carried out and read
 back by the owner, and the outcome reaches the console that asked; the owner's guard re-arms.
-The owner alone decides supply; the attached one holds nothing."""
+The owner alone decides supply; the attached one holds nothing. A technician's diagnostics on
+another PC pauses one bus's polling and the owner resumes it afterwards."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, update
@@ -15,6 +17,7 @@ from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_si
 from app.hardware.bus_worker import PollPolicy
 from app.queries.field_owners import field_owners
 from app.runtime.runtime import Runtime, RuntimeOptions
+from app.services.bus_pause import ask_pause, end_pause, pause_state
 from app.services.operators import login
 from app.store.database import Database
 from app.store.models import Account, BalancePolicy, Bus, LoadGuardSetting, LoadTrip, Meter
@@ -133,3 +136,36 @@ def test_a_restore_on_the_attached_console_re_arms_the_owners_guard(
     seen = owner.engine.totals.snapshots
     wait_for(lambda: owner.engine.totals.snapshots >= seen + 10, "more polls")
     assert simulated.supply_on  # it watches again and does not trip on the old fault
+
+
+def test_a_technician_on_another_pc_pauses_a_bus_and_the_owner_resumes_it(
+    pair: tuple[Runtime, Runtime], site: Database
+) -> None:
+    owner, _console = pair
+    with site.session() as session:
+        bus_id, name = session.execute(select(Bus.id, Bus.name).order_by(Bus.id)).first()  # type: ignore[misc]
+    assert name in {w.name for w in owner.workers}
+    asked = ask_pause(site, bus_id, "diagnostics on laptop (Bus technician)", datetime.now(UTC))
+    assert asked is not None
+    assert asked.role == "console"
+
+    def paused() -> bool:
+        state = pause_state(site, bus_id, datetime.now(UTC))
+        return state is not None and state.paused
+
+    wait_for(paused, "the owner let go of the port")
+    assert name not in {w.name for w in owner.workers}  # its worker stopped: the port is free
+    assert owner.ownership.owns_bus(bus_id)  # the bus stays the owner's: nobody takes it over
+    others = {w.name for w in owner.workers}
+    assert others  # the other buses poll on
+
+    end_pause(site, bus_id, "diagnostics on laptop (Bus technician)")
+    wait_for(lambda: name in {w.name for w in owner.workers}, "polling resumed")
+    wait_for(lambda: not paused(), "the owner says it polls again")
+
+
+def test_nobody_to_ask_when_no_runtime_polls_the_bus(site: Database) -> None:
+    with site.session() as session:
+        bus_id = session.scalars(select(Bus.id)).first()
+    assert bus_id is not None
+    assert ask_pause(site, bus_id, "diagnostics", datetime.now(UTC)) is None

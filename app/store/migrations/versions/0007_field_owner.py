@@ -1,5 +1,6 @@
 """Field owners: which runtime polls and bills each bus and the site's duties, for the status of
-standbys and attached consoles (the locks themselves live outside the tables).
+standbys and attached consoles (the locks themselves live outside the tables), and a pause of a
+bus's polling asked by a technician's diagnostics on another PC.
 
 Revision ID: 0007
 Revises: 0006
@@ -27,6 +28,9 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
         sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("pause_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("pause_by", sa.String(length=120), nullable=False, server_default=""),
+        sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("unit", name=op.f("pk_field_owner")),
     )
 
