@@ -16,8 +16,11 @@ the counters from the worker's ``BusStats``.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
@@ -43,6 +46,7 @@ from app.hardware.link import LineSettings
 from app.hardware.ports import BAUD_RATES
 from app.hardware.profiles import Profile, available_profiles, load_profile
 from app.hardware.service_worker import open_service_worker
+from app.services.bus_pause import ACK_WAIT_S, ask_pause, end_pause, pause_state
 from app.services.diagnostics import DiagnosticTest, missing_action, site_buses
 from app.services.field_setup import BusSetup
 from app.services.operators import SignedIn
@@ -99,6 +103,8 @@ class DiagnosticsDialog(QDialog):
         self._own_lock = threading.Lock()
         self._own: list[BusWorker] = []
         self._let_go = threading.Event()
+        # A bus whose polling another PC's runtime paused for this dialog: (bus id, asked by).
+        self._pause: tuple[int, str] | None = None
 
         self.frames = FrameLogModel(parent=self)
         self.counters = MeterCountersModel(parent=self)
@@ -262,7 +268,7 @@ class DiagnosticsDialog(QDialog):
         self.url.setText(setup.url)
         self._show_settings(setup.line)
         meters, problems = setup.bus_meters()
-        self._open(setup.url, self.line_settings(), meters)
+        self._open(setup.url, self.line_settings(), meters, pause=setup.bus_id)
         if problems:
             self._say("; ".join(problems))
 
@@ -285,7 +291,42 @@ class DiagnosticsDialog(QDialog):
             return
         self._open(url, settings, list(self._meters))
 
-    def _open(self, url: str, settings: LineSettings, meters: list[BusMeter]) -> None:
+    def _borrow_line(self, bus_id: int) -> str | None:
+        """Background thread: ask the runtime that polls the bus on another PC to let go of its
+        port and wait until it did. None when the port is free to open (nobody polls it, or the
+        owner paused), else what stopped it."""
+        who = self._operator()
+        by = f"diagnostics on {socket.gethostname()} ({who.display_name})"
+        owner = ask_pause(self._db, bus_id, by, datetime.now(UTC))
+        if owner is None:
+            return None
+        with self._own_lock:
+            self._pause = (bus_id, by)
+        deadline = time.monotonic() + ACK_WAIT_S
+        while time.monotonic() < deadline and not self._let_go.is_set():
+            state = pause_state(self._db, bus_id, datetime.now(UTC))
+            if state is None or state.paused:
+                return None
+            time.sleep(0.25)
+        self._end_pause()
+        return self.tr(
+            "{role} on {host} polls this bus and did not let go of its port within {s} s: "
+            "two masters on one line garble each other. Try again, or stop it first"
+        ).format(role=owner.role, host=owner.host, s=int(ACK_WAIT_S))
+
+    def _end_pause(self) -> None:
+        """Any thread: the owner on another PC polls the bus again."""
+        with self._own_lock:
+            pause, self._pause = self._pause, None
+        if pause is not None:
+            db = self._db
+            threading.Thread(
+                target=lambda: end_pause(db, *pause), name="end bus pause", daemon=True
+            ).start()
+
+    def _open(
+        self, url: str, settings: LineSettings, meters: list[BusMeter], pause: int | None = None
+    ) -> None:
         self._release_worker()
         self._meters = meters
         self._fill_addresses()
@@ -307,19 +348,27 @@ class DiagnosticsDialog(QDialog):
                 result.stop(timeout=0)  # opened too late: another port was chosen meanwhile
                 return
             self._use(result, owned=True, meters=meters)
-            self.status.setText(
-                self.tr("{url} opened by this dialog at {baud} {bits}{parity}{stop}.").format(
-                    url=url,
-                    baud=settings.baudrate,
-                    bits=settings.bytesize,
-                    parity=settings.parity,
-                    stop=settings.stopbits,
-                )
+            text = self.tr("{url} opened by this dialog at {baud} {bits}{parity}{stop}.").format(
+                url=url,
+                baud=settings.baudrate,
+                bits=settings.bytesize,
+                parity=settings.parity,
+                stop=settings.stopbits,
             )
+            if self._pause is not None:
+                text += " " + self.tr(
+                    "The site's runtime on another PC paused polling this bus until the dialog "
+                    "lets go of the port."
+                )
+            self.status.setText(text)
 
         own_lock, own, let_go = self._own_lock, self._own, self._let_go
 
         def open_it() -> BusWorker | str:
+            if pause is not None:
+                refused = self._borrow_line(pause)
+                if refused is not None:
+                    return refused
             try:
                 worker = open_service_worker("diagnostics", url, settings, meters)
             except PortUnavailable as exc:
@@ -355,6 +404,7 @@ class DiagnosticsDialog(QDialog):
         self.worker, self.owned = None, False
         if worker is not None and owned:
             worker.stop(timeout=0)  # it ends after its current request; the next open waits
+        self._end_pause()
         self._refresh_controls()
 
     def line_settings(self) -> LineSettings:
