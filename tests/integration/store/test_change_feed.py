@@ -20,7 +20,7 @@ from app.services.alarm_actions import acknowledge_alarm
 from app.services.ledger import NewEntry, post_entries
 from app.services.operators import login
 from app.services.recharge import recharge
-from app.store import change_capture
+from app.store import change_statements
 from app.store.change_feed import EVERYTHING, ChangeKind, ChangeListener, Changes
 from app.store.changes import PAYLOAD_BYTES, SUMMARY_LIMIT, decode, encode
 from app.store.database import Database
@@ -198,9 +198,9 @@ def test_meter_updates_are_compared_however_they_are_written(
     site: Site, monkeypatch: pytest.MonkeyPatch, scan_above: int
 ) -> None:
     """A big poll is compared by scanning the rows that differ (any number of meters above
-    ``_SCAN_ABOVE``); a SET the feed cannot read ahead (an SQL expression) is compared by reading
+    ``SCAN_ABOVE``); a SET the feed cannot read ahead (an SQL expression) is compared by reading
     the rows before and after."""
-    monkeypatch.setattr(change_capture, "_SCAN_ABOVE", scan_above)
+    monkeypatch.setattr(change_statements, "SCAN_ABOVE", scan_above)
     first, second, *_ = meter_ids(site.writer)
     meters = cast(Table, Meter.__table__)
     with site.writer.transaction() as session:
