@@ -19,7 +19,9 @@ from app.process.crash_report import CrashNotice
 from app.process.data_dir import private_files
 from app.process.startup import OpenedSite, open_site
 from app.resources import RESOURCES
+from app.runtime.ownership import another_owns_site
 from app.runtime.runtime import DEMO_INTERVAL_S, DEMO_POSTING_S, Runtime, RuntimeOptions
+from app.runtime.usage_billing import DEFAULT_POSTING_S
 from app.services.operators import (
     OperatorRefused,
     SignedIn,
@@ -120,14 +122,22 @@ def _install_idle_lock(app: QApplication, window: MainWindow, db_minutes: int) -
 
 
 def run_gui(
-    data_dir: Path, db_url: str | None, *, demo: bool = False, smoke_seconds: float | None = None
+    data_dir: Path,
+    db_url: str | None,
+    *,
+    demo: bool = False,
+    smoke_seconds: float | None = None,
+    attach: bool = False,
 ) -> int:
-    """Run the console until its window closes; everything it writes is its user's alone."""
+    """Run the console until its window closes; everything it writes is its user's alone.
+    ``attach``: poll nothing (also when another runtime already owns the site)."""
     with private_files():
-        return _run_gui(data_dir, db_url, demo=demo, smoke_seconds=smoke_seconds)
+        return _run_gui(data_dir, db_url, demo=demo, smoke_seconds=smoke_seconds, attach=attach)
 
 
-def _run_gui(data_dir: Path, db_url: str | None, *, demo: bool, smoke_seconds: float | None) -> int:
+def _run_gui(
+    data_dir: Path, db_url: str | None, *, demo: bool, smoke_seconds: float | None, attach: bool
+) -> int:
     app = make_application()
     smoke = smoke_seconds is not None
     try:
@@ -164,9 +174,15 @@ def _run_gui(data_dir: Path, db_url: str | None, *, demo: bool, smoke_seconds: f
         changes=changes,
     )
     watch = _install_idle_lock(app, window, load_counter_settings(opened.db).idle_lock_minutes)
+    # Another MeterDesk polls the site (the server's 'serve', the first console): attach.
+    attached = attach or another_owns_site(opened.db)
     runtime = Runtime(
         opened.db,
-        RuntimeOptions(interval_s=DEMO_INTERVAL_S, posting_s=DEMO_POSTING_S) if demo else None,
+        RuntimeOptions(
+            interval_s=DEMO_INTERVAL_S if demo else 900,
+            posting_s=DEMO_POSTING_S if demo else DEFAULT_POSTING_S,
+            attached=attached,
+        ),
     )
     window.account_changed.connect(runtime.account_changed)  # a cut room is restored at once
     window.attach_runtime(runtime)  # live load for the overview and charts, relay commands
@@ -204,6 +220,7 @@ def _run_gui(data_dir: Path, db_url: str | None, *, demo: bool, smoke_seconds: f
                 "database": opened.db.display_name,
                 "seeded_demo": opened.seeded_demo,
                 "buses_polled": len(runtime.workers),
+                "attached": runtime.options.attached,
                 "snapshots_stored": runtime.engine.totals.snapshots,
             }
             print(json.dumps(report, ensure_ascii=False), flush=True)  # noqa: T201

@@ -15,4 +15,5 @@ def run_gui_command(args: argparse.Namespace) -> int:
         args.db,
         demo=args.demo,
         smoke_seconds=args.smoke,
+        attach=args.attach,
     )

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="open the main window, run for SECONDS, print one JSON line of what it saw, exit",
     )
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="poll nothing: this console shows and takes money while another MeterDesk (usually "
+        "'main.py serve' on the server) polls the site; the default when one already does",
+    )
     common = command_options()
     sub = parser.add_subparsers(
         title="commands", metavar="COMMAND", parser_class=argparse.ArgumentParser

@@ -35,7 +35,9 @@ def field_owners(db: Database) -> list[OwnerRow]:
     """Every unit's owner row, the site first, then buses by name."""
     with db.session() as session:
         rows = session.scalars(select(FieldOwner)).all()
-        names = {bus_id: name for bus_id, name in session.execute(select(Bus.id, Bus.name))}
+        names: dict[int, str] = {}
+        for key, name in session.execute(select(Bus.id, Bus.name)):
+            names[key] = name
     owners = []
     for row in rows:
         bus_id = unit_bus_id(row.unit)

@@ -179,3 +179,12 @@ class Ownership:
                 )
         except Exception:  # the database is gone: the rows say who held it last
             log.warning("could not remove the owner rows of %s", sorted(units), exc_info=True)
+
+
+def another_owns_site(db: Database) -> bool:
+    """Whether another runtime holds the site's duties right now (a console then attaches)."""
+    locks = field_locks(db)
+    try:
+        return not locks.try_claim(SITE_UNIT)
+    finally:
+        locks.close()

@@ -46,6 +46,7 @@ from app.views.login_dialog import LoginDialog, role_label
 from app.views.meter_detail_dialog import MeterDetailDialog
 from app.views.meters_view import MetersView
 from app.views.overview_view import OverviewView
+from app.views.owner_status import OwnerStatus
 from app.views.setup_view import SetupView
 
 
@@ -190,6 +191,8 @@ class MainWindow(QMainWindow):
         self.alarm_badge.setToolTip(
             self.tr("Active critical alarms: open the Alarms screen (Ctrl+4)")
         )
+        self.owner_status = OwnerStatus()
+        status.addPermanentWidget(self.owner_status)
         status.addPermanentWidget(self.alarm_badge)
         status.addPermanentWidget(self.operator_label)
         status.addPermanentWidget(self.lock_button)
@@ -331,6 +334,7 @@ class MainWindow(QMainWindow):
         self._runtime = runtime
         self.overview.attach_live(runtime.live)
         self.charts.attach_live(runtime.live)
+        self.owner_status.watch(runtime)
 
     def open_diagnostics(self) -> None:
         """The technicians' dialog (one at a time); it uses the runtime's bus workers for
