@@ -1,9 +1,11 @@
 """Crash handling: log the traceback, keep data safe, and explain on the next start.
 
-A ``session.lock`` file marks a running console. A clean exit removes it. If the next start finds
-it from a process that no longer runs, that session ended unexpectedly (crash, kill, power cut):
-the operator is told, with the crash report when one was written. Database work is transactional,
-so whatever was not committed was rolled back by the database itself.
+A ``session-<pid>.lock`` file marks a running console, one per process: a second console on the
+same data folder (an attached one beside the poller) has its own, and neither overwrites nor
+removes the other's. A clean exit removes it. If a start finds one from a process that no longer
+runs, that session ended unexpectedly (crash, kill, power cut): the operator is told, with the
+crash report when one was written. Each process's fatal-error log is its own too. Database work
+is transactional, so whatever was not committed was rolled back by the database itself.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from app.process.data_dir import crash_dir
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "session.lock"
+LOCK_NAME = "session.lock"  # an older release's one lock per folder; still read
+LOCK_GLOB = "session*.lock"
+FAULT_GLOB = "fault*.log"
 SEEN_SUFFIX = ".seen"
 
 
@@ -56,29 +60,53 @@ class CrashGuard:
 
     def __init__(self, data_dir: Path) -> None:
         self.folder = crash_dir(data_dir)
-        self.lock_path = data_dir / LOCK_NAME
+        self.data_dir = data_dir
+        self.lock_path = data_dir / f"session-{os.getpid()}.lock"
+        self.fault_path = self.folder / f"fault-{os.getpid()}.log"
         self._cleanups: list[Callable[[], None]] = []
         self._fault_file: IO[str] | None = None
         self.on_error: Callable[[str, Path], None] | None = None
+
+    def _stale_locks(self) -> list[tuple[Path, dict[str, object]]]:
+        """Session locks of processes that no longer run (never this one's, never a running
+        console's), with what each says."""
+        stale = []
+        for path in sorted(self.data_dir.glob(LOCK_GLOB)):
+            try:
+                info: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                info = {"pid": -1, "started_at": "unknown"}
+            pid = info.get("pid", -1)
+            if isinstance(pid, int) and (pid == os.getpid() or _pid_alive(pid)):
+                continue  # this console, or another one running on this folder right now
+            stale.append((path, info))
+        return stale
+
+    def _dead_fault_logs(self) -> list[Path]:
+        """Fatal-error logs of processes that no longer run (another console's is its own)."""
+        if not self.folder.exists():
+            return []
+        logs = []
+        for path in sorted(self.folder.glob(FAULT_GLOB)):
+            number = path.stem.removeprefix("fault-").removeprefix("fault")
+            if number.isdigit() and (int(number) == os.getpid() or _pid_alive(int(number))):
+                continue
+            logs.append(path)
+        return logs
 
     def previous_crash(self) -> CrashNotice | None:
         """The notice for an earlier unclean end, or None. Call before ``start``."""
         reports = sorted(p for p in self.folder.glob("crash-*.txt")) if self.folder.exists() else []
         unseen = [p for p in reports if not p.with_suffix(p.suffix + SEEN_SUFFIX).exists()]
-        fault = self.folder / "fault.log"
-        lock_info: dict[str, object] | None = None
-        if self.lock_path.exists():
-            try:
-                lock_info = json.loads(self.lock_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                lock_info = {"pid": -1, "started_at": "unknown"}
-            pid = lock_info.get("pid", -1)
-            if isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid):
-                lock_info = None  # another console runs on this folder right now
-        if fault.exists() and fault.stat().st_size > 0:
-            dest = self.folder / f"crash-{_stamp()}-fatal.txt"
-            fault.replace(dest)
-            unseen.append(dest)
+        stale = self._stale_locks()
+        lock_info = stale[-1][1] if stale else None
+        for fault in self._dead_fault_logs():
+            if fault.stat().st_size > 0:
+                dest = self.folder / f"crash-{_stamp()}-fatal.txt"
+                fault.replace(dest)
+                unseen.append(dest)
+            else:
+                fault.unlink(missing_ok=True)
         if not unseen and lock_info is None:
             return None
         report = unseen[-1] if unseen else None
@@ -95,6 +123,8 @@ class CrashGuard:
         if self.folder.exists():
             for report in self.folder.glob("crash-*.txt"):
                 report.with_suffix(report.suffix + SEEN_SUFFIX).touch()
+        for path, _info in self._stale_locks():  # told once: the next start says nothing
+            path.unlink(missing_ok=True)
 
     def start(self) -> None:
         """Write the session lock and install the hooks."""
@@ -103,7 +133,7 @@ class CrashGuard:
             json.dumps({"pid": os.getpid(), "started_at": datetime.now().astimezone().isoformat()}),
             encoding="utf-8",
         )
-        self._fault_file = open(self.folder / "fault.log", "w", encoding="utf-8")  # noqa: SIM115
+        self._fault_file = open(self.fault_path, "w", encoding="utf-8")  # noqa: SIM115
         faulthandler.enable(self._fault_file)
         sys.excepthook = self._excepthook
         threading.excepthook = self._thread_excepthook
@@ -120,9 +150,8 @@ class CrashGuard:
             faulthandler.disable()
             self._fault_file.close()
             self._fault_file = None
-            fault = self.folder / "fault.log"
-            if fault.exists() and fault.stat().st_size == 0:
-                fault.unlink()
+            if self.fault_path.exists() and self.fault_path.stat().st_size == 0:
+                self.fault_path.unlink()
         self.lock_path.unlink(missing_ok=True)
 
     def write_report(self, text: str) -> Path:

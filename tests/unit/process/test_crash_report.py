@@ -83,15 +83,16 @@ def test_a_clean_start_and_stop_leaves_no_notice(data_dir: Path) -> None:
         """,
     )
     assert proc.returncode == 0, proc.stderr
-    assert not (data_dir / LOCK_NAME).exists()
-    assert not (crash_dir(data_dir) / "fault.log").exists()
+    assert list(data_dir.glob("session*.lock")) == []
+    assert list(crash_dir(data_dir).glob("fault*.log")) == []
     assert CrashGuard(data_dir).previous_crash() is None
 
 
 def test_a_session_killed_without_stopping_is_reported(data_dir: Path) -> None:
     proc = _run_session(data_dir, "import os\nos._exit(3)\n")
     assert proc.returncode == 3
-    lock = json.loads((data_dir / LOCK_NAME).read_text(encoding="utf-8"))
+    (lock_file,) = data_dir.glob("session-*.lock")
+    lock = json.loads(lock_file.read_text(encoding="utf-8"))
 
     notice = CrashGuard(data_dir).previous_crash()
 
@@ -234,7 +235,7 @@ def test_an_unhandled_error_in_a_session_is_reported_on_the_next_start(data_dir:
 def test_a_fatal_crash_is_recovered_from_the_fault_log(data_dir: Path) -> None:
     proc = _run_session(data_dir, "import faulthandler\nfaulthandler._sigsegv()\n")
     assert proc.returncode < 0  # killed by the signal
-    fault_log = crash_dir(data_dir) / "fault.log"
+    (fault_log,) = crash_dir(data_dir).glob("fault-*.log")
     assert fault_log.stat().st_size > 0
 
     notice = CrashGuard(data_dir).previous_crash()
@@ -244,3 +245,42 @@ def test_a_fatal_crash_is_recovered_from_the_fault_log(data_dir: Path) -> None:
     assert notice.report_path.name.endswith("-fatal.txt")
     assert "Segmentation fault" in notice.report_path.read_text(encoding="utf-8")
     assert not fault_log.exists()
+
+
+def test_two_consoles_on_one_folder_keep_their_own_locks(data_dir: Path) -> None:
+    """An attached console beside the poller on one data folder: the second's clean stop
+    removes neither the first's lock nor its fatal-error log, and the first's crash is still
+    told on the next start."""
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from app.process.crash_report import "
+            "CrashGuard; guard = CrashGuard(Path(sys.argv[1])); guard.start(); "
+            "print('started', flush=True); sys.stdin.read(); import os; os._exit(3)",
+            str(data_dir),
+        ],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().strip() == "started"
+        second = _run_session(data_dir, "guard.stop()\n")  # starts and ends cleanly meanwhile
+        assert second.returncode == 0, second.stderr
+        assert (data_dir / f"session-{first.pid}.lock").exists()
+        assert (crash_dir(data_dir) / f"fault-{first.pid}.log").exists()
+        assert CrashGuard(data_dir).previous_crash() is None  # the first still runs
+    finally:
+        assert first.stdin is not None
+        first.stdin.close()
+        first.wait(timeout=60)
+        if first.stdout is not None:
+            first.stdout.close()
+    assert first.returncode == 3  # ended without stopping its guard
+    notice = CrashGuard(data_dir).previous_crash()
+    assert notice is not None
+    CrashGuard(data_dir).acknowledge()
+    assert CrashGuard(data_dir).previous_crash() is None  # told once
