@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from app.cli.options import DB_ENV
 from app.cli.parser import build_parser
 from app.process.data_dir import private_files
 
@@ -24,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if getattr(args, "db", None) is None and os.environ.get(DB_ENV, "").strip():
+        args.db = os.environ[DB_ENV].strip()  # this PC's site database (checked like --db)
     handler = getattr(args, "handler", None)
     if handler is None:
         from app.cli.gui_command import run_gui_command

@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 
 PASSWORD_ENV = "METERDESK_PASSWORD"
 NEW_PASSWORD_ENV = "METERDESK_NEW_PASSWORD"
+# The site's database when --db is not given: each PC of a site on PostgreSQL sets it once
+# (a service's environment, the user's) instead of typing --db on every start.
+DB_ENV = "METERDESK_DB"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -51,7 +54,7 @@ def _add_place_options(parser: argparse.ArgumentParser, *, suppress: bool) -> No
         metavar="URL",
         type=_named("a database URL", "SQLite in the data folder"),
         help="SQLAlchemy database URL, e.g. postgresql+psycopg://user:pw@host/meterdesk "
-        "(default: SQLite in the data folder)",
+        f"(default: ${DB_ENV} when set, else SQLite in the data folder)",
         **default,  # type: ignore[arg-type]
     )
     parser.add_argument(

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app.cli.parser import build_parser
-from app.store.database import Database
+from app.store.database import Database, sqlite_url_for
 from app.store.models import Account
 from tests.integration.cli.cli_support import commands
 from tests.support import run_python
@@ -113,6 +113,28 @@ def test_db_names_the_database_the_command_acts_on(postgres_url: str, tmp_path: 
     assert sorted(str(row["account"]) for row in json.loads(listed.stdout)) == numbers
     assert not any(p.suffix in {".db", ".sqlite", ".sqlite3"} for p in folder.rglob("*"))
     assert not (folder / "meterdesk.db").exists()
+
+
+def test_the_environment_names_the_database_when_db_is_not_given(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A PC of a site on PostgreSQL sets METERDESK_DB once; --db still wins over it."""
+    folder = tmp_path / "site"
+    size = ["--buildings", "1", "--floors", "1", "--rooms-per-floor", "2"]
+    env = {"METERDESK_DB": postgres_url}
+    seeded = run_python(["main.py", "demo", "seed", "--data-dir", str(folder), *size], env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert postgres_url.rsplit("/", 1)[1] in seeded.stdout  # seeded into the server database
+    listed = run_python(
+        ["main.py", "account", "list", "--json", "--data-dir", str(folder)], env=env
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 2
+    assert not any(p.suffix == ".sqlite3" for p in folder.rglob("*"))
+    own = run_python(
+        ["main.py", "--db", sqlite_url_for(tmp_path / "other"), "db", "status", "--json"], env=env
+    )
+    assert json.loads(own.stdout)["database"].endswith("meterdesk.sqlite3"), own.stdout
 
 
 def test_a_read_only_command_creates_nothing_in_an_empty_folder(tmp_path: Path) -> None:

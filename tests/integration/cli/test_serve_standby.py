@@ -140,7 +140,8 @@ def counts(db: Database) -> tuple[int, int]:
 
 def owners(db: Database) -> dict[str, int]:
     with db.session() as session:
-        return {unit: pid for unit, pid in session.execute(select(FieldOwner.unit, FieldOwner.pid))}
+        rows = session.execute(select(FieldOwner.unit, FieldOwner.pid)).all()
+    return {row.unit: row.pid for row in rows}
 
 
 def test_the_standby_takes_over_a_killed_owner_and_bills_every_unit_once(
