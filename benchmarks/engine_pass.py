@@ -15,10 +15,17 @@ Prints each pass's time with its ratio to the 2 s target and meters per second, 
 and worst of each kind. Seeding and the first reading are timed separately and not measured
 against the target. At the end the ledger is verified and the interval readings counted: exit
 status 1 only if the work was wrong (slowness is reported, never a failure).
+
+The same pass on PostgreSQL (the engine of a site of several PCs), against the same target:
+``--db URL`` runs it in that database, which must be empty (it is migrated and seeded, and
+keeps the site afterwards); ``--postgres`` makes a scratch database of its own through the
+admin URL in ``METERDESK_TEST_PG_URL`` (as the tests do) and drops it at the end. Exit status 2
+when the database cannot be used (unreachable, not empty, no URL).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import random
@@ -26,7 +33,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -35,7 +44,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.demo.site import DemoSpec, seed_demo_site
@@ -44,8 +55,9 @@ from app.queries.site_facts import power_groups
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.ledger_verify import verify_ledger
 from app.store.database import Database, sqlite_url_for
+from app.store.errors import StoreError, check_database_url
 from app.store.field_lock import SoleLocks
-from app.store.migrate import upgrade
+from app.store.migrate import schema_state, upgrade
 from app.store.models import IntervalReading, Meter, UsageCharge
 from app.vocabulary import ReadingQuality, Utility
 
@@ -57,6 +69,11 @@ REPEATS = 3
 STEP = timedelta(minutes=15)
 # A Tuesday morning, 5 s after the quarter hour (peak time of the time-of-use tariff).
 T0 = datetime(2026, 11, 10, 9, 0, 5, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
+ADMIN_URL_ENV = "METERDESK_TEST_PG_URL"  # --postgres: where scratch databases are made
+
+
+class Unusable(Exception):
+    """The database asked for cannot be used; the message says why and what to do."""
 
 
 class Site:
@@ -138,111 +155,211 @@ def line(name: str, seconds: float, meters: int) -> str:
     )
 
 
-def main() -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="One engine pass over 20,000 meters against a 2 s target "
+        "(default: a temporary SQLite file in WAL mode)."
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--db",
+        metavar="URL",
+        help="run in this EMPTY database instead, e.g. "
+        "postgresql+psycopg://user:password@host/bench (it keeps the seeded site)",
+    )
+    where.add_argument(
+        "--postgres",
+        action="store_true",
+        help=f"run in a scratch PostgreSQL database made through the admin URL in "
+        f"{ADMIN_URL_ENV} and dropped at the end",
+    )
+    return parser.parse_args(argv)
+
+
+@contextmanager
+def scratch_postgres(admin_url: str) -> Iterator[str]:
+    """A new, empty database on the server of ``admin_url`` (a login that may create
+    databases): its URL, then it is dropped, whoever is still connected."""
+    try:
+        check_database_url(admin_url)
+    except StoreError as exc:
+        raise Unusable(f"{ADMIN_URL_ENV}: {exc}") from None
+    admin = make_url(admin_url)
+    name = f"meterdesk_bench_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except DBAPIError as exc:
+            raise Unusable(
+                f"could not create a scratch database through {ADMIN_URL_ENV} "
+                f"({admin.render_as_string(hide_password=True)}): {str(exc.orig).strip()}. "
+                "Check that the server runs and that the login may create databases."
+            ) from None
+        try:
+            yield admin.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+def open_empty(url: str) -> Database:
+    """The database at ``url``, migrated, if it held nothing (``Unusable`` otherwise)."""
+    try:
+        check_database_url(url)
+        db = Database(url)
+        db.check_readable()
+        if not schema_state(db).is_empty:
+            db.dispose()
+            raise Unusable(
+                f"{db.display_name} already holds a MeterDesk schema; the benchmark seeds a "
+                "site of its own into an EMPTY database: create a new one (createdb NAME) "
+                "or use --postgres."
+            )
+        upgrade(db)
+    except StoreError as exc:
+        raise Unusable(str(exc)) from None
+    return db
+
+
+def describe(db: Database) -> str:
+    if db.is_sqlite:
+        return "SQLite file in WAL mode"
+    with db.engine.connect() as conn:
+        version = conn.execute(text("SHOW server_version")).scalar()
+    return f"PostgreSQL {version} at {db.display_name}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        with ExitStack() as stack:
+            if args.db:
+                url = args.db
+            elif args.postgres:
+                admin_url = os.environ.get(ADMIN_URL_ENV)
+                if not admin_url:
+                    raise Unusable(
+                        f"--postgres needs {ADMIN_URL_ENV}, an admin URL such as "
+                        "postgresql+psycopg://postgres:PASSWORD@127.0.0.1:5432/postgres"
+                    )
+                url = stack.enter_context(scratch_postgres(admin_url))
+            else:
+                url = sqlite_url_for(Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            db = open_empty(url)
+            try:
+                return run(db)
+            finally:
+                db.dispose()
+    except Unusable as exc:
+        print(f"cannot run: {exc}")
+        return 2
+
+
+def run(db: Database) -> int:
     print(
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}), SQLite file in WAL mode"
+        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.2f}), {describe(db)}"
     )
     failures: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(sqlite_url_for(Path(tmp)))
-        upgrade(db)
-        seed_s, summary = timed(lambda: seed_demo_site(db, SPEC))
-        with db.session() as session:
-            meters = [
-                (meter_id, utility)
-                for meter_id, utility in session.execute(
-                    select(Meter.id, Meter.utility).order_by(Meter.id)
-                )
-            ]
-        count = len(meters)
-        water = sum(1 for _, u in meters if u is Utility.WATER)
+    seed_s, summary = timed(lambda: seed_demo_site(db, SPEC))
+    with db.session() as session:
+        meters = [
+            (meter_id, utility)
+            for meter_id, utility in session.execute(
+                select(Meter.id, Meter.utility).order_by(Meter.id)
+            )
+        ]
+    count = len(meters)
+    water = sum(1 for _, u in meters if u is Utility.WATER)
+    print(
+        f"seeded {summary.accounts:,} accounts and {count:,} meters "
+        f"({count - water:,} electricity, {water:,} water) in {seed_s:.1f} s (not measured)"
+    )
+    if count < WANTED_METERS:
+        failures.append(f"only {count} meters seeded, {WANTED_METERS} wanted")
+
+    runtime = Runtime(db, RuntimeOptions(simulate=False), locks=SoleLocks())
+    runtime.claim_field()  # the site's duties: fees, supply
+    load_s, _ = timed(runtime.engine.load)
+    runtime.live.define_groups(power_groups(db))  # as Runtime.start: site, building, floor
+    site = Site(meters)
+    batch = site.batch(T0, first=True)
+    first_s, first = timed(lambda: runtime.engine.process(batch))
+    print(
+        f"engine.load {load_s:.2f} s; first reading of every meter {first_s:.2f} s "
+        f"(baseline, not measured); live power history {runtime.live.nbytes / 1e6:,.0f} MB"
+    )
+    if first.readings != count:
+        failures.append(f"first pass stored {first.readings} readings, not {count}")
+
+    billing = runtime.billing
+
+    def post(session: Session) -> None:  # the hourly posting, as the engine's tick runs it
+        billing.post(session)
+
+    reading_times: list[float] = []
+    posting_times: list[float] = []
+    for n in range(1, REPEATS + 1):
+        batch = site.batch(T0 + n * STEP)
+        postings, charges = billing.totals.postings, billing.totals.charges
+        seconds, result = timed(partial(runtime.engine.process, batch))
+        reading_times.append(seconds)
+        stored, held = result.readings, result.held
+        if stored != count or held:
+            failures.append(f"pass {n}: {stored} readings stored and {held} held of {count}")
         print(
-            f"seeded {summary.accounts:,} accounts and {count:,} meters "
-            f"({count - water:,} electricity, {water:,} water) in {seed_s:.1f} s (not measured)"
+            line(f"pass {n} readings", seconds, count)
+            + f"; {stored:,} readings, posted at once (credit region crossed): "
+            f"{billing.totals.postings - postings} accounts, "
+            f"{billing.totals.charges - charges} usage charges"
         )
-        if count < WANTED_METERS:
-            failures.append(f"only {count} meters seeded, {WANTED_METERS} wanted")
 
-        runtime = Runtime(db, RuntimeOptions(simulate=False), locks=SoleLocks())
-        runtime.claim_field()  # the site's duties: fees, supply
-        load_s, _ = timed(runtime.engine.load)
-        runtime.live.define_groups(power_groups(db))  # as Runtime.start: site, building, floor
-        site = Site(meters)
-        batch = site.batch(T0, first=True)
-        first_s, first = timed(lambda: runtime.engine.process(batch))
+        postings, charges = billing.totals.postings, billing.totals.charges
+        seconds, _ = timed(lambda: runtime.engine.process([post]))
+        posting_times.append(seconds)
         print(
-            f"engine.load {load_s:.2f} s; first reading of every meter {first_s:.2f} s "
-            f"(baseline, not measured); live power history {runtime.live.nbytes / 1e6:,.0f} MB"
+            line(f"pass {n} posting ", seconds, count)
+            + f"; {billing.totals.postings - postings:,} consumption entries, "
+            f"{billing.totals.charges - charges:,} usage charges"
         )
-        if first.readings != count:
-            failures.append(f"first pass stored {first.readings} readings, not {count}")
+        waiting = sum(1 for bill in billing.bills.values() if bill.waiting)
+        if waiting:
+            failures.append(f"pass {n}: {waiting} meters still have charges waiting")
 
-        billing = runtime.billing
-
-        def post(session: Session) -> None:  # the hourly posting, as the engine's tick runs it
-            billing.post(session)
-
-        reading_times: list[float] = []
-        posting_times: list[float] = []
-        for n in range(1, REPEATS + 1):
-            batch = site.batch(T0 + n * STEP)
-            postings, charges = billing.totals.postings, billing.totals.charges
-            seconds, result = timed(partial(runtime.engine.process, batch))
-            reading_times.append(seconds)
-            stored, held = result.readings, result.held
-            if stored != count or held:
-                failures.append(f"pass {n}: {stored} readings stored and {held} held of {count}")
-            print(
-                line(f"pass {n} readings", seconds, count)
-                + f"; {stored:,} readings, posted at once (credit region crossed): "
-                f"{billing.totals.postings - postings} accounts, "
-                f"{billing.totals.charges - charges} usage charges"
-            )
-
-            postings, charges = billing.totals.postings, billing.totals.charges
-            seconds, _ = timed(lambda: runtime.engine.process([post]))
-            posting_times.append(seconds)
-            print(
-                line(f"pass {n} posting ", seconds, count)
-                + f"; {billing.totals.postings - postings:,} consumption entries, "
-                f"{billing.totals.charges - charges:,} usage charges"
-            )
-            waiting = sum(1 for bill in billing.bills.values() if bill.waiting)
-            if waiting:
-                failures.append(f"pass {n}: {waiting} meters still have charges waiting")
-
-        for name, times in (("readings pass", reading_times), ("posting pass ", posting_times)):
-            median, worst = statistics.median(times), max(times)
-            print(
-                f"{name}: median {median:.2f} s (ratio {median / TARGET_S:.2f}), "
-                f"worst {worst:.2f} s (ratio {worst / TARGET_S:.2f}) over {REPEATS} runs"
-            )
-
-        report = verify_ledger(db)
-        with db.session() as session:
-            readings = session.scalar(
-                select(func.count())
-                .select_from(IntervalReading)
-                .where(IntervalReading.quality == ReadingQuality.GOOD)
-            )
-            rows = session.scalar(select(func.count()).select_from(IntervalReading))
-            charge_rows = session.scalar(select(func.count()).select_from(UsageCharge))
-        passes = REPEATS + 1
+    for name, times in (("readings pass", reading_times), ("posting pass ", posting_times)):
+        median, worst = statistics.median(times), max(times)
         print(
-            f"check: ledger verify {'ok' if report.ok else 'FAILED'} ({report.entries:,} entries); "
-            f"{readings:,} interval readings stored for {count:,} meters x {passes} passes; "
-            f"{charge_rows:,} usage charges"
+            f"{name}: median {median:.2f} s (ratio {median / TARGET_S:.2f}), "
+            f"worst {worst:.2f} s (ratio {worst / TARGET_S:.2f}) over {REPEATS} runs"
         )
-        if not report.ok:
-            failures += [str(problem) for problem in report.problems[:5]]
-        if readings != rows or readings != count * passes:
-            failures.append(f"{rows} interval readings stored, {count * passes} expected")
-        if billing.totals.unpriced:
-            failures.append(f"{billing.totals.unpriced} readings could not be priced")
-        if charge_rows != billing.totals.charges:
-            failures.append(f"{charge_rows} usage charges stored, {billing.totals.charges} posted")
-        db.dispose()
+
+    report = verify_ledger(db)
+    with db.session() as session:
+        readings = session.scalar(
+            select(func.count())
+            .select_from(IntervalReading)
+            .where(IntervalReading.quality == ReadingQuality.GOOD)
+        )
+        rows = session.scalar(select(func.count()).select_from(IntervalReading))
+        charge_rows = session.scalar(select(func.count()).select_from(UsageCharge))
+    passes = REPEATS + 1
+    print(
+        f"check: ledger verify {'ok' if report.ok else 'FAILED'} ({report.entries:,} entries); "
+        f"{readings:,} interval readings stored for {count:,} meters x {passes} passes; "
+        f"{charge_rows:,} usage charges"
+    )
+    if not report.ok:
+        failures += [str(problem) for problem in report.problems[:5]]
+    if readings != rows or readings != count * passes:
+        failures.append(f"{rows} interval readings stored, {count * passes} expected")
+    if billing.totals.unpriced:
+        failures.append(f"{billing.totals.unpriced} readings could not be priced")
+    if charge_rows != billing.totals.charges:
+        failures.append(f"{charge_rows} usage charges stored, {billing.totals.charges} posted")
     for failure in failures:
         print(f"WRONG: {failure}")
     return 1 if failures else 0
