@@ -21,11 +21,16 @@ when a poll lands in the next bucket), and is left out otherwise. A group is NaN
 member has a value. Group series are kept up to date by ``feed`` (only the buckets a batch
 touched and the carry after them are recomputed), so reading one is a copy, like a meter.
 
-Threads: ``feed`` runs on the engine thread; ``series``, ``latest``, ``keys``, ``version`` and
-``define_groups`` may be called from any thread. One lock guards the arrays and is held only for
-short work: writing one batch, recomputing a few group buckets, copying one series out (a full
-recompute in ``define_groups`` takes and releases it per ``REBUILD_CELLS`` cells, a few ms).
-Only the Python loop over a batch's snapshots in ``feed`` runs outside the lock.
+Samples measured by another runtime's polling (read from the database by
+``app.runtime.live_share``) come in through ``feed_values`` as (meter id, time, W), under the
+same rules as a snapshot's power.
+
+Threads: ``feed`` runs on the engine thread, ``feed_values`` on the live-share thread (for
+meters the engine is not fed: the two never write one meter); ``series``, ``latest``, ``keys``,
+``version`` and ``define_groups`` may be called from any thread. One lock guards the arrays and
+is held only for short work: writing one batch, recomputing a few group buckets, copying one
+series out (a full recompute in ``define_groups`` takes and releases it per ``REBUILD_CELLS``
+cells, a few ms). Only the Python loop over a batch's samples runs outside the lock.
 
 Memory (``nbytes``): 4 bytes x capacity per meter and per group, 8 bytes x capacity for the
 slot table, and 8 bytes per (group, member) pair and per member meter for the membership index.
@@ -205,6 +210,22 @@ class LiveStore:
             ids.append(snap.meter_id)
             times.append(snap.wall_time.timestamp())
             powers.append(power)
+        return self._store(ids, times, powers)
+
+    def feed_values(self, samples: Iterable[tuple[int, float, float]]) -> int:
+        """The live-share thread: take samples another runtime measured, each (meter id, epoch
+        seconds, W); a non-finite power is skipped. Returns how many samples were stored."""
+        ids: list[int] = []
+        times: list[float] = []
+        powers: list[float] = []
+        for meter_id, at_s, power in samples:
+            if math.isfinite(power) and math.isfinite(at_s):
+                ids.append(meter_id)
+                times.append(at_s)
+                powers.append(power)
+        return self._store(ids, times, powers)
+
+    def _store(self, ids: list[int], times: list[float], powers: list[float]) -> int:
         if not ids:
             return 0
         buckets = np.floor_divide(np.asarray(times), self.step_s).astype(np.int64)

@@ -26,6 +26,7 @@ from app.runtime.command_queue import NOBODY_POLLS, expired, settled_ids, take_q
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
 from app.runtime.line_alarms import end_line_alarms, line_down, line_up
+from app.runtime.live_share import LiveShare
 from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl, record_parameters
 from app.runtime.operator_commands import OperatorCommands, RestoreOutcome, SwitchOutcome
@@ -105,6 +106,14 @@ class Runtime:
         # last value for 30 s: a slow bus (DL/T 645 at 9600 baud, one request per value) can
         # take 20 s to come back to a meter, and its building's line must not droop meanwhile.
         self.live = LiveStore(carry_buckets=LIVE_CARRY_BUCKETS)
+        # Live share: the meters polled here are published through the database; those another
+        # runtime polls (all of them on an attached console) are read from it into ``live``.
+        self.live_share = LiveShare(
+            db,
+            self.live,
+            polled_here=lambda: self._meter_bus.keys(),
+            others_poll=lambda: bool(self._configured.difference(self._meter_bus)),
+        )
         self.engine = Engine(
             db,
             interval_s=self.options.interval_s,
@@ -162,6 +171,7 @@ class Runtime:
         self.engine.start()
         self._watcher = threading.Thread(target=self._watch_money, name="money watch", daemon=True)
         self._watcher.start()
+        self.live_share.start()  # live share
         workers: list[BusWorker] = []
         meter_bus: dict[int, tuple[BusWorker, str]] = {}
         for bus in setup:
@@ -306,6 +316,7 @@ class Runtime:
     def _on_snapshots(self, session: Session, snapshots: list[Snapshot]) -> None:
         self.load.feed(session, snapshots)
         self.live.feed(snapshots)
+        self.live_share.offer(snapshots)  # live share: for the consoles that do not poll
         self.operator_commands.seen(snapshots)
 
     def _start_billing(self, session: Session) -> None:
@@ -533,6 +544,7 @@ class Runtime:
     def stop(self) -> None:
         self._stopping.set()
         self.clocks.stop()
+        self.live_share.stop()  # live share
         if self._watcher is not None:
             self._watcher.join(timeout=10)
         for worker in self.workers:  # all at once: each ends its current request meanwhile

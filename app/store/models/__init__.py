@@ -10,6 +10,7 @@ from app.store.models.ledger_models import (
     Shift,
     UsageCharge,
 )
+from app.store.models.live_models import LivePower
 from app.store.models.meter_models import (
     Bus,
     DailyUsage,
@@ -58,6 +59,7 @@ __all__ = [
     "IntervalReading",
     "LedgerEntry",
     "LedgerKind",
+    "LivePower",
     "LoadGuardSetting",
     "LoadTrip",
     "Meter",

@@ -1,6 +1,8 @@
 """Field owners: which runtime polls and bills each bus and the site's duties, for the status of
 standbys and attached consoles (the locks themselves live outside the tables), and a pause of a
-bus's polling asked by a technician's diagnostics on another PC.
+bus's polling asked by a technician's diagnostics on another PC; and the newest live power of each
+meter, written by its bus's owner for the consoles and standbys that do not poll it (``live_power``,
+UNLOGGED on PostgreSQL: a few seconds of live load need no WAL and no replication).
 
 Revision ID: 0007
 Revises: 0006
@@ -33,7 +35,26 @@ def upgrade() -> None:
         sa.Column("paused", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("unit", name=op.f("pk_field_owner")),
     )
+    op.create_table(
+        "live_power",
+        sa.Column("meter_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("power_w", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["meter_id"],
+            ["meter.id"],
+            name=op.f("fk_live_power_meter_id_meter"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("meter_id", name=op.f("pk_live_power")),
+    )
+    op.create_index("ix_live_power_at", "live_power", ["at"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # Overwritten every few seconds and worth nothing after a crash: no WAL for it.
+        op.execute("ALTER TABLE live_power SET UNLOGGED")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_live_power_at", table_name="live_power")
+    op.drop_table("live_power")
     op.drop_table("field_owner")
