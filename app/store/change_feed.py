@@ -11,7 +11,11 @@ it. ``callback(changes)`` gets a ``Changes`` value (kind -> ids, kinds changed a
   back-off (``RETRY_DELAYS_S``) and then delivers one ``EVERYTHING`` batch, since what was
   committed in the gap was not heard. Every process's commits arrive, this one's too.
 - SQLite: it subscribes to the Database's in-process feed; the callback runs on the thread that
-  committed, right after the commit. Other processes' commits are not heard.
+  committed, right after the commit. The commits of other processes on the same file (and of
+  other Database handles of this process) are heard too, by ``app.store.sqlite_watch``: its
+  thread, also named "change listener", asks the file's ``PRAGMA data_version`` every
+  ``file_check_s`` and delivers one ``EVERYTHING`` batch, on that thread, when others
+  committed (SQLite cannot say what they changed). This process's own commits never cause one.
 
 A callback that raises is logged; the feed goes on.
 """
@@ -28,6 +32,7 @@ from psycopg import sql
 
 from app.store.changes import CHANNEL, EVERYTHING, ChangeKind, Changes, decode
 from app.store.database import Database
+from app.store.sqlite_watch import FILE_CHECK_S, SqliteWatch
 
 __all__ = ["EVERYTHING", "ChangeKind", "ChangeListener", "Changes"]
 
@@ -48,6 +53,7 @@ class ChangeListener:
         callback: Callable[[Changes], None],
         *,
         retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+        file_check_s: float = FILE_CHECK_S,
     ) -> None:
         if not retry_delays_s:
             raise ValueError("retry_delays_s needs at least one delay")
@@ -59,6 +65,8 @@ class ChangeListener:
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._backend_pid: int | None = None
+        self._file_check_s = file_check_s
+        self._watch: SqliteWatch | None = None
 
     @property
     def backend_pid(self) -> int | None:
@@ -80,6 +88,14 @@ class ChangeListener:
         self._stop.clear()
         if self._db.is_sqlite:
             self._unsubscribe = self._db.changes.subscribe(self._deliver)
+            if self._db.file_path is not None:  # in memory: no other process can write
+                self._watch = SqliteWatch(
+                    self._db.file_path,
+                    self._db.engine,
+                    lambda: self._deliver(EVERYTHING),
+                    interval_s=self._file_check_s,
+                )
+                self._watch.start()
             self._listening.set()
             return
         self._thread = threading.Thread(target=self._run, name="change listener", daemon=True)
@@ -91,10 +107,20 @@ class ChangeListener:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._watch is not None:
+            self._watch.stop(timeout_s)
+            self._watch = None
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
         self._listening.clear()
+
+    def check_other_processes(self) -> bool:
+        """SQLite: ask the file now whether others committed (the listener's thread does every
+        ``file_check_s``); True when they did and ``EVERYTHING`` was delivered. PostgreSQL, or
+        a listener not started: False (the server tells; there is nothing to ask)."""
+        watch = self._watch
+        return watch.check() if watch is not None else False
 
     def _deliver(self, changes: Changes) -> None:
         if self._stop.is_set():

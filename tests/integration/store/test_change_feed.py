@@ -1,12 +1,15 @@
 """The change feed: what a transaction commits reaches a listener, on PostgreSQL through
 LISTEN/NOTIFY on a second Database object (as another PC would), on SQLite in process; a
 rollback publishes nothing; big batches are summarised and long ones split; a listener whose
-connection the server kills comes back and reports everything."""
+connection the server kills comes back and reports everything. A recharge made by another
+process is heard on both (on SQLite through the file's data version, as ``everything``), and on
+SQLite this process's own commits never count as another's."""
 
 from __future__ import annotations
 
 import queue
 import threading
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +26,7 @@ from app.services.recharge import recharge
 from app.store import change_statements
 from app.store.change_feed import EVERYTHING, ChangeKind, ChangeListener, Changes
 from app.store.changes import PAYLOAD_BYTES, SUMMARY_LIMIT, decode, encode
-from app.store.database import Database
+from app.store.database import DB_FILE_NAME, Database
 from app.store.models import Account, Alarm, IntervalReading, Meter, RelayCommand
 from app.vocabulary import (
     AlarmSeverity,
@@ -33,6 +36,8 @@ from app.vocabulary import (
     PaymentMethod,
     RelayAction,
 )
+from tests.databases import _sqlite_copy
+from tests.support import run_python
 
 WAIT_S = 20.0  # a bound for a stuck test, never a measurement
 
@@ -323,9 +328,12 @@ def test_a_listener_that_fails_never_breaks_the_commit_or_the_feed(site: Site) -
         assert session.get(Alarm, second) is not None
 
 
-def test_sqlite_is_heard_per_database_handle_and_postgresql_per_server(site: Site) -> None:
-    """On SQLite a listener hears the commits of its own Database object (listeners are not
-    global to the process); on PostgreSQL it hears the database, whoever writes."""
+def test_a_listener_hears_another_handle_on_sqlite_as_everything_and_on_postgresql_by_id(
+    site: Site,
+) -> None:
+    """On SQLite a listener hears the commits of its own Database object with their ids and
+    another handle's (another process's, as far as it can tell) as ``everything`` through the
+    file; on PostgreSQL it hears the database by id, whoever writes."""
     other_heard = Heard()
     other = Database(site.writer.url)  # another handle, on SQLite another in-process feed
     listener = ChangeListener(other, other_heard)
@@ -334,15 +342,169 @@ def test_sqlite_is_heard_per_database_handle_and_postgresql_per_server(site: Sit
         assert listener.wait_listening(WAIT_S)
         alarm_id = raise_alarm(site.writer)
         assert site.heard.until_ids(ChangeKind.ALARM, {alarm_id})
+        if site.writer.is_sqlite:
+            assert other_heard.until(lambda c: c.everything) == EVERYTHING
         marker = raise_alarm(other)
         heard = other_heard.until_ids(ChangeKind.ALARM, {marker})
         if site.writer.is_sqlite:
-            assert heard.ids_of(ChangeKind.ALARM) == {marker}  # in process: per Database
+            assert heard.ids_of(ChangeKind.ALARM) == {marker}  # its own: by id, no everything
         else:
             assert heard.ids_of(ChangeKind.ALARM) == {alarm_id, marker}  # the same server
     finally:
         listener.stop()
         other.dispose()
+
+
+def test_a_recharge_made_by_another_process_is_heard(site: Site, tmp_path: Path) -> None:
+    """``main.py account recharge`` in a process of its own, as a script beside the console:
+    on PostgreSQL its notification names the account; on SQLite the file moved under the
+    listener's feet and it says ``everything``."""
+    account_id, number = first_account(site.writer)
+    done = run_python(
+        [
+            "main.py",
+            "account",
+            "recharge",
+            "--db",
+            site.writer.url.render_as_string(hide_password=False),
+            "--data-dir",
+            str(tmp_path / "script-data"),
+            "--account",
+            number,
+            "--amount",
+            "30",
+            "--method",
+            "cash",
+            "--user",
+            "cashier",
+        ],
+        env={"METERDESK_PASSWORD": DEMO_PASSWORD},
+        unset=["CI"],  # the program must not behave differently under CI
+    )
+    assert done.returncode == 0, done.stderr
+    if site.writer.is_sqlite:
+        assert site.heard.until(lambda c: c.everything) == EVERYTHING
+    else:
+        seen = site.heard.until_ids(ChangeKind.ACCOUNT, {account_id})
+        assert seen.ids_of(ChangeKind.BALANCE) == {account_id}
+
+
+# -- SQLite: other processes heard through the file, this one's commits not twice -----------
+
+
+@pytest.fixture
+def sqlite_db(_sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    """A small seeded site in a SQLite file (WAL, as ``upgrade`` leaves it)."""
+    db = Database(_sqlite_copy(_sqlite_template, tmp_path / "sqlite-site"))
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=3))
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def asked(sqlite_db: Database) -> Iterator[tuple[ChangeListener, Heard]]:
+    """A listener whose thread never asks the file by itself (an hour apart): the test asks it
+    with ``check_other_processes`` and knows exactly what happened before."""
+    heard = Heard()
+    listener = ChangeListener(sqlite_db, heard, file_check_s=3600)
+    listener.start()
+    assert listener.wait_listening(WAIT_S)
+    yield listener, heard
+    listener.stop()
+
+
+def drained(heard: Heard) -> list[Changes]:
+    batches = []
+    while not heard.batches.empty():
+        batches.append(heard.batches.get_nowait())
+    return batches
+
+
+def test_sqlite_this_process_s_own_commits_are_not_taken_for_another_s(
+    sqlite_db: Database, asked: tuple[ChangeListener, Heard]
+) -> None:
+    listener, heard = asked
+    account_id, number = first_account(sqlite_db)
+    cashier = login(sqlite_db, "cashier", DEMO_PASSWORD)
+    recharge(sqlite_db, cashier, number, "50", PaymentMethod.CASH, "own-1")
+    raise_alarm(sqlite_db)
+    with sqlite_db.session() as session:  # a commit that wrote nothing
+        session.execute(select(Account.id)).all()
+        session.commit()
+    with sqlite_db.engine.begin() as conn:  # a bare connection, not a session
+        conn.execute(update(Alarm).where(Alarm.message == "marker").values(ack_note="seen"))
+
+    def alarms(count: int) -> None:
+        for n in range(count):
+            raise_alarm(sqlite_db, f"from a thread {n}")
+
+    writers = [threading.Thread(target=alarms, args=(5,)) for _ in range(3)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert not listener.check_other_processes()
+    batches = drained(heard)
+    assert batches and not any(b.everything for b in batches)
+    assert any(b.ids_of(ChangeKind.BALANCE) == {account_id} for b in batches)
+
+
+def test_sqlite_another_handle_s_commit_just_before_one_of_ours_is_still_heard(
+    sqlite_db: Database, asked: tuple[ChangeListener, Heard]
+) -> None:
+    """Another writer commits, then this process commits before the file is asked: the move is
+    not put down to our commit (the version is read before it, while it holds the lock)."""
+    listener, heard = asked
+    other = Database(sqlite_db.url)
+    try:
+        raise_alarm(other, "another process")
+    finally:
+        other.dispose()
+    ours = raise_alarm(sqlite_db, "ours")
+    assert listener.check_other_processes()
+    batches = drained(heard)
+    assert [b for b in batches if b.everything] == [EVERYTHING]  # once
+    assert any(b.ids_of(ChangeKind.ALARM) == {ours} for b in batches)
+    assert not listener.check_other_processes()  # told once
+
+
+def test_sqlite_stop_ends_the_file_watch(sqlite_db: Database) -> None:
+    heard = Heard()
+    listener = ChangeListener(sqlite_db, heard, file_check_s=0.05)
+    listener.start()
+    assert any(t.name == "change listener" for t in threading.enumerate())
+    listener.stop()
+    assert not any(t.name == "change listener" for t in threading.enumerate())
+    other = Database(sqlite_db.url)
+    try:
+        raise_alarm(other, "after the stop")
+    finally:
+        other.dispose()
+    assert not listener.check_other_processes()
+    assert heard.batches.empty()
+
+
+def test_sqlite_a_listener_on_an_unreadable_file_says_so_and_starts_when_it_can(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file cannot be opened yet: a warning saying so and what follows; once it can, the
+    listener reports everything (what happened meanwhile was not heard)."""
+    folder = tmp_path / "later"
+    folder.mkdir()
+    db = Database(f"sqlite:///{(folder / DB_FILE_NAME).as_posix()}")
+    heard = Heard()
+    listener = ChangeListener(db, heard, file_check_s=3600)
+    try:
+        listener.start()
+        assert "cannot open" in caplog.text and "trying again" in caplog.text
+        assert not listener.check_other_processes()
+        with db.transaction() as session:
+            session.execute(text("CREATE TABLE made_meanwhile (x INTEGER)"))
+        assert listener.check_other_processes()
+        assert heard.batches.get_nowait() == EVERYTHING
+    finally:
+        listener.stop()
+        db.dispose()
 
 
 @pytest.mark.postgres
