@@ -189,9 +189,9 @@ class SqliteWatch:
             if self._conn is None:
                 return
             version = self._read()  # this transaction holds the write lock: nobody commits now
-            if version is None or version != self._known:
-                if not self._in_flight:  # no commit of ours explains the move
-                    self._foreign = True
+            moved = version is None or version != self._known
+            if moved and not self._in_flight:  # no commit of ours explains the move
+                self._foreign = True
             self._known = version
             self._in_flight.add(tid)
 

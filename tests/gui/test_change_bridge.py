@@ -1,7 +1,9 @@
 """The console's change bridge: what is committed through the services reaches the screens as
 Qt signals, with no screen asking the database on a timer: the alarm count and list, the
 Overview's tiles, the Accounts detail and the Counter card, an open Meter detail. Bursts are
-folded into one emission; after an interrupted feed the lists are read again."""
+folded into one emission; after an interrupted feed the lists are read again. On SQLite a
+recharge made by another process (a script's ``main.py account recharge``) reaches the screens
+too, through the file."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from app.ui.change_bridge import ChangeBridge, Refresher
 from app.ui.formatting import money_text
 from app.views.main_window import MainWindow
 from app.vocabulary import AlarmSeverity, MeterStatus, PaymentMethod
+from tests.support import run_python
 
 WAIT_MS = 20_000  # a bound for a stuck test, never a measurement
 
@@ -138,6 +141,73 @@ def test_a_recharge_shows_on_the_overview_accounts_and_counter(  # type: ignore[
     qtbot.waitUntil(shown_on_the_accounts_screen, timeout=WAIT_MS)
     balance_after = money_text(after, site.currency)
     qtbot.waitUntil(lambda: balance_after in window.counter.balance_label.text(), timeout=WAIT_MS)
+
+
+def test_a_recharge_by_another_process_shows_on_the_accounts_and_counter_screens(  # type: ignore[no-untyped-def]
+    qtbot,
+    window: MainWindow,
+    bridge: ChangeBridge,
+    demo_db: Database,
+    site: SiteInfo,
+    tmp_path: Path,
+) -> None:
+    """SQLite: the script's commit is not in this process's feed; the bridge hears the file
+    move, says everything changed, and the chosen account is read again."""
+    account, _meter = an_account_with_a_meter(demo_db)
+    after = account.balance_minor + 4000
+    window.accounts.list.select_id(account.id)
+    qtbot.waitUntil(lambda: window.accounts.detail.shown is not None, timeout=WAIT_MS)
+    window.counter.list.select_id(account.id)
+    balance_before = money_text(account.balance_minor, site.currency)
+    qtbot.waitUntil(lambda: balance_before in window.counter.balance_label.text(), timeout=WAIT_MS)
+
+    with qtbot.waitSignal(bridge.everything_changed, timeout=WAIT_MS):
+        done = run_python(
+            [
+                "main.py",
+                "account",
+                "recharge",
+                "--db",
+                demo_db.url.render_as_string(hide_password=False),
+                "--data-dir",
+                str(tmp_path / "script-data"),
+                "--account",
+                account.number,
+                "--amount",
+                "40",
+                "--method",
+                "cash",
+                "--user",
+                "cashier",
+            ],
+            env={"METERDESK_PASSWORD": DEMO_PASSWORD},
+            unset=["CI"],  # the program must not behave differently under CI
+        )
+        assert done.returncode == 0, done.stderr
+
+    def shown_on_the_accounts_screen() -> bool:
+        shown = window.accounts.detail.shown
+        return shown is not None and shown.row.balance_minor == after
+
+    qtbot.waitUntil(shown_on_the_accounts_screen, timeout=WAIT_MS)
+    balance_after = money_text(after, site.currency)
+    qtbot.waitUntil(lambda: balance_after in window.counter.balance_label.text(), timeout=WAIT_MS)
+
+
+def test_the_bridge_s_own_commits_never_say_everything_changed(  # type: ignore[no-untyped-def]
+    qtbot, bridge: ChangeBridge, demo_db: Database
+) -> None:
+    """A recharge in this process arrives by id; asking the file afterwards finds nothing."""
+    account, _meter = an_account_with_a_meter(demo_db)
+    everything: list[None] = []
+    bridge.everything_changed.connect(lambda: everything.append(None))
+    with qtbot.waitSignal(bridge.balances_changed, timeout=WAIT_MS) as balances:
+        recharge(demo_db, cashier(demo_db), account.number, "10", PaymentMethod.CASH, new_key())
+    assert balances.args == [frozenset({account.id})]
+    assert not bridge.listener.check_other_processes()
+    with qtbot.waitSignal(bridge.changed, timeout=WAIT_MS):  # a marker after the recharge
+        bridge.feed(Changes.of({ChangeKind.METER: [1]}))
+    assert everything == []
 
 
 def test_an_open_meter_detail_follows_its_meter_and_its_account(  # type: ignore[no-untyped-def]

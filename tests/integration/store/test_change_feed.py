@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import queue
 import threading
-from pathlib import Path
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -445,7 +445,8 @@ def test_sqlite_this_process_s_own_commits_are_not_taken_for_another_s(
         writer.join()
     assert not listener.check_other_processes()
     batches = drained(heard)
-    assert batches and not any(b.everything for b in batches)
+    assert batches
+    assert not any(b.everything for b in batches)
     assert any(b.ids_of(ChangeKind.BALANCE) == {account_id} for b in batches)
 
 
@@ -496,7 +497,8 @@ def test_sqlite_a_listener_on_an_unreadable_file_says_so_and_starts_when_it_can(
     listener = ChangeListener(db, heard, file_check_s=3600)
     try:
         listener.start()
-        assert "cannot open" in caplog.text and "trying again" in caplog.text
+        assert "cannot open" in caplog.text
+        assert "trying again" in caplog.text
         assert not listener.check_other_processes()
         with db.transaction() as session:
             session.execute(text("CREATE TABLE made_meanwhile (x INTEGER)"))
