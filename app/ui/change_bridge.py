@@ -3,12 +3,14 @@ database, as signals on the GUI thread, so screens refresh what changed instead 
 database every few seconds.
 
 ``ChangeBridge`` owns a ``ChangeListener`` (``app.store.change_feed``). Batches arrive on the
-listener's thread (PostgreSQL) or on the thread that committed (SQLite); they are folded
-together and emitted on the GUI thread at most once per ``COALESCE_MS``. Each per-kind signal
-carries the ids that changed as a ``frozenset[int]``, or None when any of them may have (a
-batch summarised by its writer, or ``everything`` after the feed was interrupted): use
-``concerns(ids, shown_id)``. ``everything_changed`` is emitted too after an interruption, for
-what no kind covers (lists that reload as on F5).
+listener's thread (PostgreSQL), on the thread that committed (this process on SQLite), or on the
+file watch's thread (another process committed to the SQLite file: ``everything``); they are
+folded together and emitted on the GUI thread at most once per ``COALESCE_MS``. Each per-kind
+signal carries the ids that changed as a ``frozenset[int]``, or None when any of them may have
+(a batch summarised by its writer, or ``everything``): use ``concerns(ids, shown_id)``.
+``everything_changed`` is emitted for every ``everything`` batch (after the feed was
+interrupted, or another process's commit on SQLite), for what no kind covers (lists that reload
+as on F5).
 
 ``Refresher`` runs a screen's reload after the changes it follows, never more often than its
 gap.
