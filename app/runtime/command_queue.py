@@ -32,6 +32,14 @@ class Queued:
     on: bool
 
 
+def queued_for(session: Session, meter_ids: Collection[int]) -> bool:
+    """Whether a command waits for one of these meters (a read, cheap every round)."""
+    waiting = session.scalars(
+        select(RelayCommand.meter_id).where(RelayCommand.state == CommandState.PENDING)
+    ).all()
+    return any(meter_id in meter_ids for meter_id in waiting)
+
+
 def take_queued(session: Session, meter_ids: Collection[int]) -> list[Queued]:
     """The waiting commands of these meters (the buses this runtime owns), oldest first, each
     marked ``SENT`` here so that no other runtime sends it too."""

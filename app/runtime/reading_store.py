@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from app.hardware.snapshot import LINE_DOWN, OFFLINE, Quality, Snapshot
+from app.store.bulk_rows import insert_rows
 from app.store.models import Alarm, IntervalReading, Meter
 from app.vocabulary import (
     AlarmKind,
@@ -230,8 +231,9 @@ class ReadingStore:
             _mark_seen(session, list(seen.values()))
             result.seen = len(seen)
         if result.stored:
-            session.execute(
-                insert(IntervalReading),
+            insert_rows(
+                session,
+                IntervalReading,
                 [
                     {
                         "meter_id": r.meter_id,

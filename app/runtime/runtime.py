@@ -22,7 +22,14 @@ from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.snapshot import Snapshot
 from app.queries.site_facts import power_groups
 from app.runtime.clock_watch import CLOCK_CHECK_S, FIRST_CHECK_S, ClockRounds
-from app.runtime.command_queue import NOBODY_POLLS, expired, settled_ids, take_queued
+from app.runtime.command_queue import (
+    NOBODY_POLLS,
+    Queued,
+    expired,
+    queued_for,
+    settled_ids,
+    take_queued,
+)
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
 from app.runtime.line_alarms import end_line_alarms, line_down, line_up
@@ -48,6 +55,7 @@ log = logging.getLogger(__name__)
 # command line): a recharge there restores supply within about this time.
 MONEY_WATCH_S = 2.0
 HEARTBEAT_S = 5.0  # how often the owner rows say their units are still held
+WATCH_BACKOFF_ROUNDS = 5  # after failed rounds the watch waits up to this many times longer
 
 # The demo stores a reading a minute and posts every minute, so balances visibly fall.
 DEMO_INTERVAL_S = 60
@@ -464,36 +472,46 @@ class Runtime:
         seconds, not at the next tick); a change of buses or meters (the field revision moved)
         is taken up; buses whose owner died are taken over; supply commands other runtimes
         left for this one's buses are sent, and the outcomes of those this one left for others
-        reach the operator waiting for them."""
-        try:
-            with self.db.session() as session:
-                last = newest_entry_id(session)
-            next_beat = 0.0
-            while not self._stopping.wait(MONEY_WATCH_S):
-                # Usage another runtime posted moves supply too: the site's owner evaluates it
-                # when it does not poll every bus itself.
-                every_kind = self.ownership.site_duties and bool(
-                    self._configured - set(self._meter_bus)
-                )
-                with self.db.session() as session:
-                    last, accounts = counter_entries_since(session, last, every_kind=every_kind)
-                    revision = field_revision(session)
-                for account_id in sorted(accounts):
-                    self.account_changed(account_id)
-                changed = revision != self._revision  # buses or meters changed (here or elsewhere)
-                if changed or self.ownership.claim_due():
-                    self._revision = revision
-                    try:
-                        self.reload_field(field_changed=changed)
-                    except Exception:  # a bus that cannot start must not stop the money watch
-                        log.exception("taking up the changed buses and meters failed")
-                self._pause_round()
-                self._queue_round()
+        reach the operator waiting for them. A round that fails (the database busy or away) is
+        logged and the next one tries again: the watch never ends before the runtime."""
+        last: int | None = None
+        next_beat = 0.0
+        failures = 0
+        while not self._stopping.wait(MONEY_WATCH_S * min(1 + failures, WATCH_BACKOFF_ROUNDS)):
+            try:
+                if last is None:
+                    with self.db.session() as session:
+                        last = newest_entry_id(session)
+                last = self._watch_round(last)
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + HEARTBEAT_S
                     self.ownership.heartbeat()
-        except Exception:  # the database went away: the minute's evaluation still runs
-            log.exception("money watch stopped")
+                failures = 0
+            except Exception:
+                failures += 1
+                if failures == 1 or failures % 30 == 0:  # said once, then now and then
+                    log.exception("a round of the money watch failed (%d in a row)", failures)
+
+    def _watch_round(self, last: int) -> int:
+        """One round of the money watch after ledger entry ``last``; the newest entry seen."""
+        # Usage another runtime posted moves supply too: the site's owner evaluates it when it
+        # does not poll every bus itself.
+        every_kind = self.ownership.site_duties and bool(self._configured - set(self._meter_bus))
+        with self.db.session() as session:
+            last, accounts = counter_entries_since(session, last, every_kind=every_kind)
+            revision = field_revision(session)
+        for account_id in sorted(accounts):
+            self.account_changed(account_id)
+        changed = revision != self._revision  # buses or meters changed (here or elsewhere)
+        if changed or self.ownership.claim_due():
+            self._revision = revision
+            try:
+                self.reload_field(field_changed=changed)
+            except Exception:  # a bus that cannot start must not stop the rest of the round
+                log.exception("taking up the changed buses and meters failed")
+        self._pause_round()
+        self._queue_round()
+        return last
 
     def _pause_round(self) -> None:
         """Money watch: stop polling the buses a technician asked to pause (their workers stop
@@ -514,9 +532,13 @@ class Runtime:
         of the commands this runtime left for others, and (the site's owner) fail those that
         no runtime took in time."""
         meter_bus = self._meter_bus
-        with self.db.session() as session:  # writes only when something waits
-            taken = take_queued(session, meter_bus.keys())
-            session.commit()
+        taken: list[Queued] = []
+        if meter_bus:
+            with self.db.session() as session:  # a read: most rounds find nothing waiting
+                waiting_here = queued_for(session, meter_bus.keys())
+            if waiting_here:
+                with self.db.transaction() as session:  # the write lock first (SQLite)
+                    taken = take_queued(session, meter_bus.keys())
         for queued in taken:
             found = meter_bus.get(queued.meter_id)
             if found is not None:

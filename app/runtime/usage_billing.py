@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.credit_region import CreditThresholds, credit_region
@@ -49,6 +49,7 @@ from app.runtime.usage_posting import (
 )
 from app.services.ledger import NewEntry, post_entries
 from app.services.policy_setup import thresholds_of
+from app.store.bulk_rows import insert_rows
 from app.store.models import (
     Account,
     AccountTariff,
@@ -432,7 +433,7 @@ class UsageBilling:
             charges += rows
             counts[account_id] = (int(account_id in entry_of), len(rows))
         if charges:
-            session.execute(insert(UsageCharge), charges)
+            insert_rows(session, UsageCharge, charges)
         write_states(session, [bill for meters in by_account.values() for bill in meters])
         return counts
 

@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.billing.rating import Rater, decimal_text
 from app.runtime.rater_codec import state_to_json
 from app.runtime.tariff_book import TariffBook
+from app.store.bulk_rows import update_rows
 from app.store.models import RatingState
 from app.vocabulary import Utility
 
@@ -152,7 +153,7 @@ def write_states(session: Session, bills: Iterable[MeterBill]) -> list[MeterBill
     if inserts:
         session.execute(insert(RatingState), inserts)
     if updates:
-        session.execute(update(RatingState), updates)
+        update_rows(session, RatingState, updates)
     return written
 
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.input_limits import MAX_MONEY_MINOR
+from app.store.bulk_rows import insert_rows_with_ids
 from app.store.models import Account, LedgerEntry, utc_now
 from app.vocabulary import LedgerKind
 
@@ -153,9 +154,7 @@ def post_entries(
                 "idempotency_key": entry.idempotency_key,
             }
         )
-    new_ids = session.scalars(
-        insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True), rows
-    ).all()
+    new_ids = insert_rows_with_ids(session, LedgerEntry, rows)
     table = cast(Table, Account.__table__)
     session.execute(  # the row version moves too, so optimistic writers see the change
         update(table)

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, sessionmaker
 
 from app.store.change_statements import collect_statement
-from app.store.change_watches import record_object
+from app.store.change_watches import WATCH_BY_TABLE, record_object
 from app.store.changes import CHANNEL, ChangeCollector, Changes, encode
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,13 @@ class ChangeCapture:
 
     def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
         _buckets(session).pop(transaction, None)  # rolled back: nothing to publish
+
+
+def note_rows(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Rows inserted around the ORM (``COPY``): published as the ORM's inserts would be."""
+    watch = WATCH_BY_TABLE.get(table.name)
+    if watch is not None:
+        _bucket(session).add(watch.kind, {int(row[watch.id_attr]) for row in rows})
 
 
 # -- where a transaction's changes are kept --------------------------------------------------

@@ -142,7 +142,11 @@ class RelayCommand(Base):
     """A request to switch a meter's relay or valve, and what the read-back verified."""
 
     __tablename__ = "relay_command"
-    __table_args__ = (Index("ix_relay_command_meter_requested", "meter_id", "requested_at"),)
+    __table_args__ = (
+        Index("ix_relay_command_meter_requested", "meter_id", "requested_at"),
+        # Every runtime asks for the commands waiting for a bus's owner every 2 s.
+        Index("ix_relay_command_state", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))

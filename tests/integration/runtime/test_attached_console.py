@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from app.billing.load_guard import GuardState
 from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
@@ -169,3 +170,29 @@ def test_nobody_to_ask_when_no_runtime_polls_the_bus(site: Database) -> None:
         bus_id = session.scalars(select(Bus.id)).first()
     assert bus_id is not None
     assert ask_pause(site, bus_id, "diagnostics", datetime.now(UTC)) is None
+
+
+def test_a_failed_round_of_the_owners_money_watch_does_not_end_it(
+    pair: tuple[Runtime, Runtime], site: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database busy for a moment (SQLite's write lock, a server restart) fails one round;
+    the next rounds still carry out the commands other consoles leave."""
+    owner, console = pair
+    rounds = {"n": 0}
+    real = owner._queue_round
+
+    def busy_once() -> None:
+        rounds["n"] += 1
+        if rounds["n"] == 1:
+            raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+        real()
+
+    monkeypatch.setattr(owner, "_queue_round", busy_once)
+    wait_for(lambda: rounds["n"] >= 2, "a round after the failed one")
+    meter, url = a_meter(site)
+    assert owner.sim is not None
+    simulated = owner.sim.meter(url, meter.address)
+    boss = login(site, "supervisor", DEMO_PASSWORD)
+    outcome = console.switch_relay(meter.id, False, boss.operator_id, "after a busy moment")
+    assert outcome.result(timeout=WAIT_S).verified
+    assert not simulated.supply_on
