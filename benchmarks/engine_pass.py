@@ -33,9 +33,8 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -44,9 +43,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.demo.site import DemoSpec, seed_demo_site
@@ -60,6 +57,7 @@ from app.store.field_lock import SoleLocks
 from app.store.migrate import schema_state, upgrade
 from app.store.models import IntervalReading, Meter, UsageCharge
 from app.vocabulary import ReadingQuality, Utility
+from benchmarks.support.scratch_db import ADMIN_URL_ENV, Unusable, scratch_postgres
 
 R = TypeVar("R")
 TARGET_S = 2.0
@@ -69,11 +67,6 @@ REPEATS = 3
 STEP = timedelta(minutes=15)
 # A Tuesday morning, 5 s after the quarter hour (peak time of the time-of-use tariff).
 T0 = datetime(2026, 11, 10, 9, 0, 5, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
-ADMIN_URL_ENV = "METERDESK_TEST_PG_URL"  # --postgres: where scratch databases are made
-
-
-class Unusable(Exception):
-    """The database asked for cannot be used; the message says why and what to do."""
 
 
 class Site:
@@ -174,36 +167,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"{ADMIN_URL_ENV} and dropped at the end",
     )
     return parser.parse_args(argv)
-
-
-@contextmanager
-def scratch_postgres(admin_url: str) -> Iterator[str]:
-    """A new, empty database on the server of ``admin_url`` (a login that may create
-    databases): its URL, then it is dropped, whoever is still connected."""
-    try:
-        check_database_url(admin_url)
-    except StoreError as exc:
-        raise Unusable(f"{ADMIN_URL_ENV}: {exc}") from None
-    admin = make_url(admin_url)
-    name = f"meterdesk_bench_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except DBAPIError as exc:
-            raise Unusable(
-                f"could not create a scratch database through {ADMIN_URL_ENV} "
-                f"({admin.render_as_string(hide_password=True)}): {str(exc.orig).strip()}. "
-                "Check that the server runs and that the login may create databases."
-            ) from None
-        try:
-            yield admin.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
 
 
 def open_empty(url: str) -> Database:

@@ -30,16 +30,14 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.queries.accounts import get_account_detail
@@ -52,17 +50,13 @@ from app.store.errors import StoreError, check_database_url
 from app.store.migrate import schema_state, upgrade
 from app.store.models import Account
 from app.vocabulary import PaymentMethod
+from benchmarks.support.scratch_db import ADMIN_URL_ENV, Unusable, scratch_postgres
 
 BOUND_S = 1.0
 RECHARGES = 100
 AMOUNT = "10.00"
-ADMIN_URL_ENV = "METERDESK_TEST_PG_URL"  # where the scratch database is made
 LISTEN_S = 10.0  # B's LISTEN must be in place by then
 SHOWN_WITHIN_S = 10.0  # a balance not on B by then is reported as never shown
-
-
-class Unusable(Exception):
-    """The database asked for cannot be used; the message says why and what to do."""
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -86,36 +80,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not 1 <= args.recharges <= 10_000:
         parser.error(f"--recharges must be 1 to 10000, not {args.recharges}")
     return args
-
-
-@contextmanager
-def scratch_postgres(admin_url: str) -> Iterator[str]:
-    """A new, empty database on the server of ``admin_url`` (a login that may create
-    databases): its URL, then it is dropped, whoever is still connected."""
-    try:
-        check_database_url(admin_url)
-    except StoreError as exc:
-        raise Unusable(f"{ADMIN_URL_ENV}: {exc}") from None
-    admin = make_url(admin_url)
-    name = f"meterdesk_bench_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except DBAPIError as exc:
-            raise Unusable(
-                f"could not create a scratch database through {ADMIN_URL_ENV} "
-                f"({admin.render_as_string(hide_password=True)}): {str(exc.orig).strip()}. "
-                "Check that the server runs and that the login may create databases."
-            ) from None
-        try:
-            yield admin.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
 
 
 def open_empty(url: str, key_dir: Path) -> Database:

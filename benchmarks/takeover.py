@@ -28,29 +28,27 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from app.services.field_setup import load_field_setup
 from app.store.database import Database, sqlite_url_for
 from app.store.errors import StoreError, check_database_url
 from app.store.migrate import schema_state
 from app.store.models import FieldOwner
+from benchmarks.support.scratch_db import ADMIN_URL_ENV, Unusable, scratch_postgres
 
 REPO = Path(__file__).resolve().parents[1]
 BOUND_S = 15.0
 ROUNDS = 3
-ADMIN_URL_ENV = "METERDESK_TEST_PG_URL"  # --postgres: where scratch databases are made
 SITE = ("--buildings", "2", "--floors", "1", "--rooms-per-floor", "5", "--history-days", "0")
 # Poll every second and post every 2 s at ten times real time, as the two-serve test does: the
 # owner is storing, rating and posting when it is killed.
@@ -60,10 +58,6 @@ START_S = 120.0  # generous: a serve's start on a busy 2-core machine
 KILL_WITHIN_S = 3.0  # the kill comes at a random moment this long after the standby is ready
 GIVE_UP_S = 60.0  # a takeover not seen by then is reported as missing (4 x the bound)
 STOP_S = 30.0
-
-
-class Unusable(Exception):
-    """The database asked for cannot be used; the message says why and what to do."""
 
 
 class RoundFailed(Exception):
@@ -117,36 +111,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not 1 <= args.rounds <= 20:
         parser.error(f"--rounds must be 1 to 20, not {args.rounds}")
     return args
-
-
-@contextmanager
-def scratch_postgres(admin_url: str) -> Iterator[str]:
-    """A new, empty database on the server of ``admin_url`` (a login that may create
-    databases): its URL, then it is dropped, whoever is still connected."""
-    try:
-        check_database_url(admin_url)
-    except StoreError as exc:
-        raise Unusable(f"{ADMIN_URL_ENV}: {exc}") from None
-    admin = make_url(admin_url)
-    name = f"meterdesk_bench_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except DBAPIError as exc:
-            raise Unusable(
-                f"could not create a scratch database through {ADMIN_URL_ENV} "
-                f"({admin.render_as_string(hide_password=True)}): {str(exc.orig).strip()}. "
-                "Check that the server runs and that the login may create databases."
-            ) from None
-        try:
-            yield admin.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
 
 
 def require_empty(url: str) -> None:

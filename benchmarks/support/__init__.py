@@ -1,0 +1,1 @@
+"""Helpers of the benchmark scripts (not benchmarks themselves)."""
