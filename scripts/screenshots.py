@@ -25,7 +25,7 @@ from app.demo.site import DEMO_PASSWORD
 from app.documents.site_workbook import write_workbook
 from app.queries.history import Resolution, TargetKind
 from app.queries.meters import list_meters
-from app.runtime.runtime import Runtime
+from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.bus_setup import BusForm, add_bus
 from app.services.operators import login, set_up_first_admin
 from app.services.policy_setup import import_policy
@@ -311,6 +311,36 @@ SHOT_NAMES = (
 )
 
 
+def attached_shot(folder: Path, out: Path) -> None:
+    """A second console on the site while the first polls it: attached, at 1280x720, its
+    status bar naming who polls and its overview's live load read from the database."""
+    opened = open_console(folder, None, demo=True)
+    window = MainWindow(
+        opened.db,
+        opened.site,
+        operator=login(opened.db, "supervisor", DEMO_PASSWORD),
+        data_dir=folder,
+        demo_password=DEMO_PASSWORD,
+    )
+    window.resize(1280, 720)
+    window.show()
+    runtime = Runtime(opened.db, RuntimeOptions(attached=True))
+    window.attach_runtime(runtime)
+    runtime.start()
+    window.reload()
+    window.show_page(4)
+    settle(8_000)
+    wait_for_background()
+    settle()
+    path = out / "attached-console.png"
+    window.grab().save(str(path))
+    print(path)
+    runtime.stop()
+    window.close()
+    wait_for_background()
+    opened.db.dispose()
+
+
 def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     app = make_application()
@@ -332,6 +362,7 @@ def main(out: Path) -> int:
         window.attach_runtime(runtime)
         runtime.start()
         settle(12_000)
+        attached_shot(folder, out)
         diagnostics_shots(opened.db, runtime, out)
         meter_detail_shots(opened.db, runtime, out)
         # The live chart once every bus has gone round once (a DL/T 645 bus at 9600 baud reads

@@ -70,30 +70,27 @@ class OwnerStatus(QLabel):
         warn = False
         if polling.attached:
             if site is None:
-                text = self.tr("Attached: no MeterDesk polls this site (start 'main.py serve')")
+                text = self.tr("Attached: nobody polls (start 'main.py serve')")
                 warn = True
             else:
-                text = self.tr("Attached: polled by {who}").format(who=self._short(site))
+                text = self.tr("Attached to {who}").format(who=self._short(site))
         elif not others:
             text = self.tr("Polling here: %n bus(es)", "", polling.buses_here)
         elif polling.buses_here == 0:
             owner = site or others[0]
-            text = self.tr("Standby: polled by {who}").format(who=self._short(owner))
+            text = self.tr("Standby for {who}").format(who=self._short(owner))
         else:
-            text = self.tr(
-                "Polling here: %n bus(es); others by another MeterDesk", "", polling.buses_here
-            )
+            text = self.tr("Polling %n bus(es) here, others elsewhere", "", polling.buses_here)
         self.setText(text)
+        # Short enough to show whole: the site's name and the database's path give way first.
+        self.setMinimumWidth(self.sizeHint().width())
         self.setProperty("warning", warn)
         self.style().unpolish(self)
         self.style().polish(self)
         self.setToolTip("\n".join(lines) or self.tr("No MeterDesk polls this site."))
 
     def _short(self, owner: OwnerRow) -> str:
-        since = owner.since.astimezone().strftime("%H:%M")
-        return self.tr("{role} on {host} since {since}").format(
-            role=owner.role, host=owner.host, since=since
-        )
+        return self.tr("{host} ({role})").format(role=owner.role, host=owner.host)
 
     def _who(self, owner: OwnerRow) -> str:
         what = self.tr("the site's duties") if owner.is_site else owner.what
