@@ -21,6 +21,7 @@ from app.hardware.link import LineSettings
 from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.snapshot import Snapshot
 from app.queries.site_facts import power_groups
+from app.runtime.account_orders import account_orders_since, newest_event_id
 from app.runtime.clock_watch import CLOCK_CHECK_S, FIRST_CHECK_S, ClockRounds
 from app.runtime.command_queue import (
     NOBODY_POLLS,
@@ -475,14 +476,15 @@ class Runtime:
         reach the operator waiting for them. A round that fails (the database busy or away) is
         logged and the next one tries again: the watch never ends before the runtime."""
         last: int | None = None
+        last_event = 0
         next_beat = 0.0
         failures = 0
         while not self._stopping.wait(MONEY_WATCH_S * min(1 + failures, WATCH_BACKOFF_ROUNDS)):
             try:
                 if last is None:
                     with self.db.session() as session:
-                        last = newest_entry_id(session)
-                last = self._watch_round(last)
+                        last, last_event = newest_entry_id(session), newest_event_id(session)
+                last, last_event = self._watch_round(last, last_event)
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + HEARTBEAT_S
                     self.ownership.heartbeat()
@@ -492,13 +494,17 @@ class Runtime:
                 if failures == 1 or failures % 30 == 0:  # said once, then now and then
                     log.exception("a round of the money watch failed (%d in a row)", failures)
 
-    def _watch_round(self, last: int) -> int:
-        """One round of the money watch after ledger entry ``last``; the newest entry seen."""
+    def _watch_round(self, last: int, last_event: int) -> tuple[int, int]:
+        """One round of the money watch after ledger entry ``last`` and audit event
+        ``last_event``; the newest of each seen."""
         # Usage another runtime posted moves supply too: the site's owner evaluates it when it
         # does not poll every bus itself.
         every_kind = self.ownership.site_duties and bool(self._configured - set(self._meter_bus))
         with self.db.session() as session:
             last, accounts = counter_entries_since(session, last, every_kind=every_kind)
+            # Keep power, a policy, an account opened or moved on another console: at once.
+            last_event, ordered = account_orders_since(session, last_event)
+            accounts |= ordered
             revision = field_revision(session)
         for account_id in sorted(accounts):
             self.account_changed(account_id)
@@ -511,7 +517,7 @@ class Runtime:
                 log.exception("taking up the changed buses and meters failed")
         self._pause_round()
         self._queue_round()
-        return last
+        return last, last_event
 
     def _pause_round(self) -> None:
         """Money watch: stop polling the buses a technician asked to pause (their workers stop

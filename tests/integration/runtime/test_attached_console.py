@@ -7,7 +7,7 @@ another PC pauses one bus's polling and the owner resumes it afterwards."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -19,10 +19,12 @@ from app.hardware.bus_worker import PollPolicy
 from app.queries.field_owners import field_owners
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.bus_pause import ask_pause, end_pause, pause_state
+from app.services.ledger import post_entry
+from app.services.meter_actions import set_keep_power
 from app.services.operators import login
 from app.store.database import Database
 from app.store.models import Account, BalancePolicy, Bus, LoadGuardSetting, LoadTrip, Meter
-from app.vocabulary import CommandState
+from app.vocabulary import CommandState, LedgerKind
 from tests.support import wait_for
 
 WAIT_S = 60  # a bound for a stuck test, never a measurement
@@ -196,3 +198,24 @@ def test_a_failed_round_of_the_owners_money_watch_does_not_end_it(
     outcome = console.switch_relay(meter.id, False, boss.operator_id, "after a busy moment")
     assert outcome.result(timeout=WAIT_S).verified
     assert not simulated.supply_on
+
+
+def test_keep_power_ordered_on_the_attached_console_restores_a_cut_room_at_once(
+    pair: tuple[Runtime, Runtime], site: Database
+) -> None:
+    """The owner's periodic evaluation is an hour away here: the order itself (an audit event
+    on the account) makes the owner act within a round of its money watch."""
+    owner, console = pair
+    meter, url = a_meter(site)
+    assert owner.sim is not None
+    simulated = owner.sim.meter(url, meter.address)
+    wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
+    with site.transaction() as session:  # the tenant owes money: the owner cuts the room
+        balance = session.get_one(Account, meter.account_id).balance_minor
+        post_entry(session, meter.account_id, LedgerKind.ADJUSTMENT, -balance - 100, reason="t")
+    wait_for(lambda: not simulated.supply_on, "the owner cut the room for arrears")
+    boss = login(console.db, "supervisor", DEMO_PASSWORD)
+    set_keep_power(
+        console.db, boss, meter.id, datetime.now(UTC) + timedelta(days=1), "a medical device"
+    )
+    wait_for(lambda: simulated.supply_on, "the owner switched it back on for keep power")
