@@ -479,11 +479,14 @@ class Runtime:
         last_event = 0
         next_beat = 0.0
         failures = 0
-        while not self._stopping.wait(MONEY_WATCH_S * min(1 + failures, WATCH_BACKOFF_ROUNDS)):
+        wait_s = 0.0  # where the ledger and the audit trail stand is read at once
+        while not self._stopping.wait(wait_s):
+            wait_s = MONEY_WATCH_S * min(1 + failures, WATCH_BACKOFF_ROUNDS)
             try:
-                if last is None:
+                if last is None:  # what is written from now on is what this watch acts on
                     with self.db.session() as session:
                         last, last_event = newest_entry_id(session), newest_event_id(session)
+                    continue
                 last, last_event = self._watch_round(last, last_event)
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + HEARTBEAT_S

@@ -14,10 +14,20 @@ from app.vocabulary import ReadingQuality, Utility
 T0 = datetime(2026, 11, 27, 10, 0, 10, tzinfo=UTC)
 
 
+class FakeConnection:
+    """What ``bulk_rows`` asks of the session's connection: its dialect (batched INSERT here)."""
+
+    class dialect:  # noqa: N801 - as SQLAlchemy spells it
+        name = "sqlite"
+
+
 class FakeSession:
     def __init__(self) -> None:
         self.added: list[object] = []
         self.updates: list[object] = []
+
+    def connection(self) -> FakeConnection:
+        return FakeConnection()
 
     def add(self, obj: object) -> None:
         self.added.append(obj)
