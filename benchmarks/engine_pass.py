@@ -57,7 +57,12 @@ from app.store.field_lock import SoleLocks
 from app.store.migrate import schema_state, upgrade
 from app.store.models import IntervalReading, Meter, UsageCharge
 from app.vocabulary import ReadingQuality, Utility
-from benchmarks.support.scratch_db import ADMIN_URL_ENV, Unusable, scratch_postgres
+from benchmarks.support.scratch_db import (
+    ADMIN_URL_ENV,
+    Unusable,
+    admin_url_or_refuse,
+    scratch_postgres,
+)
 
 R = TypeVar("R")
 TARGET_S = 2.0
@@ -203,13 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.db:
                 url = args.db
             elif args.postgres:
-                admin_url = os.environ.get(ADMIN_URL_ENV)
-                if not admin_url:
-                    raise Unusable(
-                        f"--postgres needs {ADMIN_URL_ENV}, an admin URL such as "
-                        "postgresql+psycopg://postgres:PASSWORD@127.0.0.1:5432/postgres"
-                    )
-                url = stack.enter_context(scratch_postgres(admin_url))
+                url = stack.enter_context(scratch_postgres(admin_url_or_refuse()))
             else:
                 url = sqlite_url_for(Path(stack.enter_context(tempfile.TemporaryDirectory())))
             db = open_empty(url)

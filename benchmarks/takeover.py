@@ -44,7 +44,12 @@ from app.store.database import Database, sqlite_url_for
 from app.store.errors import StoreError, check_database_url
 from app.store.migrate import schema_state
 from app.store.models import FieldOwner
-from benchmarks.support.scratch_db import ADMIN_URL_ENV, Unusable, scratch_postgres
+from benchmarks.support.scratch_db import (
+    ADMIN_URL_ENV,
+    Unusable,
+    admin_url_or_refuse,
+    scratch_postgres,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 BOUND_S = 15.0
@@ -304,13 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 url = args.db
                 require_empty(url)
             elif args.postgres:
-                admin_url = os.environ.get(ADMIN_URL_ENV)
-                if not admin_url:
-                    raise Unusable(
-                        f"--postgres needs {ADMIN_URL_ENV}, an admin URL such as "
-                        "postgresql+psycopg://postgres:PASSWORD@127.0.0.1:5432/postgres"
-                    )
-                url = stack.enter_context(scratch_postgres(admin_url))
+                url = stack.enter_context(scratch_postgres(admin_url_or_refuse()))
             else:
                 url = sqlite_url_for(folder / "site")
             engine = "SQLite" if make_url(url).get_backend_name() == "sqlite" else "PostgreSQL"

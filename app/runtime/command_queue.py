@@ -32,49 +32,36 @@ class Queued:
     on: bool
 
 
-def queued_for(session: Session, meter_ids: Collection[int]) -> bool:
-    """Whether a command waits for one of these meters (a read, cheap every round)."""
-    waiting = session.scalars(
-        select(RelayCommand.meter_id).where(RelayCommand.state == CommandState.PENDING)
-    ).all()
-    return any(meter_id in meter_ids for meter_id in waiting)
+def pending(session: Session, older_than: datetime | None = None) -> list[Queued]:
+    """The commands waiting for a bus's owner (those asked before ``older_than``), oldest
+    first: a read, cheap every round (``state`` is indexed)."""
+    query = select(RelayCommand.id, RelayCommand.meter_id, RelayCommand.action).where(
+        RelayCommand.state == CommandState.PENDING
+    )
+    if older_than is not None:
+        query = query.where(RelayCommand.requested_at < older_than)
+    rows = session.execute(query.order_by(RelayCommand.id)).all()
+    return [Queued(c, m, RelayAction(a) in _ON_ACTIONS) for c, m, a in rows]
 
 
-def take_queued(session: Session, meter_ids: Collection[int]) -> list[Queued]:
-    """The waiting commands of these meters (the buses this runtime owns), oldest first, each
-    marked ``SENT`` here so that no other runtime sends it too."""
-    if not meter_ids:
-        return []
-    rows = session.execute(
-        select(RelayCommand.id, RelayCommand.meter_id, RelayCommand.action)
-        .where(RelayCommand.state == CommandState.PENDING)
-        .order_by(RelayCommand.id)
-    ).all()
+def take_queued(session: Session, waiting: list[Queued]) -> list[Queued]:
+    """Of ``waiting`` (``pending`` for the meters of the buses this runtime owns), those still
+    waiting, each marked ``SENT`` here so that no other runtime sends it too."""
     taken: list[Queued] = []
-    for command_id, meter_id, action in rows:
-        if meter_id not in meter_ids:
-            continue
+    for queued in waiting:
         result = session.execute(
             update(RelayCommand)
-            .where(RelayCommand.id == command_id, RelayCommand.state == CommandState.PENDING)
+            .where(RelayCommand.id == queued.command_id, RelayCommand.state == CommandState.PENDING)
             .values(state=CommandState.SENT)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            taken.append(Queued(command_id, meter_id, RelayAction(action) in _ON_ACTIONS))
+            taken.append(queued)
     return taken
 
 
 def expired(session: Session, now: datetime, limit_s: float = QUEUE_LIMIT_S) -> list[Queued]:
     """Commands still waiting for a bus owner after ``limit_s``."""
-    rows = session.execute(
-        select(RelayCommand.id, RelayCommand.meter_id, RelayCommand.action)
-        .where(
-            RelayCommand.state == CommandState.PENDING,
-            RelayCommand.requested_at < now - timedelta(seconds=limit_s),
-        )
-        .order_by(RelayCommand.id)
-    ).all()
-    return [Queued(c, m, RelayAction(a) in _ON_ACTIONS) for c, m, a in rows]
+    return pending(session, older_than=now - timedelta(seconds=limit_s))
 
 
 def settled_ids(session: Session, command_ids: Collection[int]) -> list[int]:

@@ -27,7 +27,7 @@ from app.runtime.command_queue import (
     NOBODY_POLLS,
     Queued,
     expired,
-    queued_for,
+    pending,
     settled_ids,
     take_queued,
 )
@@ -170,8 +170,7 @@ class Runtime:
         with self.db.session() as session:
             self._revision = field_revision(session)
         configured = load_field_setup(self.db)
-        self._configured = {m.meter_id for bus in configured for m in bus.meters}
-        self.ownership.claim({bus.name: bus.bus_id for bus in configured})
+        self._claim(configured)
         setup = [bus for bus in configured if self.ownership.owns_bus(bus.bus_id)]
         self.live.define_groups(power_groups(self.db))
         if self.options.simulate:
@@ -202,9 +201,13 @@ class Runtime:
         """Claim what this runtime may own (the site's duties, its buses) without starting a
         worker: for a caller that feeds the engine itself (tests, benchmarks; they give the
         runtime ``SoleLocks``)."""
-        setup = load_field_setup(self.db)
+        self._claim(load_field_setup(self.db))
+
+    def _claim(self, setup: list[BusSetup]) -> ClaimRound:
+        """A claim round over the site's polled buses (``setup``), which are also what a supply
+        command may be queued for."""
         self._configured = {m.meter_id for bus in setup for m in bus.meters}
-        self.ownership.claim({bus.name: bus.bus_id for bus in setup})
+        return self.ownership.claim({bus.name: bus.bus_id for bus in setup})
 
     @property
     def problems(self) -> list[str]:
@@ -273,8 +276,7 @@ class Runtime:
 
     def _reload_field(self, field_changed: bool) -> None:
         setup = load_field_setup(self.db)
-        self._configured = {m.meter_id for bus in setup for m in bus.meters}
-        claimed = self.ownership.claim({bus.name: bus.bus_id for bus in setup})
+        claimed = self._claim(setup)
         if claimed.changed and self.on_claims is not None:
             self.on_claims(claimed)
         if claimed.gained:
@@ -544,18 +546,18 @@ class Runtime:
         taken: list[Queued] = []
         if meter_bus:
             with self.db.session() as session:  # a read: most rounds find nothing waiting
-                waiting_here = queued_for(session, meter_bus.keys())
-            if waiting_here:
+                mine = [q for q in pending(session) if q.meter_id in meter_bus]
+            if mine:
                 with self.db.transaction() as session:  # the write lock first (SQLite)
-                    taken = take_queued(session, meter_bus.keys())
+                    taken = take_queued(session, mine)
         for queued in taken:
             found = meter_bus.get(queued.meter_id)
             if found is not None:
                 self._send(found, queued.on, queued.command_id)
-        waiting = self.operator_commands.waiting()
-        if waiting:
+        asked_here = self.operator_commands.waiting()
+        if asked_here:
             with self.db.session() as session:
-                settled = settled_ids(session, waiting)
+                settled = settled_ids(session, asked_here)
             for command_id in settled:
                 self.engine.call(partial(self._settled, command_id))
         if self.load.awaiting_restore:  # an operator may have restored a trip elsewhere

@@ -4,6 +4,7 @@ Kept out of ``benchmarks/*.py`` itself, which ``make benchmarks`` runs one by on
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,3 +50,14 @@ def scratch_postgres(admin_url: str) -> Iterator[str]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         engine.dispose()
+
+
+def admin_url_or_refuse() -> str:
+    """``--postgres``: the admin URL in ``ADMIN_URL_ENV``, or ``Unusable`` saying what to set."""
+    admin_url = os.environ.get(ADMIN_URL_ENV)
+    if not admin_url:
+        raise Unusable(
+            f"--postgres needs {ADMIN_URL_ENV}, an admin URL such as "
+            "postgresql+psycopg://postgres:PASSWORD@127.0.0.1:5432/postgres"
+        )
+    return admin_url

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from app.billing.load_guard import GuardState
 from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
+from app.hardware.simulator.sim_meter import SimMeter
 from app.queries.field_owners import field_owners
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.bus_pause import ask_pause, end_pause, pause_state
@@ -74,6 +75,17 @@ def a_meter(db: Database) -> tuple[Meter, str]:
         return meter, url
 
 
+def polled_meter(owner: Runtime, site: Database, *, wait: bool = True) -> tuple[Meter, SimMeter]:
+    """``a_meter`` and its simulated meter on the owner's line, once the owner polled (unless
+    ``wait`` is False)."""
+    meter, url = a_meter(site)
+    assert owner.sim is not None
+    simulated = owner.sim.meter(url, meter.address)
+    if wait:
+        wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
+    return meter, simulated
+
+
 def test_the_attached_console_polls_nothing_and_the_owner_is_named(
     pair: tuple[Runtime, Runtime], site: Database
 ) -> None:
@@ -91,10 +103,7 @@ def test_a_switch_on_the_attached_console_is_carried_out_by_the_owner(
     pair: tuple[Runtime, Runtime], site: Database
 ) -> None:
     owner, console = pair
-    meter, url = a_meter(site)
-    assert owner.sim is not None
-    simulated = owner.sim.meter(url, meter.address)
-    wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
+    meter, simulated = polled_meter(owner, site)
     boss = login(site, "supervisor", DEMO_PASSWORD)
 
     cut = console.switch_relay(meter.id, False, boss.operator_id, "tenant moved out")
@@ -112,10 +121,7 @@ def test_a_restore_on_the_attached_console_re_arms_the_owners_guard(
     pair: tuple[Runtime, Runtime], site: Database
 ) -> None:
     owner, console = pair
-    meter, url = a_meter(site)
-    assert owner.sim is not None
-    simulated = owner.sim.meter(url, meter.address)
-    wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
+    meter, simulated = polled_meter(owner, site)
     simulated.switch_on_heater(power_w=1800, power_factor=0.99, duration_s=3600)
 
     def trip() -> LoadTrip | None:
@@ -191,9 +197,7 @@ def test_a_failed_round_of_the_owners_money_watch_does_not_end_it(
 
     monkeypatch.setattr(owner, "_queue_round", busy_once)
     wait_for(lambda: rounds["n"] >= 2, "a round after the failed one")
-    meter, url = a_meter(site)
-    assert owner.sim is not None
-    simulated = owner.sim.meter(url, meter.address)
+    meter, simulated = polled_meter(owner, site, wait=False)
     boss = login(site, "supervisor", DEMO_PASSWORD)
     outcome = console.switch_relay(meter.id, False, boss.operator_id, "after a busy moment")
     assert outcome.result(timeout=WAIT_S).verified
@@ -206,10 +210,7 @@ def test_keep_power_ordered_on_the_attached_console_restores_a_cut_room_at_once(
     """The owner's periodic evaluation is an hour away here: the order itself (an audit event
     on the account) makes the owner act within a round of its money watch."""
     owner, console = pair
-    meter, url = a_meter(site)
-    assert owner.sim is not None
-    simulated = owner.sim.meter(url, meter.address)
-    wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
+    meter, simulated = polled_meter(owner, site)
     with site.transaction() as session:  # the tenant owes money: the owner cuts the room
         balance = session.get_one(Account, meter.account_id).balance_minor
         post_entry(session, meter.account_id, LedgerKind.ADJUSTMENT, -balance - 100, reason="t")
