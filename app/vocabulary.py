@@ -96,8 +96,11 @@ class AlarmState(StrEnum):
 
 
 class RelayAction(StrEnum):
+    """What a ``relay_command`` row asks of a meter: its supply, or its clock."""
+
     OPEN_SUPPLY = "open_supply"  # relay closed / valve open: supply on
     CUT_SUPPLY = "cut_supply"  # relay open / valve closed: supply off
+    SYNC_CLOCK = "sync_clock"  # set the meter's clock to the site's time, read it back
 
 
 class CommandState(StrEnum):

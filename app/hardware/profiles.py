@@ -69,6 +69,10 @@ TOP_KEYS = {
 }
 
 
+# Protocols whose meters keep a clock the console can read and set.
+CLOCK_PROTOCOLS = frozenset({"dlt645-2007", "cjt188"})  # names in protocols.MODULES
+
+
 @dataclass(frozen=True)
 class Profile:
     """A checked profile. Protocol-specific tables stay as plain mappings; the protocol module
@@ -93,6 +97,11 @@ class Profile:
     @property
     def supply_kind(self) -> str | None:
         return None if self.supply is None else str(self.supply["kind"])
+
+    @property
+    def keeps_clock(self) -> bool:
+        """Do its meters keep a clock the console reads and sets (not the Modbus models)?"""
+        return self.protocol in CLOCK_PROTOCOLS
 
     def groups_of(self, group: str) -> tuple[str, ...]:
         return tuple(n for n, spec in self.values.items() if spec.get("group", "fast") == group)

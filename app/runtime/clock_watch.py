@@ -98,12 +98,10 @@ def _describe(drift: float) -> str:
         size = f"{amount:.0f} s"
     return (
         f"its clock is {size} {way} the console's; time-of-use bands switch at the wrong time. "
-        "Sync its clock (Diagnostics, Time sync)."
+        "Sync its clock (Meter detail, Sync clock)."
     )
 
 
-# Protocols whose meters keep a clock the console can read (the Modbus profiles expose none).
-CLOCK_PROTOCOLS = frozenset({"dlt645", "cjt188"})
 READ_WAIT_S = 30.0  # a bus that does not answer a clock read in this time is passed over
 
 EngineCall = Callable[[Callable[[Session], object]], None]
@@ -156,7 +154,7 @@ class ClockRounds:
     def run_round(self) -> int:
         """Read every clock once (any thread but a bus worker's); returns how many were read."""
         queues = [
-            (worker, [m for m in worker.meters if m.profile.protocol in CLOCK_PROTOCOLS])
+            (worker, [m for m in worker.meters if m.profile.keeps_clock])
             for worker in self._workers()
             if worker.alive
         ]

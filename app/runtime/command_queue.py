@@ -1,11 +1,11 @@
-"""Supply commands carried between runtimes through the database.
+"""Meter commands (supply switches, clock syncs) carried between runtimes through the database.
 
 A command for a meter whose bus another runtime owns is stored ``PENDING``; that bus's owner
 takes it (``take_queued``: marked ``SENT`` by a guarded update, so it runs once), sends it on
 its line and records the read-back like any command. The runtime that asked learns the outcome
 from the row (``settled_ids``). A command nobody takes within ``QUEUE_LIMIT_S`` (no runtime
-polls its bus) fails with the usual "command failed" alarm (``expired``), raised by the site's
-owner.
+polls its bus) fails (``expired``), a supply command with the usual "command failed" alarm,
+recorded by the site's owner.
 """
 
 from __future__ import annotations
@@ -22,14 +22,18 @@ from app.vocabulary import CommandState, RelayAction
 
 QUEUE_LIMIT_S = 60.0
 NOBODY_POLLS = "no running MeterDesk polls this meter's bus (is 'main.py serve' running?)"
-_ON_ACTIONS = frozenset({RelayAction.OPEN_SUPPLY})
 
 
 @dataclass(frozen=True)
 class Queued:
     command_id: int
     meter_id: int
-    on: bool
+    action: RelayAction
+
+    @property
+    def on(self) -> bool:
+        """A supply command's wish: supply on (True) or off."""
+        return self.action is RelayAction.OPEN_SUPPLY
 
 
 def pending(session: Session, older_than: datetime | None = None) -> list[Queued]:
@@ -41,7 +45,7 @@ def pending(session: Session, older_than: datetime | None = None) -> list[Queued
     if older_than is not None:
         query = query.where(RelayCommand.requested_at < older_than)
     rows = session.execute(query.order_by(RelayCommand.id)).all()
-    return [Queued(c, m, RelayAction(a) in _ON_ACTIONS) for c, m, a in rows]
+    return [Queued(c, m, RelayAction(a)) for c, m, a in rows]
 
 
 def take_queued(session: Session, waiting: list[Queued]) -> list[Queued]:

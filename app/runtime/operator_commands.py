@@ -1,14 +1,16 @@
-"""An operator's commands to one meter at run time: a manual switch of its relay or valve, and a
-restore after a load-guard trip or lock-out. The Runtime's ``switch_relay`` and
-``restore_load_guard`` hand them here; it also keeps each meter's latest snapshot for the Meter
-detail's live values.
+"""An operator's commands to one meter at run time: a manual switch of its relay or valve, a
+restore after a load-guard trip or lock-out, a clock sync. The Runtime's ``switch_relay``,
+``restore_load_guard`` and ``sync_clock`` hand them here; it also keeps each meter's latest
+snapshot for the Meter detail's live values.
 
 Each command runs on the engine thread in the engine's transaction (``engine.call``), inside a
 savepoint: a refusal (``PermissionDenied``, ``MeterActionRefused``) undoes only its own part and
 never the engine's batch. The database side (checks, who asked, audit) is
-``services.meter_actions``; the relay command goes the way of every supply command,
-``SupplyControl.command`` (recorded, then handed to the meter's bus worker, where it jumps ahead
-of polling). A manual cut is recorded as ``OffReason.MANUAL`` so the balance policy leaves it off.
+``services.meter_actions`` (``services.clock_sync`` for a sync); the relay command goes the way
+of every supply command, ``SupplyControl.command`` (recorded, then handed to the meter's bus
+worker, where it jumps ahead of polling, or queued for the runtime that polls that bus), a sync
+the same way through ``clock_sync.record_command``. A manual cut is recorded as
+``OffReason.MANUAL`` so the balance policy leaves it off.
 
 The caller gets a ``concurrent.futures.Future`` at once and never waits on the engine: it is
 resolved on the engine thread once the outcome is committed, with the read-back of the command
@@ -30,8 +32,15 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from app.billing.load_guard import GuardState
 from app.hardware.snapshot import VALUE_FIELDS, Quality, Snapshot
+from app.runtime.clock_sync import (
+    ClockDispatch,
+    ClockSyncOutcome,
+    clock_sync_outcome,
+    record_command,
+)
 from app.runtime.load_control import LoadControl
 from app.runtime.supply_control import SupplyControl
+from app.services.clock_sync import record_clock_sync
 from app.services.meter_actions import (
     SwitchRecord,
     manual_switch,
@@ -110,14 +119,18 @@ class OperatorCommands:
     """Engine-thread side of the operator's meter commands; see the module docstring."""
 
     def __init__(
-        self, call: Callable[[Task], None], control: SupplyControl, load: LoadControl
+        self,
+        call: Callable[[Task], None],
+        control: SupplyControl,
+        load: LoadControl,
+        clock_dispatch: ClockDispatch,
     ) -> None:
         self._call = call
         self._control = control
         self._load = load
-        # command id -> what to do with its outcome once its read-back is committed
-        self._waiting: dict[int, Callable[[SwitchOutcome], None]] = {}
-        self._records: dict[int, SwitchRecord] = {}
+        self._clock_dispatch = clock_dispatch
+        # command id -> settle(session): read its outcome and deliver it once committed
+        self._waiting: dict[int, Callable[[Session], None]] = {}
         self._latest: dict[int, Snapshot] = {}  # meter id -> newest values, each as last read
         self._seen_s: dict[int, float] = {}  # meter id -> newest snapshot's monotonic time
 
@@ -174,6 +187,35 @@ class OperatorCommands:
             )
             if record is not None:
                 self._await(session, record, future.set_result, future)
+
+        self._call(task)
+        return future
+
+    def sync_clock(self, meter_id: int, operator_id: int, reason: str) -> Future[ClockSyncOutcome]:
+        """Any thread: set the meter's clock to the site's time for an operator, on its bus
+        here or by the runtime that polls it; resolves with the drift before and after."""
+        future: Future[ClockSyncOutcome] = Future()
+
+        def task(session: Session) -> None:
+            now = datetime.now(UTC)
+
+            def send(text: str) -> int | None:
+                return record_command(session, meter_id, text, now, self._clock_dispatch)
+
+            record = self._guarded(
+                session,
+                future,
+                lambda: record_clock_sync(session, operator_id, meter_id, reason, send),
+            )
+            if record is not None:
+                self._settle_later(
+                    session,
+                    record.command_id,
+                    record.sent,
+                    lambda s: clock_sync_outcome(s, record),
+                    future.set_result,
+                    future,
+                )
 
         self._call(task)
         return future
@@ -248,14 +290,12 @@ class OperatorCommands:
         return frozenset(self._waiting.copy())
 
     def settled(self, session: Session, command_id: int) -> None:
-        """Engine thread, after ``SupplyControl.record_result``: resolve an operator's command
-        with its read-back once that is committed."""
-        deliver = self._waiting.pop(command_id, None)
-        record = self._records.pop(command_id, None)
-        if deliver is None or record is None:
-            return
-        outcome = self._outcome(session, record)
-        on_outcome(session, lambda: deliver(outcome), lambda: None)
+        """Engine thread, after the command's outcome is recorded (``SupplyControl.
+        record_result``, ``clock_sync.record_sync``): resolve an operator's command with it
+        once that is committed."""
+        settle = self._waiting.pop(command_id, None)
+        if settle is not None:
+            settle(session)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -284,21 +324,43 @@ class OperatorCommands:
         deliver: Callable[[SwitchOutcome], None],
         future: Future[Any],
     ) -> None:
-        """Deliver the command's outcome once known: at once (after commit) when no bus took
-        it, else when its read-back comes (``settled``)."""
+        """Deliver a supply command's outcome once known (``_settle_later``)."""
+        self._settle_later(
+            session,
+            record.command_id,
+            record.sent,
+            lambda s: self._outcome(s, record),
+            deliver,
+            future,
+        )
+
+    def _settle_later(
+        self,
+        session: Session,
+        command_id: int,
+        sent: bool,
+        outcome: Callable[[Session], R],
+        deliver: Callable[[R], None],
+        future: Future[Any],
+    ) -> None:
+        """Deliver the command's ``outcome`` once known: at once (after commit) when no bus
+        took it, else when its read-back comes (``settled``)."""
 
         def failed() -> None:
-            self._waiting.pop(record.command_id, None)
-            self._records.pop(record.command_id, None)
+            self._waiting.pop(command_id, None)
             if not future.done():
                 future.set_exception(_rolled_back())
 
-        if not record.sent:
-            outcome = self._outcome(session, record)
-            on_outcome(session, lambda: deliver(outcome), failed)
+        if not sent:
+            done = outcome(session)
+            on_outcome(session, lambda: deliver(done), failed)
             return
-        self._waiting[record.command_id] = deliver
-        self._records[record.command_id] = record
+
+        def settle(s: Session) -> None:
+            done = outcome(s)
+            on_outcome(s, lambda: deliver(done), lambda: None)
+
+        self._waiting[command_id] = settle
         on_outcome(session, lambda: None, failed)
 
     @staticmethod

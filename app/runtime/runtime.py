@@ -16,15 +16,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.hardware.bus_diagnostics import ClockDrift
 from app.hardware.bus_worker import BusWorker, PollPolicy, SupplyResult
 from app.hardware.link import LineSettings
 from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.snapshot import Snapshot
 from app.queries.site_facts import power_groups
 from app.runtime.account_orders import account_orders_since, newest_event_id
+from app.runtime.clock_sync import ClockSyncOutcome, record_not_sent, record_sync, sync_meter_clock
 from app.runtime.clock_watch import CLOCK_CHECK_S, FIRST_CHECK_S, ClockRounds
 from app.runtime.command_queue import (
     NOBODY_POLLS,
+    QUEUE_LIMIT_S,
     Queued,
     expired,
     pending,
@@ -48,6 +51,7 @@ from app.services.ledger import counter_entries_since, newest_entry_id
 from app.services.setup_checks import field_revision
 from app.store.database import Database
 from app.store.field_lock import FieldLocks, bus_unit
+from app.vocabulary import RelayAction
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ class RuntimeOptions:
     attached: bool = False  # poll nothing: another runtime owns the field (a console's --attach)
     buses: frozenset[str] | None = None  # poll only these buses (``serve --buses``); None: all
     role: str = "console"  # "serve" or "console", for the owner rows people read
+    queue_limit_s: float = QUEUE_LIMIT_S  # a queued command nobody took fails after this
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,11 @@ class Runtime:
             tick=self._tick,
             tick_s=min(self.options.policy_tick_s, self.options.posting_s),
         )
-        # An operator's switch and load-guard restore (the Meter detail), and live values.
-        self.operator_commands = OperatorCommands(self.engine.call, self.control, self.load)
+        # An operator's switch, load-guard restore and clock sync (the Meter detail), and live
+        # values.
+        self.operator_commands = OperatorCommands(
+            self.engine.call, self.control, self.load, self._dispatch_clock
+        )
         self.workers: list[BusWorker] = []
         # Every clock-keeping meter's clock is read now and then (the clock-drift alarm).
         self.clocks = ClockRounds(
@@ -417,18 +425,30 @@ class Runtime:
         is switched on (unless its account is cut off for arrears); see ``switch_relay``."""
         return self.operator_commands.restore_load_guard(meter_id, operator_id, note)
 
+    def sync_clock(self, meter_id: int, operator_id: int, reason: str) -> Future[ClockSyncOutcome]:
+        """Any thread: an operator sets the meter's clock to the site's time, on its bus here or
+        by the runtime that polls it. The future resolves, on the engine thread, with the drift
+        read before and after, or fails with PermissionDenied / MeterActionRefused."""
+        return self.operator_commands.sync_clock(meter_id, operator_id, reason)
+
     def latest_snapshot(self, meter_id: int) -> Snapshot | None:
         """Any thread: the meter's newest polled values (None before its first good poll)."""
         return self.operator_commands.latest_snapshot(meter_id)
 
-    def _dispatch(self, meter_id: int, on: bool, command_id: int) -> Route:
-        """Engine thread: hand a supply command to the meter's bus worker, or leave it in the
+    def _route(self, meter_id: int, send: Callable[[tuple[BusWorker, str]], None]) -> Route:
+        """Engine thread: ``send`` a command to the meter's bus worker, or leave it in the
         database for the runtime that owns the meter's bus."""
         found = self._meter_bus.get(meter_id)
         if found is None:
             return Route.QUEUED if meter_id in self._configured else Route.NO_BUS
-        self._send(found, on, command_id)
+        send(found)
         return Route.SENT
+
+    def _dispatch(self, meter_id: int, on: bool, command_id: int) -> Route:
+        return self._route(meter_id, lambda found: self._send(found, on, command_id))
+
+    def _dispatch_clock(self, meter_id: int, command_id: int, zone: ZoneInfo) -> Route:
+        return self._route(meter_id, lambda found: self._send_clock(found, command_id, zone))
 
     def _send(self, found: tuple[BusWorker, str], on: bool, command_id: int) -> None:
         """Any thread: send the command on the bus; its read-back is recorded on the engine
@@ -445,6 +465,22 @@ class Runtime:
             self.engine.call(record)
 
         worker.switch_supply(address, on).add_done_callback(done)
+
+    def _send_clock(self, found: tuple[BusWorker, str], command_id: int, zone: ZoneInfo) -> None:
+        """Any thread: sync the meter's clock on its bus; the drift before and after is
+        recorded on the engine thread (and delivered to the operator waiting for it)."""
+        worker, address = found
+
+        def done(future: Future[ClockDrift]) -> None:  # runs on the bus worker's thread
+            drift = future.result()
+
+            def record(session: Session) -> None:
+                record_sync(session, command_id, drift)
+                self.operator_commands.settled(session, command_id)
+
+            self.engine.call(record)
+
+        sync_meter_clock(worker, address, zone).add_done_callback(done)
 
     def _meter_side(self, meter_id: int) -> Mapping[str, str] | None:
         """The meter's profile's meter-side load guard, if it has one (engine thread)."""
@@ -550,9 +586,14 @@ class Runtime:
             if mine:
                 with self.db.transaction() as session:  # the write lock first (SQLite)
                     taken = take_queued(session, mine)
+                    zone = local_zone(session)
         for queued in taken:
             found = meter_bus.get(queued.meter_id)
-            if found is not None:
+            if found is None:
+                continue
+            if queued.action is RelayAction.SYNC_CLOCK:
+                self._send_clock(found, queued.command_id, zone)
+            else:
                 self._send(found, queued.on, queued.command_id)
         asked_here = self.operator_commands.waiting()
         if asked_here:
@@ -567,9 +608,12 @@ class Runtime:
         if self.ownership.site_duties:
 
             def fail_expired(session: Session) -> None:
-                for queued in expired(session, _now()):
-                    result = SupplyResult("", queued.on, False, None, 0, NOBODY_POLLS)
-                    self.control.record_result(session, queued.command_id, result)
+                for queued in expired(session, _now(), self.options.queue_limit_s):
+                    if queued.action is RelayAction.SYNC_CLOCK:
+                        record_not_sent(session, queued.command_id, NOBODY_POLLS)
+                    else:
+                        result = SupplyResult("", queued.on, False, None, 0, NOBODY_POLLS)
+                        self.control.record_result(session, queued.command_id, result)
                     self.operator_commands.settled(session, queued.command_id)
 
             self.engine.call(fail_expired)

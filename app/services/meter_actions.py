@@ -119,13 +119,14 @@ def acting_operator(session: Session, operator_id: int, action: Action) -> Signe
     return who
 
 
-def _meter(session: Session, meter_id: int) -> Meter:
+def meter_in_service(session: Session, meter_id: int, done: str = "switched") -> Meter:
+    """The meter, in service; MeterActionRefused saying it cannot be ``done`` otherwise."""
     meter = session.get(Meter, meter_id)
     if meter is None:
         raise MeterActionRefused("meter", f"There is no meter {meter_id}; reload the list.")
     if meter.removed_at is not None or meter.status is MeterStatus.REMOVED:
         raise MeterActionRefused(
-            "meter", f"Meter {meter.serial} was removed from service; it cannot be switched."
+            "meter", f"Meter {meter.serial} was removed from service; it cannot be {done}."
         )
     return meter
 
@@ -144,7 +145,7 @@ def _in_arrears(account: Account | None, now: datetime) -> bool:
     )
 
 
-def _requested_by(session: Session, meter_id: int, command_id: int | None, who: int) -> int:
+def requested_by(session: Session, meter_id: int, command_id: int | None, who: int) -> int:
     """Name the operator on the command just recorded; returns its id."""
     if command_id is None:  # recorded as failed: the newest command of the meter is it
         command_id = session.scalar(
@@ -279,7 +280,7 @@ def manual_switch(
     now = now or datetime.now(UTC)
     who = acting_operator(session, operator_id, Action.SWITCH_RELAY)
     why = check_reason(reason, what=f"why the supply is switched {'on' if on else 'off'}")
-    meter = _meter(session, meter_id)
+    meter = meter_in_service(session, meter_id)
     account = session.get(Account, meter.account_id) if meter.account_id is not None else None
     if on and (guard_holds or meter.off_reason == OffReason.LOAD_GUARD.value):
         raise MeterActionRefused(
@@ -300,7 +301,7 @@ def manual_switch(
     what = "Manual switch on" if on else "Manual cut"
     command_id = send(f"{what} by {who.display_name}: {why}")
     sent = command_id is not None
-    command_id = _requested_by(session, meter.id, command_id, who.operator_id)
+    command_id = requested_by(session, meter.id, command_id, who.operator_id)
     if not on:
         meter.off_reason = OffReason.MANUAL.value  # the balance policy leaves it off
     session.flush()
@@ -334,7 +335,7 @@ def record_load_guard_restore(
     now = now or datetime.now(UTC)
     who = acting_operator(session, operator_id, Action.RESTORE_LOAD_GUARD)
     text = check_reason(note, "note", "what was found in the room (the heater was removed...)")
-    meter = _meter(session, meter_id)
+    meter = meter_in_service(session, meter_id)
     trip = session.scalars(
         select(LoadTrip)
         .where(LoadTrip.meter_id == meter.id, LoadTrip.restored_at.is_(None))
@@ -383,7 +384,7 @@ def record_load_guard_restore(
     else:
         command_id = send(f"Operator restore after a load-guard trip by {who.display_name}: {text}")
         sent = command_id is not None
-        command_id = _requested_by(session, meter.id, command_id, who.operator_id)
+        command_id = requested_by(session, meter.id, command_id, who.operator_id)
     session.flush()
     number = record_audit(
         session,

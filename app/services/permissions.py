@@ -37,6 +37,7 @@ class Action(StrEnum):
     ACKNOWLEDGE_ALARM = "acknowledge alarms"
     REPLACE_METER = "replace meters"
     DIAGNOSTICS = "run bus diagnostics"
+    SYNC_CLOCK = "sync meter clocks"
     MANAGE_OPERATORS = "manage operators"
     EDIT_SITE = "change the site's name, address, time zone, currency and receipt header"
     EDIT_LAYOUT = "add, rename and retire buildings and rooms"
@@ -67,6 +68,7 @@ _SUPERVISOR = _OFFICE | {
     Action.SWITCH_RELAY,
     Action.KEEP_POWER,
     Action.RESTORE_LOAD_GUARD,
+    Action.SYNC_CLOCK,
     Action.EDIT_LAYOUT,
 }
 _TECHNICIAN = frozenset(
@@ -76,6 +78,7 @@ _TECHNICIAN = frozenset(
         Action.ACKNOWLEDGE_ALARM,
         Action.REPLACE_METER,
         Action.DIAGNOSTICS,
+        Action.SYNC_CLOCK,
         Action.EDIT_FIELD,
     }
 )

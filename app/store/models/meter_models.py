@@ -139,7 +139,8 @@ class DailyUsage(Base):
 
 
 class RelayCommand(Base):
-    """A request to switch a meter's relay or valve, and what the read-back verified."""
+    """A request to switch a meter's relay or valve (or to set its clock), and what the read-back
+    verified. The runtimes' command queue: a row ``PENDING`` waits for its bus's owner."""
 
     __tablename__ = "relay_command"
     __table_args__ = (
@@ -161,6 +162,9 @@ class RelayCommand(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     verified_closed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
+    # A clock sync: the meter's clock minus the site's time, read before and after it was set.
+    drift_before_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    drift_after_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class LoadGuardSetting(Base):

@@ -10,13 +10,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.billing.load_guard import GuardState
-from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.demo.site import DEMO_PASSWORD
 from app.hardware.bus_worker import PollPolicy
-from app.hardware.simulator.sim_meter import SimMeter
 from app.queries.field_owners import field_owners
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.bus_pause import ask_pause, end_pause, pause_state
@@ -24,8 +23,9 @@ from app.services.ledger import post_entry
 from app.services.meter_actions import set_keep_power
 from app.services.operators import login
 from app.store.database import Database
-from app.store.models import Account, BalancePolicy, Bus, LoadGuardSetting, LoadTrip, Meter
+from app.store.models import Account, Bus, LoadTrip
 from app.vocabulary import CommandState, LedgerKind
+from tests.integration.runtime.runtime_support import polled_meter, strict_demo_site
 from tests.support import wait_for
 
 WAIT_S = 60  # a bound for a stuck test, never a measurement
@@ -33,15 +33,7 @@ WAIT_S = 60  # a bound for a stuck test, never a measurement
 
 @pytest.fixture
 def site(db: Database) -> Database:
-    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
-    with db.transaction() as session:
-        session.execute(update(BalancePolicy).values(friendly_hours=[], friendly_dates=[]))
-        session.execute(
-            update(LoadGuardSetting).values(
-                params={**DEMO_LOAD_GUARD, "max_auto_restores_per_day": 0}
-            )
-        )
-    return db
+    return strict_demo_site(db)
 
 
 @pytest.fixture
@@ -59,31 +51,6 @@ def pair(site: Database, migrated_url: str) -> Iterator[tuple[Runtime, Runtime]]
         console.stop()
         owner.stop()
         other.dispose()
-
-
-def a_meter(db: Database) -> tuple[Meter, str]:
-    with db.session() as session:
-        account = session.scalars(
-            select(Account).where(Account.balance_minor > 5000).order_by(Account.id)
-        ).first()
-        assert account is not None
-        meter, url = session.execute(
-            select(Meter, Bus.url)
-            .join(Bus, Meter.bus_id == Bus.id)
-            .where(Meter.account_id == account.id, Meter.serial.startswith("E"))
-        ).one()
-        return meter, url
-
-
-def polled_meter(owner: Runtime, site: Database, *, wait: bool = True) -> tuple[Meter, SimMeter]:
-    """``a_meter`` and its simulated meter on the owner's line, once the owner polled (unless
-    ``wait`` is False)."""
-    meter, url = a_meter(site)
-    assert owner.sim is not None
-    simulated = owner.sim.meter(url, meter.address)
-    if wait:
-        wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
-    return meter, simulated
 
 
 def test_the_attached_console_polls_nothing_and_the_owner_is_named(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
-from app.runtime.clock_watch import CLOCK_PROTOCOLS, clock_drift_s, record_clock
+from app.runtime.clock_watch import clock_drift_s, record_clock
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.store.database import Database
 from app.store.models import Alarm, Meter
@@ -86,7 +86,7 @@ def test_runtime_round_reads_clocks_and_raises_for_the_one_off(db: Database) -> 
             (worker, meter)
             for worker in runtime.workers
             for meter in worker.meters
-            if meter.profile.protocol in CLOCK_PROTOCOLS
+            if meter.profile.keeps_clock
         ]
         assert len(keeping) >= 2
         worker, off = keeping[0]

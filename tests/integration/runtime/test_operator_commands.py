@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.billing.load_guard import GuardState
-from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
+from app.demo.site import DEMO_PASSWORD
 from app.hardware.bus_worker import PollPolicy
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.meter_actions import MeterActionRefused
@@ -20,14 +20,13 @@ from app.store.database import Database
 from app.store.models import (
     Account,
     Alarm,
-    BalancePolicy,
     Bus,
-    LoadGuardSetting,
     LoadTrip,
     Meter,
     RelayCommand,
 )
 from app.vocabulary import AlarmState, CommandState, RelayAction, Role, SupplyState
+from tests.integration.runtime.runtime_support import strict_demo_site
 from tests.support import wait_for
 
 WAIT_S = 60  # a bound for a stuck test, never a measurement
@@ -35,16 +34,7 @@ WAIT_S = 60  # a bound for a stuck test, never a measurement
 
 @pytest.fixture
 def site(db: Database) -> Database:
-    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=4))
-    with db.transaction() as session:  # cuts must not wait for the end of a friendly night
-        session.execute(update(BalancePolicy).values(friendly_hours=[], friendly_dates=[]))
-        # One trip locks the room out at once (no automatic restore).
-        session.execute(
-            update(LoadGuardSetting).values(
-                params={**DEMO_LOAD_GUARD, "max_auto_restores_per_day": 0}
-            )
-        )
-    return db
+    return strict_demo_site(db)
 
 
 @pytest.fixture

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from app.hardware.errors import ProfileError
-from app.hardware.profiles import PROFILES_DIR, available_profiles, load_profile, parse_profile
+from app.hardware.profiles import (
+    CLOCK_PROTOCOLS,
+    PROFILES_DIR,
+    available_profiles,
+    load_profile,
+    parse_profile,
+)
+from app.hardware.protocols import MODULES
 
 REQUIRED = {
     "eastron-sdm120",
@@ -35,6 +42,13 @@ def test_relay_and_valve_models_say_how_to_switch() -> None:
     assert load_profile("dlt645-2007").supply_kind == "relay"
     assert load_profile("cjt188-water").supply_kind == "valve"
     assert load_profile("eastron-sdm120").supply_kind is None
+
+
+def test_the_dlt645_and_cjt188_models_keep_a_clock_and_the_modbus_ones_do_not() -> None:
+    """Their clocks are read by the clock rounds and set by a clock sync."""
+    keeping = {name for name in available_profiles() if load_profile(name).keeps_clock}
+    assert keeping == {"dlt645-2007", "cjt188-water"}
+    assert set(MODULES) >= CLOCK_PROTOCOLS  # named as profiles name their protocol
 
 
 def test_an_unknown_profile_lists_the_known_ones() -> None:
