@@ -131,16 +131,30 @@ def diagnostics_shots(db: Database, runtime: Runtime, out: Path) -> None:
 
 
 def meter_detail_shots(db: Database, runtime: Runtime, out: Path) -> None:
-    """The Meter detail of a polled meter (details, load guard, commands), then the keep-power
-    form, as a supervisor sees them."""
+    """The Meter detail of a polled meter (details, load guard, commands), then the clock-sync
+    form with its outcome and the keep-power form, as a supervisor sees them."""
     boss = login(db, "supervisor", DEMO_PASSWORD)
-    meter_id = next(m.id for m in list_meters(db) if m.serial.startswith("E") and m.account_number)
+    meter = next(m for m in list_meters(db) if m.serial.startswith("E") and m.account_number)
+    meter_id = meter.id
     runtime.switch_relay(meter_id, False, boss.operator_id, "Rewiring the socket").result(60)
     runtime.switch_relay(meter_id, True, boss.operator_id, "Rewiring done").result(60)
     dialog = MeterDetailDialog(db, meter_id, lambda: boss, runtime)
     dialog.resize(1080, 740)
     dialog.show()
     settle_until(lambda: dialog.detail is not None, "the Meter detail to load")
+    detail = dialog.detail
+    assert detail is not None
+    assert runtime.sim is not None
+    simulated = runtime.sim.meter(detail.bus_url, detail.address)
+    simulated.set_clock(simulated.clock_now() - timedelta(minutes=7))  # after a power cut
+    sync = dialog.ask_sync_clock()
+    if sync is not None:
+        sync.reason.setText("Clock behind after the power cut")
+        sync.confirm()
+        settle_until(lambda: sync.done_ok, "the clock sync's read-back")
+        settle()
+        sync.grab().save(str(out / "meter-clock-sync.png"))
+        sync.accept()
     settle(800)
     for index, name in ((0, "details"), (2, "load-guard"), (3, "commands")):
         dialog.tabs.setCurrentIndex(index)

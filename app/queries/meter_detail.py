@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.hardware.errors import ProfileError
-from app.hardware.profiles import load_profile
+from app.hardware.profiles import Profile, load_profile
 from app.queries.alarms import AlarmRow, alarm_query, row_of
 from app.queries.site_facts import site_currency
 from app.store.database import Database
@@ -87,10 +87,10 @@ class TripLine:
 
 @dataclass(frozen=True, slots=True)
 class CommandLine:
-    """A relay or valve command and what its read-back verified."""
+    """A relay or valve command (or a clock sync) and what its read-back verified."""
 
     id: int
-    on: bool  # switch on (True) or cut (False)
+    action: RelayAction
     reason: str
     requested_at: datetime
     requested_by: str  # an operator's display name; "" for the console itself (policy, guard)
@@ -99,6 +99,13 @@ class CommandLine:
     completed_at: datetime | None
     verified_closed: bool | None
     error: str
+    drift_before_s: float | None  # a clock sync: the meter's clock minus the site's time
+    drift_after_s: float | None
+
+    @property
+    def on(self) -> bool:
+        """A supply command: switch on (True) or cut (False)."""
+        return self.action is RelayAction.OPEN_SUPPLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,7 @@ class MeterDetail:
     utility: Utility
     profile: str
     supply_kind: str | None  # "relay" or "valve" as its profile says; None: nothing to switch
+    keeps_clock: bool  # its profile's meters keep a clock the console can set
     status: MeterStatus
     bus_name: str
     bus_url: str
@@ -207,12 +215,14 @@ def read_meter_detail(
         ).first()
         if found is not None:
             account, policy_name = found
+    profile = _profile(meter.profile)
     return MeterDetail(
         meter_id=meter.id,
         serial=meter.serial,
         utility=meter.utility,
         profile=meter.profile,
-        supply_kind=_supply_kind(meter.profile),
+        supply_kind=profile.supply_kind if profile is not None else None,
+        keeps_clock=profile is not None and profile.keeps_clock,
         status=meter.status,
         bus_name=bus_name,
         bus_url=bus_url,
@@ -245,9 +255,9 @@ def read_meter_detail(
     )
 
 
-def _supply_kind(profile: str) -> str | None:
+def _profile(name: str) -> Profile | None:
     try:
-        return load_profile(profile).supply_kind
+        return load_profile(name)
     except ProfileError:
         return None
 
@@ -327,7 +337,7 @@ def _commands(session: Session, meter_id: int, limit: int) -> tuple[CommandLine,
     return tuple(
         CommandLine(
             id=command.id,
-            on=command.action is RelayAction.OPEN_SUPPLY,
+            action=command.action,
             reason=command.reason,
             requested_at=command.requested_at,
             requested_by=name or "",
@@ -336,6 +346,8 @@ def _commands(session: Session, meter_id: int, limit: int) -> tuple[CommandLine,
             completed_at=command.completed_at,
             verified_closed=command.verified_closed,
             error=command.error or "",
+            drift_before_s=command.drift_before_s,
+            drift_after_s=command.drift_after_s,
         )
         for command, name in rows
     )

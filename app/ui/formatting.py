@@ -92,6 +92,24 @@ def relay_label(closed: bool | None) -> str:
     return _t("Supply on") if closed else _t("Supply off")
 
 
+def clock_drift_text(seconds: float | None) -> str:
+    """A meter clock's drift from the site's time: "10 min behind", "3 s ahead", "on time"."""
+    if seconds is None:
+        return _t("not read")
+    amount = abs(seconds)
+    if amount < 1:
+        return _t("on time")
+    if amount >= 3600:
+        size = _t("{n:.1f} h").format(n=amount / 3600)
+    elif amount >= 120:
+        size = _t("{n:.0f} min").format(n=amount / 60)
+    else:
+        size = _t("{n:.0f} s").format(n=amount)
+    if seconds > 0:
+        return _t("{size} ahead").format(size=size)
+    return _t("{size} behind").format(size=size)
+
+
 def local_time_text(moment: datetime | None) -> str:
     """A UTC moment shown in the PC's local time, minutes precision."""
     if moment is None:

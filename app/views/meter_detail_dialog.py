@@ -1,7 +1,7 @@
 """The Meter detail (issue #6): one meter's identity, supply, live values, account and keep
 power at a glance, its readings, load-guard trips with their evidence, relay commands with who
 asked, and its alarms; and what an operator does to it: switch it off or on, order or lift keep
-power on its account, restore it after a load-guard lock-out.
+power on its account, restore it after a load-guard lock-out, set its clock to the site's time.
 
 Opened from the Meters screen (Enter or a double click on a meter) and from the overview. The
 detail is read in the background pool when the dialog opens, after each action, and whenever
@@ -12,9 +12,10 @@ every ``LIVE_MS`` while the dialog is open. Each action asks for a reason in a s
 (``MeterActionDialog``) and shows its outcome there and on the detail's status line: a switch or
 restore waits for the meter's read-back (the runtime's future, delivered on the GUI thread), a
 keep-power order runs as one transaction in the background and then asks the runtime to evaluate
-the account at once. Buttons the operator's role may not use are off with a tooltip naming who
-may; without a runtime (``commands`` None) the relay and restore buttons are off and say polling
-is not running.
+the account at once. A switch, restore or clock sync of a meter another PC polls is carried out
+by that PC (the command queue) and its outcome comes back here. Buttons the operator's role may
+not use are off with a tooltip naming who may; without a runtime (``commands`` None) the relay,
+restore and clock buttons are off and say polling is not running.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from app.hardware.snapshot import Snapshot
 from app.queries.meter_detail import MeterDetail, meter_detail
+from app.runtime.clock_sync import ClockSyncOutcome
 from app.runtime.operator_commands import RestoreOutcome, SwitchOutcome
 from app.services.meter_actions import KeepPowerDone, clear_keep_power, set_keep_power
 from app.services.operators import SignedIn
@@ -45,11 +47,11 @@ from app.services.permissions import Action, allowed
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.change_bridge import ChangeBridge, ChangedIds, Refresher, concerns
-from app.ui.formatting import local_time_text, meter_status_label, utility_label
+from app.ui.formatting import clock_drift_text, local_time_text, meter_status_label, utility_label
 from app.views.account_dialogs import not_allowed_note
 from app.views.meter_action_dialog import MeterActionDialog, future_in_background
 from app.views.meter_detail_pages import MeterTabs, SummaryCards
-from app.vocabulary import AccountStatus, OffReason, SupplyState
+from app.vocabulary import AccountStatus, AlarmKind, AlarmState, OffReason, SupplyState
 
 REFRESH_GAP_MS = 500  # the least time between two reads of the meter after changes
 LIVE_MS = 2000  # live values shown again from the runtime's memory (never the database)
@@ -66,6 +68,10 @@ class MeterCommands(Protocol):
     def restore_load_guard(
         self, meter_id: int, operator_id: int, note: str
     ) -> Future[RestoreOutcome]: ...
+
+    def sync_clock(
+        self, meter_id: int, operator_id: int, reason: str
+    ) -> Future[ClockSyncOutcome]: ...
 
     def account_changed(self, account_id: int) -> None: ...
 
@@ -113,11 +119,13 @@ class MeterDetailDialog(QDialog):
         self.keep_button = self._button(self.tr("&Keep power…"), "keepPower")
         self.clear_keep_button = self._button(self.tr("&Clear keep power…"), "clearKeepPower")
         self.restore_button = self._button(self.tr("&Restore load guard…"), "restoreLoadGuard")
+        self.sync_button = self._button(self.tr("S&ync clock…"), "syncClock")
         self.switch_off_button.clicked.connect(lambda: self.ask_switch(False))
         self.switch_on_button.clicked.connect(lambda: self.ask_switch(True))
         self.keep_button.clicked.connect(self.ask_keep_power)
         self.clear_keep_button.clicked.connect(self.ask_clear_keep_power)
         self.restore_button.clicked.connect(self.ask_restore)
+        self.sync_button.clicked.connect(self.ask_sync_clock)
         actions = QHBoxLayout()
         actions.setSpacing(8)
         for button in (
@@ -126,6 +134,7 @@ class MeterDetailDialog(QDialog):
             self.keep_button,
             self.clear_keep_button,
             self.restore_button,
+            self.sync_button,
         ):
             actions.addWidget(button)
         actions.addStretch(1)
@@ -288,7 +297,7 @@ class MeterDetailDialog(QDialog):
 
         loading = self.tr("Loading the meter…")
         if d is None:
-            switch_off = switch_on = keep = clear = restore = loading
+            switch_off = switch_on = keep = clear = restore = sync = loading
         else:
             base = ""
             if not d.in_service:
@@ -322,6 +331,13 @@ class MeterDetailDialog(QDialog):
             restore = self.tr("The load guard holds nothing to restore.")
             if d.open_trip is not None or d.off_reason == OffReason.LOAD_GUARD:
                 restore = no_runtime if self._commands is None else ""
+            sync = ""
+            if not d.in_service:
+                sync = self.tr("The meter was removed from service.")
+            elif not d.keeps_clock:
+                sync = self.tr("Profile {profile} keeps no clock.").format(profile=d.profile)
+            elif self._commands is None:
+                sync = no_runtime
         decide(
             self.switch_off_button,
             Action.SWITCH_RELAY,
@@ -346,6 +362,14 @@ class MeterDetailDialog(QDialog):
             Action.RESTORE_LOAD_GUARD,
             restore,
             self.tr("Lift the trip or lock-out and switch the supply back on."),
+        )
+        decide(
+            self.sync_button,
+            Action.SYNC_CLOCK,
+            sync,
+            self.tr(
+                "Set the meter's clock to the site's time; its drift is read before and after."
+            ),
         )
 
     # --- actions ----------------------------------------------------------------------------
@@ -425,6 +449,47 @@ class MeterDetailDialog(QDialog):
             )
         )
 
+    def ask_sync_clock(self) -> MeterActionDialog | None:
+        commands, meter_id, who = self._commands, self.meter_id, self._operator()
+        if commands is None or not self.sync_button.isEnabled():
+            return None
+
+        def submit(reason: str, _until: datetime | None) -> Future[ClockSyncOutcome]:
+            return commands.sync_clock(meter_id, who.operator_id, reason)
+
+        drift = self._open_drift_alarm()
+        return self._open_action(
+            MeterActionDialog(
+                self.tr("Sync the meter's clock"),
+                self._where()
+                + "\n"
+                + (
+                    drift
+                    or self.tr(
+                        "Its clock is set to the site's time by the PC that polls its bus; "
+                        "time-of-use bands switch by this clock."
+                    )
+                ),
+                self.tr("Sync clock"),
+                self.tr("&Reason"),
+                self.tr("Why, for the record (clock drift alarm, after a power cut…)"),
+                submit,
+                self.describe_sync,
+                waiting_text=self.tr("Sent; reading the clock, setting it, reading it again…"),
+                parent=self,
+            )
+        )
+
+    def _open_drift_alarm(self) -> str:
+        """The message of the meter's open clock-drift alarm, if it has one."""
+        d = self.detail
+        if d is None:
+            return ""
+        for alarm in d.alarms:
+            if alarm.kind == AlarmKind.CLOCK_DRIFT and alarm.state is not AlarmState.CLEARED:
+                return alarm.message
+        return ""
+
     def ask_keep_power(self) -> MeterActionDialog | None:
         if not self.keep_button.isEnabled():
             return None
@@ -488,6 +553,8 @@ class MeterDetailDialog(QDialog):
             self.say(self.describe_restore(result))
         elif isinstance(result, KeepPowerDone):
             self.say(self.describe_keep_power(result))
+        elif isinstance(result, ClockSyncOutcome):
+            self.say(self.describe_sync(result))
         self.action_done.emit(result)
         self.refresh()
 
@@ -513,6 +580,19 @@ class MeterDetailDialog(QDialog):
         return self.tr("Load guard restored. {switch}").format(
             switch=self.describe_switch(outcome.switch)
         )
+
+    def describe_sync(self, outcome: ClockSyncOutcome) -> str:
+        before = clock_drift_text(outcome.drift_before_s)
+        after = clock_drift_text(outcome.drift_after_s)
+        if outcome.verified:
+            return self.tr("Clock set: it was {before}, now it reads {after}.").format(
+                before=before, after=after
+            )
+        if outcome.drift_after_s is not None:
+            return self.tr(
+                "Clock not set: it was {before} and still reads {after} ({error})."
+            ).format(before=before, after=after, error=outcome.error)
+        return self.tr("Not done: {error}.").format(error=outcome.error)
 
     def describe_keep_power(self, done: KeepPowerDone) -> str:
         if done.until is None:

@@ -30,6 +30,7 @@ from app.hardware.snapshot import Snapshot
 from app.queries.meter_detail import CommandLine, MeterDetail, ReadingLine, TripLine
 from app.ui.badge_delegate import BadgeDelegate
 from app.ui.formatting import (
+    clock_drift_text,
     local_time_text,
     meter_status_label,
     money_text,
@@ -45,7 +46,14 @@ from app.views.alarms_view import (
     severity_label,
     state_label,
 )
-from app.vocabulary import AccountStatus, AlarmState, CommandState, OffReason, Utility
+from app.vocabulary import (
+    AccountStatus,
+    AlarmState,
+    CommandState,
+    OffReason,
+    RelayAction,
+    Utility,
+)
 
 COMMAND_BADGE = {
     CommandState.PENDING: "info",
@@ -409,7 +417,7 @@ class MeterTabs(QTabWidget):
     def _command_columns(self) -> list[Column]:
         return [
             Column(self.tr("Requested at"), lambda c: time_s(c.requested_at)),
-            Column(self.tr("Command"), lambda c: self.tr("Switch on") if c.on else self.tr("Cut")),
+            Column(self.tr("Command"), lambda c: self._command_name(c.action)),
             Column(
                 self.tr("Requested by"), lambda c: c.requested_by or self.tr("Console (automatic)")
             ),
@@ -473,9 +481,16 @@ class MeterTabs(QTabWidget):
         )
         return f"{when} ({who})"
 
+    def _command_name(self, action: RelayAction) -> str:
+        return {
+            RelayAction.OPEN_SUPPLY: self.tr("Switch on"),
+            RelayAction.CUT_SUPPLY: self.tr("Cut"),
+            RelayAction.SYNC_CLOCK: self.tr("Clock sync"),
+        }[action]
+
     def _command_state(self, state: CommandState) -> str:
         return {
-            CommandState.PENDING: self.tr("Pending"),
+            CommandState.PENDING: self.tr("Queued for the polling PC"),
             CommandState.SENT: self.tr("Waiting for read-back"),
             CommandState.VERIFIED: self.tr("Verified"),
             CommandState.UNVERIFIED: self.tr("Not verified"),
@@ -483,6 +498,13 @@ class MeterTabs(QTabWidget):
         }[state]
 
     def _read_back(self, command: CommandLine) -> str:
+        if command.action is RelayAction.SYNC_CLOCK:
+            if command.drift_before_s is None and command.drift_after_s is None:
+                return "—"
+            return self.tr("{before} → {after}").format(
+                before=clock_drift_text(command.drift_before_s),
+                after=clock_drift_text(command.drift_after_s),
+            )
         if command.verified_closed is None:
             return "—"
         return relay_label(command.verified_closed)

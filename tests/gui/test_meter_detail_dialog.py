@@ -1,10 +1,12 @@
 """The Meter detail: what it shows, keep power ordered through it, buttons off for a cashier
-and without a runtime, a relay switch through a real Runtime on simulated lines, and opening it
+and without a runtime, a relay switch through a real Runtime on simulated lines, a clock sync
+asked on an attached console and carried out by the PC that polls the meter, and opening it
 from the Meters screen with Enter."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
@@ -15,8 +17,10 @@ from app.application import make_application
 from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
 from app.queries.meter_detail import MeterDetail
+from app.runtime.clock_sync import ClockSyncOutcome
 from app.runtime.operator_commands import SwitchOutcome
 from app.runtime.runtime import Runtime, RuntimeOptions
+from app.runtime.supply_control import local_zone
 from app.services.meter_actions import KeepPowerDone
 from app.services.operators import SignedIn, login
 from app.store.database import Database
@@ -86,6 +90,7 @@ def test_the_detail_shows_the_meter_and_its_account(qtbot, demo_db: Database) ->
     assert off_with(dialog.restore_button, "nothing to restore")
     assert dialog.keep_button.isEnabled()
     assert off_with(dialog.clear_keep_button, "No keep-power order")
+    assert off_with(dialog.sync_button, "Polling is not running")
     assert "polling is not running" in dialog.cards.live_card.detail.text()
     for index in range(dialog.tabs.count()):
         assert dialog.tabs.tabText(index)
@@ -136,6 +141,7 @@ def test_a_cashier_may_not_act(qtbot, demo_db: Database) -> None:  # type: ignor
         dialog.keep_button,
         dialog.clear_keep_button,
         dialog.restore_button,
+        dialog.sync_button,
     ):
         assert off_with(button, "you are signed in as Cashier"), button.objectName()
     assert dialog.ask_keep_power() is None
@@ -219,3 +225,69 @@ def test_enter_on_a_meter_opens_its_detail(qtbot, demo_db: Database) -> None:  #
     plain = MetersView(demo_db)
     qtbot.addWidget(plain)
     assert plain.open_detail(row.id) is None
+
+
+def test_a_modbus_meter_has_no_clock_to_sync(qtbot, demo_db: Database) -> None:  # type: ignore[no-untyped-def]
+    with demo_db.session() as session:
+        meter = session.scalars(select(Meter).where(Meter.profile == "acrel-ddsy1352")).first()
+    assert meter is not None
+    dialog = open_detail(qtbot, demo_db, meter.id, who(demo_db, Role.TECHNICIAN))
+    assert off_with(dialog.sync_button, "keeps no clock")
+    assert dialog.ask_sync_clock() is None
+    dialog.close()
+    wait_for_background()
+
+
+@pytest.fixture
+def attached_console(
+    small_running: tuple[Database, Runtime],
+) -> Iterator[tuple[Database, Runtime, Runtime]]:
+    """The running owner, and a console attached to its database through a handle of its own
+    (another PC): (that handle, the owner, the console)."""
+    db, owner = small_running
+    other = Database(db.url.render_as_string(hide_password=False), key_dir=db.audit_keys.folder)
+    console = Runtime(other, RuntimeOptions(attached=True, policy_tick_s=3600))
+    console.start()
+    yield other, owner, console
+    console.stop()
+    other.dispose()
+
+
+def test_a_clock_sync_asked_on_an_attached_console(qtbot, attached_console) -> None:  # type: ignore[no-untyped-def]
+    db, owner, console = attached_console
+    meter, _account = a_meter(db)
+    with db.session() as session:
+        url = session.scalar(select(Bus.url).where(Bus.id == meter.bus_id))
+        zone = local_zone(session)
+    assert owner.sim is not None
+    assert url is not None
+    simulated = owner.sim.meter(url, meter.address)
+    simulated.set_clock(datetime.now(zone).replace(tzinfo=None) - timedelta(minutes=10))
+    assert console.workers == []
+    dialog = open_detail(qtbot, db, meter.id, who(db, Role.TECHNICIAN), console)
+    assert dialog.sync_button.isEnabled()
+    qtbot.mouseClick(dialog.sync_button, Qt.MouseButton.LeftButton)
+    form = dialog.action_dialog
+    assert form is not None
+    form.reason.setText("Clock drift alarm")
+    with qtbot.waitSignal(dialog.action_done, timeout=WAIT_MS) as done:
+        form.confirm()
+    outcome = done.args[0]
+    assert isinstance(outcome, ClockSyncOutcome)
+    assert outcome.verified, outcome
+    assert "it was 10 min behind" in dialog.status.text()
+    assert "Clock set" in form.result_note.text()
+    form.accept()
+    drift = simulated.clock_now() - datetime.now(zone).replace(tzinfo=None)
+    assert abs(drift.total_seconds()) <= 5  # the owner's line set it
+
+    def listed() -> bool:
+        d = dialog.detail
+        return d is not None and bool(d.commands) and d.commands[0].state is CommandState.VERIFIED
+
+    qtbot.waitUntil(listed, timeout=WAIT_MS)
+    model = dialog.tabs.commands
+    assert model.index(0, 1).data() == "Clock sync"
+    assert model.index(0, 4).data().startswith("10 min behind → ")
+    dialog.close()
+    wait_for_background()
