@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.hardware.bus_diagnostics import ClockDrift, sync_clocks
 from app.hardware.bus_worker import BusWorker
 from app.runtime.clock_watch import record_clock
+from app.runtime.command_queue import new_command
 from app.runtime.supply_control import Route, local_zone
 from app.services.clock_sync import ClockSyncRecord
 from app.store.models import Meter, RelayCommand
@@ -73,16 +74,7 @@ def record_command(
 ) -> int | None:
     """Record a clock sync of the meter and hand it to its bus; its id, or None when no running
     bus serves the meter (the command is recorded as failed)."""
-    command = RelayCommand(
-        meter_id=meter_id,
-        action=RelayAction.SYNC_CLOCK,
-        reason=reason[:200],
-        requested_at=now,
-        state=CommandState.SENT,
-        attempts=0,
-    )
-    session.add(command)
-    session.flush()
+    command = new_command(session, meter_id, RelayAction.SYNC_CLOCK, reason, now)
     route = dispatch(meter_id, command.id, local_zone(session))
     if route is Route.QUEUED:
         command.state = CommandState.PENDING

@@ -36,6 +36,24 @@ class Queued:
         return self.action is RelayAction.OPEN_SUPPLY
 
 
+def new_command(
+    session: Session, meter_id: int, action: RelayAction, reason: str, now: datetime
+) -> RelayCommand:
+    """A command for the meter, recorded as ``SENT`` (flushed: it has its id); the caller
+    marks it ``PENDING`` when it leaves it for the bus's owner."""
+    command = RelayCommand(
+        meter_id=meter_id,
+        action=action,
+        reason=reason[:200],
+        requested_at=now,
+        state=CommandState.SENT,
+        attempts=0,
+    )
+    session.add(command)
+    session.flush()
+    return command
+
+
 def pending(session: Session, older_than: datetime | None = None) -> list[Queued]:
     """The commands waiting for a bus's owner (those asked before ``older_than``), oldest
     first: a read, cheap every round (``state`` is indexed)."""

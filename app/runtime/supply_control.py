@@ -25,6 +25,7 @@ from app.billing.supply_policy import BalanceWarning, Decision, MeterSupply, dec
 from app.hardware.bus_worker import SupplyResult
 from app.queries.site_facts import site_currency, site_zone
 from app.runtime.account_isolation import account_skipped, error_text
+from app.runtime.command_queue import new_command
 from app.services.policy_setup import thresholds_of
 from app.store.models import (
     Account,
@@ -205,16 +206,8 @@ class SupplyControl:
     ) -> int | None:
         """Record a supply command and hand it to the meter's bus; its id, or None if no
         running bus serves the meter (then a critical alarm says so)."""
-        command = RelayCommand(
-            meter_id=meter_id,
-            action=RelayAction.OPEN_SUPPLY if on else RelayAction.CUT_SUPPLY,
-            reason=reason[:200],
-            requested_at=now,
-            state=CommandState.SENT,
-            attempts=0,
-        )
-        session.add(command)
-        session.flush()
+        action = RelayAction.OPEN_SUPPLY if on else RelayAction.CUT_SUPPLY
+        command = new_command(session, meter_id, action, reason, now)
         meter = session.get_one(Meter, meter_id)
         if not on:
             meter.off_reason = off_reason.value

@@ -26,6 +26,7 @@ from app.services.operators import SignedIn, login
 from app.store.database import Database
 from app.store.models import Account, AuditEvent, Bus, Meter
 from app.ui.background import wait_for_background
+from app.views.meter_action_dialog import MeterActionDialog
 from app.views.meter_detail_dialog import MeterDetailDialog
 from app.views.meters_view import MetersView
 from app.vocabulary import CommandState, Role
@@ -62,6 +63,22 @@ def open_detail(
     qtbot.waitUntil(lambda: dialog.detail is not None, timeout=WAIT_MS)
     dialog.show()
     return dialog
+
+
+def run_action(
+    qtbot,  # type: ignore[no-untyped-def]
+    dialog: MeterDetailDialog,
+    button: QPushButton,
+    reason: str,
+) -> tuple[MeterActionDialog, object]:
+    """Click an action's button, give the reason, confirm; its form and its outcome."""
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    form = dialog.action_dialog
+    assert form is not None
+    form.reason.setText(reason)
+    with qtbot.waitSignal(dialog.action_done, timeout=WAIT_MS) as done:
+        form.confirm()
+    return form, done.args[0]
 
 
 def off_with(button: QPushButton, text: str) -> bool:
@@ -172,13 +189,7 @@ def test_a_relay_switch_through_a_real_runtime(qtbot, small_running) -> None:  #
     dialog = open_detail(qtbot, db, meter.id, tech, runtime)
     assert dialog.switch_off_button.isEnabled()
     assert not dialog.keep_button.isEnabled()  # a technician orders no keep power
-    qtbot.mouseClick(dialog.switch_off_button, Qt.MouseButton.LeftButton)
-    form = dialog.action_dialog
-    assert form is not None
-    form.reason.setText("Socket replaced")
-    with qtbot.waitSignal(dialog.action_done, timeout=WAIT_MS) as done:
-        form.confirm()
-    outcome = done.args[0]
+    form, outcome = run_action(qtbot, dialog, dialog.switch_off_button, "Socket replaced")
     assert isinstance(outcome, SwitchOutcome)
     assert outcome.verified
     assert not simulated.supply_on
@@ -266,13 +277,7 @@ def test_a_clock_sync_asked_on_an_attached_console(qtbot, attached_console) -> N
     assert console.workers == []
     dialog = open_detail(qtbot, db, meter.id, who(db, Role.TECHNICIAN), console)
     assert dialog.sync_button.isEnabled()
-    qtbot.mouseClick(dialog.sync_button, Qt.MouseButton.LeftButton)
-    form = dialog.action_dialog
-    assert form is not None
-    form.reason.setText("Clock drift alarm")
-    with qtbot.waitSignal(dialog.action_done, timeout=WAIT_MS) as done:
-        form.confirm()
-    outcome = done.args[0]
+    form, outcome = run_action(qtbot, dialog, dialog.sync_button, "Clock drift alarm")
     assert isinstance(outcome, ClockSyncOutcome)
     assert outcome.verified, outcome
     assert "it was 10 min behind" in dialog.status.text()
