@@ -1,6 +1,7 @@
 """Technician commands on the wire: ``meter read``, ``meter relay``, ``bus scan``, ``simulate``.
 
-These need no database (``meter replace``, which records a meter swap in the database, lives in
+These need no database, though a port the site's runtime polls is first borrowed from it
+(``app.cli.port_borrow``). (``meter replace``, which records a meter swap in the database, lives in
 ``app.cli.meter_replace_command`` and is registered here next to its siblings). Line settings
 default to the profile's and can be overridden.
 Exit codes: 0 done; 2 bad usage or address; 10 unknown or bad profile; 11 port cannot be
@@ -27,6 +28,7 @@ from typing import TypeVar
 
 from app.cli.auth import DENIED, require_field, signed_in
 from app.cli.context import fail, run_on_database
+from app.cli.port_borrow import on_borrowed_port
 from app.hardware.addresses import (
     MODBUS_MAX_UNIT,
     address_problem,
@@ -113,6 +115,7 @@ def _outcome(args: argparse.Namespace, future: Future[T], bound_s: float) -> T |
         )
 
 
+@on_borrowed_port("main.py meter read")
 def cmd_read(args: argparse.Namespace) -> int:
     opened = _open(args, args.address)
     if isinstance(opened, int):
@@ -160,6 +163,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     return 0
 
 
+@on_borrowed_port("main.py meter relay")
 def cmd_relay(args: argparse.Namespace) -> int:
     try:
         _, who = run_on_database(args, _relay_operator(args))
@@ -271,7 +275,7 @@ def _scan_bus(args: argparse.Namespace) -> tuple[list[ScanHit], str] | int:
             problem := addresses_problem(plan.profile.protocol, plan.addresses)
         ):
             return fail(f"--addresses: {problem}.", ExitCode.USAGE)
-        job = start_scan(plan, None, _scan_progress(args, plan.searching))
+        job = start_scan(plan, None, _scan_progress(args, plan.searching), db=db)
         return job.wait(SCAN_WAIT_S), plan.setup.name
 
     try:
@@ -301,6 +305,7 @@ def _scan_failed(args: argparse.Namespace, exc: Exception) -> int:
     )
 
 
+@on_borrowed_port("main.py bus scan")
 def _scan_port(args: argparse.Namespace) -> tuple[list[ScanHit], str] | int:
     if not args.port or not args.profile:
         return fail("give --bus NAME, or --port URL with --profile NAME.", ExitCode.USAGE)

@@ -1,22 +1,29 @@
-"""A technician's diagnostics on another PC borrows a bus's line from the runtime that polls it.
+"""A technician's diagnostics, line test or scan borrows a bus's line from the runtime that polls
+it (on this PC or another).
 
-Two masters on one RS485 line garble each other, so before the dialog opens a port that the
+Two masters on one RS485 line garble each other, so before the diagnostics dialog, a set-up job
+(``field_setup.run_on_bus``) or a wire command (``main.py meter read``) opens a port that the
 site polls it asks that bus's owner to pause (``ask_pause``: written on the owner's row, for at
-most ``PAUSE_S``). The owner stops that bus's worker, which closes the port, keeps the bus's
-lock, says so (``paused``) and resumes when the pause ends (``end_pause``) or runs out. An
-owner that has not shown a heartbeat for ``STALE_S`` is taken for gone: nothing to ask.
+most ``PAUSE_S``; ``borrow_line`` asks and waits). The owner stops that bus's worker, which
+closes the port, keeps the bus's lock, says so (``paused``) and resumes when the pause ends
+(``end_pause``) or runs out. An owner that has not shown a heartbeat for ``STALE_S`` is taken
+for gone: nothing to ask.
 """
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.store.database import Database
 from app.store.field_lock import bus_unit
-from app.store.models import FieldOwner
+from app.store.models import Bus, FieldOwner
 
 PAUSE_S = 30 * 60  # the longest a pause lasts unless asked again
 ACK_WAIT_S = 15.0  # how long the dialog waits for the owner to let go of the port
@@ -70,3 +77,59 @@ def end_pause(db: Database, bus_id: int, by: str) -> None:
         if row is not None and row.pause_by == by[:120]:
             row.pause_until = None
             row.pause_by = ""
+
+
+@dataclass(frozen=True)
+class Borrowed:
+    """What ``borrow_line`` found: the runtime that polled the bus (None: nobody did), and
+    whether the port is free to open (nobody polls it, or its owner paused)."""
+
+    owner: BusOwner | None
+    free: bool
+
+
+def borrow_line(
+    db: Database,
+    bus_id: int,
+    by: str,
+    *,
+    wait_s: float = ACK_WAIT_S,
+    stop: threading.Event | None = None,
+) -> Borrowed:
+    """Ask the runtime that polls the bus to let go of its port and wait until it did (then
+    ``end_pause`` gives it back). An owner that did not let go within ``wait_s`` (or before
+    ``stop``) has its pause taken back: the port is not free."""
+    owner = ask_pause(db, bus_id, by, datetime.now(UTC))
+    if owner is None:
+        return Borrowed(None, True)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+        state = pause_state(db, bus_id, datetime.now(UTC))
+        if state is None or state.paused:
+            return Borrowed(owner, True)
+        time.sleep(0.25)
+    end_pause(db, bus_id, by)
+    return Borrowed(owner, False)
+
+
+def not_let_go(owner: BusOwner) -> str:
+    """What to tell someone who could not borrow the line from ``owner``."""
+    return (
+        f"{owner.role} on {owner.host} polls this bus and did not let go of its port within "
+        f"{ACK_WAIT_S:.0f} s: two masters on one line garble each other. Try again, or stop it "
+        "first."
+    )
+
+
+def asked_by(what: str) -> str:
+    """Who asks for a pause, as the owner shows it: "bus scan on PC2"."""
+    return f"{what} on {socket.gethostname()}"
+
+
+def bus_at_port(db: Database, url: str) -> tuple[int, str] | None:
+    """The site's bus (id, name) on the port ``url``, or None."""
+    with db.session() as session:
+        found = session.execute(
+            select(Bus.id, Bus.name).where(Bus.url == url.strip()).order_by(Bus.id).limit(1)
+        ).first()
+    return None if found is None else (found[0], found[1])

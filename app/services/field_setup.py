@@ -8,10 +8,12 @@ other bus gets a service worker opened for the job, which ``BusJob.release`` sto
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
@@ -22,6 +24,7 @@ from app.hardware.errors import PortUnavailable, ProfileError
 from app.hardware.link import LineSettings
 from app.hardware.profiles import load_profile
 from app.hardware.service_worker import open_service_worker
+from app.services.bus_pause import borrow_line, end_pause, not_let_go
 from app.services.setup_checks import SetupRefused
 from app.store.database import Database
 from app.store.models import Bus, Meter
@@ -140,13 +143,28 @@ class BusJob(Generic[T]):
     worker: BusWorker
     future: Future[T]
     owned: bool
+    give_back: Callable[[], None] | None = None  # ends the pause of the bus's owner, if asked
 
     def release(self, wait_s: float = 0.0) -> None:
         """Let go of the port (any thread but the worker's; again is harmless): a worker opened
         for the job stops once its current request is done, waiting up to ``wait_s`` for it
-        (0: not at all, so the GUI thread may call it). The running console's worker polls on."""
-        if self.owned:
+        (0: not at all, so the GUI thread may call it). The running console's worker polls on;
+        a runtime that paused the bus for the job (on this PC or another) resumes once the
+        port is closed (with ``wait_s`` 0, on a thread of its own)."""
+        if not self.owned:
+            return
+        give_back = self.give_back
+        if give_back is None or wait_s > 0:
             self.worker.stop(timeout=wait_s)
+            if give_back is not None:
+                give_back()
+            return
+
+        def stop_then_give_back() -> None:
+            self.worker.stop(timeout=STOP_WAIT_S)
+            give_back()
+
+        threading.Thread(target=stop_then_give_back, name="give the bus back", daemon=True).start()
 
     def wait(self, timeout_s: float) -> T:
         """Block until the job's result (or its error), then release the port."""
@@ -160,21 +178,37 @@ def run_on_bus(
     setup: BusSetup,
     job: Callable[[BusWorker], Future[T]],
     workers: Mapping[str, BusWorker] | None = None,
+    borrow: tuple[Database, str] | None = None,
 ) -> BusJob[T]:
     """Queue ``job(worker)`` on the bus's worker: the running console's (``workers``, by bus
-    name) or a service worker opened now. Opening the port blocks (call it off the GUI thread)
-    but the job does not: wait on ``BusJob.future``, then ``release``. SetupRefused ("port")
-    with the system's reason when the port cannot be opened."""
+    name) or a service worker opened now. ``borrow`` (the database, what asks: "line test on
+    PC2"): a runtime that polls the bus elsewhere is first asked to let go of its port
+    (``bus_pause``), and resumes when the job is released. Opening the port blocks (call it off
+    the GUI thread) but the job does not: wait on ``BusJob.future``, then ``release``.
+    SetupRefused ("port") with the system's reason when the port cannot be opened, or naming
+    the runtime that did not let go of it."""
     running = (workers or {}).get(setup.name)
     if running is not None:
         return BusJob(setup, running, job(running), owned=False)
+    give_back = None
+    if borrow is not None:
+        db, by = borrow
+        borrowed = borrow_line(db, setup.bus_id, by)
+        if borrowed.owner is not None and not borrowed.free:
+            raise SetupRefused("port", not_let_go(borrowed.owner))
+        if borrowed.owner is not None:
+            give_back = partial(end_pause, db, setup.bus_id, by)
     meters, _problems = setup.bus_meters()
     try:
         worker = open_service_worker(setup.name, setup.url, setup.line, meters, retries=0)
     except PortUnavailable as exc:
+        if give_back is not None:
+            give_back()
         raise SetupRefused("port", f"{exc}. Check the cable, the adapter and the port.") from None
     try:
-        return BusJob(setup, worker, job(worker), owned=True)
+        return BusJob(setup, worker, job(worker), owned=True, give_back=give_back)
     except BaseException:
         worker.stop()
+        if give_back is not None:
+            give_back()
         raise

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from app.hardware.bus_diagnostics import LineCheck, check_line
 from app.hardware.bus_worker import BusWorker
+from app.services.bus_pause import asked_by
 from app.services.field_setup import BusJob, BusSetup, bus_in_use, run_on_bus
 from app.store.database import Database
 
@@ -25,15 +26,16 @@ def start_line_check(
 ) -> BusJob[LineCheck]:
     """The line test queued on the bus's worker (its future: what probing the meters found,
     with the meters whose profile cannot be loaded among the problems). SetupRefused names an
-    unknown bus or a port that cannot be opened (with the system's reason). Blocks while the
-    port opens; the caller releases the job once its future is done."""
+    unknown bus or a port that cannot be opened (with the system's reason), or a runtime that
+    polls the bus elsewhere and did not pause it. Blocks while the port opens; the caller
+    releases the job once its future is done."""
     setup = bus_in_use(db, bus_name)
     meters, problems = setup.bus_meters()
 
     def job(worker: BusWorker) -> Future[LineCheck]:
         return _with(check_line(worker, meters), problems)
 
-    return run_on_bus(setup, job, workers)
+    return run_on_bus(setup, job, workers, (db, asked_by("line test")))
 
 
 def check_bus_line(

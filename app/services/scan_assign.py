@@ -26,6 +26,7 @@ from app.hardware.bus_scan import ScanProgress
 from app.hardware.bus_worker import BusWorker
 from app.hardware.discovery import ScanHit
 from app.hardware.profiles import Profile, load_profile
+from app.services.bus_pause import asked_by
 from app.services.bus_setup import bus_named, profile_named
 from app.services.field_setup import BusJob, BusSetup, bus_in_use, run_on_bus
 from app.services.meter_setup import MeterForm, MeterSaved, add_meter, normalize_address
@@ -77,17 +78,19 @@ def start_scan(
     workers: Mapping[str, BusWorker] | None = None,
     progress: ScanProgress | None = None,
     cancel: threading.Event | None = None,
+    db: Database | None = None,
 ) -> BusJob[list[ScanHit]]:
     """The scan queued on the bus's worker: a bus the running console polls is scanned through
-    its own worker (polls wait meanwhile). ``progress`` and ``cancel``: see
-    ``app.hardware.bus_scan`` (``progress`` is called on the worker's thread). Blocks while the
-    port opens (SetupRefused "port" when it cannot be); the caller releases the job once its
-    future is done."""
+    its own worker (polls wait meanwhile); one another runtime polls (``db`` given: on any PC)
+    is first paused there. ``progress`` and ``cancel``: see ``app.hardware.bus_scan``
+    (``progress`` is called on the worker's thread). Blocks while the port opens (SetupRefused
+    "port" when it cannot be); the caller releases the job once its future is done."""
 
     def job(worker: BusWorker) -> Future[list[ScanHit]]:
         return worker.scan(plan.profile, plan.addresses, progress, cancel)
 
-    return run_on_bus(plan.setup, job, workers)
+    borrow = None if db is None else (db, asked_by("bus scan"))
+    return run_on_bus(plan.setup, job, workers, borrow)
 
 
 def scan_bus(
@@ -99,7 +102,7 @@ def scan_bus(
     cancel: threading.Event | None = None,
 ) -> list[ScanHit]:
     """What answers on the bus's line (``plan_scan``, ``start_scan``), waited for."""
-    return start_scan(plan_scan(db, bus_name, addresses), workers, progress, cancel).wait(
+    return start_scan(plan_scan(db, bus_name, addresses), workers, progress, cancel, db).wait(
         SCAN_WAIT_S
     )
 

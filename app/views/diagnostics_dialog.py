@@ -18,9 +18,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, Signal
@@ -46,7 +44,7 @@ from app.hardware.link import LineSettings
 from app.hardware.ports import BAUD_RATES
 from app.hardware.profiles import Profile, available_profiles, load_profile
 from app.hardware.service_worker import open_service_worker
-from app.services.bus_pause import ACK_WAIT_S, ask_pause, end_pause, pause_state
+from app.services.bus_pause import ACK_WAIT_S, borrow_line, end_pause
 from app.services.diagnostics import DiagnosticTest, missing_action, site_buses
 from app.services.field_setup import BusSetup
 from app.services.operators import SignedIn
@@ -297,18 +295,16 @@ class DiagnosticsDialog(QDialog):
         owner paused), else what stopped it."""
         who = self._operator()
         by = f"diagnostics on {socket.gethostname()} ({who.display_name})"
-        owner = ask_pause(self._db, bus_id, by, datetime.now(UTC))
+        with self._own_lock:  # given back when the dialog lets go of the port
+            self._pause = (bus_id, by)
+        borrowed = borrow_line(self._db, bus_id, by, stop=self._let_go)
+        owner = borrowed.owner
+        if owner is not None and borrowed.free:
+            return None
+        with self._own_lock:  # nobody polls the bus, or its owner did not let go
+            self._pause = None
         if owner is None:
             return None
-        with self._own_lock:
-            self._pause = (bus_id, by)
-        deadline = time.monotonic() + ACK_WAIT_S
-        while time.monotonic() < deadline and not self._let_go.is_set():
-            state = pause_state(self._db, bus_id, datetime.now(UTC))
-            if state is None or state.paused:
-                return None
-            time.sleep(0.25)
-        self._end_pause()
         return self.tr(
             "{role} on {host} polls this bus and did not let go of its port within {s} s: "
             "two masters on one line garble each other. Try again, or stop it first"

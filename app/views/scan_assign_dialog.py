@@ -225,7 +225,7 @@ class ScanAssignDialog(QDialog):
             calls.post(lambda: self._moved(done, total, found))
 
         def open_scan() -> BusJob[list[ScanHit]]:  # the background pool: opens the port
-            job = start_scan(plan_scan(db, bus, addresses), workers, progress, cancel)
+            job = start_scan(plan_scan(db, bus, addresses), workers, progress, cancel, db)
             if not scans.keep(job):  # the dialog closed meanwhile: nobody waits for it
                 cancel.set()
                 job.release()

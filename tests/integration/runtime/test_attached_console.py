@@ -18,8 +18,10 @@ from app.demo.site import DEMO_PASSWORD
 from app.hardware.bus_worker import PollPolicy
 from app.queries.field_owners import field_owners
 from app.runtime.runtime import Runtime, RuntimeOptions
+from app.services import line_check
 from app.services.bus_pause import ask_pause, end_pause, pause_state
 from app.services.ledger import post_entry
+from app.services.line_check import check_bus_line
 from app.services.meter_actions import set_keep_power
 from app.services.operators import login
 from app.store.database import Database
@@ -138,6 +140,39 @@ def test_a_technician_on_another_pc_pauses_a_bus_and_the_owner_resumes_it(
     end_pause(site, bus_id, "diagnostics on laptop (Bus technician)")
     wait_for(lambda: name in {w.name for w in owner.workers}, "polling resumed")
     wait_for(lambda: not paused(), "the owner says it polls again")
+
+
+def test_a_line_test_on_another_pc_borrows_the_bus_from_its_owner(
+    pair: tuple[Runtime, Runtime], site: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Setup page's line test (and a scan) on an attached console opens the port itself:
+    the owner lets go of it first and polls again once the test is done."""
+    owner, console = pair
+    with site.session() as session:
+        bus_id, name = session.execute(select(Bus.id, Bus.name).order_by(Bus.id)).first()  # type: ignore[misc]
+    wait_for(lambda: name in {w.name for w in owner.workers}, "the owner polls the bus")
+    paused_for_it: list[bool] = []
+    real = line_check.check_line
+
+    def checked_while_paused(worker, meters):  # type: ignore[no-untyped-def]
+        state = pause_state(site, bus_id, datetime.now(UTC))
+        paused_for_it.append(state is not None and state.paused)
+        paused_for_it.append(name not in {w.name for w in owner.workers})
+        return real(worker, meters)
+
+    monkeypatch.setattr(line_check, "check_line", checked_while_paused)
+    setup, check = check_bus_line(console.db, name)  # the console polls nothing itself
+
+    assert setup.name == name
+    assert paused_for_it == [True, True]  # the owner had let go of the port
+    assert check.asked == len(check.answered) > 0
+    wait_for(lambda: name in {w.name for w in owner.workers}, "the owner polls again")
+    wait_for(
+        lambda: (
+            (state := pause_state(site, bus_id, datetime.now(UTC))) is not None and not state.paused
+        ),
+        "the owner says it polls again",
+    )
 
 
 def test_nobody_to_ask_when_no_runtime_polls_the_bus(site: Database) -> None:
