@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from app.cli import port_borrow
 from app.demo.site import DemoSpec, seed_demo_site
-from app.hardware.bus_worker import PollPolicy
-from app.runtime.runtime import Runtime, RuntimeOptions
+from app.runtime.runtime import Runtime
 from app.services.bus_pause import borrow_line, pause_state
 from app.store.database import Database
 from app.store.field_lock import bus_unit
 from app.store.models import Bus, FieldOwner
 from app.vocabulary import ExitCode
+from tests.integration.runtime.runtime_support import polling
 from tests.support import wait_for
 
 
@@ -49,10 +49,8 @@ def args_for(db: Database, port: str, folder: Path) -> argparse.Namespace:
 
 @pytest.fixture
 def owner(site: Database) -> Iterator[Runtime]:
-    runtime = Runtime(site, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
-    runtime.start()
-    yield runtime
-    runtime.stop()
+    with polling(site) as runtime:
+        yield runtime
 
 
 def test_the_owner_lets_go_for_the_command_and_polls_again(

@@ -1,14 +1,18 @@
 """What the runtime tests on a demo site share: the site with the balance policy and the load
-guard made strict (cuts at once, one trip locks the room out), and a meter of an account with
-money together with its simulated meter."""
+guard made strict (cuts at once, one trip locks the room out), a runtime polling it without
+pause, and a meter of an account with money together with its simulated meter."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import select, update
 
 from app.demo.site import DEMO_LOAD_GUARD, DemoSpec, seed_demo_site
+from app.hardware.bus_worker import PollPolicy
 from app.hardware.simulator.sim_meter import SimMeter
-from app.runtime.runtime import Runtime
+from app.runtime.runtime import Runtime, RuntimeOptions
 from app.store.database import Database
 from app.store.models import Account, BalancePolicy, Bus, LoadGuardSetting, Meter
 from tests.support import wait_for
@@ -53,3 +57,18 @@ def polled_meter(
     if wait:
         wait_for(lambda: owner.engine.totals.readings >= 4, "the meters were polled")
     return meter, simulated
+
+
+@contextmanager
+def polling(db: Database, cycle_pause_s: float = 0.0) -> Iterator[Runtime]:
+    """A runtime polling the site's simulated lines (the periodic supply evaluation an hour
+    away), stopped afterwards."""
+    runtime = Runtime(
+        db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=cycle_pause_s), policy_tick_s=3600)
+    )
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+    assert not runtime.engine.alive

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.demo.site import DEMO_PASSWORD, DemoSpec
-from app.hardware.bus_worker import PollPolicy
 from app.runtime.command_queue import NOBODY_POLLS
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.runtime.supply_control import local_zone
@@ -26,6 +25,7 @@ from app.vocabulary import AlarmKind, AlarmState, CommandState, RelayAction
 from tests.integration.runtime.runtime_support import (
     funded_meter,
     polled_meter,
+    polling,
     strict_demo_site,
 )
 from tests.support import wait_for
@@ -48,9 +48,8 @@ def start(db: Database, options: RuntimeOptions) -> Runtime:
 
 @pytest.fixture
 def owner(site: Database) -> Iterator[Runtime]:
-    runtime = start(site, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
-    yield runtime
-    runtime.stop()
+    with polling(site) as runtime:
+        yield runtime
 
 
 @pytest.fixture

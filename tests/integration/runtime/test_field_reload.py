@@ -28,6 +28,7 @@ from app.services.site_layout import add_room
 from app.store.database import Database
 from app.store.models import Bus, IntervalReading, Meter
 from app.vocabulary import MeterStatus, Utility
+from tests.integration.runtime.runtime_support import polling
 from tests.support import wait_for
 
 
@@ -39,11 +40,8 @@ def site(db: Database) -> Database:
 
 @pytest.fixture
 def running(site: Database) -> Iterator[Runtime]:
-    runtime = Runtime(site, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.05), policy_tick_s=3600))
-    runtime.start()
-    yield runtime
-    runtime.stop()
-    assert not runtime.engine.alive
+    with polling(site, cycle_pause_s=0.05) as runtime:
+        yield runtime
 
 
 def admin(db: Database) -> SignedIn:

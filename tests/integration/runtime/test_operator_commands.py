@@ -11,8 +11,7 @@ from sqlalchemy import select, update
 
 from app.billing.load_guard import GuardState
 from app.demo.site import DEMO_PASSWORD
-from app.hardware.bus_worker import PollPolicy
-from app.runtime.runtime import Runtime, RuntimeOptions
+from app.runtime.runtime import Runtime
 from app.services.meter_actions import MeterActionRefused
 from app.services.operators import SignedIn, login
 from app.services.permissions import PermissionDenied
@@ -26,7 +25,7 @@ from app.store.models import (
     RelayCommand,
 )
 from app.vocabulary import AlarmState, CommandState, RelayAction, Role, SupplyState
-from tests.integration.runtime.runtime_support import strict_demo_site
+from tests.integration.runtime.runtime_support import polling, strict_demo_site
 from tests.support import wait_for
 
 WAIT_S = 60  # a bound for a stuck test, never a measurement
@@ -39,11 +38,8 @@ def site(db: Database) -> Database:
 
 @pytest.fixture
 def running(site: Database) -> Iterator[Runtime]:
-    runtime = Runtime(site, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
-    runtime.start()
-    yield runtime
-    runtime.stop()
-    assert not runtime.engine.alive
+    with polling(site) as runtime:
+        yield runtime
 
 
 def who(db: Database, role: Role) -> SignedIn:
