@@ -19,6 +19,7 @@ from app.cli.args import (
     ledger,
     operator,
     policy,
+    report,
     serve,
     setting,
     site,
@@ -80,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         title="commands", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
-    for group in (account, db, demo, ledger, operator, policy, serve, setting, site, tariff):
+    groups = (account, db, demo, ledger, operator, policy, report, serve, setting, site, tariff)
+    for group in groups:
         group.register(sub, common)
     field.register(sub, common)
     return parser

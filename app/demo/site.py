@@ -24,6 +24,7 @@ from app.billing.tariff_header import read_tariff_header
 from app.demo.history import seed_demo_history
 from app.demo.names import holder_name
 from app.resources import resource_path
+from app.services.ledger_days import EntryFact, add_to_days
 from app.services.passwords import hash_password
 from app.services.policy_setup import thresholds_of
 from app.store.database import Database
@@ -368,6 +369,7 @@ def _seed_accounts(
     session.execute(insert(Account), account_rows)
     ids = session.scalars(select(Account.id).order_by(Account.id)).all()
     entries = []
+    facts: list[EntryFact] = []  # the same entries for their days' rollup
     tariff_rows = []
     for account_id, history, row in zip(ids, histories, account_rows, strict=True):
         balance = 0
@@ -375,13 +377,16 @@ def _seed_accounts(
         for i, amount in enumerate(history):
             balance += amount
             opening = i == 0
+            kind = LedgerKind.OPENING if opening else LedgerKind.CONSUMPTION
+            made = start + timedelta(days=7 * i, hours=rng.randint(0, 12))
+            facts.append((account_id, kind, made, amount))
             entries.append(
                 {
                     "account_id": account_id,
-                    "kind": LedgerKind.OPENING if opening else LedgerKind.CONSUMPTION,
+                    "kind": kind,
                     "amount_minor": amount,
                     "balance_after_minor": balance,
-                    "created_at": start + timedelta(days=7 * i, hours=rng.randint(0, 12)),
+                    "created_at": made,
                     "reason": "Balance carried over from the previous system"
                     if opening
                     else "Usage posted by the billing engine (demo history)",
@@ -400,6 +405,7 @@ def _seed_accounts(
             {"account_id": account_id, "utility": Utility.WATER, "plan_id": plans["water"].id}
         )
     session.execute(insert(LedgerEntry), entries)
+    add_to_days(session, facts)
     session.execute(insert(AccountTariff), tariff_rows)
     room_ids = [room_id for room_id, *_ in rooms]
     return dict(zip(room_ids, ids, strict=True))

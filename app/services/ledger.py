@@ -15,6 +15,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.input_limits import MAX_MONEY_MINOR
+from app.services.ledger_days import add_to_days
 from app.store.bulk_rows import insert_rows_with_ids
 from app.store.models import Account, LedgerEntry, utc_now
 from app.vocabulary import LedgerKind
@@ -91,6 +92,7 @@ def post_entry(
     session.add(entry)
     account.balance_minor = after
     session.flush()
+    add_to_days(session, [(account_id, kind, entry.created_at, amount_minor)])
     return Posted(entry.id, before, after)
 
 
@@ -155,6 +157,7 @@ def post_entries(
             }
         )
     new_ids = insert_rows_with_ids(session, LedgerEntry, rows)
+    add_to_days(session, ((e.account_id, e.kind, when, e.amount_minor) for e in entries))
     table = cast(Table, Account.__table__)
     session.execute(  # the row version moves too, so optimistic writers see the change
         update(table)

@@ -3,6 +3,8 @@
 Checked:
 - every account's cached balance equals the sum of its entries;
 - every entry's ``balance_after`` equals the running sum of the account's entries up to it;
+- the daily rollup the reports read (``ledger_day``) counts and sums every entry on its
+  site-local day, account and kind, no more and no less;
 - a reversal names an earlier entry of the same account, undoes exactly its amount, and only once;
 - receipt numbers run 1..N with no gap and no duplicate, and each receipt agrees with its entry;
 - consumption entries agree with the usage charges posted in them: each entry moves exactly the
@@ -23,17 +25,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import round_to_minor
-from app.queries.site_facts import site_currency
+from app.queries.site_facts import site_currency, site_zone
 from app.services.audit import anchor_of, verify_audit
 from app.services.audit_crosscheck import AuditedFacts, cross_check
+from app.services.ledger_days import day_of
 from app.store.database import Database
-from app.store.models import Account, AuditEvent, LedgerEntry, Receipt, UsageCharge
+from app.store.models import Account, AuditEvent, LedgerDay, LedgerEntry, Receipt, UsageCharge
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,10 @@ def verify_ledger(db: Database, anchors: Sequence[Anchor] = ()) -> VerifyReport:
         currency = site_currency(session)
         cached = dict(session.execute(select(Account.id, Account.balance_minor)).all())
         numbers = dict(session.execute(select(Account.id, Account.number)).all())
-        amounts = _check_entries(session, numbers, check)
+        zone = site_zone(session) or ZoneInfo("UTC")
+        days: dict[tuple[date, int, str], list[int]] = defaultdict(lambda: [0, 0])
+        amounts = _check_entries(session, numbers, check, days, zone)
+        _check_days(session, numbers, days, check)
         running: dict[int, int] = defaultdict(int)
         for account_id, amount in amounts.values():
             running[account_id] += amount
@@ -137,9 +145,14 @@ def _check_anchors(session: Session, anchors: Sequence[Anchor], check: _Check) -
 
 
 def _check_entries(
-    session: Session, numbers: dict[int, str], check: _Check
+    session: Session,
+    numbers: dict[int, str],
+    check: _Check,
+    days: dict[tuple[date, int, str], list[int]],
+    zone: ZoneInfo,
 ) -> dict[int, tuple[int, int]]:
-    """Running balances and reversals; returns entry id -> (account id, amount)."""
+    """Running balances and reversals; returns entry id -> (account id, amount) and adds each
+    entry to ``days`` (its site-local day, account and kind: count and sum)."""
     running: dict[int, int] = defaultdict(int)
     amounts: dict[int, tuple[int, int]] = {}
     reversed_once: set[int] = set()
@@ -150,11 +163,16 @@ def _check_entries(
             LedgerEntry.amount_minor,
             LedgerEntry.balance_after_minor,
             LedgerEntry.reverses_id,
+            LedgerEntry.kind,
+            LedgerEntry.created_at,
         )
         .order_by(LedgerEntry.id)
         .execution_options(yield_per=5000)
     )
-    for entry_id, account_id, amount, after, reverses in rows:
+    for entry_id, account_id, amount, after, reverses, kind, created_at in rows:
+        day = days[(day_of(created_at, zone), account_id, str(kind))]
+        day[0] += 1
+        day[1] += amount
         running[account_id] += amount
         amounts[entry_id] = (account_id, amount)
         if after != running[account_id]:
@@ -177,6 +195,38 @@ def _check_entries(
             check.fail("reversal", f"entry {reverses} is reversed twice (again by {entry_id})")
         reversed_once.add(reverses)
     return amounts
+
+
+def _check_days(
+    session: Session,
+    numbers: dict[int, str],
+    days: dict[tuple[date, int, str], list[int]],
+    check: _Check,
+) -> None:
+    """The daily rollup the reports read says what the entries say, day by day."""
+    stored = {
+        (day, account_id, str(kind)): (entries, amount)
+        for day, account_id, kind, entries, amount in session.execute(
+            select(
+                LedgerDay.day,
+                LedgerDay.account_id,
+                LedgerDay.kind,
+                LedgerDay.entries,
+                LedgerDay.amount_minor,
+            )
+        )
+    }
+    for key in sorted(stored.keys() | days.keys()):
+        day, account_id, kind = key
+        want = tuple(days.get(key, (0, 0)))
+        if stored.get(key, (0, 0)) != want:
+            entries, amount = stored.get(key, (0, 0))
+            check.fail(
+                "daily_rollup",
+                f"the daily rollup of account {numbers.get(account_id)} for {kind} on {day} "
+                f"says {entries} entries summing to {amount}, but the ledger has {want[0]} "
+                f"summing to {want[1]} (minor units): reports would disagree with the ledger",
+            )
 
 
 def _check_receipts(session: Session, amounts: dict[int, tuple[int, int]], check: _Check) -> int:

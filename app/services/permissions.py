@@ -38,6 +38,7 @@ class Action(StrEnum):
     REPLACE_METER = "replace meters"
     DIAGNOSTICS = "run bus diagnostics"
     SYNC_CLOCK = "sync meter clocks"
+    VIEW_REPORTS = "view and export reports"
     MANAGE_OPERATORS = "manage operators"
     EDIT_SITE = "change the site's name, address, time zone, currency and receipt header"
     EDIT_LAYOUT = "add, rename and retire buildings and rooms"
@@ -59,6 +60,7 @@ _OFFICE = _CASHIER | {
     Action.CLOSE_ACCOUNT,
     Action.REFUND,  # with a supervisor's approval
     Action.ADJUST,  # with a supervisor's approval
+    Action.VIEW_REPORTS,
 }
 _SUPERVISOR = _OFFICE | {
     Action.CLOSE_ANY_SHIFT,

@@ -4,6 +4,7 @@ from app.store.models.account_models import Account, AccountTariff, BalancePolic
 from app.store.models.base import Base, column_length, utc_now
 from app.store.models.ledger_models import (
     Counter,
+    LedgerDay,
     LedgerEntry,
     RatingState,
     Receipt,
@@ -57,6 +58,7 @@ __all__ = [
     "DailyUsage",
     "FieldOwner",
     "IntervalReading",
+    "LedgerDay",
     "LedgerEntry",
     "LedgerKind",
     "LivePower",

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.store.models.base import Base, MinorUnits, UtcDateTime, enum_column, utc_now
@@ -46,6 +57,26 @@ class LedgerEntry(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True, nullable=True)
     # The supervisor who approved a refund or an adjustment made by someone else.
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"), nullable=True)
+
+
+class LedgerDay(Base):
+    """Per site-local day, account and kind: how many ledger entries and what they add up to.
+    Written in the transaction of every entry (``app.services.ledger_days``), so the reports
+    read a row per account and day instead of every hourly usage posting; ``ledger verify``
+    checks it against the entries. A day is the site's local day when the entry was made."""
+
+    __tablename__ = "ledger_day"
+    __table_args__ = (
+        UniqueConstraint("day", "account_id", "kind"),
+        Index("ix_ledger_day_account", "account_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    kind: Mapped[LedgerKind] = mapped_column(enum_column(LedgerKind))
+    entries: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
 
 
 class Receipt(Base):

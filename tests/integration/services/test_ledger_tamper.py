@@ -12,14 +12,18 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from app.demo.site import DemoSpec, seed_demo_site
+from app.queries.site_facts import site_zone
 from app.services.audit import SEAL, STARTED_AT, event_hash, record_audit
 from app.services.counters import AUDIT, RECEIPT, take_number
 from app.services.ledger import post_entry
+from app.services.ledger_days import day_of
 from app.services.ledger_verify import Anchor, VerifyReport, verify_ledger
 from app.services.recharge import RechargeDone, new_key, recharge, recharge_with_receipt
 from app.services.settings import IDLE_LOCK_MINUTES, change_setting
@@ -32,6 +36,7 @@ from app.store.models import (
     AuditEvent,
     Counter,
     IntervalReading,
+    LedgerDay,
     LedgerEntry,
     Operator,
     Receipt,
@@ -52,6 +57,20 @@ def site(migrated_url: str, tmp_path: Path) -> Iterator[Database]:
     seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=3, history_days=1))
     yield db
     db.dispose()
+
+
+def move_rollup(session: Session, entry: LedgerEntry, amount: int, entries: int = 0) -> None:
+    """A thorough tamperer also makes the daily rollup agree with what he wrote."""
+    zone = site_zone(session) or ZoneInfo("UTC")
+    session.execute(
+        update(LedgerDay)
+        .where(
+            LedgerDay.account_id == entry.account_id,
+            LedgerDay.kind == entry.kind,
+            LedgerDay.day == day_of(entry.created_at, zone),
+        )
+        .values(amount_minor=LedgerDay.amount_minor + amount, entries=LedgerDay.entries + entries)
+    )
 
 
 def key_file(db: Database) -> Path:
@@ -92,6 +111,7 @@ def test_a_recharge_rewritten_through_entry_balances_account_and_receipt_is_name
         assert entry is not None
         entry.amount_minor += extra
         session.flush()
+        move_rollup(session, entry, extra)
         session.execute(
             update(LedgerEntry)
             .where(LedgerEntry.account_id == entry.account_id, LedgerEntry.id >= entry.id)
@@ -243,6 +263,8 @@ def test_the_last_events_and_receipt_deleted_with_their_counters_are_named(
             select(Receipt).where(Receipt.number == last.receipt_number)
         ).one()
         entry_id = receipt.ledger_entry_id
+        entry = session.get_one(LedgerEntry, entry_id)
+        move_rollup(session, entry, -entry.amount_minor, -1)
         session.delete(receipt)
         session.flush()
         session.execute(delete(LedgerEntry).where(LedgerEntry.id == entry_id))
@@ -433,3 +455,23 @@ def test_an_unkeyed_handle_on_a_trail_never_sealed_writes_as_before(
             keyed.dispose()
     finally:
         db.dispose()
+
+
+def test_an_entry_changed_behind_the_daily_rollup_is_named(site: Database) -> None:
+    """The reports read the daily rollup: an entry rewritten without it (or the rollup edited)
+    would make them disagree with the ledger, and verify says which day."""
+    done = started(site)
+    with site.transaction() as session:
+        receipt = session.scalars(
+            select(Receipt).where(Receipt.number == done.receipt_number)
+        ).one()
+        row = session.scalars(
+            select(LedgerDay).where(
+                LedgerDay.account_id == receipt.account_id, LedgerDay.kind == LedgerKind.RECHARGE
+            )
+        ).one()
+        row.amount_minor += 500
+    report = verify_ledger(site)
+    assert kinds(report) == ["daily_rollup"]
+    assert "for recharge on" in report.problems[0].detail
+    assert "reports would disagree with the ledger" in report.problems[0].detail

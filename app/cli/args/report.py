@@ -1,0 +1,43 @@
+"""``report NAME``."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli.options import Subparsers, add_user_option, lazy
+
+REPORT_NAMES = ("arrears", "revenue")  # services.reports.REPORTS, checked by a test
+FORMATS = ("text", "json", "csv", "xlsx", "pdf")
+
+
+def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="a report (arrears, revenue) as a table, JSON, CSV, Excel or PDF",
+        description="Make a report of the site for a period of whole days in the site's "
+        "calendar and a scope (the whole site unless --building, --floor, --room or "
+        "--account). Office staff, supervisors and administrators may.",
+    )
+    report.add_argument("name", choices=REPORT_NAMES, help="which report")
+    report.add_argument(
+        "--from", dest="first", required=True, metavar="DATE", help="first day, e.g. 2026-11-01"
+    )
+    report.add_argument(
+        "--to", dest="last", required=True, metavar="DATE", help="last day (included)"
+    )
+    report.add_argument("--building", metavar="NAME", help="a building, by code or name")
+    report.add_argument("--floor", type=int, metavar="N", help="a floor of --building")
+    report.add_argument("--room", metavar="LABEL", help="one room, e.g. A-305")
+    report.add_argument("--account", metavar="NUMBER", help="one account")
+    report.add_argument(
+        "--by",
+        choices=("day", "method", "operator", "shift"),
+        help="revenue only: per day (default), payment method, operator or shift",
+    )
+    report.add_argument(
+        "--format", choices=FORMATS, default="text", help="how to give it (default: text)"
+    )
+    report.add_argument("--output", metavar="FILE", help="write it to FILE (xlsx and pdf need one)")
+    add_user_option(report)
+    report.set_defaults(handler=lazy("app.cli.report_commands", "cmd_report"))

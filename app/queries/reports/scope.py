@@ -1,0 +1,68 @@
+"""Which accounts a report covers: the whole site, a building (by code or name), a floor of it,
+a room (its label, "A-305"), or one account (its number). An account belongs to the room it
+is in now: an account that moved is reported under its present room."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from app.store.models import Account, Building, Room
+
+
+class ScopeRefused(ValueError):
+    """A scope naming nothing on the site; the message lists what there is."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    building: str | None = None
+    floor: int | None = None  # with a building
+    room: str | None = None
+    account: str | None = None
+
+    def words(self) -> str:
+        if self.account:
+            return f"account {self.account}"
+        if self.room:
+            return f"room {self.room}"
+        if self.building and self.floor is not None:
+            return f"building {self.building}, floor {self.floor}"
+        if self.building:
+            return f"building {self.building}"
+        return "the whole site"
+
+
+def account_condition(session: Session, scope: Scope) -> ColumnElement[bool] | None:
+    """A condition on ``Account`` selecting the scope's accounts; None for the whole site.
+    ScopeRefused when the scope names no building, room or account of the site."""
+    if scope.account:
+        number = scope.account.strip()
+        if session.scalar(select(Account.id).where(Account.number == number)) is None:
+            raise ScopeRefused(f"there is no account {number}; check the number")
+        return Account.number == number
+    if scope.room:
+        label = scope.room.strip()
+        room_id = session.scalar(select(Room.id).where(Room.label == label))
+        if room_id is None:
+            raise ScopeRefused(f"there is no room {label}; give its label as printed, e.g. A-305")
+        return Account.room_id == room_id
+    if scope.floor is not None and not scope.building:
+        raise ScopeRefused("a floor is one of a building's: give --building with --floor")
+    if scope.building:
+        wanted = scope.building.strip()
+        building_id = session.scalar(
+            select(Building.id).where(or_(Building.code == wanted, Building.name == wanted))
+        )
+        if building_id is None:
+            known = ", ".join(session.scalars(select(Building.code).order_by(Building.code)).all())
+            raise ScopeRefused(
+                f"there is no building {wanted}; the site's buildings are {known or 'none yet'}"
+            )
+        rooms = select(Room.id).where(Room.building_id == building_id)
+        if scope.floor is not None:
+            rooms = rooms.where(Room.floor == scope.floor)
+        return Account.room_id.in_(rooms)
+    return None

@@ -1,0 +1,52 @@
+"""Running a report for an operator: office staff, supervisors and administrators may
+(``Action.VIEW_REPORTS``: reports name tenants, their phones and their money). The Reports
+screen and ``main.py report`` both come here; the reports themselves are read models
+(``app.queries.reports``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from app.queries.report_table import ReportTable
+from app.queries.reports.arrears import arrears_report
+from app.queries.reports.period import Period
+from app.queries.reports.revenue import revenue_report
+from app.queries.reports.scope import Scope
+from app.services.operators import SignedIn
+from app.services.permissions import Action
+from app.store.database import Database
+
+Builder = Callable[[Database, Period, Scope, str | None, datetime | None], ReportTable]
+
+REPORTS: dict[str, Builder] = {
+    "arrears": lambda db, period, scope, _by, now: arrears_report(db, period, scope, now),
+    "revenue": lambda db, period, scope, by, now: revenue_report(
+        db, period, scope, by or "day", now
+    ),
+}
+
+
+class ReportRefused(ValueError):
+    """A report that cannot be made as asked; the message says what to give instead."""
+
+
+def run_report(
+    db: Database,
+    who: SignedIn,
+    name: str,
+    period: Period,
+    scope: Scope,
+    by: str | None = None,
+    now: datetime | None = None,
+) -> ReportTable:
+    """The report ``name`` for ``who``: PermissionDenied unless his role may see reports,
+    ReportRefused for an unknown report or a grouping it does not have; ScopeRefused,
+    PeriodRefused and GroupingRefused (ValueErrors) say what was wrong with the rest."""
+    who.require(Action.VIEW_REPORTS)
+    builder = REPORTS.get(name)
+    if builder is None:
+        raise ReportRefused(f"there is no report {name!r}; the reports are {', '.join(REPORTS)}")
+    if by is not None and name != "revenue":
+        raise ReportRefused(f"--by groups the revenue report only, not {name}")
+    return builder(db, period, scope, by, now)
