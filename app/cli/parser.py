@@ -17,6 +17,7 @@ from app.cli.args import (
     demo,
     field,
     ledger,
+    notice,
     operator,
     policy,
     report,
@@ -81,7 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         title="commands", metavar="COMMAND", parser_class=argparse.ArgumentParser
     )
-    groups = (account, db, demo, ledger, operator, policy, report, serve, setting, site, tariff)
+    groups = (
+        account,
+        db,
+        demo,
+        ledger,
+        notice,
+        operator,
+        policy,
+        report,
+        serve,
+        setting,
+        site,
+        tariff,
+    )
     for group in groups:
         group.register(sub, common)
     field.register(sub, common)

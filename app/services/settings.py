@@ -9,6 +9,7 @@ command line (``setting list|set``) and the console's Settings page are both bui
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing.money import Money, MoneyError, minor_unit_digits
+from app.hardware.ports import port_problem
 from app.input_limits import MAX_MONEY_MINOR, MAX_WHOLE_DIGITS
 from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
@@ -29,12 +31,18 @@ RECHARGE_CAP = "recharge_cap_minor"
 IDLE_LOCK_MINUTES = "idle_lock_minutes"
 RECEIPT_LAYOUT = "receipt_layout"
 RECEIPT_PRINTING = "receipt_printing"
+SMS_PORT = "sms_port"
+SMS_BAUD = "sms_baud"
+SMS_QUIET_HOURS = "sms_quiet_hours"
 
 DEFAULT_CAP = Decimal("10000.00")  # in the site currency
 LAYOUTS = ("roll80", "a4")
 # dialog: the print dialog each time; printer: straight to the default printer; none: PDF only
 PRINTING = ("dialog", "printer", "none")
 IDLE_LOCK_MAX = 240
+SMS_BAUDS = ("9600", "19200", "38400", "57600", "115200")
+NO_MODEM = "none"
+_HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 
 
 class SettingRefused(ValueError):
@@ -44,8 +52,9 @@ class SettingRefused(ValueError):
 @dataclass(frozen=True)
 class SettingSpec:
     """One setting. ``kind`` tells a screen which editor to offer: ``money`` (an amount in the
-    site currency, stored in minor units), ``whole`` (a whole number from ``low`` to ``high``)
-    or ``choice`` (one of ``choices``)."""
+    site currency, stored in minor units), ``whole`` (a whole number from ``low`` to ``high``),
+    ``choice`` (one of ``choices``), ``port`` (a serial port or ``none``) or ``hours`` (a span
+    of the day, ``22:00-07:00``, or ``none``)."""
 
     key: str
     label: str
@@ -62,6 +71,12 @@ class SettingSpec:
             return type(value) is int and 0 < value <= MAX_MONEY_MINOR
         if self.kind == "whole":
             return type(value) is int and self.low <= value <= self.high
+        if self.kind == "port":
+            return value == NO_MODEM or (isinstance(value, str) and port_problem(value) is None)
+        if self.kind == "hours":
+            return value == NO_MODEM or (
+                isinstance(value, str) and _HOURS.fullmatch(value) is not None
+            )
         return value in self.choices
 
     def parse(self, text: str, currency: str) -> object:
@@ -84,6 +99,19 @@ class SettingSpec:
                     f"{self.label} {shown!r}: give a whole number from {self.low} to {self.high}."
                 )
             return int(value)
+        if self.kind in ("port", "hours") and value.lower() in ("", NO_MODEM):
+            return NO_MODEM
+        if self.kind == "port":
+            problem = port_problem(value)
+            if problem is not None:
+                raise SettingRefused(f"{self.label}: {problem}; or none for no modem.")
+            return value
+        if self.kind == "hours":
+            if _HOURS.fullmatch(value.replace(" ", "")) is None:
+                raise SettingRefused(
+                    f"{self.label} {shown!r}: give the quiet span like 22:00-07:00, or none."
+                )
+            return value.replace(" ", "")
         if value in self.choices:
             return value
         raise SettingRefused(f"{self.label} {shown!r}: choose one of {', '.join(self.choices)}.")
@@ -137,6 +165,29 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "choice",
         lambda _currency: "dialog",
         choices=PRINTING,
+    ),
+    SettingSpec(
+        SMS_PORT,
+        "SMS modem port",
+        "the GSM modem that texts tenants: /dev/ttyUSB1, COM4 or socket://host:port; none: no "
+        "modem",
+        "port",
+        lambda _currency: NO_MODEM,
+    ),
+    SettingSpec(
+        SMS_BAUD,
+        "SMS modem speed",
+        "the modem's baud rate (most USB modems: 115200)",
+        "choice",
+        lambda _currency: "115200",
+        choices=SMS_BAUDS,
+    ),
+    SettingSpec(
+        SMS_QUIET_HOURS,
+        "SMS quiet hours",
+        "no text to tenants in this span of the site's day (e.g. 22:00-07:00); none: any time",
+        "hours",
+        lambda _currency: "22:00-07:00",
     ),
 )
 SPECS: Mapping[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
