@@ -1,14 +1,15 @@
 """Arrears: who owes what since when. The open accounts of the scope whose balance was below
-zero at the end of the period (read from the ledger: the balance after the last entry before
-then), or that are cut off now when the period reaches today; with the day the balance last went
-below zero and how many days ago that is, the last recharge and the tenant's phone. Most owed
-first; the total is what the site is owed."""
+zero at the end of the period (the ledger's daily rollup summed up to that day: a row per
+account and day, not every hourly posting), or that are cut off now when the period reaches
+today; with the first day that ended below zero after the last that did not and how many days
+ago that is, the last recharge and the tenant's phone. Most owed first; the total is what the
+scope is owed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.queries.report_table import Column, ColumnKind, ReportTable, totals_of
@@ -16,7 +17,7 @@ from app.queries.reports.period import Period
 from app.queries.reports.scope import Scope, account_condition
 from app.queries.reports.site_terms import SiteTerms, site_terms
 from app.store.database import Database
-from app.store.models import Account, LedgerEntry, Room
+from app.store.models import Account, LedgerDay, LedgerEntry, Room
 from app.vocabulary import AccountStatus, LedgerKind, SupplyState
 
 
@@ -28,10 +29,12 @@ def arrears_report(
         terms = site_terms(session)
         condition = account_condition(session, scope)
         _start, end = period.bounds(terms.zone)
+        current = end > now
         as_of = min(end, now)
-        rows = _owing(session, condition, as_of, current=end > now)
+        last_day = min(period.last, now.astimezone(terms.zone).date())
+        rows = _owing(session, condition, last_day, current=current)
         ids = [account.id for account, *_ in rows]
-        since = _owed_since(session, ids, as_of)
+        since = _owed_since(session, ids, last_day)
         last = _last_recharges(session, ids, as_of)
     columns = _columns(terms)
     table_rows = []
@@ -45,8 +48,8 @@ def arrears_report(
                 room or "",
                 account.phone,
                 balance,
-                None if began is None else began.astimezone(terms.zone).date(),
-                None if began is None else max(0, (as_of - began).days),
+                began,
+                None if began is None else max(0, (last_day - began).days),
                 None if recharged is None else recharged[0].astimezone(terms.zone).date(),
                 None if recharged is None else recharged[1],
                 _supply_words(account.supply_state),
@@ -65,8 +68,9 @@ def arrears_report(
         rows=rows_tuple,
         totals=totals_of(columns, rows_tuple, f"{count} account{'s' if count != 1 else ''}"),
         notes=(
-            "Accounts are listed under the room they are in now. Owed since: the day their "
-            "balance last went below zero.",
+            "Accounts are listed under the room they are in now. Balances at the end of each "
+            "day come from the ledger's daily rollup; owed since: the first day that ended "
+            "below zero after the last that did not.",
         ),
     )
 
@@ -87,60 +91,55 @@ def _columns(terms: SiteTerms) -> tuple[Column, ...]:
 
 
 def _owing(
-    session: Session, condition: object, as_of: datetime, *, current: bool
+    session: Session, condition: object, last_day: date, *, current: bool
 ) -> list[tuple[Account, str | None, int]]:
-    """(account, room label, balance at ``as_of``) of the scope's open accounts in arrears."""
-    last = (
-        select(LedgerEntry.account_id, func.max(LedgerEntry.id).label("last_id"))
-        .where(LedgerEntry.created_at < as_of)
-        .group_by(LedgerEntry.account_id)
-        .subquery()
-    )
-    balance = func.coalesce(LedgerEntry.balance_after_minor, 0)
-    owing = balance < 0
+    """(account, room label, balance at the end of ``last_day``) of the scope's open accounts
+    in arrears. Today's is the account's balance (the ledger's sum, which ``ledger verify``
+    proves); an earlier day's, the sum of the daily rollup up to it."""
+    balance: ColumnElement[int]
     if current:  # the period reaches today: an account cut off now is in arrears too
-        owing = or_(owing, Account.supply_state == SupplyState.CUT_OFF)
-    query = (
-        select(Account, Room.label, balance)
-        .outerjoin(last, last.c.account_id == Account.id)
-        .outerjoin(LedgerEntry, LedgerEntry.id == last.c.last_id)
-        .outerjoin(Room, Room.id == Account.room_id)
-        .where(Account.status == AccountStatus.OPEN, owing)
+        balance = Account.balance_minor.expression
+        owing = or_(balance < 0, Account.supply_state == SupplyState.CUT_OFF)
+        query = select(Account, Room.label, balance)
+    else:
+        balances = (
+            select(LedgerDay.account_id, func.sum(LedgerDay.amount_minor).label("balance"))
+            .where(LedgerDay.day <= last_day)
+            .group_by(LedgerDay.account_id)
+            .subquery()
+        )
+        balance = func.coalesce(balances.c.balance, 0)
+        owing = balance < 0
+        query = select(Account, Room.label, balance).outerjoin(
+            balances, balances.c.account_id == Account.id
+        )
+    query = query.outerjoin(Room, Room.id == Account.room_id).where(
+        Account.status == AccountStatus.OPEN, owing
     )
     if condition is not None:
         query = query.where(condition)  # type: ignore[arg-type]
     return [(account, room, int(value)) for account, room, value in session.execute(query)]
 
 
-def _owed_since(session: Session, ids: list[int], as_of: datetime) -> dict[int, datetime]:
-    """When each account's balance last went below zero: the first entry after its last
-    entry that left it at zero or above."""
-    out: dict[int, datetime] = {}
+def _owed_since(session: Session, ids: list[int], last_day: date) -> dict[int, date]:
+    """The first day that ended below zero after the last day that did not, per account."""
+    out: dict[int, date] = {}
+    running: dict[int, int] = {}
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
-        paid_up = (
-            select(LedgerEntry.account_id, func.max(LedgerEntry.id).label("ok_id"))
-            .where(
-                LedgerEntry.account_id.in_(chunk),
-                LedgerEntry.balance_after_minor >= 0,
-                LedgerEntry.created_at < as_of,
-            )
-            .group_by(LedgerEntry.account_id)
-            .subquery()
-        )
         query = (
-            select(LedgerEntry.account_id, func.min(LedgerEntry.created_at))
-            .outerjoin(paid_up, paid_up.c.account_id == LedgerEntry.account_id)
-            .where(
-                LedgerEntry.account_id.in_(chunk),
-                LedgerEntry.created_at < as_of,
-                LedgerEntry.balance_after_minor < 0,
-                or_(paid_up.c.ok_id.is_(None), LedgerEntry.id > paid_up.c.ok_id),
-            )
-            .group_by(LedgerEntry.account_id)
+            select(LedgerDay.account_id, LedgerDay.day, func.sum(LedgerDay.amount_minor))
+            .where(LedgerDay.account_id.in_(chunk), LedgerDay.day <= last_day)
+            .group_by(LedgerDay.account_id, LedgerDay.day)
+            .order_by(LedgerDay.account_id, LedgerDay.day)
         )
-        for account_id, began in session.execute(query):
-            out[account_id] = _aware(began)
+        for account_id, day, amount in session.execute(query):
+            balance = running.get(account_id, 0) + int(amount)
+            running[account_id] = balance
+            if balance >= 0:
+                out.pop(account_id, None)
+            elif account_id not in out:
+                out[account_id] = day
     return out
 
 
@@ -166,12 +165,6 @@ def _last_recharges(
         ):
             out[account_id] = (made, amount)
     return out
-
-
-def _aware(value: datetime | str) -> datetime:
-    """``min`` over a UtcDateTime column comes back untyped on SQLite."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _supply_words(state: SupplyState) -> str:
