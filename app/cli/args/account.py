@@ -1,4 +1,4 @@
-"""``account list|show|recharge``."""
+"""``account list|show|recharge|statement``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import argparse
 from app.cli.options import Subparsers, add_user_option, group, lazy
 
 RUN = "app.cli.account_commands"
+STATEMENT = "app.cli.statement_command"
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
-    account_sub = group(sub, "account", "prepaid accounts: list, show, recharge")
+    account_sub = group(sub, "account", "prepaid accounts: list, show, recharge, statement")
 
     listing = account_sub.add_parser("list", parents=[common], help="every account, one a line")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
@@ -51,3 +52,26 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     add_user_option(pay)
     pay.set_defaults(handler=lazy(RUN, "cmd_recharge"))
+
+    statement = account_sub.add_parser(
+        "statement",
+        parents=[common],
+        help="one account's monthly statement as an A4 PDF",
+        description="Write one account's statement for one month of the site's calendar as an "
+        "A4 PDF: the opening balance, every recharge, refund, correction and fee with its "
+        "receipt number and the balance after it, the usage billed per meter, time-of-use "
+        "period, tier and unit price, and the closing balance. Office staff, supervisors and "
+        "administrators may.",
+    )
+    statement.add_argument("--account", required=True, metavar="NUMBER", help="the account number")
+    statement.add_argument(
+        "--month", required=True, metavar="YYYY-MM", help="the month, e.g. 2026-11"
+    )
+    statement.add_argument(
+        "--output",
+        metavar="FILE",
+        help="where to write the PDF (default: statement-NUMBER-YYYY-MM.pdf in the current "
+        "folder); an existing file is replaced",
+    )
+    add_user_option(statement)
+    statement.set_defaults(handler=lazy(STATEMENT, "cmd_statement"))
