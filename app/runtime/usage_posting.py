@@ -10,13 +10,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.billing.rating import Rater, decimal_text
 from app.runtime.rater_codec import state_to_json
 from app.runtime.tariff_book import TariffBook
-from app.store.bulk_rows import update_rows
+from app.store.bulk_rows import insert_missing, update_rows
 from app.store.models import RatingState
 from app.vocabulary import Utility
 
@@ -150,8 +149,8 @@ def write_states(session: Session, bills: Iterable[MeterBill]) -> list[MeterBill
         }
         (updates if bill.saved else inserts).append(row)
         written.append(bill)
-    if inserts:
-        session.execute(insert(RatingState), inserts)
+    if inserts:  # a baseline another runtime starting on the same database wrote stands
+        insert_missing(session, RatingState, inserts, ["meter_id"])
     if updates:
         update_rows(session, RatingState, updates)
     return written

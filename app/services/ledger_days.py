@@ -16,10 +16,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.queries.site_facts import site_zone
+from app.store.bulk_rows import upsert
 from app.store.models import LedgerDay
 from app.vocabulary import LedgerKind
 
@@ -47,8 +47,7 @@ def add_to_days(session: Session, facts: Iterable[EntryFact], zone: ZoneInfo | N
         for (day, account, kind), (n, total) in sorted(sums.items())
     ]
     table: Table = LedgerDay.__table__  # type: ignore[assignment]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = upsert(session, table)
     statement = insert.on_conflict_do_update(
         index_elements=["day", "account_id", "kind"],
         set_={

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import psycopg
 from sqlalchemy import Connection, Table, insert, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,24 @@ from app.store.change_capture import note_rows
 from app.store.models import Base
 
 _names = itertools.count(1)  # temporary tables of one session never share a name
+
+
+def upsert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of ``table`` that takes ``ON CONFLICT`` (PostgreSQL's or SQLite's, as the
+    session's database is)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_missing(
+    session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]], key: Sequence[str]
+) -> None:
+    """Insert the rows whose ``key`` no row has yet; a row another process inserted first (two
+    runtimes starting on one database) stands, and nothing fails."""
+    if rows:
+        table = cast(Table, model.__table__)
+        session.execute(upsert(session, table).on_conflict_do_nothing(index_elements=key), rows)
 
 
 def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:

@@ -169,12 +169,14 @@ def pair(site: Database, other: Database) -> Iterator[tuple[Runtime, Runtime]]:
     database through its own handle."""
     owner = Runtime(site, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
     owner.start()
-    console = Runtime(other, RuntimeOptions(attached=True, policy_tick_s=3600))
-    console.start()
-    try:
-        yield owner, console
+    try:  # a console that cannot start must not leave the owner polling a dropped database
+        console = Runtime(other, RuntimeOptions(attached=True, policy_tick_s=3600))
+        console.start()
+        try:
+            yield owner, console
+        finally:
+            console.stop()
     finally:
-        console.stop()
         owner.stop()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.demo.site import DemoSpec, seed_demo_site
-from app.store.bulk_rows import insert_rows, insert_rows_with_ids, update_rows
+from app.store.bulk_rows import insert_missing, insert_rows, insert_rows_with_ids, update_rows
 from app.store.change_feed import ChangeListener
 from app.store.changes import ChangeKind, Changes
 from app.store.database import Database
@@ -148,3 +148,30 @@ def test_rows_are_updated_by_their_key(site: Database) -> None:
     assert rows[ids[0]] == (1, AT, None)  # not in the update: untouched
     for m in ids[1:]:
         assert rows[m] == (100 + m, later, {"n": m})
+
+
+def test_a_row_another_process_inserted_first_stands(site: Database) -> None:
+    """Two runtimes starting on one database both write the baseline of a meter never rated:
+    the second insert leaves the first row and fails nothing (a duplicate key once stopped an
+    attached console's start)."""
+    first, second = meters(site)[:2]
+    with site.transaction() as session:
+        insert_missing(
+            session,
+            RatingState,
+            [{"meter_id": first, "last_units": 1, "last_read_at": AT, "updated_at": AT}],
+            ["meter_id"],
+        )
+    with site.transaction() as session:
+        insert_missing(
+            session,
+            RatingState,
+            [
+                {"meter_id": first, "last_units": 2, "last_read_at": AT, "updated_at": AT},
+                {"meter_id": second, "last_units": 3, "last_read_at": AT, "updated_at": AT},
+            ],
+            ["meter_id"],
+        )
+    with site.session() as session:
+        rows = dict(session.execute(select(RatingState.meter_id, RatingState.last_units)).all())
+    assert rows == {first: 1, second: 3}
