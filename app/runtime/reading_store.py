@@ -6,7 +6,8 @@ implausible registers (gone backwards, or a jump beyond what the meter's rating 
 last reading) held as evidence and raised as alarms, never billed. A meter its bus worker counts
 offline is marked so with an alarm of its own, unless its whole line is down (the snapshot says
 ``LINE_DOWN``): then the line's one alarm (``app.runtime.line_alarms``) speaks for all of its
-meters, and a meter still silent once its line is back gets its own.
+meters, and a meter still silent once its line is back gets its own. What each new interval
+reading used since the meter's previous one is added to its days (``app.runtime.usage_days``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from app.hardware.snapshot import LINE_DOWN, OFFLINE, Quality, Snapshot
+from app.runtime.usage_days import UsagePair, add_pairs
 from app.store.bulk_rows import insert_rows
 from app.store.models import Alarm, IntervalReading, Meter
 from app.vocabulary import (
@@ -50,6 +52,10 @@ class MeterTrack:
     last_units: int | None = None  # register in Wh or litres
     last_units_at: datetime | None = None  # when that register was read
     last_slot: int | None = None  # index of the last interval stored
+    # The last GOOD interval reading stored (register, time): what the next one's usage is
+    # counted from in the daily rollup.
+    stored_units: int | None = None
+    stored_at: datetime | None = None
     offline: bool = False
     # Offline because its line is down, with no alarm of its own (yet).
     offline_by_line: bool = False
@@ -72,6 +78,7 @@ class BatchResult:
     seen: int = 0
     usage_units: dict[int, int] = field(default_factory=dict)  # meter id -> units used
     stored: list[StoredReading] = field(default_factory=list)  # GOOD interval readings
+    pairs: list[UsagePair] = field(default_factory=list)  # each stored with its previous one
 
 
 def units_of(snapshot: Snapshot, utility: Utility) -> int | None:
@@ -193,6 +200,7 @@ class ReadingStore:
                 track.last_units = reading.units
                 track.last_units_at = reading.read_at
                 track.last_slot = int(reading.read_at.timestamp()) // self.interval_s
+                track.stored_units, track.stored_at = reading.units, reading.read_at
         return added, removed
 
     def store(self, session: Session, snapshots: list[Snapshot]) -> BatchResult:
@@ -245,6 +253,7 @@ class ReadingStore:
                     for r in result.stored
                 ],
             )
+            add_pairs(session, result.pairs)
         return result
 
     def _register(
@@ -281,6 +290,18 @@ class ReadingStore:
         if slot != track.last_slot:
             rates = _rates(snapshot)
             result.stored.append(StoredReading(track.meter_id, snapshot.wall_time, units, rates))
+            if track.stored_units is not None and track.stored_at is not None:
+                result.pairs.append(
+                    UsagePair(
+                        track.meter_id,
+                        track.utility,
+                        track.stored_at,
+                        track.stored_units,
+                        snapshot.wall_time,
+                        units,
+                    )
+                )
+            track.stored_units, track.stored_at = units, snapshot.wall_time
             track.last_slot = slot
             result.readings += 1
 

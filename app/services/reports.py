@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from app.queries.report_table import ReportTable
+from app.queries.reports import energy, revenue
 from app.queries.reports.arrears import arrears_report
 from app.queries.reports.period import Period
 from app.queries.reports.revenue import revenue_report
@@ -24,6 +25,14 @@ REPORTS: dict[str, Builder] = {
     "revenue": lambda db, period, scope, by, now: revenue_report(
         db, period, scope, by or "day", now
     ),
+    "energy": lambda db, period, scope, by, now: energy.energy_report(
+        db, period, scope, by or "room", now
+    ),
+}
+# What ``--by`` may say for each report that has groupings.
+GROUPINGS: dict[str, tuple[str, ...]] = {
+    "revenue": revenue.GROUPINGS,
+    "energy": energy.GROUPINGS,
 }
 
 
@@ -47,6 +56,11 @@ def run_report(
     builder = REPORTS.get(name)
     if builder is None:
         raise ReportRefused(f"there is no report {name!r}; the reports are {', '.join(REPORTS)}")
-    if by is not None and name != "revenue":
-        raise ReportRefused(f"--by groups the revenue report only, not {name}")
+    if by is not None and by not in GROUPINGS.get(name, ()):
+        if name not in GROUPINGS:
+            raise ReportRefused(
+                f"the {name} report has no groupings; leave out --by (it groups the "
+                f"{' and '.join(GROUPINGS)} reports)"
+            )
+        raise ReportRefused(f"--by {by}: the {name} report groups by {', '.join(GROUPINGS[name])}")
     return builder(db, period, scope, by, now)

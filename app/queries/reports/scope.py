@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.orm import Session
 
 from app.store.models import Account, Building, Room
@@ -44,25 +44,51 @@ def account_condition(session: Session, scope: Scope) -> ColumnElement[bool] | N
             raise ScopeRefused(f"there is no account {number}; check the number")
         return Account.number == number
     if scope.room:
-        label = scope.room.strip()
-        room_id = session.scalar(select(Room.id).where(Room.label == label))
-        if room_id is None:
-            raise ScopeRefused(f"there is no room {label}; give its label as printed, e.g. A-305")
-        return Account.room_id == room_id
+        return Account.room_id == _room_id(session, scope.room)
+    rooms = _building_rooms(session, scope)
+    return None if rooms is None else Account.room_id.in_(rooms)
+
+
+def room_condition(session: Session, scope: Scope) -> ColumnElement[bool] | None:
+    """A condition on ``Room`` selecting the scope's rooms (an account's: the room it is in
+    now, none if it has left); None for the whole site. ScopeRefused as ``account_condition``.
+    For what rooms measure, vacant ones included."""
+    if scope.account:
+        number = scope.account.strip()
+        found = session.execute(select(Account.room_id).where(Account.number == number)).first()
+        if found is None:
+            raise ScopeRefused(f"there is no account {number}; check the number")
+        return Room.id == found[0] if found[0] is not None else false()
+    if scope.room:
+        return Room.id == _room_id(session, scope.room)
+    rooms = _building_rooms(session, scope)
+    return None if rooms is None else Room.id.in_(rooms)
+
+
+def _room_id(session: Session, text: str) -> int:
+    label = text.strip()
+    room_id = session.scalar(select(Room.id).where(Room.label == label))
+    if room_id is None:
+        raise ScopeRefused(f"there is no room {label}; give its label as printed, e.g. A-305")
+    return room_id
+
+
+def _building_rooms(session: Session, scope: Scope) -> Select[int] | None:
+    """The ids of the rooms of the scope's building (and floor); None without a building."""
     if scope.floor is not None and not scope.building:
         raise ScopeRefused("a floor is one of a building's: give --building with --floor")
-    if scope.building:
-        wanted = scope.building.strip()
-        building_id = session.scalar(
-            select(Building.id).where(or_(Building.code == wanted, Building.name == wanted))
+    if not scope.building:
+        return None
+    wanted = scope.building.strip()
+    building_id = session.scalar(
+        select(Building.id).where(or_(Building.code == wanted, Building.name == wanted))
+    )
+    if building_id is None:
+        known = ", ".join(session.scalars(select(Building.code).order_by(Building.code)).all())
+        raise ScopeRefused(
+            f"there is no building {wanted}; the site's buildings are {known or 'none yet'}"
         )
-        if building_id is None:
-            known = ", ".join(session.scalars(select(Building.code).order_by(Building.code)).all())
-            raise ScopeRefused(
-                f"there is no building {wanted}; the site's buildings are {known or 'none yet'}"
-            )
-        rooms = select(Room.id).where(Room.building_id == building_id)
-        if scope.floor is not None:
-            rooms = rooms.where(Room.floor == scope.floor)
-        return Account.room_id.in_(rooms)
-    return None
+    rooms = select(Room.id).where(Room.building_id == building_id)
+    if scope.floor is not None:
+        rooms = rooms.where(Room.floor == scope.floor)
+    return rooms

@@ -126,10 +126,15 @@ class IntervalReading(Base):
 
 
 class DailyUsage(Base):
-    """Per meter and site-local day: units used and the peak demand seen (rollup for history)."""
+    """Per meter and site-local day: units used (multiplier applied) and the peak demand seen,
+    added to as readings are stored (``app.runtime.usage_days``); what the reports read."""
 
     __tablename__ = "daily_usage"
-    __table_args__ = (UniqueConstraint("meter_id", "day"),)
+    __table_args__ = (
+        UniqueConstraint("meter_id", "day"),
+        # Reports sum a range of days meter by meter: from this index alone, never the table.
+        Index("ix_daily_usage_meter_day_units", "meter_id", "day", "units"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
