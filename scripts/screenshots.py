@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QDate, QEventLoop, QTimer
 
 from app.application import make_application, open_console
 from app.demo.site import DEMO_PASSWORD
@@ -325,6 +325,32 @@ SHOT_NAMES = (
 )
 
 
+def reports_shot(window: MainWindow, db: Database, out: Path) -> None:
+    """The Reports screen at 1280x720: revenue of the last 40 days, by day, as a supervisor
+    (the cashier of the other shots may not see reports)."""
+    cashier = window._operator  # signs a supervisor in for a moment
+    window._operator = login(db, "supervisor", DEMO_PASSWORD)
+    window.reports.reload()
+    size = window.size()
+    window.resize(1280, 720)
+    window.show_page(window.page_number("reports"))
+    view = window.reports
+    view.report_box.setCurrentIndex(view.report_box.findData("revenue"))
+    view.preset_box.setCurrentIndex(view.preset_box.findData("custom"))
+    view.last_edit.setDate(QDate.currentDate())
+    view.first_edit.setDate(QDate.currentDate().addDays(-30))
+    made: list[object] = []
+    view.made.connect(made.append)
+    view.make()
+    settle_until(lambda: bool(made), "the revenue report")
+    settle()
+    path = out / "reports.png"
+    window.grab().save(str(path))
+    print(path)
+    window.resize(size)
+    window._operator = cashier
+
+
 def attached_shot(folder: Path, out: Path) -> None:
     """A second console on the site while the first polls it: attached, at 1280x720, its
     status bar naming who polls and its overview's live load read from the database."""
@@ -389,6 +415,7 @@ def main(out: Path) -> int:
         wait_for_background()
         settle()
         counter_shots(window, out)
+        reports_shot(window, opened.db, out)
         shots = {"main-window": 1, "meters": 2, "alarms": 3, "overview": 4}
         # Show a search in progress on the accounts screen, as a cashier would type it.
         window.accounts.list.search.setText("A-3")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.hardware.profiles import load_profile
 from app.hardware.simulator.room_load import RATE_OF_HOUR, RATE_SHARES, past_usage
+from app.services.usage_days import add_readings
 from app.store.models import IntervalReading, Meter
 from app.vocabulary import MeterStatus, ReadingQuality, Utility
 
@@ -44,6 +45,7 @@ def seed_demo_history(session: Session, zone: ZoneInfo, now: datetime, days: int
     local_hours = [t.astimezone(zone).hour for t in times[:-1]]
     has_rates: dict[str, bool] = {}
     rows: list[dict[str, object]] = []
+    readings: list[tuple[int, datetime, int]] = []  # the same, for the daily rollup
     meters = session.execute(
         select(Meter.id, Meter.serial, Meter.utility, Meter.profile).where(
             Meter.status == MeterStatus.ACTIVE
@@ -62,15 +64,18 @@ def seed_demo_history(session: Session, zone: ZoneInfo, now: datetime, days: int
                 register += used[index - 1]
                 if rates is not None:
                     rates[RATE_OF_HOUR[local_hours[index - 1]]] += used[index - 1]
+            readings.append((meter_id, at, _step_down(register)))
             rows.append(
                 {
                     "meter_id": meter_id,
                     "read_at": at,
-                    "register_units": _step_down(register),
+                    "register_units": readings[-1][2],
                     "rate_registers": None if rates is None else [_step_down(r) for r in rates],
                     "quality": ReadingQuality.GOOD,
                 }
             )
     if rows:
         session.execute(insert(IntervalReading), rows)
+        # The daily rollup the energy report reads, as the engine would have added to it.
+        add_readings(session, readings)
     return len(rows)

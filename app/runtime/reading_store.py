@@ -7,7 +7,7 @@ last reading) held as evidence and raised as alarms, never billed. A meter its b
 offline is marked so with an alarm of its own, unless its whole line is down (the snapshot says
 ``LINE_DOWN``): then the line's one alarm (``app.runtime.line_alarms``) speaks for all of its
 meters, and a meter still silent once its line is back gets its own. What each new interval
-reading used since the meter's previous one is added to its days (``app.runtime.usage_days``).
+reading used since the meter's previous one is added to its days (``app.services.usage_days``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from app.hardware.snapshot import LINE_DOWN, OFFLINE, Quality, Snapshot
-from app.runtime.usage_days import UsagePair, add_pairs
+from app.services.usage_days import UsagePair, add_pairs
 from app.store.bulk_rows import insert_rows
 from app.store.models import Alarm, IntervalReading, Meter
 from app.vocabulary import (

@@ -31,6 +31,7 @@ from app.services.meter_checks import address_holder, serial_holder, serial_text
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.setup_checks import SetupRefused, field_changed
+from app.services.usage_days import add_readings
 from app.store.models import Alarm, IntervalReading, Meter, column_length
 from app.vocabulary import AlarmKind, AlarmState, MeterStatus, ReadingQuality, Utility
 
@@ -281,6 +282,8 @@ def take_out(session: Session, meter: Meter, final_units: int | None, at: dateti
                 quality=ReadingQuality.GOOD,
             )
         )
+        session.flush()
+        add_readings(session, [(meter.id, at, final_units)])  # its last use, to the day
     meter.status = MeterStatus.REMOVED
     meter.removed_at = at
     return _clear_alarms(session, meter.id)

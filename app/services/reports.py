@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from app.queries.report_table import ReportTable
-from app.queries.reports import energy, revenue
+from app.queries.reports import energy, load_safety, revenue
 from app.queries.reports.arrears import arrears_report
 from app.queries.reports.period import Period
 from app.queries.reports.revenue import revenue_report
@@ -28,11 +28,15 @@ REPORTS: dict[str, Builder] = {
     "energy": lambda db, period, scope, by, now: energy.energy_report(
         db, period, scope, by or "room", now
     ),
+    "load-safety": lambda db, period, scope, by, now: load_safety.load_safety_report(
+        db, period, scope, by or "trip", now
+    ),
 }
 # What ``--by`` may say for each report that has groupings.
 GROUPINGS: dict[str, tuple[str, ...]] = {
     "revenue": revenue.GROUPINGS,
     "energy": energy.GROUPINGS,
+    "load-safety": load_safety.GROUPINGS,
 }
 
 

@@ -47,6 +47,7 @@ from app.views.meter_detail_dialog import MeterDetailDialog
 from app.views.meters_view import MetersView
 from app.views.overview_view import OverviewView
 from app.views.owner_status import OwnerStatus
+from app.views.reports_view import ReportsView
 from app.views.setup_view import SetupView
 
 
@@ -109,6 +110,7 @@ class MainWindow(QMainWindow):
         self.charts = ChartsView(db)
         self.setup = SetupView(db, lambda: self._operator, self._workers)
         self.setup.changed.connect(self._site_changed)
+        self.reports = ReportsView(db, lambda: self._operator)
         self.pages: list[tuple[str, str, QWidget]] = [
             ("counter", self.tr("Counter"), self.counter),
             ("accounts", self.tr("Accounts"), self.accounts),
@@ -117,6 +119,7 @@ class MainWindow(QMainWindow):
             ("overview", self.tr("Overview"), self.overview),
             ("charts", self.tr("Charts"), self.charts),
             ("setup", self.tr("Setup"), self.setup),
+            ("reports", self.tr("Reports"), self.reports),
         ]
 
         self.rail = QListWidget()
@@ -295,6 +298,7 @@ class MainWindow(QMainWindow):
             self.counter.reload()  # the new cashier's name and shift
             self.accounts.refresh_actions()  # what the new person may do
             self.setup.refresh_actions()
+            self.reports.reload()
             self.operator_changed.emit(who)
 
     def _show_operator(self) -> None:
@@ -325,7 +329,8 @@ class MainWindow(QMainWindow):
             | AlarmsView
             | OverviewView
             | ChartsView
-            | SetupView,
+            | SetupView
+            | ReportsView,
         ):
             page.focus_search()
 

@@ -6,7 +6,12 @@ import argparse
 
 from app.cli.options import Subparsers, add_user_option, lazy
 
-REPORT_NAMES = ("arrears", "revenue", "energy")  # services.reports.REPORTS, checked by a test
+REPORT_NAMES = (
+    "arrears",
+    "revenue",
+    "energy",
+    "load-safety",
+)  # services.reports.REPORTS, checked by a test
 FORMATS = ("text", "json", "csv", "xlsx", "pdf")
 
 
@@ -14,7 +19,7 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     report = sub.add_parser(
         "report",
         parents=[common],
-        help="a report (arrears, revenue, energy) as a table, JSON, CSV, Excel or PDF",
+        help="a report (arrears, revenue, energy, load-safety) as a table, JSON, CSV, Excel or PDF",
         description="Make a report of the site for a period of whole days in the site's "
         "calendar and a scope (the whole site unless --building, --floor, --room or "
         "--account). Office staff, supervisors and administrators may.",
@@ -32,9 +37,20 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     report.add_argument("--account", metavar="NUMBER", help="one account")
     report.add_argument(
         "--by",
-        choices=("day", "method", "operator", "shift", "room", "floor", "building", "month"),
+        choices=(
+            "day",
+            "method",
+            "operator",
+            "shift",
+            "room",
+            "floor",
+            "building",
+            "month",
+            "trip",
+        ),
         help="revenue: per day (default), method, operator or shift; energy: per room "
-        "(default), floor, building, day or month; arrears has none",
+        "(default), floor, building, day or month; load-safety: every trip (default), per room "
+        "or building; arrears has none",
     )
     report.add_argument(
         "--format", choices=FORMATS, default="text", help="how to give it (default: text)"

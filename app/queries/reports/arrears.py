@@ -60,7 +60,7 @@ def arrears_report(
     return ReportTable(
         name="arrears",
         title=f"Arrears, {period.words()}",
-        subtitle=f"{scope.words().capitalize()}; balances at the end of the period",
+        subtitle=f"{scope.heading()}; balances at the end of the period",
         site=terms.name,
         zone=terms.zone.key,
         generated_at=now,

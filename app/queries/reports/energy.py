@@ -1,7 +1,7 @@
 """Energy: what the rooms used, electricity in kWh and water in m3, over a period and a scope.
 
 Read from the meters' daily rollup (``daily_usage``, one row per meter and site-local day,
-written as the readings are stored: ``app.runtime.usage_days``), never from the interval
+written as the readings are stored: ``app.services.usage_days``), never from the interval
 readings, so a year of a large site is a few grouped queries.
 
 - ``by="room"``, ``"floor"``, ``"building"``: one row per place that had a meter in the period,
@@ -84,7 +84,7 @@ def energy_report(
     return ReportTable(
         name="energy",
         title=f"Energy by {by}, {period.words()}",
-        subtitle=_first_up(scope.words()),
+        subtitle=scope.heading(),
         site=terms.name,
         zone=terms.zone.key,
         generated_at=now or datetime.now(UTC),
@@ -94,12 +94,6 @@ def energy_report(
         chart=chart,
         notes=notes,
     )
-
-
-def _first_up(words: str) -> str:
-    """``words`` with a capital first letter, the rest as written ("Building B", "Room A-305";
-    ``str.capitalize`` would lower them)."""
-    return words[:1].upper() + words[1:]
 
 
 def _previous(period: Period) -> Period:

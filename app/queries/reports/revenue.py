@@ -63,7 +63,7 @@ def revenue_report(
     return ReportTable(
         name="revenue",
         title=f"Revenue by {by}, {period.words()}",
-        subtitle=scope.words().capitalize() if by != "shift" else "The whole counter",
+        subtitle=scope.heading() if by != "shift" else "The whole counter",
         site=terms.name,
         zone=terms.zone.key,
         generated_at=now or datetime.now(UTC),

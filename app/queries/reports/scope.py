@@ -34,6 +34,11 @@ class Scope:
             return f"building {self.building}"
         return "the whole site"
 
+    def heading(self) -> str:
+        """``words`` as a subtitle starts: "Building A", "The whole site"."""
+        words = self.words()
+        return words[:1].upper() + words[1:]
+
 
 def account_condition(session: Session, scope: Scope) -> ColumnElement[bool] | None:
     """A condition on ``Account`` selecting the scope's accounts; None for the whole site.

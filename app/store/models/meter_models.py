@@ -127,7 +127,7 @@ class IntervalReading(Base):
 
 class DailyUsage(Base):
     """Per meter and site-local day: units used (multiplier applied) and the peak demand seen,
-    added to as readings are stored (``app.runtime.usage_days``); what the reports read."""
+    added to as readings are stored (``app.services.usage_days``); what the reports read."""
 
     __tablename__ = "daily_usage"
     __table_args__ = (

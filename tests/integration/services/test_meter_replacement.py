@@ -10,14 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.demo.site import DemoSpec, seed_demo_site
 from app.hardware.snapshot import Quality, Snapshot
 from app.runtime.reading_store import ReadingStore
 from app.services.meter_replacement import Replacement, ReplacementRefused, replace_meter
 from app.store.database import Database
-from app.store.models import Alarm, IntervalReading, Meter
+from app.store.models import Alarm, DailyUsage, IntervalReading, Meter
 from app.vocabulary import AlarmSeverity, AlarmState, MeterStatus, ReadingQuality, Utility
 
 # Building A: DL/T 645 electricity (EA01001..), building B: Modbus (EB01001 at address 1...);
@@ -65,6 +65,18 @@ def add_alarm(db: Database, serial: str, kind: str, state: AlarmState = AlarmSta
         return alarm.id
 
 
+def used_by(db: Database, meter_id: int) -> int:
+    with db.session() as session:
+        return int(
+            session.scalar(
+                select(func.coalesce(func.sum(DailyUsage.units), 0)).where(
+                    DailyUsage.meter_id == meter_id
+                )
+            )
+            or 0
+        )
+
+
 def options(**changes: Any) -> dict[str, Any]:
     given: dict[str, Any] = {
         "final_reading": Decimal("1234.567"),
@@ -101,8 +113,13 @@ def test_a_replacement_records_both_readings_and_moves_the_meter_over(site: Data
     implausible = add_alarm(site, "EB01001", "implausible_reading")
     low_balance = add_alarm(site, "EB01001", "low_balance_1")
     other = add_alarm(site, "EB01002", "meter_offline")
+    rolled_up = used_by(site, old.id)
 
     done = replace(site)
+
+    # The old meter's last use (its last reading to the final register) reaches the daily
+    # rollup the energy report reads.
+    assert used_by(site, old.id) - rolled_up == 1_234_567 - 1_200_000
 
     assert (done.old_meter_id, done.old_serial, done.new_serial, done.new_address) == (
         old.id,

@@ -12,7 +12,7 @@ import pytest
 from alembic import command
 from sqlalchemy import delete, insert, select
 
-from app.runtime.usage_days import add_readings
+from app.services.usage_days import add_readings
 from app.store.database import Database
 from app.store.migrate import alembic_config, upgrade
 from app.store.models import Building, Bus, DailyUsage, IntervalReading, Meter, Room, Site

@@ -1,6 +1,6 @@
 """The meters' daily rollup (``daily_usage``, in the schema since 0001 but written by nothing
 until now): filled here from the interval readings already stored, by the rules the engine
-adds to it from now on (``app.runtime.usage_days``): per meter and site-local day, the
+adds to it from now on (``app.services.usage_days``): per meter and site-local day, the
 register differences of consecutive readings that are not HELD, times the meter's multiplier,
 a pair spanning midnight shared in proportion to time in whole units (largest remainder), a
 pair that went backwards left out; the peak demand is the highest average power of a pair of
