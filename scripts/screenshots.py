@@ -337,8 +337,9 @@ def reports_shot(window: MainWindow, db: Database, out: Path) -> None:
     view = window.reports
     view.report_box.setCurrentIndex(view.report_box.findData("revenue"))
     view.preset_box.setCurrentIndex(view.preset_box.findData("custom"))
-    view.last_edit.setDate(QDate.currentDate())
-    view.first_edit.setDate(QDate.currentDate().addDays(-30))
+    today = view.today()  # the site's day
+    view.last_edit.setDate(QDate(today.year, today.month, today.day))
+    view.first_edit.setDate(view.last_edit.date().addDays(-30))
     made: list[object] = []
     view.made.connect(made.append)
     view.make()

@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self.charts = ChartsView(db)
         self.setup = SetupView(db, lambda: self._operator, self._workers)
         self.setup.changed.connect(self._site_changed)
-        self.reports = ReportsView(db, lambda: self._operator)
+        self.reports = ReportsView(db, lambda: self._operator, site.timezone)
         self.pages: list[tuple[str, str, QWidget]] = [
             ("counter", self.tr("Counter"), self.counter),
             ("accounts", self.tr("Accounts"), self.accounts),
@@ -379,6 +379,7 @@ class MainWindow(QMainWindow):
             title = self.tr("MeterDesk — {site}").format(site=site.name)
             self.setWindowTitle(title + (self.tr(" (demo)") if demo else ""))
             self.site_label.setText(site.name + (self.tr(" · demo site") if demo else ""))
+        self.reports.zone = site.timezone
         if site.currency != self._currency:
             self._currency = site.currency
             self.counter.set_currency(site.currency)

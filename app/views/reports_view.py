@@ -10,8 +10,9 @@ background. Whoever may not see reports sees why, and nothing to press."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyqtgraph as pg  # type: ignore[import-untyped]  # no stubs, no py.typed
 from PySide6.QtCore import QDate, Qt, Signal
@@ -82,11 +83,16 @@ class ReportsView(QWidget):
     saved = Signal(object)
 
     def __init__(
-        self, db: Database, operator: Callable[[], SignedIn], parent: QWidget | None = None
+        self,
+        db: Database,
+        operator: Callable[[], SignedIn],
+        zone: str = "",
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("page")
         self._db, self._operator = db, operator
+        self.zone = zone  # the site's: its days are the reports' (this PC's when unknown)
         self.table: ReportTable | None = None
         self._busy = False
 
@@ -199,8 +205,16 @@ class ReportsView(QWidget):
         self._preset_chosen()
         self.reload()
 
+    def today(self) -> date:
+        """The site's date now (a PC in another zone still offers the site's days)."""
+        try:
+            zone = ZoneInfo(self.zone) if self.zone else None
+        except (ValueError, ZoneInfoNotFoundError):
+            zone = None
+        return datetime.now(zone or datetime.now().astimezone().tzinfo).date()
+
     def _date_edit(self, name: str) -> QDateEdit:
-        edit = QDateEdit(QDate.currentDate())
+        edit = QDateEdit(_qdate(self.today()))
         edit.setObjectName(name)
         edit.setCalendarPopup(True)
         edit.setDisplayFormat("yyyy-MM-dd")
@@ -239,10 +253,7 @@ class ReportsView(QWidget):
         self.by_box.setVisible(bool(groupings))
 
     def _preset_chosen(self) -> None:
-        today = QDate.currentDate()
-        period = preset_period(
-            self.preset_box.currentData(), date(today.year(), today.month(), today.day())
-        )
+        period = preset_period(self.preset_box.currentData(), self.today())
         custom = period is None
         self.first_edit.setEnabled(custom)
         self.last_edit.setEnabled(custom)
