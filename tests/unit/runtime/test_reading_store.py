@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.hardware.snapshot import Quality, Snapshot
+from app.runtime import reading_store
 from app.runtime.reading_store import MeterTrack, ReadingStore, max_units, units_of
+from app.services.usage_days import UsagePair
 from app.store.models import Alarm, IntervalReading
 from app.vocabulary import ReadingQuality, Utility
 
@@ -40,6 +42,20 @@ def snap(kwh: float | None, at: datetime, quality: Quality = Quality.GOOD) -> Sn
     return Snapshot(1, "1", at.timestamp(), at, quality, energy_import_kwh=kwh, relay_closed=True)
 
 
+@pytest.fixture(autouse=True)
+def rollup(monkeypatch: pytest.MonkeyPatch) -> list[UsagePair]:
+    """The usage pairs the store hands to the daily rollup (which needs a real database: the
+    integration tests of usage_days cover it)."""
+    handed: list[UsagePair] = []
+
+    def add_pairs(_session: object, pairs: list[UsagePair]) -> int:
+        handed.extend(pairs)
+        return len(pairs)
+
+    monkeypatch.setattr(reading_store, "add_pairs", add_pairs)
+    return handed
+
+
 @pytest.fixture
 def store() -> ReadingStore:
     store = ReadingStore(interval_s=900)
@@ -51,7 +67,9 @@ def readings(session: FakeSession) -> list[IntervalReading]:
     return [o for o in session.added if isinstance(o, IntervalReading)]
 
 
-def test_one_reading_per_interval_and_usage_between_polls(store: ReadingStore) -> None:
+def test_one_reading_per_interval_and_usage_between_polls(
+    store: ReadingStore, rollup: list[UsagePair]
+) -> None:
     session = FakeSession()
     first = store.store(session, [snap(100.000, T0)])  # type: ignore[arg-type]
     second = store.store(session, [snap(100.050, T0 + timedelta(seconds=60))])  # type: ignore[arg-type]
@@ -62,6 +80,8 @@ def test_one_reading_per_interval_and_usage_between_polls(store: ReadingStore) -
     assert [r.units for r in first.stored + third.stored] == [100_000, 100_400]
     inserted = [rows for rows in session.updates if rows and "register_units" in rows[0]]  # type: ignore[index]
     assert [row["register_units"] for rows in inserted for row in rows] == [100_000, 100_400]  # type: ignore[attr-defined]
+    # The stored readings' usage goes to the daily rollup: the first has nothing before it.
+    assert [(p.start_units, p.end_units) for p in rollup] == [(100_000, 100_400)]
     assert first.seen == 1
 
 
