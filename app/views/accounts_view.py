@@ -11,20 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from app.documents.atomic_files import put_in_place
+from app.documents.statement_pdf import render_statement
 from app.queries.accounts import AccountRow, list_accounts
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
+from app.services.statements import statement_for
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.change_bridge import ChangeBridge, ChangedIds, concerns
@@ -53,6 +59,7 @@ ACTION_NEEDS = {
     "refund": Action.REFUND,
     "adjust": Action.ADJUST,
     "reverse": Action.ADJUST,
+    "statement": Action.VIEW_REPORTS,
 }
 FOR_OPEN = ("move", "settle", "refund", "adjust", "reverse")
 
@@ -75,6 +82,9 @@ class AccountsView(QWidget):
     """``rows_loaded(count)`` is emitted on the GUI thread after each (re)load."""
 
     rows_loaded = Signal(int)
+    # A statement PDF was written (its path), or could not be (the reason); on the GUI thread.
+    statement_saved = Signal(object)
+    statement_failed = Signal(str)
 
     def __init__(
         self,
@@ -181,6 +191,10 @@ class AccountsView(QWidget):
                 self.tr("Re&verse entry…"),
                 self.tr("Undo a recharge, adjustment or refund exactly (Alt+V)"),
             ),
+            "statement": (
+                self.tr("S&tatement…"),
+                self.tr("The account's statement of a month as an A4 PDF (Alt+T)"),
+            ),
         }
         self.action_buttons: dict[str, QPushButton] = {}
         self._action_tips = {key: tip for key, (_text, tip) in texts.items()}
@@ -230,6 +244,10 @@ class AccountsView(QWidget):
             return
         who, data_dir, currency = self._operator(), self._data_dir, self._currency
         row: AccountRow | None = self.list.current_row()
+        if key == "statement":
+            assert row is not None
+            self.ask_statement(row)
+            return
         dialog: AccountDialog
         if key == "new":
             dialog = OpenAccountDialog(self._db, who, data_dir, currency, self)
@@ -251,6 +269,53 @@ class AccountsView(QWidget):
             self.dialog.deleteLater()
         self.dialog = dialog
         dialog.open()
+
+    def ask_statement(self, row: AccountRow) -> None:
+        """Which month (the last twelve, newest first) and where: then the PDF is written."""
+        today = QDate.currentDate()
+        months = [today.addMonths(-n).toString("yyyy-MM") for n in range(12)]
+        month, chosen = QInputDialog.getItem(
+            self,
+            self.tr("Statement of account {number}").format(number=row.number),
+            self.tr("&Month:"),
+            months,
+            0,
+            True,
+        )
+        if not chosen:
+            return
+        assert self._data_dir is not None
+        suggested = self._data_dir / "statements" / f"statement-{row.number}-{month}.pdf"
+        path, _filter = QFileDialog.getSaveFileName(
+            self, self.tr("Save the statement"), str(suggested), "PDF (*.pdf)"
+        )
+        if path:
+            self.save_statement(row.number, month, Path(path))
+
+    def save_statement(self, number: str, month: str, path: Path) -> None:
+        """Write account ``number``'s statement of ``month`` (``YYYY-MM``) to ``path``, off
+        the GUI thread; ``statement_saved`` or ``statement_failed`` says how it went."""
+        if self._operator is None:
+            return
+        db, who = self._db, self._operator()
+
+        def work() -> Path:
+            data = render_statement(statement_for(db, who, number, month))
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+            def write(temporary: Path) -> None:
+                temporary.write_bytes(data)
+
+            put_in_place(path, write)
+            return path
+
+        run_in_background(work, self.statement_saved.emit, self._statement_failed, owner=self)
+
+    def _statement_failed(self, message: str) -> None:
+        self.statement_failed.emit(message)
+        QMessageBox.warning(
+            self, self.tr("Statement"), self.tr("No statement: {error}").format(error=message)
+        )
 
     def _after_dialog(self, account_id: int, _number: str) -> None:
         self._select_after = account_id

@@ -4,10 +4,11 @@ cashier and office staff may not do."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QWidget
 from sqlalchemy import select
 
@@ -319,7 +320,7 @@ def test_a_cashier_sees_money_and_account_actions_switched_off(  # type: ignore[
     view = accounts_view(qtbot, demo_db, cashier, data_dir)
     assert view.action_bar.isVisible()
     assert view.list.current_id() is not None
-    for key in ("new", "move", "settle", "reopen", "refund", "adjust", "reverse"):
+    for key in ("new", "move", "settle", "reopen", "refund", "adjust", "reverse", "statement"):
         assert not view.action_buttons[key].isEnabled(), key
     tip = view.action_buttons["refund"].toolTip()
     assert "Only Office staff, Supervisor or Administrator may do this" in tip
@@ -544,3 +545,23 @@ def test_a_closed_account_is_reopened_in_an_empty_room(  # type: ignore[no-untyp
     assert view.list.current_id() == new_id
     assert view.list.current_row().room_label == room
     assert f"follows closed account {gone.number}" in dialog.result_note.text()
+
+
+def test_office_staff_save_an_accounts_statement(  # type: ignore[no-untyped-def]
+    qtbot, demo_db: Database, data_dir: Path
+) -> None:
+    clerk = sign_in(demo_db, Role.OFFICE)
+    view = accounts_view(qtbot, demo_db, clerk, data_dir)
+    row = view.list.current_row()
+    assert row is not None
+    assert view.action_buttons["statement"].isEnabled()
+    month = QDate.currentDate().toString("yyyy-MM")
+    target = data_dir / "statements" / f"statement-{row.number}-{month}.pdf"
+    with qtbot.waitSignal(view.statement_saved, timeout=60_000) as saved:
+        view.save_statement(row.number, month, target)
+    assert saved.args[0] == target
+    text = subprocess.run(
+        ["pdftotext", str(target), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert row.number in text
+    assert "Closing balance" in text or "closing balance" in text.lower()
