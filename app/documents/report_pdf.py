@@ -22,9 +22,10 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, LongTable, Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Flowable, LongTable, Paragraph, Spacer
 
 from app.documents.pdf_fonts import PdfFonts, pdf_fonts
+from app.documents.pdf_pages import FRAME_PADDING, MARGIN, page_document
 from app.documents.report_cells import (
     MINUTES,
     NUMERIC_KINDS,
@@ -39,8 +40,6 @@ from app.queries.report_table import Column, ColumnKind, ReportTable
 
 I18N_CONTEXT = "report_export"
 PORTRAIT_COLUMNS = 7
-MARGIN = 15 * mm
-FRAME_PADDING = 6  # points; reportlab's Frame padding inside SimpleDocTemplate margins
 BODY_SIZE = 8.5
 CELL_PADDING = 4  # points left and right of a cell's text
 TEXT_COLUMN_MIN = 22 * mm  # a wrapping text column is not squeezed below this
@@ -61,18 +60,12 @@ def report_pdf(table: ReportTable) -> bytes:
     st = _Styles(fonts)
     generated = local_moment(table.generated_at, table.zone).strftime(MINUTES)
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
+    doc = page_document(
         buffer,
-        pagesize=page,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN + 4 * mm,
-        bottomMargin=MARGIN + 4 * mm,
+        fonts,
         title=table.title,
         subject=f"{table.site} - {table.subtitle}",
-        creator="MeterDesk",
-        initialFontName=fonts.regular,
-        invariant=True,
+        pagesize=page,
     )
 
     def decorate(canvas: Canvas, _doc: object) -> None:

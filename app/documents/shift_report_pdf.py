@@ -19,19 +19,18 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, KeepTogether, LongTable, Paragraph, SimpleDocTemplate
+from reportlab.platypus import Flowable, KeepTogether, LongTable, Paragraph
 from reportlab.platypus.flowables import Spacer
 from reportlab.platypus.tables import Table
 
 from app.documents.pdf_fonts import PdfFonts, pdf_fonts
+from app.documents.pdf_pages import FRAME_PADDING, MARGIN, page_document
 from app.documents.receipt_pdf import local_time_text
 
 TITLE = "Shift close report"
-MARGIN = 15 * mm
 BODY_SIZE = 9
 GRID = colors.HexColor("#BBBBBB")
 SHADE = colors.HexColor("#EEEEEE")
-FRAME_PADDING = 6  # points; reportlab's default Frame padding inside SimpleDocTemplate margins
 CONTENT_WIDTH = A4[0] - 2 * MARGIN - 2 * FRAME_PADDING
 # No., Time, Kind, Room, Account, Method; Amount takes the rest of the content width.
 _FIXED = [20 * mm, 27 * mm, 24 * mm, 24 * mm, 27 * mm, 22 * mm]
@@ -208,19 +207,12 @@ def _build(report: ShiftReport, fonts: PdfFonts, total_pages: int) -> tuple[byte
     """Lay the report out; ``total_pages`` 0 means not known yet (the counting pass)."""
     st = _Styles(fonts)
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
+    doc = page_document(
         buffer,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN + 4 * mm,
-        bottomMargin=MARGIN + 4 * mm,
+        fonts,
         title=f"{TITLE} - {report.operator} - {local_time_text(report.closed_at)}",
         author=report.closed_by,
         subject=report.site_name,
-        creator="MeterDesk",
-        initialFontName=fonts.regular,
-        invariant=True,
     )
 
     def decorate(canvas: Canvas, _doc: object) -> None:

@@ -26,13 +26,13 @@ from reportlab.platypus import (
     Flowable,
     LongTable,
     Paragraph,
-    SimpleDocTemplate,
 )
 from reportlab.platypus.flowables import Spacer
 from reportlab.platypus.tables import Table
 
 from app.billing.rating import decimal_text
 from app.documents.pdf_fonts import PdfFonts, pdf_fonts
+from app.documents.pdf_pages import FRAME_PADDING, MARGIN, page_document
 from app.i18n import tr
 from app.queries.statement_data import (
     CORRECTION_KINDS,
@@ -48,8 +48,6 @@ from app.queries.statement_data import (
 from app.vocabulary import LedgerKind
 
 I18N_CONTEXT = "StatementPdf"
-MARGIN = 15 * mm
-FRAME_PADDING = 6  # reportlab's default Frame padding inside SimpleDocTemplate's margins
 CONTENT_WIDTH = A4[0] - 2 * MARGIN - 2 * FRAME_PADDING
 BODY_SIZE = 8.5
 GRID = colors.HexColor("#BBBBBB")
@@ -341,19 +339,12 @@ def _build(statement: Statement, fonts: PdfFonts, total_pages: int) -> tuple[byt
     st = _Styles(fonts)
     buffer = io.BytesIO()
     title = _t("Account statement")
-    doc = SimpleDocTemplate(
+    doc = page_document(
         buffer,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN + 4 * mm,
-        bottomMargin=MARGIN + 4 * mm,
+        fonts,
         title=f"{title} {s.account_number} {s.period.words()}",
         author=s.site_name,
         subject=f"{s.holder_name} - {s.room}",
-        creator="MeterDesk",
-        initialFontName=fonts.regular,
-        invariant=True,
     )
 
     def decorate(canvas: Canvas, _doc: object) -> None:
