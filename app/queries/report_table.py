@@ -93,3 +93,8 @@ def totals_of(
         else:
             out.append(None)
     return tuple(out)
+
+
+def counted(count: int, noun: str) -> str:
+    """A totals label: "1 account", "3 accounts"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

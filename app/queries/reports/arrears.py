@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.queries.report_table import Column, ColumnKind, ReportTable, totals_of
+from app.queries.report_table import Column, ColumnKind, ReportTable, counted
 from app.queries.reports.period import Period
 from app.queries.reports.scope import Scope, account_condition
 from app.queries.reports.site_terms import SiteTerms, site_terms
@@ -55,23 +55,19 @@ def arrears_report(
                 _supply_words(account.supply_state),
             )
         )
-    rows_tuple = tuple(table_rows)
-    count = len(rows_tuple)
-    return ReportTable(
-        name="arrears",
-        title=f"Arrears, {period.words()}",
-        subtitle=f"{scope.heading()}; balances at the end of the period",
-        site=terms.name,
-        zone=terms.zone.key,
-        generated_at=now,
-        columns=columns,
-        rows=rows_tuple,
-        totals=totals_of(columns, rows_tuple, f"{count} account{'s' if count != 1 else ''}"),
+    return terms.report(
+        "arrears",
+        f"Arrears, {period.words()}",
+        f"{scope.heading()}; balances at the end of the period",
+        columns,
+        table_rows,
+        label=counted(len(table_rows), "account"),
         notes=(
             "Accounts are listed under the room they are in now. Balances at the end of each "
             "day come from the ledger's daily rollup; owed since: the first day that ended "
             "below zero after the last that did not.",
         ),
+        now=now,
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -81,18 +81,16 @@ def energy_report(
         totals = totals_of(columns, rows, "Total")
         chart = Chart("bar", by, ("electricity_kwh",), f"Electricity per {by}")
         notes = _notes(by, None)
-    return ReportTable(
-        name="energy",
-        title=f"Energy by {by}, {period.words()}",
-        subtitle=scope.heading(),
-        site=terms.name,
-        zone=terms.zone.key,
-        generated_at=now or datetime.now(UTC),
-        columns=columns,
-        rows=rows,
+    return terms.report(
+        "energy",
+        f"Energy by {by}, {period.words()}",
+        scope.heading(),
+        columns,
+        rows,
         totals=totals,
         chart=chart,
         notes=notes,
+        now=now,
     )
 
 

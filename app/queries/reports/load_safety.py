@@ -12,7 +12,7 @@ paid then)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -24,7 +24,7 @@ from app.queries.report_table import (
     Column,
     ColumnKind,
     ReportTable,
-    totals_of,
+    counted,
 )
 from app.queries.reports.period import Period
 from app.queries.reports.scope import Scope, room_condition
@@ -50,17 +50,13 @@ def load_safety_report(
         columns, rows, chart, label = _listed(trips)
     else:
         columns, rows, chart, label = _counted(trips, failed, by)
-    rows_tuple = tuple(rows)
-    return ReportTable(
-        name="load_safety",
-        title=f"Load safety by {by}, {period.words()}",
-        subtitle=scope.heading(),
-        site=terms.name,
-        zone=terms.zone.key,
-        generated_at=now or datetime.now(UTC),
-        columns=columns,
-        rows=rows_tuple,
-        totals=totals_of(columns, rows_tuple, label),
+    return terms.report(
+        "load_safety",
+        f"Load safety by {by}, {period.words()}",
+        scope.heading(),
+        columns,
+        rows,
+        label=label,
         chart=chart,
         notes=(
             f"{len(failed)} supply command(s) failed in the period (not read back as asked, or "
@@ -69,6 +65,7 @@ def load_safety_report(
             else "Failed commands: switches of the relay or valve that did not read back as "
             "asked, or that no bus served.",
         ),
+        now=now,
     )
 
 
@@ -147,8 +144,7 @@ def _listed(trips: list[_Trip]) -> _Built:
                 name or ("" if trip.restored_at is None else "automatic restore"),
             )
         )
-    count = len(rows)
-    return columns, rows, None, f"{count} trip{'s' if count != 1 else ''}"
+    return columns, rows, None, counted(len(rows), "trip")
 
 
 def _counted(trips: list[_Trip], failed: list[tuple[str, str]], by: str) -> _Built:

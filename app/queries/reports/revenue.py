@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.queries.report_table import Cell, Chart, Column, ColumnKind, ReportTable, totals_of
+from app.queries.report_table import Cell, Chart, Column, ColumnKind, ReportTable, counted
 from app.queries.reports.period import Period
 from app.queries.reports.scope import Scope, account_condition
 from app.queries.reports.site_terms import SiteTerms, site_terms
@@ -59,19 +59,16 @@ def revenue_report(
         terms = site_terms(session)
         built = build[by](session, terms, period, scope)
     columns, rows, chart, label = built
-    rows_tuple = tuple(rows)
-    return ReportTable(
-        name="revenue",
-        title=f"Revenue by {by}, {period.words()}",
-        subtitle=scope.heading() if by != "shift" else "The whole counter",
-        site=terms.name,
-        zone=terms.zone.key,
-        generated_at=now or datetime.now(UTC),
-        columns=columns,
-        rows=rows_tuple,
-        totals=totals_of(columns, rows_tuple, label),
+    return terms.report(
+        "revenue",
+        f"Revenue by {by}, {period.words()}",
+        scope.heading() if by != "shift" else "The whole counter",
+        columns,
+        rows,
+        label=label,
         chart=chart,
         notes=_notes(by),
+        now=now,
     )
 
 
@@ -237,7 +234,7 @@ def _by_shift(session: Session, terms: SiteTerms, period: Period, _scope: Scope)
     for shift, name in shifts:
         taken, paid = cash[shift.id]
         expected = shift.opening_float_minor + taken - paid
-        counted = shift.counted_cash_minor
+        in_drawer = shift.counted_cash_minor
         rows.append(
             (
                 shift.id,
@@ -248,8 +245,8 @@ def _by_shift(session: Session, terms: SiteTerms, period: Period, _scope: Scope)
                 taken,
                 paid,
                 expected,
-                counted,
-                None if counted is None else counted - expected,
+                in_drawer,
+                None if in_drawer is None else in_drawer - expected,
             )
         )
-    return columns, rows, None, f"{len(rows)} shift{'s' if len(rows) != 1 else ''}"
+    return columns, rows, None, counted(len(rows), "shift")
