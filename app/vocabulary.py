@@ -101,6 +101,8 @@ class RelayAction(StrEnum):
     OPEN_SUPPLY = "open_supply"  # relay closed / valve open: supply on
     CUT_SUPPLY = "cut_supply"  # relay open / valve closed: supply off
     SYNC_CLOCK = "sync_clock"  # set the meter's clock to the site's time, read it back
+    ALARM_ON = "alarm_on"  # the meter's own low-balance alarm (buzzer, display) on
+    ALARM_OFF = "alarm_off"  # and off again
 
 
 class CommandState(StrEnum):
@@ -133,6 +135,28 @@ class AlarmKind(StrEnum):
     UNPRICED_USAGE = "unpriced_usage"
     ACCOUNT_SKIPPED = "account_skipped"  # the engine could not post or evaluate one account
     LINE_DOWN = "line_down"  # a bus's port cannot be opened or failed: none of its meters read
+    MODEM_FAILED = "modem_failed"  # the SMS modem cannot send: tenants' notices wait
+
+
+class NoticeKind(StrEnum):
+    """What a notice to a tenant says (``notice.kind``); each has a template per language."""
+
+    LOW_BALANCE_1 = "low_balance_1"
+    LOW_BALANCE_2 = "low_balance_2"
+    CUT_OFF = "cut_off"
+    RECHARGE = "recharge"  # a recharge was received
+    RESTORED = "restored"  # supply restored after arrears
+    LOAD_TRIP = "load_trip"  # the load guard cut a dangerous load
+
+
+class NoticeState(StrEnum):
+    """Where a text message to a tenant stands (``notice.state``)."""
+
+    QUEUED = "queued"  # waiting for its time (quiet hours, a retry)
+    SENDING = "sending"  # handed to the modem; if the PC stops now it is never sent again
+    SENT = "sent"
+    FAILED = "failed"  # given up after the bounded retries, or the send was cut short
+    DROPPED = "dropped"  # no longer true before it could go (a recharge came first)
 
 
 class OffReason(StrEnum):

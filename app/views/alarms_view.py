@@ -74,6 +74,7 @@ def kind_labels() -> dict[AlarmKind, str]:
         AlarmKind.UNPRICED_USAGE: _t("Unpriced usage"),
         AlarmKind.ACCOUNT_SKIPPED: _t("Account skipped"),
         AlarmKind.LINE_DOWN: _t("Line down"),
+        AlarmKind.MODEM_FAILED: _t("Text modem failed"),
     }
 
 

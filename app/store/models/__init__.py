@@ -19,8 +19,10 @@ from app.store.models.meter_models import (
     LoadGuardSetting,
     LoadTrip,
     Meter,
+    MeterHealthDay,
     RelayCommand,
 )
+from app.store.models.notice_models import Notice, NoticeTemplate
 from app.store.models.operator_models import Alarm, AuditEvent, Operator
 from app.store.models.owner_models import FieldOwner
 from app.store.models.site_models import Building, Room, Setting, Site
@@ -65,7 +67,10 @@ __all__ = [
     "LoadGuardSetting",
     "LoadTrip",
     "Meter",
+    "MeterHealthDay",
     "MeterStatus",
+    "Notice",
+    "NoticeTemplate",
     "Operator",
     "PaymentMethod",
     "RatingState",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -95,6 +96,11 @@ class Meter(Base):
     installed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("meter.id"), nullable=True)
+    # The building's incomer (master) meter: it measures what the whole building draws, belongs
+    # to no room or account, and the loss report sets it against the sum of the rooms.
+    incomer_building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("building.id"), nullable=True, index=True
+    )
 
     bus: Mapped[Bus] = relationship(back_populates="meters")
     room: Mapped[Room | None] = relationship()
@@ -141,6 +147,28 @@ class DailyUsage(Base):
     day: Mapped[str] = mapped_column(String(10))  # ISO date, site-local
     units: Mapped[int] = mapped_column(BigInteger, default=0)  # Wh or litres
     peak_power_w: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class MeterHealthDay(Base):
+    """How one meter answered on one site-local day: the bus owner adds its poll counters here
+    as it goes (``app.runtime.health_days``), so the meter health report survives restarts and
+    takeovers and covers months, not only what the running worker counted."""
+
+    __tablename__ = "meter_health_day"
+    __table_args__ = (UniqueConstraint("meter_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    day: Mapped[date] = mapped_column(Date)  # site-local
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    failed_polls: Mapped[int] = mapped_column(Integer, default=0)
+    timeouts: Mapped[int] = mapped_column(Integer, default=0)
+    crc_errors: Mapped[int] = mapped_column(Integer, default=0)
+    frame_errors: Mapped[int] = mapped_column(Integer, default=0)
+    exceptions: Mapped[int] = mapped_column(Integer, default=0)
+    offline_s: Mapped[int] = mapped_column(Integer, default=0)  # seconds it was offline
+    # The largest clock drift read that day, seconds (+ ahead, - behind); None: not read.
+    drift_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class RelayCommand(Base):
