@@ -3,6 +3,7 @@
 from app.store.models.account_models import Account, AccountTariff, BalancePolicy
 from app.store.models.base import Base, column_length, utc_now
 from app.store.models.ledger_models import (
+    ChargeDay,
     Counter,
     LedgerDay,
     LedgerEntry,
@@ -55,6 +56,7 @@ __all__ = [
     "Base",
     "Building",
     "Bus",
+    "ChargeDay",
     "CommandState",
     "Counter",
     "DailyUsage",

@@ -136,6 +136,24 @@ class UsageCharge(Base):
     amount_minor: Mapped[int | None] = mapped_column(MinorUnits, nullable=True)
 
 
+class ChargeDay(Base):
+    """Usage billed per site-local day, meter, account, TOU period and tier: the energy report's
+    periods and tiers and the statements' lines read this, never every usage charge. Added to in
+    the transaction of each posting (``app.runtime.usage_posting``)."""
+
+    __tablename__ = "charge_day"
+    __table_args__ = (UniqueConstraint("day", "meter_id", "account_id", "period", "tier"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meter.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    period: Mapped[str] = mapped_column(String(16), default="")  # "" without TOU periods
+    tier: Mapped[int] = mapped_column(Integer, default=0)  # 0 without tiers
+    units: Mapped[int] = mapped_column(BigInteger, default=0)  # Wh or litres, multiplier applied
+    amount_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+
+
 class RatingState(Base):
     """Where live rating of one meter stands at its last posting: the register and time of the
     last reading rated, and the rater's saved state (cycle, tier position, allowance used,

@@ -1,5 +1,6 @@
 """Tenants' text messages and their templates (``notice``, ``notice_template``), each meter's
-daily poll health (``meter_health_day``) and a building's incomer meter
+daily poll health (``meter_health_day``), usage billed per day, TOU period and tier
+(``charge_day``; filled by postings from here on) and a building's incomer meter
 (``meter.incomer_building_id``).
 
 Revision ID: 0011
@@ -91,6 +92,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meter_health_day")),
         sa.UniqueConstraint("meter_id", "day", name=op.f("uq_meter_health_day_meter_id_day")),
     )
+    op.create_table(
+        "charge_day",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("meter_id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("period", sa.String(length=16), nullable=False),
+        sa.Column("tier", sa.Integer(), nullable=False),
+        sa.Column("units", sa.BigInteger(), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["account.id"], name=op.f("fk_charge_day_account_id_account")
+        ),
+        sa.ForeignKeyConstraint(
+            ["meter_id"], ["meter.id"], name=op.f("fk_charge_day_meter_id_meter")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_charge_day")),
+        sa.UniqueConstraint(
+            "day",
+            "meter_id",
+            "account_id",
+            "period",
+            "tier",
+            name=op.f("uq_charge_day_day_meter_id_account_id_period_tier"),
+        ),
+    )
+    op.create_index(op.f("ix_charge_day_account_id"), "charge_day", ["account_id"])
     with op.batch_alter_table("meter") as batch:
         batch.add_column(sa.Column("incomer_building_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
@@ -107,6 +135,8 @@ def downgrade() -> None:
         batch.drop_index(op.f("ix_meter_incomer_building_id"))
         batch.drop_constraint(op.f("fk_meter_incomer_building_id_building"), type_="foreignkey")
         batch.drop_column("incomer_building_id")
+    op.drop_index(op.f("ix_charge_day_account_id"), table_name="charge_day")
+    op.drop_table("charge_day")
     op.drop_table("meter_health_day")
     op.drop_table("notice_template")
     op.drop_index("ix_notice_state_due", table_name="notice")
