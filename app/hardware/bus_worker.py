@@ -1,5 +1,5 @@
 """One thread per RS485 line: it owns the port, polls its meters round-robin, and runs commands
-(relay, valve, clock) ahead of polls through a priority queue.
+(relay, valve, the meter's own alarm, clock) ahead of polls through a priority queue.
 
 RS485 is half-duplex and strictly sequential, so a plain thread running a blocking
 request/response loop is the natural model. Results leave through ``on_snapshot`` (called on
@@ -36,6 +36,7 @@ from app.hardware.discovery import ScanHit as ScanHit  # re-exported: what scan 
 from app.hardware.driver import SUPPLY_GROUP, MeterDriver, ParameterDriver, ReadResult
 from app.hardware.errors import CommandRefused, FieldFault, PortLost, PortUnavailable
 from app.hardware.link import MAX_FRAME, LineSettings, Link
+from app.hardware.meter_alarm import AlarmDriver, AlarmResult
 from app.hardware.profiles import Profile
 from app.hardware.protocols import protocol_spec
 from app.hardware.snapshot import LINE_DOWN, OFFLINE, VALUE_FIELDS, Quality, Snapshot
@@ -43,7 +44,7 @@ from app.hardware.transport import open_link
 
 log = logging.getLogger(__name__)
 
-COMMAND_PRIORITY = 0  # relay and valve commands: restore supply seconds after a recharge
+COMMAND_PRIORITY = 0  # relay, valve and alarm commands: restore supply seconds after a recharge
 CLOCK_PRIORITY = 1
 READ_PRIORITY = 2
 NO_LOAD_W = 1.0  # a load that drops below this gets the relay state read in the same poll
@@ -197,6 +198,23 @@ class BusWorker:
 
         self._submit(
             COMMAND_PRIORITY, lambda link: future.set_result(self._switch(link, meter, on)), fail
+        )
+        return future
+
+    def show_alarm(self, address: str, on: bool) -> Future[AlarmResult]:
+        """Make the meter show its alarm to the tenant (buzzer, LED, display), or release it.
+        Jumps ahead of every poll like a supply command; a field fault is retried like one.
+        The future always resolves with the outcome (a line down or a stopped worker too)."""
+        future: Future[AlarmResult] = Future()
+        meter = self._meter(address)
+
+        def fail(exc: Exception) -> None:
+            error = str(exc) or type(exc).__name__
+            line_down = isinstance(exc, PortUnavailable) and not isinstance(exc, WorkerStopped)
+            future.set_result(AlarmResult(address, on, False, 0, error, line_down))
+
+        self._submit(
+            COMMAND_PRIORITY, lambda link: future.set_result(self._alarm(link, meter, on)), fail
         )
         return future
 
@@ -621,3 +639,23 @@ class BusWorker:
                 return SupplyResult(meter.address, on, True, state, attempt)
             error = "the read-back state did not change"
         return SupplyResult(meter.address, on, False, state, self.policy.retries + 1, error)
+
+    def _alarm(self, link: Link, meter: BusMeter, on: bool) -> AlarmResult:
+        driver = self._driver(meter)
+        if not meter.profile.shows_alarm or not isinstance(driver, AlarmDriver):
+            return AlarmResult(
+                meter.address, on, False, 0, f"profile {meter.profile.name} shows no alarm"
+            )
+        error = ""
+        for attempt in range(1, self.policy.retries + 2):
+            try:
+                driver.show_alarm(link, meter.address, on)
+            except CommandRefused as exc:
+                self.stats.count_fault(meter.address, exc.counter, str(exc))
+                return AlarmResult(meter.address, on, False, attempt, str(exc))
+            except FieldFault as exc:
+                error = str(exc) or type(exc).__name__
+                self.stats.count_fault(meter.address, exc.counter, error)
+                continue
+            return AlarmResult(meter.address, on, True, attempt)
+        return AlarmResult(meter.address, on, False, self.policy.retries + 1, error)

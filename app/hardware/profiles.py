@@ -29,6 +29,11 @@ Common keys (every protocol)::
 
     [<protocol section>]               # optional protocol options: [modbus], [dlt645], [cjt188]
     [prepaid], [load_guard]            # optional meter-side parameters (protocol-specific)
+
+    [alarm]                            # optional: the meter shows a low-balance alarm itself
+    on = "2A"                          # (buzzer, alarm LED, display) when told; keys are
+    off = "2B"                         # protocol-specific (DL/T 645: N1 of the 1C command).
+                                       # Only protocols in ALARM_PROTOCOLS accept the table
 """
 
 from __future__ import annotations
@@ -65,12 +70,16 @@ TOP_KEYS = {
     "supply",
     "prepaid",
     "load_guard",
+    "alarm",
     *PROTOCOL_SECTIONS.values(),
 }
 
 
 # Protocols whose meters keep a clock the console can read and set.
 CLOCK_PROTOCOLS = frozenset({"dlt645-2007", "cjt188"})  # names in protocols.MODULES
+# Protocols with a command that makes the meter show an alarm (DL/T 645-2007's 1C with N1 2A/2B).
+# Neither Modbus profile's source documents an alarm register, nor does CJ/T 188.
+ALARM_PROTOCOLS = frozenset({"dlt645-2007"})
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,12 @@ class Profile:
     load_guard: Mapping[str, Any] | None
     sources: tuple[str, ...] = ()
     path: Path = field(default=Path())
+    alarm: Mapping[str, Any] | None = None  # the [alarm] table, checked by the protocol
+
+    @property
+    def shows_alarm(self) -> bool:
+        """Can MeterDesk make its meters show an alarm (buzzer, LED, display) to the tenant?"""
+        return self.alarm is not None
 
     @property
     def supply_kind(self) -> str | None:
@@ -203,6 +218,14 @@ def parse_profile(text: str, path: Path) -> Profile:
     supply = _table(data, "supply", path, required=False)
     if supply is not None and supply.get("kind") not in ("relay", "valve"):
         raise _fail(path, "supply.kind", f"must be relay or valve, not {supply.get('kind')!r}")
+    alarm = _table(data, "alarm", path, required=False)
+    if alarm is not None and protocol not in ALARM_PROTOCOLS:
+        raise _fail(
+            path,
+            "alarm",
+            f"{protocol} meters have no alarm command MeterDesk can send; remove the [alarm] "
+            f"table (only {', '.join(sorted(ALARM_PROTOCOLS))} profiles may have one)",
+        )
     section = PROTOCOL_SECTIONS[protocol]
     for other in PROTOCOL_SECTIONS.values():
         if other != section and other in data:
@@ -223,6 +246,7 @@ def parse_profile(text: str, path: Path) -> Profile:
         load_guard=_table(data, "load_guard", path, required=False),
         sources=tuple(sources),
         path=path,
+        alarm=alarm,
     )
     from app.hardware.protocols import protocol_spec  # the protocol checks its own tables
 

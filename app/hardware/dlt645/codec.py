@@ -70,6 +70,14 @@ class RelayAction(IntEnum):
         return _ACTION_LABELS[self]
 
 
+def action_label(n1: int) -> str:
+    """How the frame log names N1 of a 1C command: the standard's name, or the byte."""
+    try:
+        return RelayAction(n1).label
+    except ValueError:
+        return f"action {n1:02X}"
+
+
 _ACTION_LABELS = {
     RelayAction.TRIP: "trip (1A)",
     RelayAction.CLOSE_PERMIT: "close permitted (1B)",
@@ -410,12 +418,15 @@ def relay_request(
     address: str,
     password: str,
     operator: str,
-    action: RelayAction,
+    action: int,
     expiry: datetime,
     *,
     wake_up: int = DEFAULT_WAKE_UP,
 ) -> bytes:
-    """1C: PA P0 P1 P2 · C0..C3 · N1 action · N2 reserved 00 · N3..N8 expiry ss mm hh DD MM YY."""
+    """1C: PA P0 P1 P2 · C0..C3 · N1 action · N2 reserved 00 · N3..N8 expiry ss mm hh DD MM YY.
+    ``action`` is a ``RelayAction``, or a vendor's own N1 byte named in a profile."""
+    if not 0 <= action <= 0xFF:
+        raise ValueError(f"relay control action {action} is not one byte")
     data = (
         encode_password(password)
         + encode_operator(operator)

@@ -28,6 +28,11 @@ Protocol-specific profile keys (checked by ``compile_profile`` when the profile 
 
     [prepaid]                # optional: meter-side prepaid parameters, name = data identifier
     alarm_1 = "04001001"     # alarm_1, alarm_2, overdraft_limit, hoard_limit, close_permit
+
+    [alarm]                  # optional: the meter sounds its buzzer / lights its alarm LED when
+    on = "2A"                #   told: N1 of the 1C command (DL/T 645-2007: 2A alarm, 2B alarm
+    off = "2B"               #   released; a vendor's own code where its manual says so). Sent
+                             #   with the password, operator code and [supply] command_valid_s
 """
 
 from __future__ import annotations
@@ -67,6 +72,16 @@ PROTOCOL = "dlt645-2007"
 VALUE_KEYS = {"di", "group", "scale", "length", "decimals", "signed"}
 SUPPLY_KEYS = {"kind", "status_di", "status_bit", "close_action", "command_valid_s"}
 OPTION_KEYS = {"password", "operator_code", "wake_up_bytes", "clock_sync", "relay_commands"}
+ALARM_KEYS = {"on", "off"}
+# N1 codes that switch the relay or keep power: never an alarm (a typo would cut a room).
+NOT_ALARM_CODES = {
+    RelayAction.TRIP,
+    RelayAction.CLOSE_PERMIT,
+    RelayAction.CLOSE_DIRECT,
+    RelayAction.KEEP_POWER_ON,
+    RelayAction.KEEP_POWER_OFF,
+}
+DEFAULT_COMMAND_VALID_S = 600
 PREPAID_KEYS = ("alarm_1", "alarm_2", "overdraft_limit", "hoard_limit", "close_permit")
 RUN_STATUS_3 = 0x04000503
 DATE_DI = 0x04000101
@@ -94,6 +109,15 @@ class SupplySpec:
     command_valid_s: int
 
 
+@dataclass(frozen=True, slots=True)
+class AlarmSpec:
+    """N1 of the 1C commands that make the meter show its alarm and release it."""
+
+    on: int
+    off: int
+    command_valid_s: int
+
+
 @dataclass(frozen=True)
 class Dlt645Settings:
     """A profile's DL/T 645 tables, checked and compiled."""
@@ -106,6 +130,7 @@ class Dlt645Settings:
     clock_sync: str = "write"
     relay_commands: str = "plain"
     prepaid: Mapping[str, DataItem] = field(default_factory=dict)
+    alarm: AlarmSpec | None = None
 
 
 # --- profile ------------------------------------------------------------------------------
@@ -204,9 +229,40 @@ def _supply_spec(profile: Profile, supply: Mapping[str, Any]) -> SupplySpec:
     valid_s = (
         _int(profile, supply, "command_valid_s", "supply", 10, 86_400)
         if "command_valid_s" in supply
-        else 600
+        else DEFAULT_COMMAND_VALID_S
     )
     return SupplySpec(status, open_bit, CLOSE_ACTIONS[action], valid_s)
+
+
+def _alarm_code(profile: Profile, alarm: Mapping[str, Any], key: str) -> int:
+    if key not in alarm:
+        raise _fail(
+            profile, f"alarm.{key}", 'missing: the 1C action byte, like on = "2A" and off = "2B"'
+        )
+    value = alarm[key]
+    text = value if isinstance(value, str) else ""
+    if len(text) != 2 or not all(c in "0123456789abcdefABCDEF" for c in text):
+        raise _fail(
+            profile, f"alarm.{key}", f'must be 2 hex digits in quotes like "2A", not {value!r}'
+        )
+    code = int(text, 16)
+    if code in NOT_ALARM_CODES:
+        raise _fail(
+            profile,
+            f"alarm.{key}",
+            f"{text.upper()} is the 1C action {RelayAction(code).label}, which switches the "
+            "relay or keep power, not an alarm; DL/T 645-2007 has 2A alarm and 2B alarm released",
+        )
+    return code
+
+
+def _alarm_spec(profile: Profile, alarm: Mapping[str, Any], supply: SupplySpec | None) -> AlarmSpec:
+    _unknown(profile, alarm, ALARM_KEYS, "alarm")
+    on, off = _alarm_code(profile, alarm, "on"), _alarm_code(profile, alarm, "off")
+    if on == off:
+        raise _fail(profile, "alarm.off", f"is {off:02X} like alarm.on: the alarm could never end")
+    valid_s = supply.command_valid_s if supply is not None else DEFAULT_COMMAND_VALID_S
+    return AlarmSpec(on, off, valid_s)
 
 
 def compile_profile(profile: Profile) -> Dlt645Settings:
@@ -245,8 +301,9 @@ def compile_profile(profile: Profile) -> Dlt645Settings:
         prepaid[key] = item
     if profile.load_guard is not None:
         raise _fail(profile, "load_guard", "not supported for dlt645-2007 meters yet")
+    alarm = None if profile.alarm is None else _alarm_spec(profile, profile.alarm, supply)
     return Dlt645Settings(
-        values, supply, password, operator, wake_up, clock_sync, relay_commands, prepaid
+        values, supply, password, operator, wake_up, clock_sync, relay_commands, prepaid, alarm
     )
 
 
@@ -335,6 +392,36 @@ class Dlt645Driver:
         )
         if frame.is_error:
             raise CommandRefused(self._refusal(address, action.label, frame.data), _code(frame))
+
+    def show_alarm(self, link: Link, address: str, on: bool) -> None:
+        """Make the meter show its alarm (buzzer, alarm LED, display) or release it: the 1C
+        command with the profile's [alarm] action byte. The meter's acknowledgement is all
+        there is to check (no status word says the alarm is on). CommandRefused if the meter
+        says no or the profile has no [alarm] table."""
+        address = codec.normalize_address(address)
+        alarm = self.settings.alarm
+        if alarm is None:
+            raise CommandRefused(
+                f"{self.profile.title} cannot be told to show an alarm: its profile "
+                f"{self.profile.path.name} has no [alarm] table"
+            )
+        action = alarm.on if on else alarm.off
+        label = f"alarm {'on' if on else 'off'} ({codec.action_label(action)})"
+        request = codec.relay_request(
+            address,
+            self.settings.password,
+            self.settings.operator_code,
+            action,
+            self._now() + timedelta(seconds=alarm.command_valid_s),
+            wake_up=self.settings.wake_up,
+        )
+        frame = self._exchange(
+            link, address, request, Function.RELAY, f"relay control {label}", errors=False
+        )
+        if frame.is_error:
+            raise CommandRefused(
+                self._refusal(address, label, frame.data, what="alarm command"), _code(frame)
+            )
 
     def read_supply(self, link: Link, address: str) -> bool | None:
         supply = self.settings.supply
@@ -585,7 +672,9 @@ class Dlt645Driver:
             return f". Check password and operator_code under [dlt645] in {self.profile.path.name}"
         return ""
 
-    def _refusal(self, address: str, command: str, error: bytes) -> str:
+    def _refusal(
+        self, address: str, command: str, error: bytes, *, what: str = "relay command"
+    ) -> str:
         word = int.from_bytes(error, "little")
         unauthorised = bool(
             word & (codec.RELAY_ERR_PASSWORD if len(error) >= 2 else codec.ERR_PASSWORD)
@@ -594,13 +683,13 @@ class Dlt645Driver:
             unauthorised and self.settings.relay_commands == "encrypted"
         ):
             return (
-                f"Meter {address} refused the relay command {command}: this meter demands "
+                f"Meter {address} refused the {what} {command}: this meter demands "
                 "encrypted (ESAM-authenticated) relay commands, and MeterDesk sends plain ones. "
                 "Switch it from the utility's system, or have the meter set up to accept plain "
                 f"commands ({codec.describe_error(error, relay=True)})"
             )
         return (
-            f"Meter {address} refused the relay command {command}: "
+            f"Meter {address} refused the {what} {command}: "
             + codec.describe_error(error, relay=True)
             + self._password_hint(error, relay=True)
         )

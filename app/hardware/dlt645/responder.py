@@ -12,7 +12,8 @@ What a simulated meter does (as a single-phase cost-control meter does):
   limits (stored in ``SimMeter.params`` under their ``param`` name).
 - relay control (1C) with the profile's password: 1A trip (refused while keep power is on),
   1B close permitted (the relay stays open until the customer presses the button), 1C direct
-  close, 2A/2B alarm, 3A/3B keep power. With ``relay_commands = "encrypted"`` in the profile the
+  close, 2A/2B alarm (or the action bytes of the profile's [alarm] table; the state is
+  ``SimMeter.alarm_on``), 3A/3B keep power. With ``relay_commands = "encrypted"`` in the profile the
   meter refuses plain commands with the two-byte control error word (not authorised, identity
   authentication missing), as ESAM meters do.
 - broadcast time sync (08 to 99…99): sets every meter's clock, no reply.
@@ -174,13 +175,16 @@ class Dlt645Responder:
             return _error(address, Function.RELAY, codec.ERR_OTHER)
         if data[:4] != _password(meter):
             return _error(address, Function.RELAY, codec.ERR_PASSWORD)
+        alarm_on, alarm_off = _alarm_codes(meter)
         try:
             codec.decode_datetime6(data[10:16])
-            action = RelayAction(data[8])
+            action = data[8] if data[8] in (alarm_on, alarm_off) else RelayAction(data[8])
         except (FrameError, ValueError):
             return _error(address, Function.RELAY, codec.ERR_OTHER)
         params = meter.params
-        if action == RelayAction.TRIP:
+        if action in (alarm_on, alarm_off):
+            params["alarm"] = action == alarm_on
+        elif action == RelayAction.TRIP:
             if params.get("keep_power"):
                 return _error(address, Function.RELAY, codec.ERR_OTHER)
             meter.set_supply(False)
@@ -191,7 +195,7 @@ class Dlt645Responder:
         elif action == RelayAction.CLOSE_PERMIT:
             params["relay_command_open"] = False  # closes when the customer presses the button
         elif action in (RelayAction.ALARM_ON, RelayAction.ALARM_OFF):
-            params["alarm"] = action == RelayAction.ALARM_ON
+            return _error(address, Function.RELAY, codec.ERR_OTHER)  # this model's are others
         else:
             params["keep_power"] = action == RelayAction.KEEP_POWER_ON
         return _reply(address, Function.RELAY)
@@ -271,6 +275,16 @@ def _status_word(meter: SimMeter, state: SimState) -> int:
         | command_open << codec.RUN_STATUS_3_RELAY_COMMAND_OPEN_BIT
         | METER_TYPE_MONEY_PREPAID
     )
+
+
+def _alarm_codes(meter: SimMeter) -> tuple[int, int]:
+    """N1 of the meter's alarm on and off: its profile's [alarm] table (checked on load), else
+    the standard's 2A and 2B."""
+    alarm = meter.profile.alarm or {}
+    try:
+        return int(str(alarm["on"]), 16), int(str(alarm["off"]), 16)
+    except (KeyError, ValueError):
+        return RelayAction.ALARM_ON, RelayAction.ALARM_OFF
 
 
 def _password(meter: SimMeter) -> bytes:

@@ -203,6 +203,11 @@ class SimMeter:
     def supply_on(self) -> bool:
         return self._supply_on
 
+    @property
+    def alarm_on(self) -> bool:
+        """Is the meter showing its alarm (buzzer, LED) after an alarm command (DL/T 645 1C)?"""
+        return bool(self.params.get("alarm", False))
+
     def clock_now(self) -> datetime:
         """The meter's own clock (site-local, naive), drifting from the simulated time."""
         seconds = self.clock.seconds()
