@@ -43,6 +43,7 @@ from app.billing.load_guard import (
 )
 from app.hardware.snapshot import Quality, Snapshot
 from app.runtime.supply_control import SupplyControl, local_zone, meter_alarm
+from app.services.notices import tell_trip
 from app.store.models import Account, LoadGuardSetting, LoadTrip, Meter, Room
 from app.vocabulary import AlarmKind, AlarmSeverity, OffReason, SupplyState, Utility
 
@@ -221,20 +222,21 @@ class LoadControl:
             f"the meter opened its relay: load above {params.total_limit_w:g} W for "
             f"{params.total_duration_s:g} s (last seen {power:.0f} W)"
         )
-        session.add(
-            LoadTrip(
-                meter_id=meter.id,
-                tripped_at=now,
-                mode="meter_total",
-                power_w=power,
-                delta_power_w=max(power - params.total_limit_w, 0.0),
-                power_factor=power_factor,
-                band=None,
-                window_s=params.total_duration_s,
-                note=note,
-                locked_out=True,  # the meter does not come back by itself: an operator does
-            )
+        trip = LoadTrip(
+            meter_id=meter.id,
+            tripped_at=now,
+            mode="meter_total",
+            power_w=power,
+            delta_power_w=max(power - params.total_limit_w, 0.0),
+            power_factor=power_factor,
+            band=None,
+            window_s=params.total_duration_s,
+            note=note,
+            locked_out=True,  # the meter does not come back by itself: an operator does
         )
+        session.add(trip)
+        session.flush()
+        tell_trip(session, meter, trip.id, power, now)
         meter.off_reason = OffReason.LOAD_GUARD.value
         meter_alarm(
             session,
@@ -264,6 +266,7 @@ class LoadControl:
             session.add(trip)
             session.flush()
             self._open_trip[meter_id] = trip.id
+            tell_trip(session, meter, trip.id, event.evidence.power_w, now)
             _alarm(
                 session,
                 meter,

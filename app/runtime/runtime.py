@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.hardware.bus_diagnostics import ClockDrift
 from app.hardware.bus_worker import BusWorker, PollPolicy, SupplyResult
 from app.hardware.link import LineSettings
+from app.hardware.meter_alarm import AlarmResult
 from app.hardware.meter_side_guard import meter_side_guard
 from app.hardware.snapshot import Snapshot
 from app.queries.site_facts import power_groups
@@ -36,10 +37,13 @@ from app.runtime.command_queue import (
 )
 from app.runtime.engine import Engine
 from app.runtime.fee_billing import FeeBilling
+from app.runtime.health_days import HealthDays
 from app.runtime.line_alarms import end_line_alarms, line_down, line_up
 from app.runtime.live_share import LiveShare
 from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl, record_parameters
+from app.runtime.meter_alarms import MeterAlarms
+from app.runtime.notice_sender import NoticeSender
 from app.runtime.operator_commands import OperatorCommands, RestoreOutcome, SwitchOutcome
 from app.runtime.ownership import ClaimRound, Ownership
 from app.runtime.reading_store import BatchResult, latest_good
@@ -109,7 +113,10 @@ class Runtime:
     ) -> None:
         self.db = db
         self.options = options or RuntimeOptions()
-        self.control = SupplyControl(self._dispatch)
+        # The meters that can show an alarm to the tenant are told when their account's
+        # warnings change (a failed alarm command is logged, never a critical alarm).
+        self.meter_alarms = MeterAlarms(self._dispatch_alarm)
+        self.control = SupplyControl(self._dispatch, self.meter_alarms.account_changed)
         self.load = LoadControl(
             self.control, meter_side=self._meter_side, configure=self._configure
         )
@@ -143,6 +150,8 @@ class Runtime:
             self.engine.call, self.control, self.load, self._dispatch_clock
         )
         self.workers: list[BusWorker] = []
+        # The workers' poll counters, added to each meter's day (meter_health_day).
+        self.health = HealthDays(lambda: self.workers)
         # Every clock-keeping meter's clock is read now and then (the clock-drift alarm).
         self.clocks = ClockRounds(
             lambda: list(self.workers),
@@ -173,6 +182,8 @@ class Runtime:
         self._paused: frozenset[str] = frozenset()  # units whose polling a technician paused
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        # Tenants' text messages go out from the runtime that holds the site's duties.
+        self.notices = NoticeSender(db, lambda: self.ownership.site_duties)
 
     def start(self) -> None:
         with self.db.session() as session:
@@ -198,6 +209,7 @@ class Runtime:
             polled = {bus.bus_id for bus in configured}
             self.engine.call(lambda session: end_line_alarms(session, _now(), keep=polled))
         self.clocks.start()
+        self.notices.start()
         log.info(
             "runtime started: %d buses, %d meters%s",
             len(self.workers),
@@ -337,6 +349,7 @@ class Runtime:
         self.live.feed(snapshots)
         self.live_share.offer(snapshots)  # live share: for the consoles that do not poll
         self.operator_commands.seen(snapshots)
+        self.health.flush_due(session)
 
     def _start_billing(self, session: Session) -> None:
         self.billing.load(session)
@@ -466,6 +479,22 @@ class Runtime:
 
         worker.switch_supply(address, on).add_done_callback(done)
 
+    def _dispatch_alarm(self, meter_id: int, command_id: int, on: bool) -> Route:
+        return self._route(meter_id, lambda found: self._send_alarm(found, command_id, on))
+
+    def _send_alarm(self, found: tuple[BusWorker, str], command_id: int, on: bool) -> None:
+        """Any thread: tell the meter to show (or release) its alarm, ahead of polling; the
+        outcome is recorded on the engine thread."""
+        worker, address = found
+
+        def done(future: Future[AlarmResult]) -> None:  # runs on the bus worker's thread
+            result = future.result()
+            self.engine.call(
+                lambda session: self.meter_alarms.record_result(session, command_id, result)
+            )
+
+        worker.show_alarm(address, on).add_done_callback(done)
+
     def _send_clock(self, found: tuple[BusWorker, str], command_id: int, zone: ZoneInfo) -> None:
         """Any thread: sync the meter's clock on its bus; the drift before and after is
         recorded on the engine thread (and delivered to the operator waiting for it)."""
@@ -593,6 +622,8 @@ class Runtime:
                 continue
             if queued.action is RelayAction.SYNC_CLOCK:
                 self._send_clock(found, queued.command_id, zone)
+            elif queued.is_alarm:
+                self._send_alarm(found, queued.command_id, queued.on)
             else:
                 self._send(found, queued.on, queued.command_id)
         asked_here = self.operator_commands.waiting()
@@ -611,6 +642,8 @@ class Runtime:
                 for queued in expired(session, _now(), self.options.queue_limit_s):
                     if queued.action is RelayAction.SYNC_CLOCK:
                         record_not_sent(session, queued.command_id, NOBODY_POLLS)
+                    elif queued.is_alarm:
+                        self.meter_alarms.record_not_sent(session, queued.command_id, NOBODY_POLLS)
                     else:
                         result = SupplyResult("", queued.on, False, None, 0, NOBODY_POLLS)
                         self.control.record_result(session, queued.command_id, result)
@@ -621,6 +654,7 @@ class Runtime:
     def stop(self) -> None:
         self._stopping.set()
         self.clocks.stop()
+        self.notices.stop()
         self.live_share.stop()  # live share
         if self._watcher is not None:
             self._watcher.join(timeout=10)
@@ -628,6 +662,7 @@ class Runtime:
             worker.request_stop()
         for worker in self.workers:
             worker.stop()
+        self.engine.call(self.health.flush)  # what the workers counted last
         self.post_now()  # what was rated since the last posting is posted before the end
         self.engine.stop()
         self.ownership.release_all()  # a standby takes over at once

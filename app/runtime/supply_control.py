@@ -26,6 +26,7 @@ from app.hardware.bus_worker import SupplyResult
 from app.queries.site_facts import site_currency, site_zone
 from app.runtime.account_isolation import account_skipped, error_text
 from app.runtime.command_queue import new_command
+from app.services.notices import tell_alarm, tell_restored
 from app.services.policy_setup import thresholds_of
 from app.store.models import (
     Account,
@@ -53,6 +54,9 @@ _WARNING_KIND = {
     BalanceWarning.ALARM_2: AlarmKind.LOW_BALANCE_2,
 }
 
+# A supply that comes back after these is news to the tenant (after a manual cut it is not).
+_TOLD_WHEN_BACK = (OffReason.ARREARS.value, OffReason.LOAD_GUARD.value)
+
 
 class Route(Enum):
     """Where ``dispatch`` put a command."""
@@ -74,8 +78,16 @@ class Evaluated:
 
 
 class SupplyControl:
-    def __init__(self, dispatch: Dispatch) -> None:
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        meter_alarms: Callable[[Session, Account, SupplyState, Decision, datetime], object]
+        | None = None,
+    ) -> None:
         self.dispatch = dispatch
+        # Told every account's decision after its alarms (``MeterAlarms.account_changed``):
+        # the meters that can show an alarm to the tenant are told to, or to release it.
+        self.meter_alarms = meter_alarms
 
     def evaluate(
         self, session: Session, account_ids: Iterable[int] | None, now: datetime | None = None
@@ -124,6 +136,8 @@ class SupplyControl:
                 account.supply_state = decision.new_state
             self._alarms(session, account, decision, now)
             self._cut_off_alarm(session, account, before, decision, now)
+            if self.meter_alarms is not None:
+                self.meter_alarms(session, account, before, decision, now)
             sent = [
                 self.command(session, meter_id, False, decision.reason, now)
                 for meter_id in decision.cut_meters
@@ -139,15 +153,16 @@ class SupplyControl:
         self, session: Session, account: Account, decision: Decision, now: datetime
     ) -> None:
         for warning in decision.warnings_to_raise:
-            session.add(
-                Alarm(
-                    kind=_WARNING_KIND[warning],
-                    severity=AlarmSeverity.WARNING,
-                    account_id=account.id,
-                    message=decision.reason,
-                    raised_at=now,
-                )
+            alarm = Alarm(
+                kind=_WARNING_KIND[warning],
+                severity=AlarmSeverity.WARNING,
+                account_id=account.id,
+                message=decision.reason,
+                raised_at=now,
             )
+            session.add(alarm)
+            session.flush()
+            tell_alarm(session, alarm, now)  # the tenant's text message, if the site sends them
         for warning in decision.warnings_to_clear:
             for alarm in session.scalars(
                 select(Alarm).where(
@@ -173,16 +188,17 @@ class SupplyControl:
         if entered == (before is SupplyState.CUT_OFF):
             return
         if entered:
-            session.add(
-                Alarm(
-                    kind=AlarmKind.CUT_OFF,
-                    severity=AlarmSeverity.WARNING,
-                    account_id=account.id,
-                    message=f"Account {account.number} cut off: {decision.reason}",
-                    evidence={"balance_minor": account.balance_minor},
-                    raised_at=now,
-                )
+            alarm = Alarm(
+                kind=AlarmKind.CUT_OFF,
+                severity=AlarmSeverity.WARNING,
+                account_id=account.id,
+                message=f"Account {account.number} cut off: {decision.reason}",
+                evidence={"balance_minor": account.balance_minor},
+                raised_at=now,
             )
+            session.add(alarm)
+            session.flush()
+            tell_alarm(session, alarm, now)
             return
         for alarm in session.scalars(
             select(Alarm).where(
@@ -244,6 +260,8 @@ class SupplyControl:
         if result.verified:
             command.state = CommandState.VERIFIED
             if result.requested_on:
+                if meter.account_id is not None and meter.off_reason in _TOLD_WHEN_BACK:
+                    tell_restored(session, meter.account_id, command.id, now)
                 meter.off_reason = None
             elif meter.account_id is not None and meter.off_reason == OffReason.ARREARS.value:
                 # A recharge may have come while the cut was on its way (evaluated with the

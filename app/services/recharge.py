@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from app.billing.money import Money, MoneyError
 from app.services.audit import record_audit
 from app.services.counters import RECEIPT, lock_counter
 from app.services.ledger import Posted, post_entry
+from app.services.notices import tell_recharge
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.services.receipts import issue_receipt, saved_receipt_pdf, take_receipt_number
@@ -253,6 +255,7 @@ def recharge(
         posted, number = pay_in(
             session, by, account, amount.minor, method, key, f"recharge, {method.value}"
         )
+        tell_recharge(session, account, amount.minor, number, datetime.now(UTC))
         record_audit(
             session,
             by,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.billing.money import Money, MoneyError, minor_unit_digits
 from app.hardware.ports import port_problem
 from app.input_limits import MAX_MONEY_MINOR, MAX_WHOLE_DIGITS
+from app.queries.reports.terms import Term, TermRefused, parse_terms, stored_terms, terms_text
 from app.queries.site_facts import site_currency
 from app.services.audit import record_audit
 from app.services.operators import SignedIn
@@ -34,6 +35,8 @@ RECEIPT_PRINTING = "receipt_printing"
 SMS_PORT = "sms_port"
 SMS_BAUD = "sms_baud"
 SMS_QUIET_HOURS = "sms_quiet_hours"
+TERMS = "terms"
+SMS_LANGUAGE = "sms_language"
 
 DEFAULT_CAP = Decimal("10000.00")  # in the site currency
 LAYOUTS = ("roll80", "a4")
@@ -42,6 +45,7 @@ PRINTING = ("dialog", "printer", "none")
 IDLE_LOCK_MAX = 240
 SMS_BAUDS = ("9600", "19200", "38400", "57600", "115200")
 NO_MODEM = "none"
+SMS_LANGUAGES = ("en", "zh", "zh+en")  # zh+en: the Chinese text, then the English one
 _HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 
 
@@ -54,7 +58,8 @@ class SettingSpec:
     """One setting. ``kind`` tells a screen which editor to offer: ``money`` (an amount in the
     site currency, stored in minor units), ``whole`` (a whole number from ``low`` to ``high``),
     ``choice`` (one of ``choices``), ``port`` (a serial port or ``none``) or ``hours`` (a span
-    of the day, ``22:00-07:00``, or ``none``)."""
+    of the day, ``22:00-07:00``, or ``none``) or ``terms`` (named ranges of days,
+    ``autumn 2026=2026-09-01..2027-01-20; ...``, or ``none``: ``app.queries.reports.terms``)."""
 
     key: str
     label: str
@@ -77,6 +82,12 @@ class SettingSpec:
             return value == NO_MODEM or (
                 isinstance(value, str) and _HOURS.fullmatch(value) is not None
             )
+        if self.kind == "terms":
+            try:
+                stored_terms(value)
+            except TermRefused:
+                return False
+            return True
         return value in self.choices
 
     def parse(self, text: str, currency: str) -> object:
@@ -90,6 +101,11 @@ class SettingSpec:
             if amount.minor <= 0:
                 raise SettingRefused(f"{self.label} must be more than zero.")
             return amount.minor
+        if self.kind == "terms":
+            try:
+                return [term.stored() for term in parse_terms(value)]
+            except TermRefused as exc:
+                raise SettingRefused(f"{self.label}: {exc}.") from None
         shown = _shortened(value)
         if self.kind == "whole":
             # ASCII digits only: a superscript 2 is a digit to str.isdigit() but not to int()
@@ -120,6 +136,8 @@ class SettingSpec:
         """The value as a person types it back (an amount with its decimals)."""
         if self.kind == "money" and type(value) is int:
             return str(Money(value, currency))
+        if self.kind == "terms":
+            return terms_text(stored_terms(value))
         return str(value)
 
 
@@ -189,6 +207,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "hours",
         lambda _currency: "22:00-07:00",
     ),
+    SettingSpec(
+        SMS_LANGUAGE,
+        "SMS language",
+        "the language of texts to tenants: en, zh, or zh+en for both in one message",
+        "choice",
+        lambda _currency: "en",
+        choices=SMS_LANGUAGES,
+    ),
+    SettingSpec(
+        TERMS,
+        "Terms",
+        "the site's terms for reports (this term, last term): NAME=FIRST..LAST separated by ;, "
+        "e.g. autumn 2026=2026-09-01..2027-01-20; none: no terms",
+        "terms",
+        lambda _currency: [],
+    ),
 )
 SPECS: Mapping[str, SettingSpec] = {spec.key: spec for spec in SETTINGS}
 
@@ -235,6 +269,18 @@ def counter_settings(session: Session) -> CounterSettings:
         str(values[RECEIPT_LAYOUT]),
         str(values[RECEIPT_PRINTING]),
     )
+
+
+def site_terms_setting(session: Session) -> tuple[Term, ...]:
+    """The site's terms in date order (none when unset: ``setting_values`` gives the default
+    for a stored value that is not usable)."""
+    return stored_terms(setting_values(session)[TERMS])
+
+
+def load_terms(db: Database) -> tuple[Term, ...]:
+    """``site_terms_setting`` in a session of its own (the Reports screen, ``--term``)."""
+    with db.session() as session:
+        return site_terms_setting(session)
 
 
 def load_counter_settings(db: Database) -> CounterSettings:

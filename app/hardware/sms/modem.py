@@ -93,7 +93,15 @@ CME_ERRORS = {
 
 class SmsFailed(Exception):
     """A message could not be sent (or the modem could not be asked); the text says what the
-    modem answered and what to check."""
+    modem answered and what to check.
+
+    ``handed``: a part of the message had reached the modem when it failed (else the modem,
+    its SIM or its port failed before: the message itself is not at fault). ``maybe_sent``: it
+    may have gone out all the same (no answer after the modem took it, or an earlier part went
+    out), so sending it again could deliver it twice."""
+
+    handed = False
+    maybe_sent = False
 
 
 class SmsPortUnavailable(SmsFailed, PortUnavailable):
@@ -246,7 +254,12 @@ class SmsModem:
             part = f" (part {number} of {len(pdus)})" if len(pdus) > 1 else ""
             if number > 1:
                 part = part[:-1] + "; the parts before it went out)"
-            references.append(self._send_part(to, part, pdu_hex, length))
+            try:
+                references.append(self._send_part(to, part, pdu_hex, length))
+            except SmsFailed as failed:
+                if number > 1:  # the parts before it went out
+                    failed.handed = failed.maybe_sent = True
+                raise
         return SendResult(to, len(pdus), tuple(references), tuple(self._heard))
 
     def probe(self) -> ModemInfo:
@@ -295,22 +308,29 @@ class SmsModem:
             raise SmsFailed(
                 f"the modem refused the message to {to}{part}: {explain(refused.answer)}; {CHECK}"
             ) from None
-        self._write(pdu_hex.encode("ascii") + CTRL_Z)
         try:
+            self._write(pdu_hex.encode("ascii") + CTRL_Z)
             lines = self._final(self.part_timeout_s, echo=pdu_hex, what="send the message")
         except _Refused as refused:
-            raise SmsFailed(
+            failed = SmsFailed(
                 f"the network did not take the message to {to}{part}: "
                 f"{explain(refused.answer)}; {CHECK}"
-            ) from None
+            )
+            failed.handed = True
+            raise failed from None
+        except SmsFailed as unanswered:  # the modem took it and said nothing, or its port died
+            unanswered.handed = unanswered.maybe_sent = True
+            raise
         for line in lines:
             match = re.fullmatch(r"\+CMGS:\s*(\d+).*", line)
             if match:
                 return int(match.group(1))
-        raise SmsFailed(
+        failed = SmsFailed(
             f"the modem said OK to the message to {to}{part} without a +CMGS reference "
             f"(it answered {' / '.join(lines) or 'only OK'})"
         )
+        failed.handed = failed.maybe_sent = True
+        raise failed
 
     def _command(self, command: str, *, what: str, hint: str = CHECK) -> list[str]:
         """Send ``command``; its information lines when it ends OK. _Refused (an SmsFailed) for
