@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.hardware.bus_worker import READ_PRIORITY, BusMeter, BusWorker
 from app.hardware.errors import FieldFault
 from app.hardware.link import Link
+from app.runtime.health_days import keep_drift
 from app.runtime.supply_control import local_zone, meter_alarm
 from app.store.models import Alarm, Meter
 from app.vocabulary import AlarmKind, AlarmSeverity, AlarmState
@@ -47,9 +48,11 @@ def clock_drift_s(meter_time: datetime, read_at: datetime, zone: ZoneInfo) -> fl
 
 
 def record_clock(session: Session, meter_id: int, meter_time: datetime, read_at: datetime) -> float:
-    """Engine thread: store what a clock read showed; raise or clear the drift alarm. Returns
-    the drift in seconds."""
-    drift = clock_drift_s(meter_time, read_at, local_zone(session))
+    """Engine thread: store what a clock read showed (the day's worst drift in the meter's
+    poll health); raise or clear the drift alarm. Returns the drift in seconds."""
+    zone = local_zone(session)
+    drift = clock_drift_s(meter_time, read_at, zone)
+    keep_drift(session, meter_id, read_at.astimezone(zone).date(), drift)
     open_alarms = list(
         session.scalars(
             select(Alarm).where(

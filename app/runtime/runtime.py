@@ -43,6 +43,7 @@ from app.runtime.live_share import LiveShare
 from app.runtime.live_store import LiveStore
 from app.runtime.load_control import LoadControl, record_parameters
 from app.runtime.meter_alarms import MeterAlarms
+from app.runtime.notice_sender import ROUND_S as NOTICE_ROUND_S
 from app.runtime.notice_sender import NoticeSender
 from app.runtime.operator_commands import OperatorCommands, RestoreOutcome, SwitchOutcome
 from app.runtime.ownership import ClaimRound, Ownership
@@ -87,6 +88,7 @@ class RuntimeOptions:
     buses: frozenset[str] | None = None  # poll only these buses (``serve --buses``); None: all
     role: str = "console"  # "serve" or "console", for the owner rows people read
     queue_limit_s: float = QUEUE_LIMIT_S  # a queued command nobody took fails after this
+    notice_s: float = NOTICE_ROUND_S  # the site's owner looks for texts to send this often
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,9 @@ class Runtime:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         # Tenants' text messages go out from the runtime that holds the site's duties.
-        self.notices = NoticeSender(db, lambda: self.ownership.site_duties)
+        self.notices = NoticeSender(
+            db, lambda: self.ownership.site_duties, every_s=self.options.notice_s
+        )
 
     def start(self) -> None:
         with self.db.session() as session:
