@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from app.queries.report_table import ReportTable
-from app.queries.reports import energy, load_safety, revenue
+from app.queries.reports import energy, load_safety, loss, meter_health, notices, revenue
 from app.queries.reports.arrears import arrears_report
 from app.queries.reports.period import Period
 from app.queries.reports.revenue import revenue_report
@@ -31,12 +31,24 @@ REPORTS: dict[str, Builder] = {
     "load-safety": lambda db, period, scope, by, now: load_safety.load_safety_report(
         db, period, scope, by or "trip", now
     ),
+    "loss": lambda db, period, scope, by, now: loss.loss_report(
+        db, period, scope, by or "day", now
+    ),
+    "notices": lambda db, period, scope, by, now: notices.notices_report(
+        db, period, scope, by or "notice", now
+    ),
+    "meter-health": lambda db, period, scope, by, now: meter_health.meter_health_report(
+        db, period, scope, by or "meter", now
+    ),
 }
 # What ``--by`` may say for each report that has groupings.
 GROUPINGS: dict[str, tuple[str, ...]] = {
     "revenue": revenue.GROUPINGS,
     "energy": energy.GROUPINGS,
     "load-safety": load_safety.GROUPINGS,
+    "loss": loss.GROUPINGS,
+    "notices": notices.GROUPINGS,
+    "meter-health": meter_health.GROUPINGS,
 }
 
 

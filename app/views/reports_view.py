@@ -105,6 +105,8 @@ class ReportsView(QWidget):
             "revenue": self.tr("Revenue: takings and billing"),
             "energy": self.tr("Energy: use by room, floor, building"),
             "load-safety": self.tr("Load safety: trips, lock-outs, failed commands"),
+            "loss": self.tr("Loss: building incomers against their rooms"),
+            "notices": self.tr("Notices: text messages to tenants"),
         }
         for name in REPORTS:
             self.report_box.addItem(names.get(name, name), name)

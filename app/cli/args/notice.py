@@ -1,4 +1,4 @@
-"""``notice test``."""
+"""``notice test``, ``notice template list|set``."""
 
 from __future__ import annotations
 
@@ -21,3 +21,30 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     test.add_argument("--text", required=True, metavar="TEXT", help="the message (any language)")
     add_user_option(test)
     test.set_defaults(handler=lazy("app.cli.notice_commands", "cmd_notice_test"))
+
+    template = notice_sub.add_parser(
+        "template",
+        parents=[common],
+        help="the wording of each text message to tenants, in English and Chinese",
+        description="Without --set: every notice's wording in each language, the site's own "
+        "or the one MeterDesk ships. With KIND --language LANG and --text, --off or --default: "
+        "keep the site's own wording, send no such notice in that language, or go back to the "
+        "shipped wording (those who may change the settings; audited). Placeholders in braces "
+        "are filled in: {site} {account} {name} {room} {balance}; a recharge also {amount} "
+        "{time} {receipt}; a load-guard trip {time} {power}.",
+    )
+    template.add_argument(
+        "kind",
+        nargs="?",
+        metavar="KIND",
+        help="low_balance_1, low_balance_2, cut_off, recharge, restored or load_trip",
+    )
+    template.add_argument("--language", metavar="LANG", help="en or zh")
+    wording = template.add_mutually_exclusive_group()
+    wording.add_argument("--text", metavar="TEXT", help="the new wording")
+    wording.add_argument("--off", action="store_true", help="send no such notice in LANG")
+    wording.add_argument("--default", action="store_true", help="back to the shipped wording")
+    template.add_argument(
+        "--user", metavar="NAME", help="to change a wording: the operator doing it"
+    )
+    template.set_defaults(handler=lazy("app.cli.notice_commands", "cmd_notice_template"))

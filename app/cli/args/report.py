@@ -11,6 +11,8 @@ REPORT_NAMES = (
     "revenue",
     "energy",
     "load-safety",
+    "loss",
+    "notices",
 )  # services.reports.REPORTS, checked by a test
 FORMATS = ("text", "json", "csv", "xlsx", "pdf")
 
@@ -19,17 +21,22 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     report = sub.add_parser(
         "report",
         parents=[common],
-        help="a report (arrears, revenue, energy, load-safety) as a table, JSON, CSV, Excel or PDF",
+        help="a report (arrears, revenue, energy, load-safety, loss, notices) as a table, JSON, "
+        "CSV, Excel or PDF",
         description="Make a report of the site for a period of whole days in the site's "
         "calendar and a scope (the whole site unless --building, --floor, --room or "
         "--account). Office staff, supervisors and administrators may.",
     )
     report.add_argument("name", choices=REPORT_NAMES, help="which report")
     report.add_argument(
-        "--from", dest="first", required=True, metavar="DATE", help="first day, e.g. 2026-11-01"
+        "--from", dest="first", metavar="DATE", help="first day, e.g. 2026-11-01 (or --term)"
     )
+    report.add_argument("--to", dest="last", metavar="DATE", help="last day (included)")
     report.add_argument(
-        "--to", dest="last", required=True, metavar="DATE", help="last day (included)"
+        "--term",
+        metavar="NAME",
+        help="instead of --from and --to: one of the site's terms (the 'terms' setting) by "
+        "name, 'current' (the term today is in) or 'last' (the latest that has ended)",
     )
     report.add_argument("--building", metavar="NAME", help="a building, by code or name")
     report.add_argument("--floor", type=int, metavar="N", help="a floor of --building")
@@ -50,7 +57,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         ),
         help="revenue: per day (default), method, operator or shift; energy: per room "
         "(default), floor, building, day or month; load-safety: every trip (default), per room "
-        "or building; arrears has none",
+        "or building; loss: per building and day (default) or per building; notices: every "
+        "notice (default) or per kind; arrears has none",
     )
     report.add_argument(
         "--format", choices=FORMATS, default="text", help="how to give it (default: text)"

@@ -9,11 +9,13 @@ from sqlalchemy import select, update
 
 from app.demo.site import DEMO_LOAD_GUARD, DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.hardware.bus_worker import PollPolicy
+from app.hardware.sms.sim_modem import SimModem
 from app.runtime.runtime import Runtime, RuntimeOptions
 from app.services.operators import login
+from app.services.settings import SMS_PORT, SMS_QUIET_HOURS, change_setting
 from app.store.database import Database
 from app.store.models import Account, Alarm, Bus, LoadGuardSetting, LoadTrip, Meter
-from tests.support import wait_for
+from tests.support import socat_pair, wait_for
 
 
 def guarded_site(db: Database, restore_delay_s: float, max_restores: int) -> tuple[Meter, str]:
@@ -45,7 +47,19 @@ def guarded_site(db: Database, restore_delay_s: float, max_restores: int) -> tup
 def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
     # Quick restores for the test, one automatic restore a day.
     meter, url = guarded_site(db, restore_delay_s=1, max_restores=1)
-    runtime = Runtime(db, RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600))
+    # The tenant is texted through a simulated modem on a pty pair.
+    console, far_end, close = socat_pair()
+    boss = login(db, "supervisor", DEMO_PASSWORD)
+    with db.transaction() as session:
+        change_setting(session, boss, SMS_PORT, console)
+        change_setting(session, boss, SMS_QUIET_HOURS, "none")
+        session.get_one(Account, meter.account_id).phone = "13800138000"
+    modem = SimModem(far_end)
+    modem.start()
+    runtime = Runtime(
+        db,
+        RuntimeOptions(poll=PollPolicy(cycle_pause_s=0.0), policy_tick_s=3600, notice_s=0.2),
+    )
     runtime.start()
     try:
         assert runtime.sim is not None
@@ -82,8 +96,16 @@ def test_a_heater_trips_is_restored_once_then_locks_out(db: Database) -> None:
         assert not simulated.supply_on
         with db.session() as session:
             assert session.get_one(Meter, meter.id).off_reason == "load_guard"
+        # Texted: each trip, and the supply back on after the first.
+        assert modem.wait_sent(3, timeout_s=10), [m.text for m in modem.sent]
+        texts = [m.text for m in modem.sent]
+        assert sum("is not allowed" in text for text in texts) == 2
+        assert sum("is back on" in text for text in texts) == 1
+        assert {m.to for m in modem.sent} == {"13800138000"}
     finally:
         runtime.stop()
+        modem.stop()
+        close()
 
 
 # Runs on SQLite only: what it checks does not depend on the database, the other runtime
