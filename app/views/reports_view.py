@@ -107,6 +107,7 @@ class ReportsView(QWidget):
             "load-safety": self.tr("Load safety: trips, lock-outs, failed commands"),
             "loss": self.tr("Loss: building incomers against their rooms"),
             "notices": self.tr("Notices: text messages to tenants"),
+            "meter-health": self.tr("Meter health: offline hours, wire faults, clock drift"),
         }
         for name in REPORTS:
             self.report_box.addItem(names.get(name, name), name)

@@ -13,6 +13,7 @@ REPORT_NAMES = (
     "load-safety",
     "loss",
     "notices",
+    "meter-health",
 )  # services.reports.REPORTS, checked by a test
 FORMATS = ("text", "json", "csv", "xlsx", "pdf")
 
@@ -21,8 +22,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     report = sub.add_parser(
         "report",
         parents=[common],
-        help="a report (arrears, revenue, energy, load-safety, loss, notices) as a table, JSON, "
-        "CSV, Excel or PDF",
+        help="a report (arrears, revenue, energy, load-safety, loss, notices, meter-health) as "
+        "a table, JSON, CSV, Excel or PDF",
         description="Make a report of the site for a period of whole days in the site's "
         "calendar and a scope (the whole site unless --building, --floor, --room or "
         "--account). Office staff, supervisors and administrators may.",
@@ -54,11 +55,14 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
             "building",
             "month",
             "trip",
+            "meter",
+            "bus",
         ),
         help="revenue: per day (default), method, operator or shift; energy: per room "
         "(default), floor, building, day or month; load-safety: every trip (default), per room "
         "or building; loss: per building and day (default) or per building; notices: every "
-        "notice (default) or per kind; arrears has none",
+        "notice (default) or per kind; meter-health: per meter (default) or per bus; arrears "
+        "has none",
     )
     report.add_argument(
         "--format", choices=FORMATS, default="text", help="how to give it (default: text)"
