@@ -1,5 +1,6 @@
-"""``bus add|change|retire|list|ports|test`` and ``meter add|change|retire|list``: the site's
-buses and meters (the wire tools ``bus scan``, ``meter read|relay|replace`` sit beside them)."""
+"""``bus add|change|retire|list|ports|test`` and ``meter add|change|retire|list|incomer``: the
+site's buses and meters (the wire tools ``bus scan``, ``meter read|relay|replace`` sit beside
+them)."""
 
 from __future__ import annotations
 
@@ -99,3 +100,18 @@ def register_meter(meter_sub: Subparsers, common: argparse.ArgumentParser) -> No
     listing.add_argument("--bus", metavar="NAME")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=lazy(RUN, "cmd_meter_list"))
+    incomer = meter_sub.add_parser(
+        "incomer",
+        parents=[common],
+        help="mark a meter as a building's incomer (master meter), or --clear it",
+        description="Mark a meter in service, in no room and with no account, as the incomer "
+        "of a building: polled and stored like any meter, billed to nobody, left out of the "
+        "rooms' energy, and set against the sum of the rooms by 'main.py report loss'. "
+        "Technicians and administrators may.",
+    )
+    incomer.add_argument("--meter", required=True, metavar="SERIAL")
+    which = incomer.add_mutually_exclusive_group(required=True)
+    which.add_argument("--building", metavar="NAME|CODE", help="the building it feeds")
+    which.add_argument("--clear", action="store_true", help="it is no building's incomer")
+    add_user_option(incomer)
+    incomer.set_defaults(handler=lazy("app.cli.meter_incomer_command", "cmd_meter_incomer"))

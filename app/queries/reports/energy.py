@@ -5,14 +5,17 @@ written as the readings are stored: ``app.services.usage_days``), never from the
 readings, so a year of a large site is a few grouped queries.
 
 - ``by="room"``, ``"floor"``, ``"building"``: one row per place that had a meter in the period,
-  the top consumers first (electricity, most first), with the previous period of the same
-  length and the change in per cent. By room, a room that used nothing, or under a fifth of the
-  median of the rooms that used any, gets a note: a hint of a vacant room or of a meter
-  bypassed, tampered with or broken.
-- ``by="day"``, ``"month"``: one row per day or calendar month of the period.
+  the top consumers first (electricity, most first), with the previous period (the same number
+  of days just before; of whole calendar months, the same number of months before: month on
+  month) and the same days a year earlier, each with the change in per cent. By room, a room
+  that used nothing, or under a fifth of the median of the rooms that used any, gets a note: a
+  hint of a vacant room or of a meter bypassed, tampered with or broken.
+- ``by="day"``, ``"month"``: one row per day or calendar month of the period, with the same day
+  or month a year earlier and the change; by month also the month before and the change.
 
 A meter counts for the room it is in now (as accounts do in the other reports); a replaced
-meter's old and new registers both count for their room.
+meter's old and new registers both count for their room. A building's incomer (master) meter
+counts for no room: the loss report (``app.queries.reports.loss``) sets it against the rooms.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class _Place:
     label: str
     units: dict[Utility, int] = field(default_factory=dict)  # a key: the place has such a meter
     previous: dict[Utility, int] = field(default_factory=dict)
+    year_before: dict[Utility, int] = field(default_factory=dict)
 
 
 def energy_report(
@@ -67,20 +71,27 @@ def energy_report(
     with db.session() as session:
         terms = site_terms(session)
         condition = room_condition(session, scope)
+        year = year_before(period)
         if by in PLACES:
-            before = _previous(period)
-            places = _places(session, period, before, condition, by, terms.zone)
+            before = previous_period(period)
+            places = _places(session, (period, before, year), condition, by, terms.zone)
         else:
             per_day = _per_day(session, period, condition)
+            if by == "month":  # and the month before the first: each month against its last
+                first = _months_back(period.first.replace(day=1), 1)
+                per_day |= _per_day(
+                    session, Period(first, period.first - timedelta(days=1)), condition
+                )
+            per_day_year = _per_day(session, year, condition)
     if by in PLACES:
         columns, rows, totals = _place_rows(places, by)
         chart = Chart("bar", by, ("electricity_kwh",), "Top consumers: electricity")
-        notes = _notes(by, before)
+        notes = _notes(by, before, year)
     else:
-        columns, rows = _time_rows(per_day, period, by)
-        totals = totals_of(columns, rows, "Total")
+        columns, rows = _time_rows(per_day, per_day_year, period, by)
+        totals = _time_totals(columns, rows)
         chart = Chart("bar", by, ("electricity_kwh",), f"Electricity per {by}")
-        notes = _notes(by, None)
+        notes = _notes(by, None, year)
     return terms.report(
         "energy",
         f"Energy by {by}, {period.words()}",
@@ -94,10 +105,40 @@ def energy_report(
     )
 
 
-def _previous(period: Period) -> Period:
-    """The period of the same length just before ``period``."""
+def previous_period(period: Period) -> Period:
+    """What ``period`` is compared with: as many whole calendar months just before a period of
+    whole months (November against October: month on month), else the same number of days
+    just before."""
+    months = _whole_months(period)
+    if months:
+        return Period(_months_back(period.first, months), period.first - timedelta(days=1))
     length = period.last - period.first + timedelta(days=1)
     return Period(period.first - length, period.first - timedelta(days=1))
+
+
+def year_before(period: Period) -> Period:
+    """The same days a year earlier (a 29 February falls on the 28th)."""
+    return Period(_a_year_back(period.first), _a_year_back(period.last))
+
+
+def _a_year_back(day: date) -> date:
+    if day.month == 2 and day.day == 29:
+        return date(day.year - 1, 2, 28)
+    return day.replace(year=day.year - 1)
+
+
+def _months_back(first: date, months: int) -> date:
+    """The first day of the month ``months`` before the month of ``first`` (a first day)."""
+    index = first.year * 12 + first.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _whole_months(period: Period) -> int:
+    """How many calendar months ``period`` is, if it is whole months; else 0."""
+    after = period.last + timedelta(days=1)
+    if period.first.day != 1 or after.day != 1:
+        return 0
+    return (after.year * 12 + after.month) - (period.first.year * 12 + period.first.month)
 
 
 def _in(period: Period) -> ColumnElement[bool]:
@@ -132,18 +173,20 @@ def _used(period: Period) -> ScalarSelect[int]:
 
 def _places(
     session: Session,
-    period: Period,
-    before: Period,
+    periods: tuple[Period, Period, Period],
     condition: ColumnElement[bool] | None,
     by: str,
     zone: ZoneInfo,
 ) -> dict[_Key, _Place]:
-    """The places of the scope that had a meter in the period or used anything in either."""
+    """The places of the scope that had a meter in the period (of ``periods``: the period, the
+    previous one, the year before) or used anything in any of them; incomers are no place's."""
+    period, before, year = periods
     start, end = period.bounds(zone)
     query = (
         select(
             _used(period),
             _used(before),
+            _used(year),
             Meter.utility,
             Meter.installed_at,
             Meter.removed_at,
@@ -155,6 +198,7 @@ def _places(
         )
         .outerjoin(Room, Room.id == Meter.room_id)
         .outerjoin(Building, Building.id == Room.building_id)
+        .where(Meter.incomer_building_id.is_(None))
     )
     if condition is not None:
         query = query.where(condition)
@@ -162,6 +206,7 @@ def _places(
     for (
         now,
         then,
+        last_year,
         utility,
         installed,
         removed,
@@ -172,12 +217,13 @@ def _places(
         name,
     ) in session.execute(query):
         in_service = installed < end and (removed is None or removed >= start)
-        if not in_service and not now and not then:
+        if not in_service and not now and not then and not last_year:
             continue
         key, words = _where(by, room_id, label, floor, code, name)
         place = places.setdefault(key, _Place(words))
         place.units[utility] = place.units.get(utility, 0) + int(now)
         place.previous[utility] = place.previous.get(utility, 0) + int(then)
+        place.year_before[utility] = place.year_before.get(utility, 0) + int(last_year)
     return places
 
 
@@ -199,18 +245,30 @@ def _where(
     return (code,), str(name or code)
 
 
-def _place_columns(by: str) -> tuple[Column, ...]:
-    kwh, m3 = ColumnKind.QUANTITY, ColumnKind.QUANTITY
-    columns = (
-        Column(by, by.capitalize()),
-        Column("electricity_kwh", "Electricity", kwh, "kWh", 3, total=True),
-        Column("electricity_previous_kwh", "Previous period", kwh, "kWh", 3, total=True),
-        Column("electricity_change", "Change", ColumnKind.PERCENT, "%", 1),
-        Column("water_m3", "Water", m3, "m3", 3, total=True),
-        Column("water_previous_m3", "Previous period", m3, "m3", 3, total=True),
-        Column("water_change", "Change", ColumnKind.PERCENT, "%", 1),
+_UTILITY_KEYS = ((Utility.ELECTRICITY, "electricity", "kwh"), (Utility.WATER, "water", "m3"))
+
+
+def _compared(name: str, unit: str, what: str, then: str) -> tuple[Column, Column]:
+    """A column of what was used in another period (``what``: "previous", "year_before") and
+    the change against it in per cent."""
+    shown = unit.replace("kwh", "kWh")
+    change, title = ("change", "Change") if what == "previous" else ("year_change", "Year change")
+    return (
+        Column(f"{name}_{what}_{unit}", then, ColumnKind.QUANTITY, shown, 3, total=True),
+        Column(f"{name}_{change}", title, ColumnKind.PERCENT, "%", 1),
     )
-    return (*columns, Column("note", "Note")) if by == "room" else columns
+
+
+def _place_columns(by: str) -> tuple[Column, ...]:
+    columns: list[Column] = [Column(by, by.capitalize())]
+    for _utility, name, unit in _UTILITY_KEYS:
+        shown = unit.replace("kwh", "kWh")
+        columns += [
+            Column(f"{name}_{unit}", name.capitalize(), ColumnKind.QUANTITY, shown, 3, total=True),
+            *_compared(name, unit, "previous", "Previous period"),
+            *_compared(name, unit, "year_before", "A year earlier"),
+        ]
+    return (*columns, Column("note", "Note")) if by == "room" else tuple(columns)
 
 
 def _place_rows(
@@ -230,21 +288,27 @@ def _place_rows(
     for place in ordered:
         row: list[Cell] = [place.label]
         for utility in (Utility.ELECTRICITY, Utility.WATER):
-            now, before = place.units.get(utility), place.previous.get(utility)
+            now = place.units.get(utility)
+            before, last_year = place.previous.get(utility), place.year_before.get(utility)
             row += [
                 None if now is None else quantity(now),
                 None if before is None else quantity(before),
                 _change(now, before),
+                None if last_year is None else quantity(last_year),
+                _change(now, last_year),
             ]
         if by == "room":
             row.append(_note(place, medians))
         rows.append(tuple(row))
     rows_tuple = tuple(rows)
     totals = list(totals_of(columns, rows_tuple, "Total"))
-    for utility, first in ((Utility.ELECTRICITY, 1), (Utility.WATER, 4)):
+    keys = [column.key for column in columns]
+    for utility, name, _unit in _UTILITY_KEYS:
         now_sum = sum(p.units.get(utility, 0) for p in places.values())
         before_sum = sum(p.previous.get(utility, 0) for p in places.values())
-        totals[first + 2] = _change(now_sum, before_sum)
+        year_sum = sum(p.year_before.get(utility, 0) for p in places.values())
+        totals[keys.index(f"{name}_change")] = _change(now_sum, before_sum)
+        totals[keys.index(f"{name}_year_change")] = _change(now_sum, year_sum)
     return columns, rows_tuple, tuple(totals)
 
 
@@ -284,7 +348,9 @@ def _per_day(
     each of its meters in the (meter, day, units) index."""
     out: dict[tuple[str, Utility], int] = {}
     for utility in (Utility.ELECTRICITY, Utility.WATER):
-        meters = select(Meter.id).where(Meter.utility == utility)
+        meters = select(Meter.id).where(
+            Meter.utility == utility, Meter.incomer_building_id.is_(None)
+        )
         if condition is not None:
             meters = meters.where(Meter.room_id.in_(select(Room.id).where(condition)))
         query = (
@@ -297,42 +363,117 @@ def _per_day(
 
 
 def _time_rows(
-    per_day: dict[tuple[str, Utility], int], period: Period, by: str
+    per_day: dict[tuple[str, Utility], int],
+    per_day_year: dict[tuple[str, Utility], int],
+    period: Period,
+    by: str,
 ) -> tuple[tuple[Column, ...], tuple[tuple[Cell, ...], ...]]:
+    """Each day or month of the period (used or not): its units, by month the month before's
+    (whole) and the change, then the same days a year earlier and the change. A month the
+    period holds only part of is compared with nothing the month before."""
     first = Column("day", "Day", ColumnKind.DATE) if by == "day" else Column("month", "Month")
-    columns = (
-        first,
-        Column("electricity_kwh", "Electricity", ColumnKind.QUANTITY, "kWh", 3, total=True),
-        Column("water_m3", "Water", ColumnKind.QUANTITY, "m3", 3, total=True),
-    )
-    sums: dict[date | str, dict[Utility, int]] = defaultdict(lambda: defaultdict(int))
-    for day in period.days:  # every day or month of the period, used or not
+    columns: list[Column] = [first]
+    for _utility, name, unit in _UTILITY_KEYS:
+        shown = unit.replace("kwh", "kWh")
+        columns.append(
+            Column(f"{name}_{unit}", name.capitalize(), ColumnKind.QUANTITY, shown, 3, total=True)
+        )
+        if by == "month":
+            columns += _compared(name, unit, "previous", "Month before")
+        columns += _compared(name, unit, "year_before", "A year earlier")
+    sums: dict[date | str, dict[Utility, list[int]]] = {}
+    whole: dict[date | str, int] = defaultdict(int)  # days of the key in the period
+    no_year: set[date | str] = set()  # a 29 February by day: no such day a year earlier
+    for day in period.days:
         key: date | str = day if by == "day" else day.isoformat()[:7]
-        cell = sums[key]
-        for utility in (Utility.ELECTRICITY, Utility.WATER):
-            cell[utility] += per_day.get((day.isoformat(), utility), 0)
-    rows = tuple(
-        (key, quantity(cell[Utility.ELECTRICITY]), quantity(cell[Utility.WATER]))
-        for key, cell in sums.items()
-    )
-    return columns, rows
+        cell = sums.setdefault(key, {utility: [0, 0] for utility, _n, _u in _UTILITY_KEYS})
+        whole[key] += 1
+        back = _a_year_back(day)
+        for utility, _name, _unit in _UTILITY_KEYS:
+            cell[utility][0] += per_day.get((day.isoformat(), utility), 0)
+            if back.day == day.day:
+                cell[utility][1] += per_day_year.get((back.isoformat(), utility), 0)
+            elif by == "day":
+                no_year.add(key)
+    rows: list[tuple[Cell, ...]] = []
+    for key, cell in sums.items():
+        row: list[Cell] = [key]
+        for utility, _name, _unit in _UTILITY_KEYS:
+            now, last_year = cell[utility]
+            row.append(quantity(now))
+            if isinstance(key, str):
+                month = Period.month(int(key[:4]), int(key[5:]))
+                before: int | None = None
+                if whole[key] == len(month.days):
+                    back = _months_back(month.first, 1)
+                    earlier = Period.month(back.year, back.month)
+                    before = sum(per_day.get((d.isoformat(), utility), 0) for d in earlier.days)
+                row += [None if before is None else quantity(before), _change(now, before)]
+            if key in no_year:
+                row += [None, None]
+            else:
+                row += [quantity(last_year), _change(now, last_year)]
+        rows.append(tuple(row))
+    return tuple(columns), tuple(rows)
 
 
-def _notes(by: str, before: Period | None) -> tuple[str, ...]:
+def _time_totals(
+    columns: tuple[Column, ...], rows: tuple[tuple[Cell, ...], ...]
+) -> tuple[Cell, ...]:
+    """Column sums, and each change of the summed columns."""
+    totals = list(totals_of(columns, rows, "Total"))
+    keys = [column.key for column in columns]
+    for _utility, name, unit in _UTILITY_KEYS:
+        now = totals[keys.index(f"{name}_{unit}")]
+        for what, change in (("previous", "change"), ("year_before", "year_change")):
+            if f"{name}_{what}_{unit}" not in keys:
+                continue
+            index = keys.index(f"{name}_{what}_{unit}")
+            if any(row[index] is None for row in rows):  # a part month, or a 29 February
+                totals[index] = None
+                continue
+            then = totals[index]
+            assert isinstance(now, Decimal)
+            assert isinstance(then, Decimal)
+            totals[keys.index(f"{name}_{change}")] = _change_of(now, then)
+    return tuple(totals)
+
+
+def _change_of(now: Decimal, before: Decimal) -> Decimal | None:
+    if not before:
+        return None
+    return ((now - before) * 100 / before).quantize(Decimal("0.1"))
+
+
+def _notes(by: str, before: Period | None, year: Period) -> tuple[str, ...]:
     notes = [
         "From the meters' daily rollup: the register differences of consecutive interval "
         "readings times each meter's multiplier, shared between the site's local days in "
         "proportion to time. Implausible (held) readings and registers that went backwards "
         "count nothing. Electricity in kWh, water in m3 (1,000 litres).",
         "A meter counts for the room it is in now; a replaced meter's old and new registers "
-        "both count.",
+        "both count. A building's incomer (master) meter counts for no room: see the loss "
+        "report.",
     ]
     if before is not None:
-        notes.append(
-            f"Previous period: {before.first.isoformat()} to {before.last.isoformat()}, the "
-            "same number of days just before. A period that reaches today is compared with a "
-            "whole one."
+        same = (
+            "the same number of whole months just before (month on month)"
+            if _whole_months(before)
+            else "the same number of days just before"
         )
+        notes.append(
+            f"Previous period: {before.first.isoformat()} to {before.last.isoformat()}, "
+            f"{same}. A period that reaches today is compared with a whole one."
+        )
+    if by == "month":
+        notes.append(
+            "Month before: the whole calendar month before each month; a month the period "
+            "holds only part of is compared with none."
+        )
+    notes.append(
+        f"A year earlier: {year.first.isoformat()} to {year.last.isoformat()}, the same days "
+        "(a 29 February has none by day)."
+    )
     if by == "room":
         notes.append(
             f"Note: '{ZERO_USE}' or '{LOW_USE}' of the rooms that used any: a hint of a "
