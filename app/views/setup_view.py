@@ -34,6 +34,7 @@ from app.views.setup_guard_page import LoadGuardPage
 from app.views.setup_import_page import ImportPage
 from app.views.setup_layout_pages import RoomsPage, SitePage
 from app.views.setup_money_pages import PoliciesPage, TariffsPage
+from app.views.setup_notice_page import NoticesPage
 from app.views.setup_page import Operator, SetupPage
 from app.views.setup_people_pages import OperatorsPage, SettingsPage
 
@@ -208,6 +209,7 @@ class SetupView(QWidget):
             ("import", _t("Workbook"), ImportPage(db, operator)),
             ("operators", _t("Operators"), OperatorsPage(db, operator)),
             ("settings", _t("Settings"), SettingsPage(db, operator)),
+            ("notices", _t("Text messages"), NoticesPage(db, operator)),
         ]
         self.sections = QListWidget()
         self.sections.setObjectName("setupSections")
