@@ -17,6 +17,7 @@ from app.documents.report_export import export
 from app.queries.report_table import ReportTable
 from app.queries.reports.period import Period
 from app.queries.reports.scope import Scope
+from app.services.report_terms import chosen_term
 from app.services.reports import run_report
 from app.store.database import Database
 from app.store.errors import StoreError
@@ -27,12 +28,19 @@ from app.vocabulary import ExitCode
 def cmd_report(args: argparse.Namespace) -> int:
     if args.format in ("xlsx", "pdf") and not args.output:
         return fail(f"a {args.format} report is a file: give --output FILE", ExitCode.USAGE)
+    if args.term is not None and (args.first is not None or args.last is not None):
+        return fail("give --term or --from and --to, not both", ExitCode.USAGE)
+    if args.term is None and (args.first is None or args.last is None):
+        return fail("give the period: --from DATE --to DATE, or --term NAME", ExitCode.USAGE)
     scope = Scope(args.building, args.floor, args.room, args.account)
 
     def work(db: Database) -> ReportTable:
         require_current(db)
         who = signed_in(db, args.user, None)
-        period = Period.parse(args.first, args.last)
+        if args.term is not None:
+            period = chosen_term(db, args.term).period
+        else:
+            period = Period.parse(args.first, args.last)
         return run_report(db, who, args.name, period, scope, args.by)
 
     try:

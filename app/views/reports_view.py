@@ -9,13 +9,13 @@ background. Whoever may not see reports sees why, and nothing to press."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyqtgraph as pg  # type: ignore[import-untyped]  # no stubs, no py.typed
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import QDate, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -36,21 +36,38 @@ from app.documents.report_export import EXTENSIONS, export
 from app.queries.report_table import ColumnKind, ReportTable
 from app.queries.reports.period import Period
 from app.queries.reports.scope import Scope
-from app.queries.site_layout import list_buildings
+from app.queries.reports.terms import CURRENT, LAST, Term, TermRefused, pick_term
+from app.queries.site_layout import BuildingRow, list_buildings
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
 from app.services.reports import GROUPINGS, REPORTS, run_report
+from app.services.settings import load_terms
 from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.report_model import ReportModel
 from app.views.account_dialogs import not_allowed_note
+from app.views.statement_batch_dialog import StatementBatchDialog
 
 CHART_ROWS = 40  # bars shown at most (the PDF says the same)
-PRESETS = ("today", "yesterday", "this_week", "last_week", "this_month", "last_month", "custom")
+PRESETS = (
+    "today",
+    "yesterday",
+    "this_week",
+    "last_week",
+    "this_month",
+    "last_month",
+    "this_term",
+    "last_term",
+    "custom",
+)
+TERM_PRESETS = {"this_term": CURRENT, "last_term": LAST}
 
 
-def preset_period(preset: str, today: date) -> Period | None:
-    """The period a preset names around ``today`` (None: the custom range)."""
+def preset_period(preset: str, today: date, terms: Sequence[Term] = ()) -> Period | None:
+    """The period a preset names around ``today`` (None: the custom range); a term preset
+    picks from the site's ``terms`` (TermRefused when there is no such term)."""
+    if preset in TERM_PRESETS:
+        return pick_term(terms, TERM_PRESETS[preset], today).period
     if preset == "today":
         return Period.day(today)
     if preset == "yesterday":
@@ -95,6 +112,10 @@ class ReportsView(QWidget):
         self.zone = zone  # the site's: its days are the reports' (this PC's when unknown)
         self.table: ReportTable | None = None
         self._busy = False
+        self.terms: tuple[Term, ...] = ()  # the site's terms, read in the background
+        self.buildings: list[BuildingRow] = []  # for the statements dialog
+        self._period_problem = ""  # why the chosen preset names no period (a term missing)
+        self.statements_dialog: StatementBatchDialog | None = None  # the last one opened
 
         title = QLabel(self.tr("Reports"))
         title.setObjectName("pageTitle")
@@ -123,6 +144,8 @@ class ReportsView(QWidget):
             self.tr("Last week"),
             self.tr("This month"),
             self.tr("Last month"),
+            self.tr("This term"),
+            self.tr("Last term"),
             self.tr("From … to …"),
         )
         for preset, label in zip(PRESETS, labels, strict=True):
@@ -182,6 +205,13 @@ class ReportsView(QWidget):
 
         self.save_buttons: dict[str, QPushButton] = {}
         save_row = QHBoxLayout()
+        self.statements_button = QPushButton(self.tr("Statements for a &building…"))
+        self.statements_button.setObjectName("statementsForBuilding")
+        self.statements_button.setToolTip(
+            self.tr("Every account's statement of a month as PDFs, and one file to print")
+        )
+        self.statements_button.clicked.connect(self.ask_statements)
+        save_row.addWidget(self.statements_button)
         save_row.addStretch(1)
         for fmt, text in (
             ("csv", self.tr("Save CSV…")),
@@ -232,13 +262,21 @@ class ReportsView(QWidget):
         """The buildings for the scope (off the GUI thread), and what the operator may do."""
         may = allowed(self._operator().role, Action.VIEW_REPORTS)
         self.make_button.setEnabled(may)
+        self.statements_button.setEnabled(may)
         if not may:
             self.say(not_allowed_note(self._operator().role, Action.VIEW_REPORTS))
             return
         db = self._db
         run_in_background(lambda: list_buildings(db), self._show_buildings, owner=self)
+        run_in_background(lambda: load_terms(db), self._show_terms, owner=self)
+
+    def _show_terms(self, terms: tuple[Term, ...]) -> None:
+        self.terms = terms
+        if self.preset_box.currentData() in TERM_PRESETS:
+            self._preset_chosen()
 
     def _show_buildings(self, buildings: list) -> None:  # type: ignore[type-arg]
+        self.buildings = list(buildings)
         chosen = self.building_box.currentData()
         self.building_box.clear()
         self.building_box.addItem(self.tr("Whole site"), "")
@@ -256,7 +294,19 @@ class ReportsView(QWidget):
         self.by_box.setVisible(bool(groupings))
 
     def _preset_chosen(self) -> None:
-        period = preset_period(self.preset_box.currentData(), self.today())
+        preset = self.preset_box.currentData()
+        self._period_problem = ""
+        try:
+            period = preset_period(preset, self.today(), self.terms)
+        except TermRefused:
+            self._period_problem = self._term_missing(preset)
+            self.say(self._period_problem)
+            self.first_edit.setEnabled(False)
+            self.last_edit.setEnabled(False)
+            return
+        if preset in TERM_PRESETS and period is not None:
+            name = pick_term(self.terms, TERM_PRESETS[preset], self.today()).name
+            self.say(self.tr("Term {name}").format(name=name))
         custom = period is None
         self.first_edit.setEnabled(custom)
         self.last_edit.setEnabled(custom)
@@ -278,8 +328,42 @@ class ReportsView(QWidget):
 
     # --- making ------------------------------------------------------------------------------
 
+    def _term_missing(self, preset: str) -> str:
+        """Why a term preset names no period, in the operator's language."""
+        if not self.terms:
+            return self.tr(
+                "The site has no terms yet: a supervisor sets them under Settings (Terms). "
+                "Choose another period."
+            )
+        if preset == "this_term":
+            return self.tr("Today is in none of the site's terms; choose Last term or a range.")
+        return self.tr("No term has ended yet; choose This term or a range.")
+
+    def ask_statements(self) -> None:
+        """Statements for a building…: the dialog writes them off the GUI thread."""
+        if not allowed(self._operator().role, Action.VIEW_REPORTS):
+            return
+        folder = Path(
+            QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+            or Path.home()
+        )
+        dialog = StatementBatchDialog(
+            self._db,
+            self._operator,
+            self.buildings,
+            self.today(),
+            folder / "MeterDesk statements",
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.statements_dialog = dialog
+        dialog.open()
+
     def make(self) -> None:
         if self._busy or not self.make_button.isEnabled():
+            return
+        if self._period_problem:
+            self.say(self._period_problem)
             return
         first, last = _day(self.first_edit.date()), _day(self.last_edit.date())
         name, by = self.report_box.currentData(), self.by_box.currentData()

@@ -1,4 +1,4 @@
-"""``account list|show|recharge|statement``."""
+"""``account list|show|recharge|statement|statements``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ STATEMENT = "app.cli.statement_command"
 
 
 def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
-    account_sub = group(sub, "account", "prepaid accounts: list, show, recharge, statement")
+    account_sub = group(sub, "account", "prepaid accounts: list, show, recharge, statement(s)")
 
     listing = account_sub.add_parser("list", parents=[common], help="every account, one a line")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
@@ -75,3 +75,27 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     add_user_option(statement)
     statement.set_defaults(handler=lazy(STATEMENT, "cmd_statement"))
+
+    batch = account_sub.add_parser(
+        "statements",
+        parents=[common],
+        help="the monthly statements of a building, a floor or the site, and one file to print",
+        description="Write the statement of every account that was open at any time in one "
+        "month of the site's calendar, in a building (or one floor of it) or the whole site: "
+        "one A4 PDF per account named by its number and room, and one combined PDF of them all "
+        "in the order of building and room, each from a new page. An account whose ledger does "
+        "not add up is listed as refused with the reason; the others are still written (exit "
+        "code 1 then). Office staff, supervisors and administrators may; the batch is audited.",
+    )
+    batch.add_argument("--month", required=True, metavar="YYYY-MM", help="the month, e.g. 2026-11")
+    batch.add_argument("--building", metavar="NAME", help="a building, by code or name")
+    batch.add_argument("--floor", type=int, metavar="N", help="one floor of --building")
+    batch.add_argument(
+        "--output-dir",
+        dest="output",  # an output like every command's --output (the argument fuzz knows it)
+        required=True,
+        metavar="DIR",
+        help="the folder for the PDFs (made if missing); files of the same names are replaced",
+    )
+    add_user_option(batch)
+    batch.set_defaults(handler=lazy(STATEMENT, "cmd_statements"))
