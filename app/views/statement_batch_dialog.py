@@ -107,7 +107,9 @@ class StatementBatchDialog(QDialog):
         form.addRow(self.tr("&Month:"), self.month_box)
         form.addRow(self.tr("B&uilding:"), self.building_box)
         form.addRow(self.tr("F&loor:"), self.floor_box)
-        form.addRow(self.tr("&Folder:"), folder_row)
+        folder_label = QLabel(self.tr("&Folder:"))
+        folder_label.setBuddy(self.folder_edit)  # a row of two widgets has no buddy of its own
+        form.addRow(folder_label, folder_row)
 
         self.progress = QProgressBar()
         self.progress.setObjectName("batchProgress")
