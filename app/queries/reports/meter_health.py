@@ -169,9 +169,12 @@ def _meters(
         )
         .where(day >= period.first, day <= period.last)
         .group_by(MeterHealthDay.meter_id)
-        .subquery()
     )
-    c = counted_days.c
+    if condition is not None:  # only the scope's meters' ranges of the (meter, day) index
+        scoped = select(Meter.id).join(Room, Room.id == Meter.room_id).where(condition)
+        counted_days = counted_days.where(MeterHealthDay.meter_id.in_(scoped))
+    per_meter = counted_days.subquery()
+    c = per_meter.c
     query = (
         select(
             Meter.serial,
@@ -197,7 +200,7 @@ def _meters(
         .join(Bus, Bus.id == Meter.bus_id)
         .outerjoin(Room, Room.id == Meter.room_id)
         .outerjoin(Building, Building.id == Room.building_id)
-        .outerjoin(counted_days, c.meter_id == Meter.id)
+        .outerjoin(per_meter, c.meter_id == Meter.id)
     )
     if condition is not None:
         query = query.where(condition)
