@@ -1,11 +1,12 @@
-"""Meter commands (supply switches, clock syncs) carried between runtimes through the database.
+"""Meter commands (supply switches, clock syncs, the meter's own alarm) carried between runtimes
+through the database.
 
 A command for a meter whose bus another runtime owns is stored ``PENDING``; that bus's owner
 takes it (``take_queued``: marked ``SENT`` by a guarded update, so it runs once), sends it on
 its line and records the read-back like any command. The runtime that asked learns the outcome
 from the row (``settled_ids``). A command nobody takes within ``QUEUE_LIMIT_S`` (no runtime
 polls its bus) fails (``expired``), a supply command with the usual "command failed" alarm,
-recorded by the site's owner.
+an alarm command without one (``meter_alarms``), recorded by the site's owner.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.vocabulary import CommandState, RelayAction
 
 QUEUE_LIMIT_S = 60.0
 NOBODY_POLLS = "no running MeterDesk polls this meter's bus (is 'main.py serve' running?)"
+ALARM_ACTIONS = frozenset({RelayAction.ALARM_ON, RelayAction.ALARM_OFF})
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,13 @@ class Queued:
 
     @property
     def on(self) -> bool:
-        """A supply command's wish: supply on (True) or off."""
-        return self.action is RelayAction.OPEN_SUPPLY
+        """A supply command's wish: supply on (True) or off; an alarm command's: alarm on."""
+        return self.action in (RelayAction.OPEN_SUPPLY, RelayAction.ALARM_ON)
+
+    @property
+    def is_alarm(self) -> bool:
+        """Does it ask the meter to show (or release) its alarm, rather than switch supply?"""
+        return self.action in ALARM_ACTIONS
 
 
 def new_command(

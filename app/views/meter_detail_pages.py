@@ -486,6 +486,8 @@ class MeterTabs(QTabWidget):
             RelayAction.OPEN_SUPPLY: self.tr("Switch on"),
             RelayAction.CUT_SUPPLY: self.tr("Cut"),
             RelayAction.SYNC_CLOCK: self.tr("Clock sync"),
+            RelayAction.ALARM_ON: self.tr("Alarm on"),
+            RelayAction.ALARM_OFF: self.tr("Alarm off"),
         }[action]
 
     def _command_state(self, state: CommandState) -> str:
@@ -505,6 +507,10 @@ class MeterTabs(QTabWidget):
                 before=clock_drift_text(command.drift_before_s),
                 after=clock_drift_text(command.drift_after_s),
             )
+        if command.action in (RelayAction.ALARM_ON, RelayAction.ALARM_OFF):
+            # Nothing reads a meter's alarm back: its acknowledgement is what there is.
+            verified = command.state is CommandState.VERIFIED
+            return self.tr("Acknowledged by the meter") if verified else "—"
         if command.verified_closed is None:
             return "—"
         return relay_label(command.verified_closed)
