@@ -120,8 +120,11 @@ class HealthDays:
         """Add what every worker counted since the last flush to its meters' days, in the
         caller's transaction; returns how many (meter, day) rows were added to."""
         now_s = int(self._clock().timestamp())
-        days = LocalDays(local_zone(session))
         current = list(self._workers())
+        if not current and not self._known:  # an attached console, a standby: nothing polled
+            self._last_s = now_s
+            return 0
+        days = LocalDays(local_zone(session))
         ids = {id(worker) for worker in current}
         # A worker stopped since the last flush is read until its thread has ended.
         stopped = [w for w in self._known if id(w) not in ids]

@@ -267,3 +267,20 @@ def test_a_runtime_leaves_every_count_of_its_workers_in_the_table(db: Database) 
     assert stored == counted
     assert stored["timeouts"] >= 3
     assert stored["polls"] > stored["failed_polls"] > 0
+
+
+def test_time_before_a_bus_was_taken_over_counts_nothing(
+    db: Database, meters: list[BusMeter]
+) -> None:
+    clock = Clock(datetime(2026, 11, 10, 8, 0, tzinfo=ZONE))
+    running: list[BusWorker] = []
+    health = HealthDays(lambda: running, clock=clock)
+    clock.set(9, 0)
+    assert flush(db, health) == 0  # a standby: nothing polled here
+    taken = worker(meters)  # the owner died: this runtime takes the bus over at 09:00
+    running.append(taken)
+    polls(taken, meters[0].address, good=0, failed=3)  # never answered since
+    taken.stats.set_online(meters[0].address, False)
+    clock.set(9, 1)
+    flush(db, health)
+    assert days(db, meters[0].meter_id)[DAY]["offline_s"] == 60
