@@ -19,7 +19,10 @@ How a quantity is priced:
   non-free unit of a cycle at the step the cycle's total (``cycle_used`` included) reached.
   Basis surcharge adds the step's value to the single/TOU price; basis price replaces it.
 - Amounts are exact (``Decimal`` arithmetic that refuses to round); the only rounding is
-  ``money.round_to_minor``: per line in a quote, per billing cycle in the ``Rater``.
+  ``money.round_to_minor``: per line in a quote, per billing cycle in the ``Rater``. A
+  ``Rater`` posting also says what it was for (``ChargePart``: day, TOU period, tier, kind,
+  price); its rounded amount is shared between those parts by ``apportion``, so the parts of
+  a posting add up to the posting exactly and a cycle is still rounded once.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from decimal import (
 from itertools import pairwise
 from typing import Literal, NamedTuple
 
-from app.billing.money import Money, round_to_minor
+from app.billing.money import Money, minor_unit_digits, round_to_minor
 from app.billing.rate_registers import share_by_registers
 from app.billing.tariff.model import FEE_CYCLES, Cycle, Tariff
 from app.billing.tariff.schedule import (
@@ -118,15 +121,40 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargePart:
+    """What part of a ``Posting`` was for: ``quantity`` units used on the site-local ``day``,
+    priced by the schedule's version number ``version`` as ``kind`` (energy or allowance) in
+    TOU ``period`` (None without TOU) at tier step ``tier`` (None without tiers) at
+    ``unit_price``; ``exact`` is its exact amount and ``amount`` its share of the posting's
+    rounded amount (minor units, ``apportion``).
+
+    When an all_units step is reached, the tier cycle's earlier units move to the new step:
+    a part with their units negative at the old step and one with them at the new, so the
+    parts of a cycle add up per step to what the cycle's units cost there."""
+
+    day: date
+    version: int
+    kind: LineKind
+    period: str | None
+    tier: int | None
+    unit_price: Decimal
+    quantity: Decimal
+    exact: Decimal
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
 class Posting:
     """A charge of a ``Rater``: ``amount`` (rounded, residue carried) falls in the billing
     cycle starting ``cycle``; ``exact`` is the exact charge of the slice in that cycle,
-    ``quantity`` the slice's units in that cycle."""
+    ``quantity`` the slice's units in that cycle, ``parts`` the charge per day, kind, TOU
+    period and tier (their ``amount`` add up to ``amount``, their ``exact`` to ``exact``)."""
 
     cycle: date
     amount: Money
     exact: Decimal
     quantity: Decimal = ZERO
+    parts: tuple[ChargePart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +207,43 @@ def check_row(row: tuple[datetime, datetime, Decimal], index: int | None = None)
 
 
 _LineKey = tuple[int, LineKind, str | None, int | None, int]  # version, kind, period, tier, fee
+_PartKey = tuple[date, int, LineKind, str | None, int | None]  # day, version, kind, period, tier
+
+
+def unit_price_of(tariff: Tariff, kind: LineKind, period: str | None, tier: int | None) -> Decimal:
+    """The price of one unit used as ``kind`` in ``period`` at tier step ``tier`` (free units:
+    0)."""
+    if kind == "allowance":
+        return ZERO
+    if tariff.tiers is None or tier is None:
+        return tariff.base_price(period)
+    return tariff.tiers.unit_price(tier, tariff.base_price(period))
+
+
+def apportion(amount: int, exacts: Sequence[Decimal], currency: str) -> list[int]:
+    """``amount`` minor units shared between parts of exact amounts ``exacts``: each part gets
+    its exact amount rounded by the house rule, then the difference to ``amount`` (a few
+    minor units: the residue carried between postings) goes one minor unit at a time to the
+    parts that rounding left furthest below their exact amount (above, when it is negative),
+    the earlier part first on a tie. Free parts (exact 0) get nothing while a priced part can
+    take it. The shares add up to ``amount`` exactly."""
+    if not exacts:
+        if amount:
+            raise ValueError(f"{amount} minor units to share between no parts")
+        return []
+    with localcontext(_ROUNDING):
+        shares = [round_to_minor(exact, currency) for exact in exacts]
+        left = amount - sum(shares)
+        if not left:
+            return shares
+        scale = Decimal(10) ** minor_unit_digits(currency)
+        short = [exact * scale - share for exact, share in zip(exacts, shares, strict=True)]
+    takers = [n for n, exact in enumerate(exacts) if exact] or list(range(len(exacts)))
+    sign = 1 if left > 0 else -1
+    takers.sort(key=lambda n: (-sign * short[n], n))
+    for count in range(abs(left)):
+        shares[takers[count % len(takers)]] += sign
+    return shares
 
 
 class _Engine:
@@ -193,6 +258,8 @@ class _Engine:
         self.settled = ZERO  # exact amount of everything but the open all_units cycle
         self.open_units: dict[tuple[int, str | None], Decimal] = {}  # all_units, not yet priced
         self.quantities: dict[_LineKey, Decimal] | None = {} if lines else None
+        # what each take was for (``Rater``): (quantity, exact amount) per day, kind, period, tier
+        self.parts: dict[_PartKey, list[Decimal]] | None = None
 
     def begin(self, plan: DayPlan, tier_used: Decimal, allowance_used: Decimal) -> None:
         """Units used earlier in the cycles of ``plan``'s day, before the first usage."""
@@ -205,9 +272,19 @@ class _Engine:
         if self.quantities is not None and quantity:
             self.quantities[key] = self.quantities.get(key, ZERO) + quantity
 
+    def _part(self, key: _PartKey, quantity: Decimal, exact: Decimal) -> None:
+        assert self.parts is not None
+        cell = self.parts.get(key)
+        if cell is None:
+            self.parts[key] = [quantity, exact]
+        else:
+            cell[0] += quantity
+            cell[1] += exact
+
     def take(self, plan: DayPlan, period: str | None, quantity: Decimal) -> None:
         """Price ``quantity`` units used in ``period`` on ``plan``'s day, after all before."""
         tariff, version = plan.tariff, plan.version
+        parts = self.parts
         free = ZERO
         if tariff.allowance is not None:
             if plan.allowance_cycle != self.allowance_cycle:
@@ -219,27 +296,69 @@ class _Engine:
         paid = quantity - free
         tiers = tariff.tiers
         if tiers is None:
-            self.settled += paid * tariff.base_price(period)
+            price = tariff.base_price(period)
+            self.settled += paid * price
             self._add((version, "energy", period, None, 0), paid)
             self._add((version, "allowance", period, None, 0), free)
+            if parts is not None:
+                if paid or not free:
+                    self._part((plan.day, version, "energy", period, None), paid, paid * price)
+                if free:
+                    self._part((plan.day, version, "allowance", period, None), free, ZERO)
             return
         if plan.tier_cycle != self.tier_cycle:
             self.close_cycle()
             self.tier_cycle, self.position = plan.tier_cycle, ZERO
         position = self.position
-        if free and self.quantities is not None:
+        if free and (self.quantities is not None or parts is not None):
             for step, part in tiers.slices(position, free):
                 self._add((version, "allowance", period, step, 0), part)
-        if paid:
-            if tiers.mode == "graduated":
+                if parts is not None:
+                    self._part((plan.day, version, "allowance", period, step), part, ZERO)
+        if tiers.mode == "graduated":
+            if paid:
                 base = tariff.base_price(period)
                 for step, part in tiers.slices(position + free, paid):
-                    self.settled += part * tiers.unit_price(step, base)
+                    amount = part * tiers.unit_price(step, base)
+                    self.settled += amount
                     self._add((version, "energy", period, step, 0), part)
-            else:
+                    if parts is not None:
+                        self._part((plan.day, version, "energy", period, step), part, amount)
+        else:
+            if parts is not None:
+                self._all_units_parts(plan, period, paid, position, position + quantity)
+            if paid:
                 key = (version, period)
                 self.open_units[key] = self.open_units.get(key, ZERO) + paid
         self.position = position + quantity
+
+    def _all_units_parts(
+        self, plan: DayPlan, period: str | None, paid: Decimal, before: Decimal, after: Decimal
+    ) -> None:
+        """The parts of an all_units take: ``paid`` units at the step the cycle reaches, and,
+        when that step differs from the one before, the cycle's open units moved to it."""
+        for (version, open_period), units in self.open_units.items():
+            tariff = self.schedule.versions[version]
+            assert tariff.tiers is not None
+            old, new = tariff.tiers.step_reached(before), tariff.tiers.step_reached(after)
+            if old != new:
+                base = tariff.base_price(open_period)
+                self._part(
+                    (plan.day, version, "energy", open_period, old),
+                    -units,
+                    -units * tariff.tiers.unit_price(old, base),
+                )
+                self._part(
+                    (plan.day, version, "energy", open_period, new),
+                    units,
+                    units * tariff.tiers.unit_price(new, base),
+                )
+        if paid:
+            tiers = plan.tariff.tiers
+            assert tiers is not None
+            step = tiers.step_reached(after)
+            price = tiers.unit_price(step, plan.tariff.base_price(period))
+            self._part((plan.day, plan.version, "energy", period, step), paid, paid * price)
 
     def _open_prices(self) -> Iterator[tuple[tuple[int, str | None], int, Decimal]]:
         for key, _units in self.open_units.items():
@@ -381,12 +500,8 @@ def _lines(schedule: TariffSchedule, quantities: dict[_LineKey, Decimal]) -> tup
         if kind == "fee":
             fee = tariff.fees[fee_number]
             price, name = fee.amount, fee.name
-        elif kind == "allowance":
-            price = ZERO
-        elif tariff.tiers is None or tier is None:
-            price = tariff.base_price(period)
         else:
-            price = tariff.tiers.unit_price(tier, tariff.base_price(period))
+            price = unit_price_of(tariff, kind, period, tier)
         quantity = _tidy(quantity)
         exact = _tidy(quantity * price)
         amount = Money(to_minor(exact, schedule.currency), schedule.currency)
@@ -429,6 +544,7 @@ class Rater:
             self._tier_used if allowance_used is None else _units(allowance_used, "allowance_used")
         )
         self._engine = _Engine(self.schedule, lines=False)
+        self._engine.parts = {}
         self._last_end: datetime | None = None
         self._cycle: date | None = None  # first day of the billing cycle being posted
         self._cycle_base = ZERO  # the engine's exact total when that cycle began
@@ -552,7 +668,29 @@ class Rater:
 
     def _settle(self, before: Decimal, units: Decimal) -> Posting:
         assert self._cycle is not None
-        now = self._engine.exact_total()
+        engine = self._engine
+        now = engine.exact_total()
         due = to_minor(now - self._cycle_base, self.currency)
         amount, self._posted = due - self._posted, due
-        return Posting(self._cycle, Money(amount, self.currency), now - before, units)
+        found = engine.parts or {}
+        engine.parts = {}
+        keys = [key for key, (quantity, exact) in found.items() if quantity or exact]
+        exacts = [found[key][1] for key in keys]
+        shares = apportion(amount, exacts, self.currency)
+        versions = self.schedule.versions
+        parts = tuple(
+            ChargePart(
+                day,
+                version,
+                kind,
+                period,
+                tier,
+                unit_price_of(versions[version], kind, period, tier),
+                found[key][0],
+                found[key][1],
+                share,
+            )
+            for key, share in zip(keys, shares, strict=True)
+            for day, version, kind, period, tier in [key]
+        )
+        return Posting(self._cycle, Money(amount, self.currency), now - before, units, parts)

@@ -7,8 +7,11 @@ Meters with per-rate registers (sharp/peak/flat/valley) are rated from them. The
 charges wait in memory and are posted together, per account: at each posting time (every
 ``posting_s``, default hourly), at once when the waiting charge would move the account into
 another credit region (a warning, a cut), and when the engine stops. A posting writes, in one
-transaction, a ``UsageCharge`` per meter and billing cycle, one consumption ledger entry per
-account, and each meter's ``RatingState`` (its rater's saved state and the last reading rated).
+transaction, a ``UsageCharge`` per meter, billing cycle, tariff version, kind (energy or
+free allowance), TOU period and tier with its unit price, one consumption ledger entry per
+account (the sum of its charges), the usage per site-local day, meter, period and tier added to
+``charge_day``, and each meter's ``RatingState`` (its rater's saved state and the last reading
+rated).
 
 After a crash, the readings stored since each meter's ``RatingState`` are rated again with the
 saved rater: charges that were waiting are rebuilt exactly, and nothing posted is posted again.
@@ -39,12 +42,14 @@ from app.runtime.usage_posting import (
     BillingTotals,
     MeterBill,
     Waiting,
+    add_charge_days,
     charge_row,
     local,
     mark_saved,
     posting_reason,
     posting_reference,
     save_states,
+    split_units,
     write_states,
 )
 from app.services.ledger import NewEntry, post_entries
@@ -252,10 +257,7 @@ class UsageBilling:
                 self._unpriced(session, bill, reading, quantity, str(exc))
                 self._move_to(bill, reading)
                 continue
-            assert bill.plan_id is not None
-            version_id = self.book.version_id(bill.plan_id, end.date())
-            for posting in postings:
-                self._wait(bill, posting, reading, version_id)
+            self._wait(bill, postings, reading, delta * bill.multiplier)
             self._move_to(bill, reading)
             self.totals.rated += 1
             touched.add(bill.account_id)
@@ -283,18 +285,38 @@ class UsageBilling:
         return shares
 
     def _wait(
-        self, bill: MeterBill, posting: Posting, reading: StoredReading, version_id: int
+        self, bill: MeterBill, postings: list[Posting], reading: StoredReading, units: int
     ) -> None:
+        """Keep what the reading's postings charged per billing cycle and price, and its
+        ``units`` (register difference times multiplier) per day, period and tier."""
         assert bill.last_at is not None
-        waiting = bill.waiting.get(posting.cycle)
-        if waiting is None:
-            waiting = bill.waiting[posting.cycle] = Waiting(
-                bill.last_at, reading.read_at, version_id
-            )
-        waiting.end, waiting.version_id = reading.read_at, version_id
-        waiting.quantity += posting.quantity
-        waiting.exact += posting.exact
-        waiting.amount += posting.amount.minor
+        assert bill.plan_id is not None
+        versions = self.book.schedules[bill.plan_id].versions
+        ids = self.book.version_ids[bill.plan_id]
+        parts = [part for posting in postings for part in posting.parts]
+        for posting in postings:
+            for part in posting.parts:
+                key = (
+                    posting.cycle,
+                    ids[versions[part.version].effective_from],
+                    part.kind,
+                    part.period,
+                    part.tier,
+                )
+                waiting = bill.waiting.get(key)
+                if waiting is None:
+                    waiting = bill.waiting[key] = Waiting(
+                        bill.last_at, reading.read_at, part.unit_price
+                    )
+                waiting.end = reading.read_at
+                waiting.quantity += part.quantity
+                waiting.exact += part.exact
+                waiting.amount += part.amount
+        shares = split_units(units, [part.quantity for part in parts])
+        for part, share in zip(parts, shares, strict=True):
+            cell = bill.days.setdefault((part.day, part.period or "", part.tier or 0), [0, 0])
+            cell[0] += share
+            cell[1] += part.amount
 
     def _unpriced(
         self, session: Session, bill: MeterBill, reading: StoredReading, qty: Decimal, why: str
@@ -381,6 +403,7 @@ class UsageBilling:
                 continue
             for bill in meters:
                 bill.waiting.clear()
+                bill.days.clear()
             mark_saved(meters)
             entries, charges = counts[account_id]
             self.totals.postings += entries
@@ -418,22 +441,17 @@ class UsageBilling:
         charges = []
         counts: dict[int, tuple[int, int]] = {}
         for account_id, meters in by_account.items():
+            entry_id = entry_of.get(account_id)
             rows = [
-                charge_row(
-                    bill,
-                    cycle,
-                    waiting,
-                    entry_of.get(account_id) if waiting.amount else None,
-                    self.book,
-                    self.zone,
-                )
+                charge_row(bill, key, waiting, entry_id if waiting.amount else None)
                 for bill in meters
-                for cycle, waiting in bill.waiting.items()
+                for key, waiting in bill.waiting.items()
             ]
             charges += rows
             counts[account_id] = (int(account_id in entry_of), len(rows))
         if charges:
             insert_rows(session, UsageCharge, charges)
+        add_charge_days(session, [bill for meters in by_account.values() for bill in meters])
         write_states(session, [bill for meters in by_account.values() for bill in meters])
         return counts
 

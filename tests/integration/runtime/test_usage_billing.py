@@ -3,6 +3,7 @@ the same after a crash, at once when a credit region is crossed; fees once per c
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,7 @@ from app.store.field_lock import SoleLocks
 from app.store.models import (
     Account,
     AccountTariff,
+    ChargeDay,
     IntervalReading,
     LedgerEntry,
     Meter,
@@ -37,6 +39,7 @@ from app.vocabulary import LedgerKind, SupplyState, Utility
 ZONE = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 10, 9, 0, 5, tzinfo=ZONE).astimezone(UTC)  # a Tuesday morning
 STEP = timedelta(minutes=15)
+D22 = Decimal("0.22")
 
 
 @dataclass(frozen=True)
@@ -254,10 +257,12 @@ def test_per_rate_registers_price_each_period_as_the_meter_counted(site: Databas
     )
     with site.transaction() as session:
         rt.billing.post(session)
-        exact = session.scalars(
-            select(UsageCharge.amount_exact).where(UsageCharge.meter_id == who.electricity)
+        exact = session.execute(
+            select(UsageCharge.period, UsageCharge.amount_exact).where(
+                UsageCharge.meter_id == who.electricity
+            )
         ).all()
-    assert [Decimal(e) for e in exact] == [Decimal("0.88") + Decimal("0.22")]
+    assert {(p, Decimal(e)) for p, e in exact} == {("peak", Decimal("0.88")), ("valley", D22)}
 
 
 def test_fees_are_charged_once_per_cycle_across_restarts(site: Database) -> None:
@@ -354,11 +359,13 @@ def test_rate_registers_stored_and_read_back_after_a_restart_price_the_same(
     second = runtime(site)
     with site.transaction() as session:
         second.billing.post(session)
-        exact = session.scalars(
-            select(UsageCharge.amount_exact).where(UsageCharge.meter_id == who.electricity)
+        exact = session.execute(
+            select(UsageCharge.period, UsageCharge.amount_exact).where(
+                UsageCharge.meter_id == who.electricity
+            )
         ).all()
         stored = session.scalars(select(IntervalReading.rate_registers)).all()
-    assert [Decimal(e) for e in exact] == [Decimal("0.88") + Decimal("0.22")]
+    assert {(p, Decimal(e)) for p, e in exact} == {("peak", Decimal("0.88")), ("valley", D22)}
     assert [0, 401000, 300000, 301000] in stored
 
 
@@ -376,3 +383,179 @@ def test_a_first_and_a_second_reading_in_one_batch_survive_a_crash(site: Databas
             select(UsageCharge.quantity).where(UsageCharge.meter_id == who.electricity)
         ).all()
     assert quantities == ["0.4"]
+
+
+def charges_of(db: Database, account_id: int) -> list[UsageCharge]:
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(UsageCharge)
+                .where(UsageCharge.account_id == account_id)
+                .order_by(UsageCharge.id)
+            )
+        )
+
+
+def sums_by(
+    charges: list[UsageCharge],
+) -> dict[tuple[int, str, str | None, int | None], tuple[Decimal, int]]:
+    """Quantity and minor units charged per meter, kind, TOU period and tier."""
+    out: dict[tuple[int, str, str | None, int | None], tuple[Decimal, int]] = {}
+    for c in charges:
+        quantity, amount = out.get((c.meter_id, c.kind, c.period, c.tier), (Decimal(0), 0))
+        out[(c.meter_id, c.kind, c.period, c.tier)] = (
+            quantity + Decimal(c.quantity),
+            amount + (c.amount_minor or 0),
+        )
+    return {key: value for key, value in out.items() if any(value)}
+
+
+def charge_days(db: Database, account_id: int) -> dict[tuple[int, str, int], tuple[int, int]]:
+    """charge_day summed over the days: per meter, period and tier, (units, minor units)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(
+                ChargeDay.meter_id,
+                ChargeDay.period,
+                ChargeDay.tier,
+                func.sum(ChargeDay.units),
+                func.sum(ChargeDay.amount_minor),
+            )
+            .where(ChargeDay.account_id == account_id)
+            .group_by(ChargeDay.meter_id, ChargeDay.period, ChargeDay.tier)
+        ).all()
+    return {(m, p, t): (int(u), int(a)) for m, p, t, u, a in rows if u or a}
+
+
+def test_each_tou_period_and_tier_is_a_charge_at_its_price_adding_up_to_the_entry(
+    site: Database,
+) -> None:
+    who = room(site, "B")  # peak 0.88 to 11:00, then flat 0.55; water 3.50 / 5.25 / 9.00
+    readings, kwh, m3 = [], 1000.0, 50.0
+    for n in range(12):  # 09:00 to 11:45 local: peak, then flat; water through all 3 tiers
+        readings.append((T0 + n * STEP, round(kwh, 3), round(m3, 3)))
+        kwh += 0.37
+        m3 += 1.25
+    rt = runtime(site)
+    feed(rt, who, readings)
+    with site.transaction() as session:
+        rt.billing.post(session)
+        entries = dict(
+            session.execute(
+                select(LedgerEntry.id, LedgerEntry.amount_minor).where(
+                    LedgerEntry.account_id == who.account_id,
+                    LedgerEntry.reason.startswith("usage:"),
+                )
+            ).all()
+        )
+    charges = charges_of(site, who.account_id)
+    assert entries  # (posted early too when the water took the balance below a warning)
+    assert sum(c.amount_minor or 0 for c in charges) == -sum(entries.values())
+    prices = {(c.meter_id, c.period, c.tier): c.unit_price for c in charges}
+    assert prices == {
+        (who.electricity, "peak", None): "0.88",
+        (who.electricity, "flat", None): "0.55",
+        (who.water, None, 1): "3.5",
+        (who.water, None, 2): "5.25",
+        (who.water, None, 3): "9",
+    }
+    for c in charges:
+        assert Decimal(c.quantity) * Decimal(c.unit_price) == Decimal(c.amount_exact)
+        assert c.ledger_entry_id in entries
+    # the same usage quoted: a line per period and tier with the same quantity
+    got = sums_by(charges)
+    for utility, meter in ((Utility.ELECTRICITY, who.electricity), (Utility.WATER, who.water)):
+        with site.session() as session:
+            plan = session.scalar(
+                select(AccountTariff.plan_id).where(
+                    AccountTariff.account_id == who.account_id, AccountTariff.utility == utility
+                )
+            )
+            book = TariffBook()
+            book.refresh(session)
+        assert plan is not None
+        column = 1 if utility is Utility.ELECTRICITY else 2
+        rows = [
+            (
+                a[0].astimezone(ZONE).replace(tzinfo=None),
+                b[0].astimezone(ZONE).replace(tzinfo=None),
+                Decimal(round(b[column] * 1000) - round(a[column] * 1000)).scaleb(-3),
+            )
+            for a, b in pairwise(readings)
+        ]
+        lines = quote_versions(book.schedules[plan], rows).lines
+        assert {
+            (line.period, line.tier): line.quantity for line in lines if line.kind == "energy"
+        } == {(p, t): q for (m, _k, p, t), (q, _a) in got.items() if m == meter}
+    # the daily rollup: the same money per period and tier, the units (Wh, litres) whole: the
+    # reading across 11:00 shares its watt-hours between peak and flat by largest remainder
+    days = charge_days(site, who.account_id)
+    assert {key: a for key, (_u, a) in days.items()} == {
+        (m, p or "", t or 0): a for (m, _k, p, t), (_q, a) in got.items()
+    }
+    for (m, _k, p, t), (q, _a) in got.items():
+        assert abs(days[(m, p or "", t or 0)][0] - q * 1000) < 1
+    for meter, column in ((who.electricity, 1), (who.water, 2)):
+        used = round(readings[-1][column] * 1000) - round(readings[0][column] * 1000)
+        assert sum(u for (m, _p, _t), (u, _a) in days.items() if m == meter) == used
+    assert verify_ledger(site).ok
+
+
+def test_free_allowance_units_are_a_charge_of_their_own_at_no_price(site: Database) -> None:
+    who = room(site, "A")  # dormitory: 15 kWh free a month, then 0.58
+    readings = [(T0 + n * STEP, 1000.0 + 1.25 * n, 50.0) for n in range(17)]  # 20 kWh
+    rt = runtime(site)
+    feed(rt, who, readings)
+    with site.transaction() as session:
+        rt.billing.post(session)
+    got = sums_by(charges_of(site, who.account_id))
+    assert got[(who.electricity, "allowance", None, None)] == (Decimal(15), 0)
+    assert got[(who.electricity, "energy", None, None)] == (Decimal(5), 290)
+    assert charge_days(site, who.account_id)[(who.electricity, "", 0)] == (20_000, 290)
+    assert verify_ledger(site).ok
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_posting_moves_exactly_its_charges_whatever_the_usage(
+    site: Database, seed: int
+) -> None:
+    """Random usage over two days (midnight, every TOU period, the water tiers) posted at
+    random moments: each consumption entry is the sum of its charges' minor units, and the
+    daily rollup holds every charge."""
+    rng = random.Random(seed)
+    who = room(site, "B")
+    rt = runtime(site)
+    kwh, m3, at = 1000.0, 50.0, T0
+    for _ in range(60):
+        rt.engine.process([snap(who.electricity, at, kwh=kwh), snap(who.water, at, m3=m3)])
+        if rng.random() < 0.2:
+            with site.transaction() as session:
+                rt.billing.post(session)
+        at += timedelta(minutes=rng.choice((15, 15, 30, 95, 400)))
+        kwh = round(kwh + rng.choice((0.0, 0.001, 0.333, 0.9, 1.25)), 3)
+        m3 = round(m3 + rng.choice((0.0, 0.001, 0.07, 0.9)), 3)
+    with site.transaction() as session:
+        rt.billing.post(session)
+        entries = dict(
+            session.execute(
+                select(LedgerEntry.id, LedgerEntry.amount_minor).where(
+                    LedgerEntry.account_id == who.account_id,
+                    LedgerEntry.kind == LedgerKind.CONSUMPTION,
+                    LedgerEntry.reason.startswith("usage:"),  # not the demo's history
+                )
+            ).all()
+        )
+    charges = charges_of(site, who.account_id)
+    per_entry: dict[int, int] = {}
+    for c in charges:
+        if c.ledger_entry_id is not None:
+            per_entry[c.ledger_entry_id] = per_entry.get(c.ledger_entry_id, 0) + (
+                c.amount_minor or 0
+            )
+    assert per_entry == {entry_id: -amount for entry_id, amount in entries.items()}
+    assert len({c.period for c in charges if c.meter_id == who.electricity}) >= 2
+    days = charge_days(site, who.account_id)
+    got = sums_by(charges)
+    assert sum(a for _u, a in days.values()) == sum(a for _q, a in got.values())
+    assert sum(u for u, _a in days.values()) == 1000 * sum(q for q, _a in got.values())
+    assert verify_ledger(site).ok
