@@ -63,8 +63,8 @@ class NoticesPage(SetupPage):
         columns = [
             Column(_t("Notice"), lambda r: labels[r.kind]),
             Column(_t("Language"), lambda r: LANGUAGE_NAMES[r.language]),
-            Column(_t("Wording"), lambda r: r.text or _t("(not sent)")),
             Column(_t("Whose"), lambda r: _t("the site's") if r.own else _t("shipped")),
+            Column(_t("Wording"), lambda r: r.text or _t("(not sent)")),
         ]
         super().__init__(
             db,
