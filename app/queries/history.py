@@ -218,6 +218,8 @@ def _meters_of(target: HistoryTarget) -> Select[int, int, datetime, datetime | N
         query = query.where(Meter.room_id == target.id)
     elif target.kind is TargetKind.BUILDING:
         query = query.join(Room, Room.id == Meter.room_id).where(Room.building_id == target.id)
+    else:  # the site: its rooms' meters; a building's incomer would count their use twice
+        query = query.where(Meter.incomer_building_id.is_(None))
     return query.order_by(Meter.id)
 
 

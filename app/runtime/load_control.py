@@ -150,13 +150,14 @@ class LoadControl:
 
     def _params(self, session: Session, meter_id: int) -> LoadGuardParams | None:
         """The settings of the meter's building, else the site's; None for a meter that is not
-        guarded (not electricity, no settings, or settings that cannot be used)."""
+        guarded (not electricity, a building's incomer, no settings, or settings that cannot be
+        used). A room's limits on a building's incomer would cut the whole building."""
         row = session.execute(
-            select(Meter.utility, Room.building_id)
+            select(Meter.utility, Room.building_id, Meter.incomer_building_id)
             .outerjoin(Room, Meter.room_id == Room.id)
             .where(Meter.id == meter_id)
         ).first()
-        if row is None or row[0] is not Utility.ELECTRICITY:
+        if row is None or row[0] is not Utility.ELECTRICITY or row[2] is not None:
             return None
         settings = session.scalars(
             select(LoadGuardSetting)

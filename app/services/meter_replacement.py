@@ -151,6 +151,7 @@ def replace_meter(
         relay_closed=None,
         installed_at=at,
         replaces_id=old.id,
+        incomer_building_id=old.incomer_building_id,  # a building's incomer stays its incomer
     )
     session.add(new)
     session.flush()

@@ -239,6 +239,12 @@ def change_meter(
     new_address = normalize_address(chosen, address if address is not None else meter.address)
     free_address(session, new_bus, new_address, meter.id)
     new_room = _room(session, room) if room is not None else old_room
+    if new_room is not None and meter.incomer_building_id is not None:
+        raise SetupRefused(
+            "room",
+            f"Meter {meter.serial} is a building's incomer and belongs to no room; clear that "
+            f"first with 'main.py meter incomer --meter {meter.serial} --clear'.",
+        )
     if (new_room.id if new_room else None) != meter.room_id:
         for side in (old_room, new_room):
             holder = open_account_of(session, side)
