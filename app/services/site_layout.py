@@ -196,8 +196,10 @@ def retire_building(session: Session, by: SignedIn, building: str) -> str:
     for room in rooms:
         _must_be_free(session, room)
     had = [room for room in rooms if _has_history(session, room)]
+    # A building whose incomer meter was ever marked keeps it (and its readings) in history.
+    fed = session.scalar(select(Meter.id).where(Meter.incomer_building_id == found.id).limit(1))
     now = utc_now()
-    if had:
+    if had or fed is not None:
         outcome = "retired"
         found.retired_at = now
         for room in rooms:

@@ -20,8 +20,9 @@ from app.services.meter_replacement import replace_meter
 from app.services.meter_setup import MeterForm, add_meter, change_meter
 from app.services.operators import login
 from app.services.setup_checks import SetupRefused
+from app.services.site_layout import add_building, retire_building
 from app.store.database import Database
-from app.store.models import Meter
+from app.store.models import Building, Meter
 from app.vocabulary import Role, Utility
 
 BUS = "Block A electricity 1"
@@ -94,3 +95,18 @@ def test_the_sites_history_counts_the_rooms_not_the_incomer(site: Database) -> N
         )
     assert counted == rooms
     assert meter_id(site, "INC-1") not in counted
+
+
+def test_a_building_with_an_incomer_is_retired_not_removed(db: Database) -> None:
+    seed_demo_site(db, DemoSpec(buildings=1, floors=1, rooms_per_floor=1))
+    admin = login(db, Role.ADMIN.value, DEMO_PASSWORD)
+    technician = login(db, Role.TECHNICIAN.value, DEMO_PASSWORD)
+    with db.transaction() as session:
+        add_building(session, admin, "Annex", code="X")
+        add_meter(session, technician, MeterForm("INC-X", BUS, "999999000021"))
+        set_incomer(session, technician, "INC-X", "X")
+    with db.transaction() as session:
+        assert retire_building(session, admin, "X") == "retired"
+    with db.session() as session:
+        building = session.scalars(select(Building).where(Building.code == "X")).one()
+        assert building.retired_at is not None
