@@ -104,7 +104,8 @@ def _failed_commands(
             RelayCommand.requested_at >= start,
             RelayCommand.requested_at < end,
             RelayCommand.state.in_(_FAILED),
-            RelayCommand.action != RelayAction.SYNC_CLOCK,
+            # Supply commands only: a clock sync or the meter's own alarm is no safety matter.
+            RelayCommand.action.in_((RelayAction.OPEN_SUPPLY, RelayAction.CUT_SUPPLY)),
         )
     )
     if rooms is not None:

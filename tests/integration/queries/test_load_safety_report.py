@@ -75,6 +75,17 @@ def test_trips_and_failed_commands_by_trip_room_and_building(site: Database) -> 
                 error="still closed",
             )
         )
+        for action in (RelayAction.ALARM_ON, RelayAction.SYNC_CLOCK):  # no safety matters
+            session.add(
+                RelayCommand(
+                    meter_id=a1,
+                    action=action,
+                    reason="low balance 2",
+                    requested_at=noon,
+                    state=CommandState.FAILED,
+                    error="no answer",
+                )
+            )
     office = login(site, "office", DEMO_PASSWORD)
     period = Period.day(today)
 
