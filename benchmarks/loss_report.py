@@ -19,13 +19,10 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
-import time
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,21 +38,15 @@ from app.store.database import Database
 from app.store.migrate import upgrade
 from app.store.models import Building, Bus, Meter, Room
 from app.vocabulary import MeterStatus, Utility
+from benchmarks.support.timing import timed
 
 BOUND_S = 2.0
 SPEC = DemoSpec(buildings=4, floors=4, rooms_per_floor=84)
 METERS = 2_000
 YEAR = Period(date(2026, 1, 1), date(2026, 12, 31))
 LATE = ("D", date(2026, 7, 1))  # this building's incomers are read from this day on
-R = TypeVar("R")
 
 Written = dict[tuple[str, Utility], list[int]]  # (building, utility) -> [incomer, rooms] units
-
-
-def timed(action: Callable[[], R]) -> tuple[float, R]:
-    began = time.perf_counter()
-    result = action()
-    return time.perf_counter() - began, result
 
 
 def add_incomers(db: Database) -> dict[int, tuple[str, Utility]]:

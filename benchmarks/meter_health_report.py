@@ -17,12 +17,9 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,18 +34,12 @@ from app.services.reports import run_report
 from app.store.database import Database
 from app.store.migrate import upgrade
 from app.store.models import Meter
+from benchmarks.support.timing import timed
 
 BOUND_S = 2.0
 SPEC = DemoSpec(buildings=4, floors=4, rooms_per_floor=84)
 METERS = 2_000
 YEAR = Period(date(2026, 1, 1), date(2026, 12, 31))
-R = TypeVar("R")
-
-
-def timed(action: Callable[[], R]) -> tuple[float, R]:
-    began = time.perf_counter()
-    result = action()
-    return time.perf_counter() - began, result
 
 
 def seed_health(db: Database) -> tuple[int, int]:

@@ -18,11 +18,8 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,18 +36,12 @@ from app.store.database import Database
 from app.store.migrate import upgrade
 from app.store.models import Account, LedgerDay, LedgerEntry, Operator, Receipt, Shift
 from app.vocabulary import LedgerKind, PaymentMethod, ReceiptKind
+from benchmarks.support.timing import timed
 
 BOUND_S = 2.0
 SPEC = DemoSpec(buildings=2, floors=10, rooms_per_floor=100)
 RECHARGES = 100_000
 YEAR = Period(date(2025, 1, 1), date(2025, 12, 31))
-R = TypeVar("R")
-
-
-def timed(action: Callable[[], R]) -> tuple[float, R]:
-    began = time.perf_counter()
-    result = action()
-    return time.perf_counter() - began, result
 
 
 def seed_year(db: Database) -> tuple[int, int]:
