@@ -32,7 +32,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return fail("give --term or --from and --to, not both", ExitCode.USAGE)
     if args.term is None and (args.first is None or args.last is None):
         return fail("give the period: --from DATE --to DATE, or --term NAME", ExitCode.USAGE)
-    scope = Scope(args.building, args.floor, args.room, args.account)
+    scope = Scope(args.building, args.floor, args.room, args.account, args.meter)
 
     def work(db: Database) -> ReportTable:
         require_current(db)

@@ -13,7 +13,7 @@ from app.queries.reports import energy, load_safety, loss, meter_health, notices
 from app.queries.reports.arrears import arrears_report
 from app.queries.reports.period import Period
 from app.queries.reports.revenue import revenue_report
-from app.queries.reports.scope import Scope
+from app.queries.reports.scope import Scope, scope_named
 from app.services.operators import SignedIn
 from app.services.permissions import Action
 from app.store.database import Database
@@ -50,6 +50,13 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
     "notices": notices.GROUPINGS,
     "meter-health": meter_health.GROUPINGS,
 }
+
+
+def scope_of(db: Database, building: str | None, text: str) -> Scope:
+    """The scope a person typed in one box (a room, an account or a meter; ScopeRefused when
+    it names none of them), within ``building``."""
+    with db.session() as session:
+        return scope_named(session, building, text)
 
 
 class ReportRefused(ValueError):

@@ -40,7 +40,7 @@ from app.queries.reports.terms import CURRENT, LAST, Term, TermRefused, pick_ter
 from app.queries.site_layout import BuildingRow, list_buildings
 from app.services.operators import SignedIn
 from app.services.permissions import Action, allowed
-from app.services.reports import GROUPINGS, REPORTS, run_report
+from app.services.reports import GROUPINGS, REPORTS, run_report, scope_of
 from app.services.settings import load_terms
 from app.store.database import Database
 from app.ui.background import run_in_background
@@ -159,7 +159,7 @@ class ReportsView(QWidget):
         self.building_box.addItem(self.tr("Whole site"), "")
         self.narrow_edit = QLineEdit()
         self.narrow_edit.setObjectName("reportRoomOrAccount")
-        self.narrow_edit.setPlaceholderText(self.tr("Room (A-305) or account number"))
+        self.narrow_edit.setPlaceholderText(self.tr("Room (A-305), account or meter"))
         self.narrow_edit.setClearButtonEnabled(True)
         self.narrow_edit.returnPressed.connect(self.make)
         self.make_button = QPushButton(self.tr("&Make report"))
@@ -315,13 +315,8 @@ class ReportsView(QWidget):
             self.last_edit.setDate(_qdate(period.last))
 
     def scope(self) -> Scope:
-        building = self.building_box.currentData() or None
-        narrow = self.narrow_edit.text().strip()
-        if not narrow:
-            return Scope(building=building)
-        if "-" in narrow:  # room labels are "A-305"; account numbers are digits
-            return Scope(room=narrow)
-        return Scope(account=narrow)
+        """The scope as chosen, the narrowing box not yet looked up (see ``make``)."""
+        return Scope(building=self.building_box.currentData() or None)
 
     def say(self, text: str) -> None:
         self.status.setText(text)
@@ -368,9 +363,12 @@ class ReportsView(QWidget):
         first, last = _day(self.first_edit.date()), _day(self.last_edit.date())
         name, by = self.report_box.currentData(), self.by_box.currentData()
         scope, who, db = self.scope(), self._operator(), self._db
+        narrow = self.narrow_edit.text().strip()
 
         def work() -> ReportTable:
-            return run_report(db, who, name, Period(first, last), scope, by)
+            # A room, an account or a meter: what the box names is looked up with the report.
+            chosen = scope_of(db, scope.building, narrow) if narrow else scope
+            return run_report(db, who, name, Period(first, last), chosen, by)
 
         self._busy = True
         self.make_button.setEnabled(False)

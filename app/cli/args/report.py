@@ -25,8 +25,8 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
         help="a report (arrears, revenue, energy, load-safety, loss, notices, meter-health) as "
         "a table, JSON, CSV, Excel or PDF",
         description="Make a report of the site for a period of whole days in the site's "
-        "calendar and a scope (the whole site unless --building, --floor, --room or "
-        "--account). Office staff, supervisors and administrators may.",
+        "calendar and a scope (the whole site unless --building, --floor, --room, "
+        "--account or --meter). Office staff, supervisors and administrators may.",
     )
     report.add_argument("name", choices=REPORT_NAMES, help="which report")
     report.add_argument(
@@ -43,6 +43,11 @@ def register(sub: Subparsers, common: argparse.ArgumentParser) -> None:
     report.add_argument("--floor", type=int, metavar="N", help="a floor of --building")
     report.add_argument("--room", metavar="LABEL", help="one room, e.g. A-305")
     report.add_argument("--account", metavar="NUMBER", help="one account")
+    report.add_argument(
+        "--meter",
+        metavar="SERIAL",
+        help="one meter (its room and account; in the reports of meters, that meter alone)",
+    )
     report.add_argument(
         "--by",
         choices=(

@@ -27,7 +27,7 @@ from app.queries.report_table import (
     counted,
 )
 from app.queries.reports.period import Period
-from app.queries.reports.scope import Scope, room_condition
+from app.queries.reports.scope import Scope, meter_condition, room_condition
 from app.queries.reports.site_terms import site_terms
 from app.store.database import Database
 from app.store.models import Building, LoadTrip, Meter, Operator, RelayCommand, Room
@@ -43,7 +43,9 @@ def load_safety_report(
     with db.session() as session:
         terms = site_terms(session)
         start, end = period.bounds(terms.zone)
-        rooms = room_condition(session, scope)
+        rooms = meter_condition(session, scope)  # one meter, else the scope's rooms
+        if rooms is None:
+            rooms = room_condition(session, scope)
         trips = _trips(session, rooms, start, end)
         failed = _failed_commands(session, rooms, start, end)
     if by == "trip":

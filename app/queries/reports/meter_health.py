@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from app.queries.report_table import Cell, Chart, Column, ColumnKind, ReportTable, counted
 from app.queries.reports.period import Period
 from app.queries.reports.revenue import GroupingRefused
-from app.queries.reports.scope import Scope, room_condition
+from app.queries.reports.scope import Scope, meter_condition, room_condition
 from app.queries.reports.site_terms import site_terms
 from app.store.database import Database
 from app.store.models import Building, Bus, Meter, MeterHealthDay, Room
@@ -112,7 +112,10 @@ def meter_health_report(
         )
     with db.session() as session:
         terms = site_terms(session)
-        condition = room_condition(session, scope)
+        # One meter (a building's incomer has no room), or the meters of the scope's rooms.
+        condition = meter_condition(session, scope)
+        if condition is None:
+            condition = room_condition(session, scope)
         meters = _meters(session, period, condition, *period.bounds(terms.zone))
     if by == "meter":
         rows = sorted(meters, key=lambda h: (*h.worst_first(), *h.place, h.label))
@@ -171,7 +174,7 @@ def _meters(
         .group_by(MeterHealthDay.meter_id)
     )
     if condition is not None:  # only the scope's meters' ranges of the (meter, day) index
-        scoped = select(Meter.id).join(Room, Room.id == Meter.room_id).where(condition)
+        scoped = select(Meter.id).outerjoin(Room, Room.id == Meter.room_id).where(condition)
         counted_days = counted_days.where(MeterHealthDay.meter_id.in_(scoped))
     per_meter = counted_days.subquery()
     c = per_meter.c

@@ -16,7 +16,7 @@ from app.services.operators import login
 from app.services.recharge import new_key, recharge
 from app.services.settings import SMS_PORT, SMS_QUIET_HOURS, change_setting
 from app.store.database import Database
-from app.store.models import Account, AuditEvent
+from app.store.models import Account, AuditEvent, Meter
 from app.vocabulary import PaymentMethod
 from tests.support import run_python
 
@@ -97,3 +97,23 @@ def test_the_notices_report_lists_what_was_written(site: Database, tmp_path: Pat
     assert row["Phone"] == "13800138000"
     assert row["Notice"] == "recharge received"
     assert row["State"] == "queued"
+    with site.session() as session:
+        serial = session.scalar(
+            select(Meter.serial)
+            .join(Account, Account.id == Meter.account_id)
+            .where(Account.number == number)
+        )
+    assert serial is not None
+    by_meter = main(
+        site, tmp_path, "report", "notices", "--from", today, "--to", today, "--format", "csv",
+        "--meter", serial, "--user", "supervisor",
+    )  # fmt: skip
+    assert by_meter.returncode == 0, by_meter.stderr
+    listed = csv.DictReader(io.StringIO(by_meter.stdout.lstrip("\ufeff")))
+    assert [r["Account"] for r in listed if r["Account"]] == [number]  # not the totals row
+    unknown = main(
+        site, tmp_path, "report", "notices", "--from", today, "--to", today, "--meter", "NOPE",
+        "--user", "supervisor",
+    )  # fmt: skip
+    assert unknown.returncode == 1
+    assert "there is no meter NOPE" in unknown.stderr

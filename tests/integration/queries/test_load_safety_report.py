@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from app.demo.site import DEMO_PASSWORD, DemoSpec, seed_demo_site
 from app.queries.reports.period import Period
-from app.queries.reports.scope import Scope
+from app.queries.reports.scope import Scope, ScopeRefused
 from app.queries.reports.site_terms import site_terms
 from app.services.operators import login
-from app.services.reports import run_report
+from app.services.reports import run_report, scope_of
 from app.store.database import Database
 from app.store.models import LoadTrip, Meter, RelayCommand, Room
 from app.vocabulary import CommandState, RelayAction, Utility
@@ -108,3 +108,14 @@ def test_trips_and_failed_commands_by_trip_room_and_building(site: Database) -> 
 
     only_b = run_report(site, office, "load-safety", period, Scope(building="B"))
     assert [row[listed.column("room")] for row in only_b.rows] == [room_b1]
+
+    with site.session() as session:
+        serial = session.get_one(Meter, a1).serial
+    typed = scope_of(site, None, serial.lower())  # as typed in the Reports screen's box
+    assert typed.meter == serial
+    one_meter = run_report(site, office, "load-safety", period, typed)
+    assert len(one_meter.rows) == 2
+    assert {row[listed.column("meter")] for row in one_meter.rows} == {serial}
+    assert scope_of(site, None, room_b1).room == room_b1
+    with pytest.raises(ScopeRefused, match="no room, account or meter"):
+        scope_of(site, None, "Z-999")
