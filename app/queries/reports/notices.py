@@ -61,7 +61,7 @@ def notices_report(
             Column("phone", "Phone"),
             Column("kind", "Notice"),
             Column("state", "State"),
-            Column("attempts", "Attempts", ColumnKind.COUNT, total=True),
+            Column("attempts", "Attempts", ColumnKind.COUNT),
             Column("sent", "Sent", ColumnKind.DATETIME),
             Column("note", "Modem's answer / why not"),
         )
