@@ -8,8 +8,9 @@ three times over, every meter reports again 15 minutes later and the engine hand
 one transaction (the "readings pass": 20,000 interval readings stored, rated, the load guard and
 live power fed, and the accounts whose waiting charge crosses into another credit region posted
 at once), followed by the hourly posting of everything waiting, run as the engine runs a task
-(the "posting pass": a consumption entry per account, a usage charge per meter and cycle, the
-raters' states saved).
+(the "posting pass": a consumption entry per account, a usage charge per meter, cycle, TOU
+period and tier, the usage per day, period and tier added to charge_day, the raters' states
+saved).
 
 Prints each pass's time with its ratio to the 2 s target and meters per second, and the median
 and worst of each kind. Seeding and the first reading are timed separately and not measured
@@ -55,7 +56,7 @@ from app.store.database import Database, sqlite_url_for
 from app.store.errors import StoreError, check_database_url
 from app.store.field_lock import SoleLocks
 from app.store.migrate import schema_state, upgrade
-from app.store.models import IntervalReading, Meter, UsageCharge
+from app.store.models import ChargeDay, IntervalReading, Meter, UsageCharge
 from app.vocabulary import ReadingQuality, Utility
 from benchmarks.support.scratch_db import (
     ADMIN_URL_ENV,
@@ -308,6 +309,8 @@ def run(db: Database) -> int:
         )
         rows = session.scalar(select(func.count()).select_from(IntervalReading))
         charge_rows = session.scalar(select(func.count()).select_from(UsageCharge))
+        charged = session.scalar(select(func.sum(UsageCharge.amount_minor)))
+        by_day = session.scalar(select(func.sum(ChargeDay.amount_minor)))
     passes = REPEATS + 1
     print(
         f"check: ledger verify {'ok' if report.ok else 'FAILED'} ({report.entries:,} entries); "
@@ -320,6 +323,8 @@ def run(db: Database) -> int:
         failures.append(f"{rows} interval readings stored, {count * passes} expected")
     if billing.totals.unpriced:
         failures.append(f"{billing.totals.unpriced} readings could not be priced")
+    if charged != by_day:
+        failures.append(f"charge_day holds {by_day} minor units, the usage charges {charged}")
     if charge_rows != billing.totals.charges:
         failures.append(f"{charge_rows} usage charges stored, {billing.totals.charges} posted")
     for failure in failures:

@@ -618,22 +618,28 @@ class Rater:
     def state(self) -> RaterState:
         """Everything needed to go on after a restart (``Rater.resume``), as plain values."""
         engine = self._engine
-        dates = self.schedule.effective_dates
-        with localcontext(_EXACT):
-            return RaterState(
-                last_end=self._last_end,
-                cycle=self._cycle,
-                cycle_settled=engine.settled - self._cycle_base,
-                posted=self._posted,
-                tier_cycle=engine.tier_cycle,
-                position=engine.position,
-                allowance_cycle=engine.allowance_cycle,
-                allowance_used=engine.allowance_used,
-                open_units=tuple(
-                    (dates[version], period, units)
-                    for (version, period), units in engine.open_units.items()
-                ),
+        settled = engine.settled
+        if self._cycle_base:  # (saved once per meter and posting: the common case is cheap)
+            with localcontext(_EXACT):
+                settled -= self._cycle_base
+        open_units: tuple[tuple[date, str | None, Decimal], ...] = ()
+        if engine.open_units:
+            dates = self.schedule.effective_dates
+            open_units = tuple(
+                (dates[version], period, units)
+                for (version, period), units in engine.open_units.items()
             )
+        return RaterState(
+            last_end=self._last_end,
+            cycle=self._cycle,
+            cycle_settled=settled,
+            posted=self._posted,
+            tier_cycle=engine.tier_cycle,
+            position=engine.position,
+            allowance_cycle=engine.allowance_cycle,
+            allowance_used=engine.allowance_used,
+            open_units=open_units,
+        )
 
     @classmethod
     def resume(
