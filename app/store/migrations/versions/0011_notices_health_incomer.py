@@ -1,7 +1,13 @@
 """Tenants' text messages and their templates (``notice``, ``notice_template``), each meter's
 daily poll health (``meter_health_day``), usage billed per day, TOU period and tier
-(``charge_day``; filled by postings from here on) and a building's incomer meter
-(``meter.incomer_building_id``).
+(``charge_day``; filled here from the usage charges already posted, by postings from here on)
+and a building's incomer meter (``meter.incomer_building_id``).
+
+The fill: each usage charge's units (its quantity in Wh or litres, rounded to whole units) and
+minor units over the site-local days its span overlaps, in proportion to time, summing exactly
+(largest remainder, the earlier day first on a tie), under its TOU period ("" without) and tier
+(0 without). The rules are copied here, not imported, so this revision does what it did when
+written (the day split is 0010's).
 
 Revision ID: 0011
 Revises: 0010
@@ -9,6 +15,9 @@ Create Date: 2026-12-08
 """
 
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
@@ -119,6 +128,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f("ix_charge_day_account_id"), "charge_day", ["account_id"])
+    _fill_charge_days()
     with op.batch_alter_table("meter") as batch:
         batch.add_column(sa.Column("incomer_building_id", sa.Integer(), nullable=True))
         batch.create_foreign_key(
@@ -128,6 +138,108 @@ def upgrade() -> None:
             ["id"],
         )
         batch.create_index(op.f("ix_meter_incomer_building_id"), ["incomer_building_id"])
+
+
+BATCH = 5000
+
+
+def _fill_charge_days() -> None:
+    bind = op.get_bind()
+    name = bind.execute(sa.text("SELECT timezone FROM site ORDER BY id LIMIT 1")).scalar()
+    try:
+        zone = ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ValueError, KeyError):
+        zone = ZoneInfo("UTC")
+    charge = sa.table(
+        "usage_charge",
+        sa.column("meter_id", sa.Integer()),
+        sa.column("account_id", sa.Integer()),
+        sa.column("start_at", sa.DateTime(timezone=True)),
+        sa.column("end_at", sa.DateTime(timezone=True)),
+        sa.column("quantity", sa.String()),
+        sa.column("period", sa.String()),
+        sa.column("tier", sa.Integer()),
+        sa.column("amount_minor", sa.BigInteger()),
+    )
+    day_table = sa.table(
+        "charge_day",
+        sa.column("day", sa.Date()),
+        sa.column("meter_id", sa.Integer()),
+        sa.column("account_id", sa.Integer()),
+        sa.column("period", sa.String()),
+        sa.column("tier", sa.Integer()),
+        sa.column("units", sa.BigInteger()),
+        sa.column("amount_minor", sa.BigInteger()),
+    )
+    cells: dict[tuple[date, int, int, str, int], list[int]] = {}
+    rows = bind.execute(  # streamed: the option on the statement, never on the connection
+        sa.select(charge).execution_options(yield_per=20000)
+    )
+    for meter_id, account_id, start_at, end_at, quantity, period, tier, amount in rows:
+        units = int(Decimal(quantity).scaleb(3).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        start_s, end_s = _aware(start_at).timestamp(), _aware(end_at).timestamp()
+        spans = _day_spans(start_s, end_s, zone)
+        for (day, part_units), (_day, part_amount) in zip(
+            _split(spans, units), _split(spans, int(amount or 0)), strict=True
+        ):
+            cell = cells.setdefault((day, meter_id, account_id, period or "", tier or 0), [0, 0])
+            cell[0] += part_units
+            cell[1] += part_amount
+    batch: list[dict[str, object]] = []
+    for (day, meter_id, account_id, period, tier), (units, amount) in sorted(cells.items()):
+        if not units and not amount:
+            continue
+        batch.append(
+            {
+                "day": day,
+                "meter_id": meter_id,
+                "account_id": account_id,
+                "period": period,
+                "tier": tier,
+                "units": units,
+                "amount_minor": amount,
+            }
+        )
+        if len(batch) >= BATCH:
+            bind.execute(day_table.insert(), batch)
+            batch = []
+    if batch:
+        bind.execute(day_table.insert(), batch)
+
+
+def _day_spans(start_s: float, end_s: float, zone: ZoneInfo) -> list[tuple[date, int]]:
+    """The site-local days ``start_s``-``end_s`` overlaps, each with its share of the time."""
+    if end_s <= start_s:
+        return [(datetime.fromtimestamp(end_s, zone).date(), 1)]
+    spans: list[tuple[date, int]] = []
+    moment = start_s
+    while moment < end_s:
+        day = datetime.fromtimestamp(moment, zone).date()
+        day_end = datetime.combine(day + timedelta(days=1), time(), zone).timestamp()
+        spans.append((day, round((min(day_end, end_s) - moment) * 1_000_000)))
+        moment = day_end
+    return spans
+
+
+def _split(spans: list[tuple[date, int]], units: int) -> list[tuple[date, int]]:
+    """``units`` over ``spans`` in proportion to their time, summing exactly (largest
+    remainder, the earlier day first on a tie)."""
+    total = sum(weight for _, weight in spans)
+    if len(spans) == 1 or total <= 0:
+        return [(spans[-1][0], units)] + [(day, 0) for day, _ in spans[:-1]]
+    parts = [units * weight // total for _, weight in spans]
+    left = units - sum(parts)
+    order = sorted(range(len(spans)), key=lambda i: (-(units * spans[i][1] % total), i))
+    for index in order[:left]:
+        parts[index] += 1
+    return [(day, part) for (day, _), part in zip(spans, parts, strict=True)]
+
+
+def _aware(value: object) -> datetime:
+    if isinstance(value, str):  # SQLite hands back text when the type is not known
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def downgrade() -> None:
