@@ -11,6 +11,8 @@ Checked:
   sum of its charges' posted minor units, and in each billing cycle of each meter the posted
   minor units add up to the cycle's exact charge rounded (the rounding residue was carried, never
   lost nor charged twice);
+- the usage billed per day (``charge_day``, which the energy report's TOU periods and tiers
+  read) adds up, per meter, account, period and tier, to the minor units of the usage charges;
 - the audit trail is numbered without gaps and its hash chain is whole (no event edited,
   removed or slipped in); from the key's start its hashes are keyed MACs and its head is
   sealed, so it cannot be written again without the data folder's key (app/services/audit.py);
@@ -29,7 +31,7 @@ from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.billing.money import round_to_minor
@@ -38,7 +40,15 @@ from app.services.audit import anchor_of, verify_audit
 from app.services.audit_crosscheck import AuditedFacts, cross_check
 from app.services.ledger_days import day_of
 from app.store.database import Database
-from app.store.models import Account, AuditEvent, LedgerDay, LedgerEntry, Receipt, UsageCharge
+from app.store.models import (
+    Account,
+    AuditEvent,
+    ChargeDay,
+    LedgerDay,
+    LedgerEntry,
+    Receipt,
+    UsageCharge,
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,7 @@ def verify_ledger(db: Database, anchors: Sequence[Anchor] = ()) -> VerifyReport:
                 )
         receipts = _check_receipts(session, amounts, check)
         _check_usage(session, currency, check)
+        _check_charge_days(session, numbers, check)
         facts = AuditedFacts()
         walk = verify_audit(session, facts.visit)
         for problem in walk.problems:
@@ -293,4 +304,44 @@ def _check_usage(session: Session, currency: str, check: _Check) -> None:
                 f"meter {key[0]}, billing cycle from {key[1]}: usage charges were posted at "
                 f"{posted[key]} but their exact amount {total} rounds to {due} "
                 "(minor units)",
+            )
+
+
+def _check_charge_days(session: Session, numbers: dict[int, str], check: _Check) -> None:
+    """The usage billed per day says what the usage charges say, per meter, account, TOU
+    period and tier (summed over the days: a charge's span may cross midnight)."""
+    charged = {
+        (meter_id, account_id, period or "", tier or 0): int(amount or 0)
+        for meter_id, account_id, period, tier, amount in session.execute(
+            select(
+                UsageCharge.meter_id,
+                UsageCharge.account_id,
+                UsageCharge.period,
+                UsageCharge.tier,
+                func.sum(UsageCharge.amount_minor),
+            ).group_by(
+                UsageCharge.meter_id, UsageCharge.account_id, UsageCharge.period, UsageCharge.tier
+            )
+        )
+    }
+    by_day: dict[tuple[int, int, str, int], int] = defaultdict(int)
+    for meter_id, account_id, period, tier, amount in session.execute(
+        select(
+            ChargeDay.meter_id,
+            ChargeDay.account_id,
+            ChargeDay.period,
+            ChargeDay.tier,
+            func.sum(ChargeDay.amount_minor),
+        ).group_by(ChargeDay.meter_id, ChargeDay.account_id, ChargeDay.period, ChargeDay.tier)
+    ):
+        by_day[(meter_id, account_id, period, tier)] += int(amount or 0)
+    for key in sorted(charged.keys() | by_day.keys()):
+        meter_id, account_id, period, tier = key
+        if charged.get(key, 0) != by_day.get(key, 0):
+            check.fail(
+                "charge_day",
+                f"usage billed per day to account {numbers.get(account_id)} for meter "
+                f"{meter_id} (period {period or '-'}, tier {tier or '-'}) adds up to "
+                f"{by_day.get(key, 0)} but its usage charges to {charged.get(key, 0)} (minor "
+                "units): the energy report's periods and tiers would disagree with the ledger",
             )

@@ -559,3 +559,20 @@ def test_every_posting_moves_exactly_its_charges_whatever_the_usage(
     assert sum(a for _u, a in days.values()) == sum(a for _q, a in got.values())
     assert sum(u for u, _a in days.values()) == 1000 * sum(q for q, _a in got.values())
     assert verify_ledger(site).ok
+
+
+def test_ledger_verify_finds_a_charge_day_that_disagrees_with_the_charges(site: Database) -> None:
+    who = room(site, "B")
+    rt = runtime(site)
+    feed(rt, who, registers(8))
+    with site.transaction() as session:
+        rt.billing.post(session)
+    assert verify_ledger(site).ok
+    with site.transaction() as session:
+        row = session.scalars(
+            select(ChargeDay).where(ChargeDay.meter_id == who.electricity).limit(1)
+        ).one()
+        row.amount_minor += 1
+    problems = [p for p in verify_ledger(site).problems if p.what == "charge_day"]
+    assert len(problems) == 1
+    assert f"meter {who.electricity}" in problems[0].detail
