@@ -12,6 +12,9 @@ readings, so a year of a large site is a few grouped queries.
   hint of a vacant room or of a meter bypassed, tampered with or broken.
 - ``by="day"``, ``"month"``: one row per day or calendar month of the period, with the same day
   or month a year earlier and the change; by month also the month before and the change.
+- Where the scope's tariffs have time-of-use periods or tiers, a column per period (peak, flat,
+  valley kWh...) and per tier step of what was billed in the period, from the usage billed per
+  day (``app.queries.reports.energy_split``).
 
 A meter counts for the room it is in now (as accounts do in the other reports); a replaced
 meter's old and new registers both count for their room. A building's incomer (master) meter
@@ -32,6 +35,16 @@ from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from app.queries.report_table import Cell, Chart, Column, ColumnKind, ReportTable, totals_of
+from app.queries.reports.energy_split import (
+    PERIOD_ORDER,
+    SPLIT_NOTE,
+    cells_of,
+    charged_by_day,
+    charged_by_place,
+    day_key,
+    split_column,
+    split_keys,
+)
 from app.queries.reports.period import Period
 from app.queries.reports.revenue import GroupingRefused
 from app.queries.reports.scope import Scope, room_condition
@@ -59,6 +72,7 @@ class _Place:
     units: dict[Utility, int] = field(default_factory=dict)  # a key: the place has such a meter
     previous: dict[Utility, int] = field(default_factory=dict)
     year_before: dict[Utility, int] = field(default_factory=dict)
+    split: dict[tuple[Utility, str, int], int] = field(default_factory=dict)  # TOU period, tier
 
 
 def energy_report(
@@ -75,6 +89,7 @@ def energy_report(
         if by in PLACES:
             before = previous_period(period)
             places = _places(session, (period, before, year), condition, by, terms.zone)
+            _add_split(session, period, condition, by, places)
         else:
             per_day = _per_day(session, period, condition)
             if by == "month":  # and the month before the first: each month against its last
@@ -83,15 +98,25 @@ def energy_report(
                     session, Period(first, period.first - timedelta(days=1)), condition
                 )
             per_day_year = _per_day(session, year, condition)
+            split_rows: dict[date | str, dict[tuple[Utility, str, int], int]] = defaultdict(dict)
+            for day, units, utility, tou, tier in session.execute(
+                charged_by_day(period, condition)
+            ):
+                cells = split_rows[day_key(day, by)]
+                for cell, part in cells_of(utility, tou, tier, int(units)):
+                    cells[cell] = cells.get(cell, 0) + part
     if by in PLACES:
         columns, rows, totals = _place_rows(places, by)
         chart = Chart("bar", by, ("electricity_kwh",), "Top consumers: electricity")
         notes = _notes(by, before, year)
     else:
         columns, rows = _time_rows(per_day, per_day_year, period, by)
+        columns, rows = _with_time_split(columns, rows, split_rows)
         totals = _time_totals(columns, rows)
         chart = Chart("bar", by, ("electricity_kwh",), f"Electricity per {by}")
         notes = _notes(by, None, year)
+    if any(column.key.startswith(_SPLIT_PREFIXES) for column in columns):
+        notes = (*notes, SPLIT_NOTE)
     return terms.report(
         "energy",
         f"Energy by {by}, {period.words()}",
@@ -271,10 +296,54 @@ def _place_columns(by: str) -> tuple[Column, ...]:
     return (*columns, Column("note", "Note")) if by == "room" else tuple(columns)
 
 
+def _add_split(
+    session: Session,
+    period: Period,
+    condition: ColumnElement[bool] | None,
+    by: str,
+    places: dict[_Key, _Place],
+) -> None:
+    """Each place's units billed per TOU period and tier over the period."""
+    for units, utility, tou, tier, room_id, label, floor, code, name in session.execute(
+        charged_by_place(period, condition)
+    ):
+        key, words = _where(by, room_id, label, floor, code, name)
+        place = places.setdefault(key, _Place(words))
+        for cell, part in cells_of(utility, tou, tier, int(units)):
+            place.split[cell] = place.split.get(cell, 0) + part
+
+
+_SPLIT_PREFIXES = tuple(
+    f"{name}_{what}" for name in ("electricity", "water") for what in (*PERIOD_ORDER, "tier_")
+)
+
+
+def _with_time_split(
+    columns: tuple[Column, ...],
+    rows: tuple[tuple[Cell, ...], ...],
+    split: dict[date | str, dict[tuple[Utility, str, int], int]],
+) -> tuple[tuple[Column, ...], tuple[tuple[Cell, ...], ...]]:
+    """The rows by day or month with a column per TOU period and tier billed (if any)."""
+    cells = split_keys(cell for by_cell in split.values() for cell in by_cell)
+    if not cells:
+        return columns, rows
+    out = []
+    for row in rows:
+        key = row[0]
+        used = split.get(key, {}) if isinstance(key, date | str) else {}
+        out.append((*row, *(quantity(used.get(cell, 0)) for cell in cells)))
+    return (*columns, *(split_column(cell) for cell in cells)), tuple(out)
+
+
 def _place_rows(
     places: dict[_Key, _Place], by: str
 ) -> tuple[tuple[Column, ...], tuple[tuple[Cell, ...], ...], tuple[Cell, ...]]:
+    cells = split_keys(cell for place in places.values() for cell in place.split)
     columns = _place_columns(by)
+    if cells:  # before the note
+        split_columns = tuple(split_column(cell) for cell in cells)
+        cut = len(columns) - 1 if by == "room" else len(columns)
+        columns = (*columns[:cut], *split_columns, *columns[cut:])
     medians = {utility: _median_of_users(places.values(), utility) for utility in Utility}
     ordered = sorted(
         places.values(),
@@ -297,6 +366,7 @@ def _place_rows(
                 None if last_year is None else quantity(last_year),
                 _change(now, last_year),
             ]
+        row += [quantity(place.split[cell]) if cell in place.split else None for cell in cells]
         if by == "room":
             row.append(_note(place, medians))
         rows.append(tuple(row))
