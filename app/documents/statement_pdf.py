@@ -12,7 +12,7 @@ units shown with the currency's places; times are in the site's zone.
 from __future__ import annotations
 
 import io
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -276,9 +276,16 @@ def _usage_row(line: UsageLine, s: Statement, st: _Styles) -> list[object]:
         _p(period, st.cell),
         "-" if line.tier is None else str(line.tier),
         price,
-        f"{decimal_text(line.quantity)} {line.unit}",
+        f"{decimal_text(_to_meter_units(line.quantity))} {line.unit}",
         money_text(line.amount_minor, s.places),
     ]
+
+
+def _to_meter_units(quantity: Decimal) -> Decimal:
+    """A quantity as the meters count it (Wh, litres: 3 decimals of kWh or m3). A reading that
+    spans two TOU periods is shared between them in proportion to time, to 1e-9 kWh: the
+    amount is priced from that exact share, the page shows it to the meter's resolution."""
+    return quantity.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
 def _usage(s: Statement, st: _Styles, fonts: PdfFonts) -> list[Flowable]:

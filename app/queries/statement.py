@@ -8,7 +8,9 @@ balance after the month's last entry. Both come from the ledger itself, and the 
 refused when they do not differ by exactly the month's entries, so a statement never prints
 figures that do not add up. Usage postings (hourly) are summed into one figure and detailed per
 meter, charge kind, TOU period, tier and unit price from the ``UsageCharge`` rows posted in them
-(plus the free-of-charge ones, which no posting carries, by the end of their span).
+(the engine writes one per billing cycle, period, tier and price; plus the free-of-charge ones,
+which no posting carries, by the end of their span). A line that nets to nothing (an all_units
+tier step reached moves the step's earlier units to the next) is left out.
 """
 
 from __future__ import annotations
@@ -176,7 +178,7 @@ def _usage(
             key = (serial, utility, unit, kind, tou, tier, price.strip())
             quantities[key] += Decimal(quantity)
             amounts[key] += int(amount or 0)
-    lines = [
+    lines = [  # an all_units tier step moves earlier units: their old step can net to nothing
         UsageLine(
             meter_serial=serial,
             utility=utility,
@@ -190,6 +192,7 @@ def _usage(
         )
         for key in quantities
         for serial, utility, unit, kind, tou, tier, price in [key]
+        if quantities[key] or amounts[key]
     ]
     return tuple(sorted(lines, key=_usage_order))
 
@@ -220,14 +223,14 @@ def _charges(
 
 
 def _usage_order(line: UsageLine) -> tuple[object, ...]:
-    """Per meter; energy before allowance; dearer prices first (sharp, peak, flat, valley
-    come out in that order), then by tier step."""
+    """Per meter; energy before allowance; by tier step (1, 2, 3); within a step dearer
+    prices first (sharp, peak, flat, valley come out in that order)."""
     price = line.unit_price if line.unit_price is not None else Decimal(0)
     return (
         line.meter_serial,
         line.kind != "energy",
         line.kind,
+        line.tier or 0,
         -price,
         line.period or "",
-        line.tier or 0,
     )

@@ -244,10 +244,10 @@ def test_usage_is_summed_per_meter_period_tier_and_price(
         (u.utility, u.kind, u.period, u.tier, u.unit_price, u.quantity, u.amount_minor, u.unit)
         for u in statement.usage
     ]
-    assert got == [  # per meter; energy first, dearer prices first; free units last
-        (Utility.ELECTRICITY, "energy", "peak", 2, Decimal("1.1000"), Decimal("0.125"), 14, "kWh"),
+    assert got == [  # per meter; energy first, by tier, dearer prices first; free units last
         (Utility.ELECTRICITY, "energy", "peak", 1, Decimal("0.8000"), Decimal("1.75"), 140, "kWh"),
         (Utility.ELECTRICITY, "energy", "valley", 1, Decimal("0.2500"), Decimal("2.25"), 56, "kWh"),
+        (Utility.ELECTRICITY, "energy", "peak", 2, Decimal("1.1000"), Decimal("0.125"), 14, "kWh"),
         (Utility.ELECTRICITY, "allowance", None, None, Decimal("0"), Decimal("3"), 0, "kWh"),
         (Utility.WATER, "energy", None, None, Decimal("4.00"), Decimal("0.058"), 23, "m3"),
     ]
@@ -360,3 +360,60 @@ def test_usage_rated_by_the_engine_is_detailed_per_meter(site: Database) -> None
             -month.usage_billed_minor
         )
         adds_up(month)
+
+
+def test_usage_lines_per_tou_period_and_tier_with_their_prices(db: Database) -> None:
+    """A tenant of the staff building (time-of-use electricity, water in three tiers): a line
+    per meter, period and tier at its unit price, adding up to what the ledger billed."""
+    seed_demo_site(db, DemoSpec(buildings=2, floors=1, rooms_per_floor=2))
+    with db.session() as session:
+        account_id, number = session.execute(
+            select(Account.id, Account.number)
+            .join(Meter, Meter.account_id == Account.id)
+            .where(Meter.serial.startswith("WB"))
+            .order_by(Account.id)
+            .limit(1)
+        ).one()
+        meters = dict(
+            session.execute(
+                select(Meter.utility, Meter.id).where(Meter.account_id == account_id)
+            ).all()
+        )
+    rt = Runtime(db, RuntimeOptions(simulate=False), locks=SoleLocks())
+    rt.claim_field()
+    rt.engine.load()
+    start = datetime(2026, 11, 10, 9, 0, 5, tzinfo=ZONE).astimezone(UTC)  # peak, then flat
+    for n in range(12):
+        at = start + n * timedelta(minutes=15)
+        rt.engine.process(
+            [
+                reading(meters[Utility.ELECTRICITY], at, kwh=round(1000 + 0.37 * n, 3)),
+                reading(meters[Utility.WATER], at, m3=round(50 + 1.25 * n, 3)),
+            ]
+        )
+    with db.transaction() as session:
+        rt.billing.post(session)
+        posted_at = session.scalar(
+            select(func.max(LedgerEntry.created_at)).where(LedgerEntry.account_id == account_id)
+        )
+    assert posted_at is not None
+    day = local_day(posted_at, ZONE)  # the postings are made now: their month
+    statement = account_statement(db, number, Period.month(day.year, day.month))
+    lines = {(u.utility, u.period, u.tier): u for u in statement.usage}
+    assert {key: line.unit_price for key, line in lines.items()} == {
+        (Utility.ELECTRICITY, "peak", None): Decimal("0.88"),
+        (Utility.ELECTRICITY, "flat", None): Decimal("0.55"),
+        (Utility.WATER, None, 1): Decimal("3.5"),
+        (Utility.WATER, None, 2): Decimal("5.25"),
+        (Utility.WATER, None, 3): Decimal("9"),
+    }
+    water = [lines[(Utility.WATER, None, step)] for step in (1, 2, 3)]
+    assert [w.quantity for w in water] == [6, 6, Decimal("1.75")]
+    assert [w.amount_minor for w in water] == [2100, 3150, 1575]
+    for line in statement.usage:  # each line its quantity at its price, to a minor unit
+        assert line.unit_price is not None
+        assert abs(line.amount_minor - line.quantity * line.unit_price * 100) <= 1
+    assert statement.usage_detailed_minor + statement.usage_undetailed_minor == (
+        -statement.usage_billed_minor
+    )
+    adds_up(statement)
