@@ -129,15 +129,19 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_charge_day_account_id"), "charge_day", ["account_id"])
     _fill_charge_days()
-    with op.batch_alter_table("meter") as batch:
-        batch.add_column(sa.Column("incomer_building_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            op.f("fk_meter_incomer_building_id_building"),
-            "building",
-            ["incomer_building_id"],
-            ["id"],
+    # A plain ADD COLUMN: on SQLite a batch would copy the meter table and drop the old one,
+    # which SQLite refuses while readings, commands and accounts refer to its rows; SQLite takes
+    # a nullable column with its REFERENCES as it is.
+    fk = op.f("fk_meter_incomer_building_id_building")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            f"ALTER TABLE meter ADD COLUMN incomer_building_id INTEGER CONSTRAINT {fk} "
+            "REFERENCES building (id)"
         )
-        batch.create_index(op.f("ix_meter_incomer_building_id"), ["incomer_building_id"])
+    else:
+        op.add_column("meter", sa.Column("incomer_building_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(fk, "meter", "building", ["incomer_building_id"], ["id"])
+    op.create_index(op.f("ix_meter_incomer_building_id"), "meter", ["incomer_building_id"])
 
 
 BATCH = 5000
