@@ -14,6 +14,7 @@ from app.services.ledger_verify import verify_ledger
 from app.store.database import Database
 from app.store.models import (
     Account,
+    ChargeDay,
     LedgerEntry,
     Meter,
     Operator,
@@ -228,6 +229,18 @@ def post_usage(
         for cents in postings:
             posted = post_entry(session, account.id, LedgerKind.CONSUMPTION, -cents, reason="usage")
             session.add(charge(account, meter, version, "0.333", posted.entry_id, cents))
+        # The daily rollup of what was billed, as a posting adds to it.
+        session.add(
+            ChargeDay(
+                day=date.today(),
+                meter_id=meter.id,
+                account_id=account.id,
+                period="",
+                tier=0,
+                units=1000 * len(postings),
+                amount_minor=sum(postings),
+            )
+        )
     return meter, version
 
 

@@ -55,6 +55,7 @@ from app.store.migrate import alembic_config, upgrade
 from app.store.models import (
     Account,
     AuditEvent,
+    ChargeDay,
     IntervalReading,
     LedgerEntry,
     Meter,
@@ -145,6 +146,18 @@ def post_usage(db: Database, account_id: int, postings: tuple[int, ...]) -> None
                     ledger_entry_id=posted.entry_id,
                 )
             )
+        # The daily rollup of what was billed, as a posting adds to it.
+        session.add(
+            ChargeDay(
+                day=date.today(),
+                meter_id=meter.id,
+                account_id=account_id,
+                period="",
+                tier=0,
+                units=1000 * len(postings),
+                amount_minor=sum(postings),
+            )
+        )
 
 
 def accounts(db: Database) -> list[Account]:
