@@ -12,7 +12,9 @@ Checked:
   minor units add up to the cycle's exact charge rounded (the rounding residue was carried, never
   lost nor charged twice);
 - the usage billed per day (``charge_day``, which the energy report's TOU periods and tiers
-  read) adds up, per meter, account, period and tier, to the minor units of the usage charges;
+  read) adds up, per meter, account, period and tier, to the minor units of the usage charges
+  (of the meters and accounts it holds: charges written around the engine, by hand or by a
+  tool, have none);
 - the audit trail is numbered without gaps and its hash chain is whole (no event edited,
   removed or slipped in); from the key's start its hashes are keyed MACs and its head is
   sealed, so it cannot be written again without the data folder's key (app/services/audit.py);
@@ -335,8 +337,11 @@ def _check_charge_days(session: Session, numbers: dict[int, str], check: _Check)
         ).group_by(ChargeDay.meter_id, ChargeDay.account_id, ChargeDay.period, ChargeDay.tier)
     ):
         by_day[(meter_id, account_id, period, tier)] += int(amount or 0)
+    kept = {(meter_id, account_id) for meter_id, account_id, _p, _t in by_day}
     for key in sorted(charged.keys() | by_day.keys()):
         meter_id, account_id, period, tier = key
+        if (meter_id, account_id) not in kept:
+            continue
         if charged.get(key, 0) != by_day.get(key, 0):
             check.fail(
                 "charge_day",
