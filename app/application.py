@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QLocale, QTimer, QTranslator
+from PySide6.QtCore import QCoreApplication, QLocale, QSettings, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from app import __version__
@@ -190,7 +190,9 @@ def _run_gui(
     window.accounts.before_settle = lambda account_id: runtime.post_and_wait([account_id])
     tune_collector()
     monitor = StallMonitor(parent=window)
-    window.show()
+    # Fitted to its screen, or as saved for that screen (in the data folder, beside the site),
+    # with the cursor in the Counter's search field.
+    window.show_signed_in(QSettings(str(data_dir / "window.ini"), QSettings.Format.IniFormat))
     window.reload()
     window.open_setup_if_new()  # a site not set up yet opens on the setup guide
     # Polling starts beside the window, never on the GUI thread: setting up hundreds of

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -53,6 +53,7 @@ from app.ui.background import run_in_background
 from app.ui.frame_log_model import FrameLogModel
 from app.ui.gui_calls import GuiCalls
 from app.ui.meter_counters_model import MeterCountersModel
+from app.ui.screen_fit import fit_dialog, scrolling
 from app.views.account_dialogs import not_allowed_note
 from app.views.diagnostics_meter_tests import MeterTestsPage, Target
 from app.views.diagnostics_pages import FrameLogPage, ScanPage, counters_page
@@ -86,7 +87,8 @@ class DiagnosticsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Bus diagnostics"))
         self.setObjectName("diagnosticsDialog")
-        self.resize(1100, 720)
+        # At most the screen's size (a 1280x720 counter PC): the content scrolls, Close stays.
+        fit_dialog(self, QSize(1100, 720))
         self._db, self._operator, self._workers = db, operator, workers
         self._calls = GuiCalls()
         self.worker: BusWorker | None = None
@@ -120,11 +122,16 @@ class DiagnosticsDialog(QDialog):
         self.tabs.addTab(self.tests, self.tr("Meter tests"))
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
+        content = QWidget()
+        inner = QVBoxLayout(content)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addLayout(self.line_box)
+        inner.addWidget(self.status)
+        inner.addWidget(self.tabs, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(self.line_box)
-        layout.addWidget(self.status)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(scrolling(content), 1)
         layout.addWidget(close)
+        self.close_buttons = close
 
         self.profile.currentIndexChanged.connect(self._profile_changed)
         self.address.currentTextChanged.connect(lambda _text: self._address_changed())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QDateTime, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QDateTime, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -35,6 +35,7 @@ from app.store.database import Database
 from app.ui.alarm_badge import AlarmBadge
 from app.ui.background import run_in_background, wait_for_background
 from app.ui.change_bridge import ChangeBridge
+from app.ui.screen_fit import ElidedLabel, restore_on_screen, save_on_screen, scrolling
 from app.ui.theme import icon
 from app.views.account_dialogs import not_allowed_note
 from app.views.accounts_view import AccountsView
@@ -49,6 +50,24 @@ from app.views.overview_view import OverviewView
 from app.views.owner_status import OwnerStatus
 from app.views.reports_view import ReportsView
 from app.views.setup_view import SetupView
+
+
+class PageStack(QStackedWidget):
+    """The screens, asking only for the room the shown one needs: a stacked widget's own
+    minimum is that of its widest page (Charts), which would hold every screen wider than a
+    1280x720 counter PC. A screen wider than the window scrolls (the scroll area around)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.currentChanged.connect(lambda _index: self.updateGeometry())
+
+    def sizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.sizeHint() if page is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else super().minimumSizeHint()
 
 
 class MainWindow(QMainWindow):
@@ -86,8 +105,9 @@ class MainWindow(QMainWindow):
         self._focus_before_lock: QWidget | None = None
         title = self.tr("MeterDesk — {site}").format(site=site.name)
         self.setWindowTitle(title + (self.tr(" (demo)") if demo else ""))
-        self.resize(1400, 860)
-        self.setMinimumSize(QSize(1000, 640))
+        # No fixed size: the composition root places it on its screen (place_on_screen), and
+        # a counter PC may have only 1280x720 (or 1920x1080 at 150 %).
+        self._settings: QSettings | None = None
 
         self.counter = CounterView(db, site.currency, data_dir, lambda: self._operator)
         self.counter.recharged.connect(
@@ -127,7 +147,7 @@ class MainWindow(QMainWindow):
         self.rail.setIconSize(QSize(24, 24))
         self.rail.setFixedWidth(168)
         self.rail.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.stack = QStackedWidget()
+        self.stack = PageStack()
         for number, (key, label, page) in enumerate(self.pages, start=1):
             item = QListWidgetItem(icon(key), label)
             item.setToolTip(self.tr("{label} (Ctrl+{n})").format(label=label, n=number))
@@ -166,7 +186,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(rail_widget)
-        layout.addWidget(self.stack, 1)
+        layout.addWidget(scrolling(self.stack), 1)
         self.setCentralWidget(central)
 
         QShortcut(QKeySequence.StandardKey.Find, self).activated.connect(self.focus_search)
@@ -174,12 +194,13 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+L"), self).activated.connect(self.lock)
         QShortcut(QKeySequence("Ctrl+Shift+D"), self).activated.connect(self.open_diagnostics)
 
-        self.site_label = QLabel(site.name + (self.tr(" · demo site") if demo else ""))
-        self.db_label = QLabel(self.tr("Database: {where}").format(where=db.display_name))
-        self.db_label.setToolTip(db.display_name)  # the status bar may cut a long path
-        self.counts_label = QLabel(self.tr("Loading…"))
+        # Status texts elide (the whole text in the tooltip) where a narrow screen has no
+        # room for them all, instead of being cut off mid-word.
+        self.site_label = ElidedLabel(site.name + (self.tr(" · demo site") if demo else ""))
+        self.db_label = ElidedLabel(self.tr("Database: {where}").format(where=db.display_name))
+        self.counts_label = ElidedLabel(self.tr("Loading…"))
         self.clock_label = QLabel()
-        self.operator_label = QLabel()
+        self.operator_label = ElidedLabel()
         self.lock_button = QToolButton()
         self.lock_button.setText(self.tr("Lock"))
         self.lock_button.setToolTip(self.tr("Lock the console (Ctrl+L)"))
@@ -432,7 +453,24 @@ class MainWindow(QMainWindow):
     def _tick(self) -> None:
         self.clock_label.setText(QDateTime.currentDateTime().toString("yyyy-MM-dd HH:mm:ss"))
 
+    def place_on_screen(self, settings: QSettings) -> None:
+        """Open fitted to the screen the window is on: the geometry saved for that screen when
+        it still fits, else the screen's whole available area. Closing saves it there."""
+        self._settings = settings
+        restore_on_screen(self, settings)
+
+    def show_signed_in(self, settings: QSettings) -> None:
+        """Show the console after the sign-in, fitted to its screen, with the cursor in the
+        Counter's search field: the cashier types a room number without reaching for the mouse."""
+        self.place_on_screen(settings)
+        self.show()
+        self.activateWindow()
+        self.raise_()
+        self.focus_search()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._settings is not None and not self.isMaximized() and not self.isFullScreen():
+            save_on_screen(self, self._settings)
         self._clock.stop()
         self.charts.shutdown()
         wait_for_background()

@@ -25,7 +25,7 @@ from concurrent.futures import Future
 from datetime import datetime
 from typing import Protocol
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -48,6 +48,7 @@ from app.store.database import Database
 from app.ui.background import run_in_background
 from app.ui.change_bridge import ChangeBridge, ChangedIds, Refresher, concerns
 from app.ui.formatting import clock_drift_text, local_time_text, meter_status_label, utility_label
+from app.ui.screen_fit import fit_dialog, scrolling
 from app.views.account_dialogs import not_allowed_note
 from app.views.meter_action_dialog import MeterActionDialog, future_in_background
 from app.views.meter_detail_pages import MeterTabs, SummaryCards
@@ -97,7 +98,8 @@ class MeterDetailDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("meterDetailDialog")
         self.setWindowTitle(self.tr("Meter"))
-        self.resize(1080, 740)
+        # At most the screen's size (a 1280x720 counter PC): the content scrolls, Close stays.
+        fit_dialog(self, QSize(1080, 740))
         self._db, self.meter_id, self._operator, self._commands = db, meter_id, operator, commands
         self.detail: MeterDetail | None = None
         self.snapshot: Snapshot | None = None
@@ -147,16 +149,22 @@ class MeterDetailDialog(QDialog):
 
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
+        content = QWidget()
+        inner = QVBoxLayout(content)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.setSpacing(10)
+        inner.addWidget(self.heading)
+        inner.addWidget(self.subheading)
+        inner.addWidget(self.cards)
+        inner.addLayout(actions)
+        inner.addWidget(self.status)
+        inner.addWidget(self.tabs, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 14, 18, 12)
         layout.setSpacing(10)
-        layout.addWidget(self.heading)
-        layout.addWidget(self.subheading)
-        layout.addWidget(self.cards)
-        layout.addLayout(actions)
-        layout.addWidget(self.status)
-        layout.addWidget(self.tabs, 1)
+        layout.addWidget(scrolling(content), 1)
         layout.addWidget(close)
+        self.close_buttons = close
 
         self._live_timer = QTimer(self)
         self._live_timer.setInterval(LIVE_MS)
