@@ -85,11 +85,14 @@ def test_window_opens_fitted_to_its_screen_with_the_cursor_in_the_search(  # typ
     assert window.geometry() == available
     assert window.focusWidget() is window.counter.list.search
 
-    smaller = QRect(available.x() + 10, available.y() + 20, 600, 500)
+    smaller = QRect(
+        available.x() + 10, available.y() + 20, available.width() // 2, available.height() // 2
+    )
     window.setGeometry(smaller)
     window.close()  # saves the geometry for this screen
     settings.sync()
-    assert settings.value(settings_key(screen)) == f"{smaller.x()},{smaller.y()},600,500"
+    saved = f"{smaller.x()},{smaller.y()},{smaller.width()},{smaller.height()}"
+    assert settings.value(settings_key(screen)) == saved
     window.setGeometry(available)
     window.place_on_screen(settings)
     assert window.geometry() == smaller
