@@ -103,13 +103,18 @@ def queue_notice(
     *,
     alarm_id: int | None = None,
     values: dict[str, str] | None = None,
-) -> bool:
-    """Queue a notice of ``kind`` to ``account``'s phone under ``key`` (once per key); whether
-    one was written now."""
+    amounts: dict[str, int] | None = None,
+) -> None:
+    """Queue a notice of ``kind`` to ``account``'s phone under ``key`` (once per key: a second
+    write of the key does nothing). ``amounts`` are placeholders of money in minor units,
+    shown in the site's currency."""
     setup = notice_setup(session)
     phone = dialable(account.phone)
     if setup.port is None or phone is None:
-        return False
+        return
+    money = {
+        name: Money(minor, setup.currency).display() for name, minor in (amounts or {}).items()
+    }
     filled = {
         "site": setup.site,
         "account": account.number,
@@ -118,14 +123,12 @@ def queue_notice(
         "balance": Money(account.balance_minor, setup.currency).display(),
         "time": f"{now.astimezone(setup.zone):%m-%d %H:%M}",
         **(values or {}),
+        **money,
     }
     texts = [render(template_text(session, kind, language), filled) for language in setup.languages]
     text = "\n".join(part for part in texts if part)
     if not text:
-        return False  # the site sends no notice of this kind
-    key = key[:80]
-    if session.scalar(select(Notice.id).where(Notice.key == key)) is not None:
-        return False
+        return  # the site sends no notice of this kind
     insert_missing(
         session,
         Notice,
@@ -136,7 +139,7 @@ def queue_notice(
                 "phone": phone,
                 "language": "+".join(setup.languages),
                 "text": text,
-                "key": key,
+                "key": key[:80],
                 "state": NoticeState.QUEUED,
                 "attempts": 0,
                 "created_at": now,
@@ -147,7 +150,6 @@ def queue_notice(
         ],
         ["key"],
     )
-    return True
 
 
 def tell_alarm(session: Session, alarm: Alarm, now: datetime) -> None:
@@ -163,14 +165,14 @@ def tell_recharge(
     session: Session, account: Account, amount_minor: int, receipt: int, now: datetime
 ) -> None:
     """A recharge just credited to ``account`` (its balance is the new one)."""
-    currency = notice_setup(session).currency
     queue_notice(
         session,
         NoticeKind.RECHARGE,
         account,
         f"recharge:{receipt}",
         now,
-        values={"amount": Money(amount_minor, currency).display(), "receipt": f"{receipt:08d}"},
+        values={"receipt": f"{receipt:08d}"},
+        amounts={"amount": amount_minor},
     )
 
 
